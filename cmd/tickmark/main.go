@@ -4,8 +4,8 @@ package main
 import (
 	"os"
 
-	_ "github.com/tickmark-dev/tickmark/collectors/all"
 	"github.com/tickmark-dev/tickmark/cmd/tickmark/cli"
+	_ "github.com/tickmark-dev/tickmark/collectors/all"
 )
 
 func main() {

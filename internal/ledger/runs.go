@@ -80,7 +80,7 @@ func (l *Ledger) LastRun(collector string) (last, lastSuccess *Run, err error) {
 		c := tx.Bucket(bucketRuns).Cursor()
 		prefix := append([]byte(collector), 0)
 		// seek past the prefix, then step back
-		end := append(append([]byte(collector), 1))
+		end := append([]byte(collector), 1)
 		k, v := c.Seek(end)
 		if k == nil {
 			k, v = c.Last()

@@ -233,7 +233,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 
 	var fr frontier
-	var storeTile []byte    // level-0 hashes of the current 256-block, from the store
+	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
 	var storeBundle [][]byte // entries of the current block, from the store
 	curBlock := int64(-1)
 	var pubSize int64

@@ -17,9 +17,9 @@ func init() {
 	register(func(e *env) *cobra.Command {
 		ev := &cobra.Command{Use: "evidence", Short: "List and inspect evidence records"}
 		var (
-			q          ledger.Query
-			from, to   string
-			asJSON     bool
+			q        ledger.Query
+			from, to string
+			asJSON   bool
 		)
 		list := &cobra.Command{
 			Use:   "list",

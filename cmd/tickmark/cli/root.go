@@ -51,7 +51,9 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(err error, hint string) error { return &exitError{code: ExitUsage, err: err, hint: hint} }
-func failErr(err error, hint string) error  { return &exitError{code: ExitFailure, err: err, hint: hint} }
+func failErr(err error, hint string) error {
+	return &exitError{code: ExitFailure, err: err, hint: hint}
+}
 
 // silentFailure exits 1 without printing (the command already reported).
 var silentFailure = &exitError{code: ExitFailure, err: errors.New("")}
