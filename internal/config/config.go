@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -35,6 +36,8 @@ type Config struct {
 	Store      store.Config      `yaml:"store"`
 	Runner     Runner            `yaml:"runner"`
 	Collectors []CollectorConfig `yaml:"collectors"`
+	// Controls selects the organisation control set (default: the shipped set).
+	Controls Controls `yaml:"controls"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
@@ -50,6 +53,13 @@ type Agent struct {
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+}
+
+// Controls is the `controls:` section.
+type Controls struct {
+	// File is a control set YAML (see config/controls.yaml); relative paths
+	// are relative to the configuration file. Empty: the shipped set.
+	File string `yaml:"file"`
 }
 
 // Runner tunes how collectors run.
@@ -102,6 +112,14 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Path = path
+	if f := c.Controls.File; f != "" && !filepath.IsAbs(f) {
+		c.Controls.File = filepath.Join(filepath.Dir(path), f)
+	}
+	if c.Controls.File != "" {
+		if _, err := controls.Load(c.Controls.File); err != nil {
+			return nil, collectors.ConfigErrors{{Line: controlsLine(data), Key: "controls.file", Msg: "invalid control set: " + err.Error()}}
+		}
+	}
 	return c, nil
 }
 
@@ -122,6 +140,7 @@ func Parse(data []byte) (*Config, error) {
 		Store      store.Config `yaml:"store"`
 		Runner     Runner       `yaml:"runner"`
 		Collectors []yaml.Node  `yaml:"collectors"`
+		Controls   Controls     `yaml:"controls"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -130,7 +149,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls}
 	c.validateAgent(root, &errs)
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {
@@ -343,6 +362,14 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 	}
 	cc.Collector = col
 	return cc, errs
+}
+
+func controlsLine(data []byte) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	return line(child(doc.Content[0], "controls"), "file")
 }
 
 // Find returns the collector entry with name.
