@@ -97,3 +97,7 @@ func (s *LedgerSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, erro
 	})
 	return p, err
 }
+
+// ReleaseMemory drops the read-only ledger's mapped pages from the
+// resident set (see ledger.ReleaseMemory).
+func (s *LedgerSource) ReleaseMemory() { s.L.ReleaseMemory() }

@@ -8,6 +8,7 @@ package export
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
@@ -142,8 +143,53 @@ func (p *pkgWriter) add(name string, write func(w io.Writer) error) ([32]byte, u
 }
 
 func (p *pkgWriter) addBytes(name string, b []byte) error {
-	_, _, err := p.add(name, func(w io.Writer) error { _, err := w.Write(b); return err })
-	return err
+	sum, err := p.z.entryBytes(p.root+"/"+name, b)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	fmt.Fprintf(p.sums.w, "%x  %s\n", sum, name)
+	return nil
+}
+
+// smallBody is the size up to which a body is read into memory and stored
+// uncompressed: deflating a few hundred bytes costs more than it saves.
+const smallBody = 1 << 10
+
+// addBody streams a record's body from the source into the package.
+func (p *pkgWriter) addBody(ctx context.Context, name string, src Source, r *evidence.Record, buf []byte) ([32]byte, uint64, error) {
+	body, err := src.Body(ctx, r)
+	if err != nil {
+		return [32]byte{}, 0, err
+	}
+	defer body.Close()
+	if r.Size <= smallBody {
+		b, err := io.ReadAll(io.LimitReader(body, smallBody+1))
+		if err != nil {
+			return [32]byte{}, 0, err
+		}
+		if len(b) <= smallBody {
+			return p.addStored(name, b)
+		}
+		// larger than its record says: stream it all, the hash check reports it
+		return p.add(name, func(w io.Writer) error {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			_, err := io.CopyBuffer(w, body, buf)
+			return err
+		})
+	}
+	return p.add(name, func(w io.Writer) error {
+		_, err := io.CopyBuffer(w, body, buf)
+		return err
+	})
+}
+
+func (p *pkgWriter) addStored(name string, b []byte) ([32]byte, uint64, error) {
+	if err := p.addBytes(name, b); err != nil {
+		return [32]byte{}, 0, err
+	}
+	return sha256.Sum256(b), uint64(len(b)), nil
 }
 
 // spoolFile is an unlinked temporary file written then copied into the zip.
@@ -282,7 +328,11 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 	sel := o.Controls
 	if len(sel) == 0 {
 		seen := map[string]bool{}
+		n := 0
 		err := src.Find(ledger.Query{From: o.From, To: o.To}, func(r *evidence.Record, _ []byte) error {
+			if n++; n%4096 == 0 {
+				release(src)
+			}
 			for _, c := range r.Controls {
 				seen[c] = true
 			}
@@ -326,15 +376,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 					return nil
 				}
 				name := EvidenceFile(s.ID, r)
-				sum, n, err := p.add(name, func(w io.Writer) error {
-					body, err := src.Body(ctx, r)
-					if err != nil {
-						return err
-					}
-					defer body.Close()
-					_, err = io.CopyBuffer(w, body, buf)
-					return err
-				})
+				sum, n, err := p.addBody(ctx, name, src, r, buf)
 				if err != nil {
 					return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
 				}
@@ -342,6 +384,9 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 					return fmt.Errorf("record %d (%s): the body read from the source does not match its record (sha256 %x, %d bytes; record says %s, %d bytes): run `tickmark verify`", r.Seq, r.Type, sum, n, r.SHA256, r.Size)
 				}
 				recs.set(r.Seq)
+				if man.Bodies%4096 == 0 {
+					release(src)
+				}
 				mc.Records++
 				man.Bodies++
 				at := r.CollectedAt.UTC().Format(time.RFC3339)
@@ -367,6 +412,9 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 	for i := range uint64(len(recs)) * 64 {
 		if !recs.has(i) {
 			continue
+		}
+		if i%4096 == 0 {
+			release(src)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -430,6 +478,15 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 		return nil, err
 	}
 	return &Result{Root: root, Manifest: man, Files: files}, nil
+}
+
+// release asks a source that maps its data (the ledger) to drop mapped
+// pages from the resident set, so that memory stays bounded however many
+// records are read.
+func release(src Source) {
+	if r, ok := src.(interface{ ReleaseMemory() }); ok {
+		r.ReleaseMemory()
+	}
 }
 
 func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }

@@ -43,6 +43,7 @@ const (
 	flagDescriptor = 0x0008
 	flagUTF8       = 0x0800
 	methodDeflate  = 8
+	methodStore    = 0
 	versionZip64   = 45
 	versionDefault = 20
 	creatorUnix    = 3 << 8
@@ -71,7 +72,7 @@ func newZipWriter(w io.Writer, tmpDir string) (*zipWriter, error) {
 		return nil, err
 	}
 	_ = os.Remove(cd.Name()) // unlinked: gone when closed, whatever happens
-	fw, _ := flate.NewWriter(io.Discard, flate.DefaultCompression)
+	fw, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
 	return &zipWriter{
 		out: &countWriter{w: bufio.NewWriterSize(w, 1<<20)},
 		cd:  cd, cdw: &countWriter{w: bufio.NewWriterSize(cd, 1<<20)},
@@ -83,8 +84,8 @@ func newZipWriter(w io.Writer, tmpDir string) (*zipWriter, error) {
 // and size are returned.
 func (z *zipWriter) entry(name string, write func(w io.Writer) error) ([32]byte, uint64, error) {
 	var sum [32]byte
-	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.Contains("/"+name+"/", "/../") || len(name) > u16max {
-		return sum, 0, fmt.Errorf("zip: bad entry name %q", name)
+	if err := checkName(name); err != nil {
+		return sum, 0, err
 	}
 	offset := z.out.n
 	var h [30]byte
@@ -130,37 +131,7 @@ func (z *zipWriter) entry(name string, write func(w io.Writer) error) ([32]byte,
 	if _, err := z.out.Write(d); err != nil {
 		return sum, 0, err
 	}
-	// central directory header, spooled
-	var extra []byte
-	c32, u32, o32 := uint32(csize), uint32(usize), uint32(offset)
-	if zip64 || offset >= u32max {
-		extra = binary.LittleEndian.AppendUint16(extra, 0x0001)
-		extra = binary.LittleEndian.AppendUint16(extra, 24)
-		extra = binary.LittleEndian.AppendUint64(extra, usize)
-		extra = binary.LittleEndian.AppendUint64(extra, csize)
-		extra = binary.LittleEndian.AppendUint64(extra, offset)
-		c32, u32, o32 = u32max, u32max, u32max
-	}
-	c := binary.LittleEndian.AppendUint32(nil, sigCentral)
-	c = binary.LittleEndian.AppendUint16(c, creatorUnix|versionZip64)
-	c = binary.LittleEndian.AppendUint16(c, versionZip64)
-	c = binary.LittleEndian.AppendUint16(c, flagDescriptor|flagUTF8)
-	c = binary.LittleEndian.AppendUint16(c, methodDeflate)
-	c = binary.LittleEndian.AppendUint16(c, dosTime)
-	c = binary.LittleEndian.AppendUint16(c, dosDate)
-	c = binary.LittleEndian.AppendUint32(c, crc)
-	c = binary.LittleEndian.AppendUint32(c, c32)
-	c = binary.LittleEndian.AppendUint32(c, u32)
-	c = binary.LittleEndian.AppendUint16(c, uint16(len(name)))
-	c = binary.LittleEndian.AppendUint16(c, uint16(len(extra)))
-	c = binary.LittleEndian.AppendUint16(c, 0) // comment
-	c = binary.LittleEndian.AppendUint16(c, 0) // disk number
-	c = binary.LittleEndian.AppendUint16(c, 0) // internal attributes
-	c = binary.LittleEndian.AppendUint32(c, externalAttrs)
-	c = binary.LittleEndian.AppendUint32(c, o32)
-	c = append(c, name...)
-	c = append(c, extra...)
-	if _, err := z.cdw.Write(c); err != nil {
+	if err := z.central(name, flagDescriptor|flagUTF8, methodDeflate, crc, csize, usize, offset); err != nil {
 		return sum, 0, err
 	}
 	z.entries++
@@ -222,4 +193,89 @@ func (z *zipWriter) close() error {
 		return err
 	}
 	return z.out.w.Flush()
+}
+
+// central spools one central directory header.
+func (z *zipWriter) central(name string, flags, method uint16, crc uint32, csize, usize, offset uint64) error {
+	var extra []byte
+	c32, u32, o32 := uint32(csize), uint32(usize), uint32(offset)
+	if csize >= u32max || usize >= u32max || offset >= u32max {
+		extra = binary.LittleEndian.AppendUint16(extra, 0x0001)
+		extra = binary.LittleEndian.AppendUint16(extra, 24)
+		extra = binary.LittleEndian.AppendUint64(extra, usize)
+		extra = binary.LittleEndian.AppendUint64(extra, csize)
+		extra = binary.LittleEndian.AppendUint64(extra, offset)
+		c32, u32, o32 = u32max, u32max, u32max
+	}
+	c := binary.LittleEndian.AppendUint32(nil, sigCentral)
+	c = binary.LittleEndian.AppendUint16(c, creatorUnix|versionZip64)
+	c = binary.LittleEndian.AppendUint16(c, versionZip64)
+	c = binary.LittleEndian.AppendUint16(c, flags)
+	c = binary.LittleEndian.AppendUint16(c, method)
+	c = binary.LittleEndian.AppendUint16(c, dosTime)
+	c = binary.LittleEndian.AppendUint16(c, dosDate)
+	c = binary.LittleEndian.AppendUint32(c, crc)
+	c = binary.LittleEndian.AppendUint32(c, c32)
+	c = binary.LittleEndian.AppendUint32(c, u32)
+	c = binary.LittleEndian.AppendUint16(c, uint16(len(name)))
+	c = binary.LittleEndian.AppendUint16(c, uint16(len(extra)))
+	c = binary.LittleEndian.AppendUint16(c, 0) // comment
+	c = binary.LittleEndian.AppendUint16(c, 0) // disk number
+	c = binary.LittleEndian.AppendUint16(c, 0) // internal attributes
+	c = binary.LittleEndian.AppendUint32(c, externalAttrs)
+	c = binary.LittleEndian.AppendUint32(c, o32)
+	c = append(c, name...)
+	c = append(c, extra...)
+	if _, err := z.cdw.Write(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// entryBytes writes a small in-memory file stored (not compressed), with
+// its CRC and sizes in the local header: compressing a few hundred bytes
+// gains little and costs a compressor reset per entry.
+func (z *zipWriter) entryBytes(name string, data []byte) ([32]byte, error) {
+	sum := sha256.Sum256(data)
+	if err := checkName(name); err != nil {
+		return sum, err
+	}
+	if uint64(len(data)) >= u32max {
+		_, _, err := z.entry(name, func(w io.Writer) error { _, err := w.Write(data); return err })
+		return sum, err
+	}
+	offset := z.out.n
+	crc := crc32.ChecksumIEEE(data)
+	var h [30]byte
+	binary.LittleEndian.PutUint32(h[0:], sigLocal)
+	binary.LittleEndian.PutUint16(h[4:], versionDefault)
+	binary.LittleEndian.PutUint16(h[6:], flagUTF8)
+	binary.LittleEndian.PutUint16(h[8:], methodStore)
+	binary.LittleEndian.PutUint16(h[10:], dosTime)
+	binary.LittleEndian.PutUint16(h[12:], dosDate)
+	binary.LittleEndian.PutUint32(h[14:], crc)
+	binary.LittleEndian.PutUint32(h[18:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(h[22:], uint32(len(data)))
+	binary.LittleEndian.PutUint16(h[26:], uint16(len(name)))
+	if _, err := z.out.Write(h[:]); err != nil {
+		return sum, err
+	}
+	if _, err := io.WriteString(z.out, name); err != nil {
+		return sum, err
+	}
+	if _, err := z.out.Write(data); err != nil {
+		return sum, err
+	}
+	if err := z.central(name, flagUTF8, methodStore, crc, uint64(len(data)), uint64(len(data)), offset); err != nil {
+		return sum, err
+	}
+	z.entries++
+	return sum, nil
+}
+
+func checkName(name string) error {
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.Contains("/"+name+"/", "/../") || len(name) > u16max {
+		return fmt.Errorf("zip: bad entry name %q", name)
+	}
+	return nil
 }
