@@ -1,8 +1,8 @@
 package ledger
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/tickmark-dev/tickmark/internal/store"
