@@ -1,0 +1,495 @@
+package jira_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/collectortest"
+	"github.com/tickmark-dev/tickmark/collectors/jira"
+	"github.com/tickmark-dev/tickmark/collectors/jira/jirafake"
+)
+
+const (
+	testEmail = "compliance-bot@acme.test"
+	testToken = "jira-test-token-7f3a9c"
+)
+
+var now = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func newFake(t testing.TB, o jirafake.Options) *jirafake.Fake {
+	t.Helper()
+	if o.Email == "" {
+		o.Email = testEmail
+	}
+	if o.Token == "" {
+		o.Token = testToken
+	}
+	f := jirafake.New(o)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// allQueries are the five example queries over the sample data.
+const allQueries = `
+queries:
+  - name: changes
+    jql: project = CHG AND issuetype = Change
+    evidence_type: jira.change_tickets
+    controls: [CC8.1]
+  - name: incidents
+    jql: project = SEC AND issuetype = Incident
+    evidence_type: jira.incidents
+  - name: access
+    jql: project = ACC AND (issuetype = "Access Request")
+    evidence_type: jira.access_requests
+  - name: offboarding
+    jql: (project = ACC) AND issuetype = Offboarding
+    evidence_type: jira.offboarding
+  - name: vulns
+    jql: project = VULN AND issuetype = Vulnerability
+    evidence_type: jira.vulnerabilities
+`
+
+func config(url, deployment, extra string) string {
+	return fmt.Sprintf("base_url: %s\ndeployment: %s\nemail: %s\ntoken: env:JIRA_TEST_TOKEN\napprover_field: customfield_10050\n%s",
+		url, deployment, testEmail, extra)
+}
+
+func pages(t testing.TB, as []collectortest.Artifact) []jira.PageBody {
+	t.Helper()
+	out := make([]jira.PageBody, 0, len(as))
+	for _, a := range as {
+		var p jira.PageBody
+		if err := json.Unmarshal(a.Body, &p); err != nil {
+			t.Fatalf("artifact %s body is not JSON: %v", a.Type, err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func tickets(t testing.TB, as []collectortest.Artifact) []jira.Ticket {
+	var out []jira.Ticket
+	for _, p := range pages(t, as) {
+		out = append(out, p.Tickets...)
+	}
+	return out
+}
+
+// versions returns key@updated for every ticket collected.
+func versions(t testing.TB, as []collectortest.Artifact) []string {
+	var out []string
+	for _, tk := range tickets(t, as) {
+		out = append(out, tk.Key+"@"+tk.Updated)
+	}
+	return out
+}
+
+func itemsOf(a collectortest.Artifact) []string {
+	var p jira.PageBody
+	if err := json.Unmarshal(a.Body, &p); err != nil {
+		return []string{"unparseable:" + a.SHA256}
+	}
+	var out []string
+	for _, tk := range p.Tickets {
+		out = append(out, tk.Key+"@"+tk.Updated)
+	}
+	return out
+}
+
+func sampleData(f *jirafake.Fake, n int) []string {
+	return f.Generate(jirafake.GenOptions{N: n, Start: now.Add(-60 * 24 * time.Hour), End: now.Add(-2 * time.Hour), Seed: 7, LongHistoryEvery: 10})
+}
+
+func TestConformance(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	t.Setenv("JIRA_WRONG_TOKEN", "not-the-token")
+	// A zone west of UTC: a collector writing JQL dates in UTC would read
+	// them hours late and miss the tickets of the Grow step.
+	f := newFake(t, jirafake.Options{TimeZone: "America/Los_Angeles"})
+	sampleData(f, 60)
+	cfg := config(f.URL, "auto", "page_size: 5\n"+allQueries)
+	grown := 0
+	collectortest.Suite{
+		Type:    "jira",
+		Config:  cfg,
+		Secrets: []string{testToken},
+		Items:   itemsOf,
+		Grow: func() {
+			grown++
+			f.Add(jirafake.Issue{Key: fmt.Sprintf("CHG-%d", 900+grown), Project: "CHG", Type: "Change", Summary: "new change",
+				Status: "Open", Created: now.Add(20 * time.Minute), Updated: now.Add(20 * time.Minute)})
+			if err := f.Transition("SEC-1", "Resolved", jirafake.People[0], now.Add(30*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Failures: []collectortest.Failure{
+			{
+				Name:            "BadCredentials",
+				Config:          strings.Replace(cfg, "env:JIRA_TEST_TOKEN", "env:JIRA_WRONG_TOKEN", 1),
+				MessageContains: []string{"jira", "/rest/api/2/myself", "HTTP 401", "API token"},
+			},
+			{
+				Name:   "JQLSyntaxError",
+				Config: config(f.URL, "cloud", "queries:\n  - name: broken\n    jql: project = CHG AND issuetype Change\n"),
+				MessageContains: []string{`query "broken"`, "/rest/api/3/search/jql", "HTTP 400",
+					"Error in the JQL Query: Expecting operator but got 'Change'"},
+			},
+			{
+				Name:            "UnknownProject",
+				Config:          config(f.URL, "cloud", "queries:\n  - name: nope\n    jql: project = NOPE\n"),
+				MessageContains: []string{"The value 'NOPE' does not exist for the field 'project'."},
+			},
+			{
+				Name:            "RateLimitStorm",
+				Setup:           func() func() { f.SetFailure(jirafake.RateLimitStorm); return func() { f.SetFailure(jirafake.None) } },
+				Retryable:       true,
+				MessageContains: []string{"jira", "/rest/api/3/search/jql", "HTTP 429"},
+			},
+			{
+				Name:            "MalformedJSON",
+				Setup:           func() func() { f.SetFailure(jirafake.MalformedJSON); return func() { f.SetFailure(jirafake.None) } },
+				MessageContains: []string{"jira", "/rest/api/3/search/jql", "malformed JSON"},
+			},
+		},
+		Now: now,
+	}.Run(t)
+}
+
+func TestThousandsOfTickets(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	keys := sampleData(f, 2000)
+	c := collectortest.Build(t, "jira", config(f.URL, "cloud", allQueries))
+	res := collectortest.Run(t, c, collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[string]int{}
+	for _, tk := range tickets(t, res.Committed) {
+		got[tk.Key]++
+		want, _ := f.Issue(tk.Key)
+		if tk.Status != want.Status || tk.Summary != want.Summary || tk.Type != want.Type {
+			t.Fatalf("%s: got status %q type %q, want %q %q", tk.Key, tk.Status, tk.Type, want.Status, want.Type)
+		}
+		if len(tk.Transitions) != len(want.Histories) {
+			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(want.Histories))
+		}
+		if len(tk.Approvers) != len(want.Approvers) {
+			t.Fatalf("%s: %d approvers, want %d", tk.Key, len(tk.Approvers), len(want.Approvers))
+		}
+		if len(tk.RemoteLinks) != len(want.RemoteLinks) {
+			t.Fatalf("%s: %d remote links, want %d", tk.Key, len(tk.RemoteLinks), len(want.RemoteLinks))
+		}
+		if len(tk.Raw.Issue) == 0 {
+			t.Fatalf("%s: raw issue JSON missing", tk.Key)
+		}
+	}
+	for _, k := range keys {
+		if got[k] != 1 {
+			t.Fatalf("%s collected %d times, want exactly once", k, got[k])
+		}
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("collected %d tickets, want %d", len(got), len(keys))
+	}
+	// one artifact per page, each typed and controlled by its query
+	for _, a := range res.Committed {
+		if a.Source.Items == 0 || a.Source.Items > 100 || !a.Source.Complete || a.Source.System != "jira" {
+			t.Fatalf("artifact source %+v", a.Source)
+		}
+		if a.Type == "jira.change_tickets" && strings.Join(a.Controls, ",") != "CC8.1" {
+			t.Fatalf("change artifact controls %v", a.Controls)
+		}
+	}
+	if n := f.Count("removed"); n != 0 {
+		t.Fatalf("collector called the removed search endpoints %d times", n)
+	}
+}
+
+func TestLongHistoriesAreComplete(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	keys := f.Generate(jirafake.GenOptions{N: 12, Start: now.Add(-30 * 24 * time.Hour), End: now.Add(-time.Hour), Seed: 3, LongHistoryEvery: 2})
+	c := collectortest.Build(t, "jira", config(f.URL, "cloud", allQueries))
+	res := collectortest.Run(t, c, collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	long := 0
+	for _, tk := range tickets(t, res.Committed) {
+		want, _ := f.Issue(tk.Key)
+		if len(want.Histories) < 50 {
+			continue
+		}
+		long++
+		if len(tk.Transitions) != len(want.Histories) || tk.ChangelogEntries != len(want.Histories) {
+			t.Fatalf("%s: %d transitions (%d entries), want all %d", tk.Key, len(tk.Transitions), tk.ChangelogEntries, len(want.Histories))
+		}
+		for i, h := range want.Histories {
+			tr := tk.Transitions[i]
+			if tr.Field != "status" || tr.To != h.Items[0].ToString || tr.From != h.Items[0].FromString ||
+				tr.Author == nil || tr.Author.AccountID != h.Author.AccountID || tr.At != h.Created.UTC().Format("2006-01-02T15:04:05.000Z") {
+				t.Fatalf("%s transition %d = %+v, want %s -> %s by %s at %s", tk.Key, i, tr, h.Items[0].FromString, h.Items[0].ToString, h.Author.AccountID, h.Created)
+			}
+		}
+		if len(tk.Raw.ChangelogPages) == 0 {
+			t.Fatalf("%s: raw changelog pages not kept", tk.Key)
+		}
+	}
+	if long != len(keys)/2 {
+		t.Fatalf("checked %d long tickets, want %d", long, len(keys)/2)
+	}
+	if f.Count("changelog") < long {
+		t.Fatalf("changelog endpoint called %d times for %d truncated changelogs", f.Count("changelog"), long)
+	}
+}
+
+func TestTicketsUpdatedDuringRun(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	keys := f.Generate(jirafake.GenOptions{N: 100, Start: now.Add(-30 * 24 * time.Hour), End: now.Add(-2 * time.Hour), Seed: 11})
+	// Tickets of the first page move to the end while the run pages: an
+	// offset-paged search would then skip tickets at later page boundaries.
+	var moved []string
+	f.AfterSearch = func(n int) {
+		if n >= 2 && n <= 4 {
+			k := fmt.Sprintf("CHG-%d", n) // early CHG tickets
+			if err := f.Transition(k, "Done", jirafake.People[1], now.Add(-time.Hour+time.Duration(n)*time.Minute)); err == nil {
+				moved = append(moved, k)
+			}
+		}
+	}
+	c := collectortest.Build(t, "jira", config(f.URL, "cloud", "page_size: 5\nqueries:\n  - name: changes\n    jql: project = CHG\n    evidence_type: jira.change_tickets\n"))
+	res := collectortest.Run(t, c, collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	seen := map[string][]jira.Ticket{}
+	for _, tk := range tickets(t, res.Committed) {
+		seen[tk.Key] = append(seen[tk.Key], tk)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, "CHG-") && len(seen[k]) == 0 {
+			t.Errorf("%s was never collected", k)
+		}
+	}
+	if len(moved) != 3 {
+		t.Fatalf("moved %v", moved)
+	}
+	for _, k := range moved {
+		vs := seen[k]
+		last := vs[len(vs)-1]
+		want, _ := f.Issue(k)
+		if last.Status != "Done" || len(last.Transitions) != len(want.Histories) {
+			t.Errorf("%s: last collected version has status %q and %d transitions, want Done and %d", k, last.Status, len(last.Transitions), len(want.Histories))
+		}
+	}
+	// every version at most once
+	for k, vs := range seen {
+		u := map[string]bool{}
+		for _, v := range vs {
+			if u[v.Updated] {
+				t.Errorf("%s@%s collected twice", k, v.Updated)
+			}
+			u[v.Updated] = true
+		}
+	}
+}
+
+func TestIncrementalExactlyOnce(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{TimeZone: "Asia/Kolkata"})
+	keys := sampleData(f, 300)
+	cfg := config(f.URL, "cloud", allQueries)
+	first := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	if n := len(tickets(t, first.Committed)); n != len(keys) {
+		t.Fatalf("first run collected %d tickets, want %d", n, len(keys))
+	}
+	// Between runs: three tickets move on, one is created, and one was
+	// updated just before the first run's end but indexed late (it
+	// appears only now, inside the overlap).
+	changed := []string{"CHG-3", "SEC-7", "VULN-2"}
+	for i, k := range changed {
+		if err := f.Transition(k, "Resolved", jirafake.People[2], now.Add(time.Duration(10+i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Add(jirafake.Issue{Key: "ACC-999", Project: "ACC", Type: "Offboarding", Summary: "leaver", Status: "Open",
+		Created: now.Add(15 * time.Minute), Updated: now.Add(15 * time.Minute)})
+	f.Add(jirafake.Issue{Key: "CHG-998", Project: "CHG", Type: "Change", Summary: "late index", Status: "Open",
+		Created: now.Add(-3 * time.Minute), Updated: now.Add(-3 * time.Minute)})
+	f.ResetCounts()
+	second := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(time.Hour), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	got := []string{}
+	for _, tk := range tickets(t, second.Committed) {
+		got = append(got, tk.Key)
+	}
+	sort.Strings(got)
+	want := []string{"ACC-999", "CHG-3", "CHG-998", "SEC-7", "VULN-2"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("second run collected %v, want only the changed tickets %v", got, want)
+	}
+	if n := f.Count("remotelink"); n != len(want) {
+		t.Fatalf("second run read remote links of %d tickets, want %d (only changed tickets)", n, len(want))
+	}
+	// no overlap duplicates across the two runs
+	all := append(versions(t, first.Committed), versions(t, second.Committed)...)
+	dup := map[string]bool{}
+	for _, v := range all {
+		if dup[v] {
+			t.Fatalf("%s collected in both runs", v)
+		}
+		dup[v] = true
+	}
+	third := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(2 * time.Hour), Cursor: second.Cursor})
+	if third.Err != nil || len(third.Committed) != 0 {
+		t.Fatalf("third run with no changes: err %v, %d artifacts", third.Err, len(third.Committed))
+	}
+	// The JQL dates are written in the account's time zone (IST, +05:30).
+	p := pages(t, second.Committed)[0]
+	if !strings.Contains(p.Query.Executed, `updated < "2026-11-30 18:30"`) || p.Window.TimeZone != "Asia/Kolkata" {
+		t.Fatalf("executed JQL %q (zone %s) is not in the account's time zone", p.Query.Executed, p.Window.TimeZone)
+	}
+}
+
+func TestDataCenter(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{Deployment: jirafake.DataCenter})
+	keys := sampleData(f, 150)
+	cfg := fmt.Sprintf("base_url: %s\ndeployment: auto\ntoken: env:JIRA_TEST_TOKEN\napprover_field: customfield_10050\npage_size: 20\n%s", f.URL, allQueries)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	ts := tickets(t, res.Committed)
+	if len(ts) != len(keys) {
+		t.Fatalf("collected %d tickets, want %d", len(ts), len(keys))
+	}
+	for _, tk := range ts {
+		want, _ := f.Issue(tk.Key)
+		if len(tk.Transitions) != len(want.Histories) {
+			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(want.Histories))
+		}
+		if tk.Reporter == nil || tk.Reporter.Name == "" || tk.Reporter.AccountID != "" {
+			t.Fatalf("%s: Data Center users are named, got %+v", tk.Key, tk.Reporter)
+		}
+	}
+	for _, p := range pages(t, res.Committed) {
+		if p.Deployment != "datacenter" || p.Endpoint != "/rest/api/2/search" {
+			t.Fatalf("page from %s %s", p.Deployment, p.Endpoint)
+		}
+	}
+	if f.Count("changelog") != 0 {
+		t.Fatalf("Data Center embeds the whole changelog; the collector paged it anyway")
+	}
+	// A second run fetches nothing new.
+	again := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(time.Hour), Cursor: res.Cursor})
+	if again.Err != nil || len(again.Committed) != 0 {
+		t.Fatalf("second run: err %v, %d artifacts", again.Err, len(again.Committed))
+	}
+}
+
+func TestCloudTokenOnDataCenterAuthFails(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 10)
+	// Forcing datacenter on a Cloud site sends a bearer token, which Cloud refuses.
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "datacenter", allQueries)), collectortest.Options{Now: now})
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "HTTP 401") || collectors.IsRetryable(res.Err) {
+		t.Fatalf("want a permanent 401, got %v", res.Err)
+	}
+}
+
+func TestRateLimitMidRunCommitsOnlyWholePages(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	keys := sampleData(f, 40)
+	f.AfterSearch = func(n int) {
+		if n == 3 {
+			f.SetFailure(jirafake.RateLimitStorm)
+		}
+	}
+	cfg := config(f.URL, "cloud", "page_size: 5\n"+allQueries)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if res.Err == nil || !collectors.IsRetryable(res.Err) {
+		t.Fatalf("want a retryable error, got %v", res.Err)
+	}
+	if len(res.Committed) == 0 || len(res.Committed) != len(res.Emitted) {
+		t.Fatalf("committed %d of %d emitted artifacts; every emitted page should have been checkpointed", len(res.Committed), len(res.Emitted))
+	}
+	f.AfterSearch = nil
+	f.SetFailure(jirafake.None)
+	rest := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now, Cursor: res.Cursor})
+	if rest.Err != nil {
+		t.Fatal(rest.Err)
+	}
+	all := append(versions(t, res.Committed), versions(t, rest.Committed)...)
+	if len(all) != len(keys) {
+		t.Fatalf("interrupted + resumed runs collected %d ticket versions, want %d", len(all), len(keys))
+	}
+}
+
+func TestThrottledOnceThenSucceeds(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 10)
+	f.Throttle(1)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", allQueries)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatalf("one 429 with Retry-After should be waited out: %v", res.Err)
+	}
+	if len(tickets(t, res.Committed)) != 10 {
+		t.Fatalf("collected %d tickets", len(tickets(t, res.Committed)))
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	for _, tc := range []struct{ name, cfg, want string }{
+		{"no base_url", "token: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A}]\n", "base_url: required"},
+		{"cloud without email", "base_url: https://x.atlassian.net\ndeployment: cloud\ntoken: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A}]\n", "email: required on Jira Cloud"},
+		{"order by", "base_url: https://x.atlassian.net\nemail: a@b.c\ntoken: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A ORDER BY created}]\n", "must not contain ORDER BY"},
+		{"literal token", "base_url: https://x.atlassian.net\nemail: a@b.c\ntoken: abc123\nqueries: [{name: a, jql: project = A}]\n", "literal"},
+		{"bad evidence type", "base_url: https://x.atlassian.net\nemail: a@b.c\ntoken: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A, evidence_type: okta.users}]\n", "not a jira evidence type"},
+		{"duplicate names", "base_url: https://x.atlassian.net\nemail: a@b.c\ntoken: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A}, {name: a, jql: project = B}]\n", "duplicate query name"},
+		{"bad deployment", "base_url: https://x.atlassian.net\ndeployment: server\nemail: a@b.c\ntoken: env:JIRA_TEST_TOKEN\nqueries: [{name: a, jql: project = A}]\n", "unknown deployment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := collectortest.BuildErr("jira", tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSampleConfigIsValid(t *testing.T) {
+	t.Setenv("JIRA_API_TOKEN", "x")
+	d, ok := collectors.Lookup("jira")
+	if !ok {
+		t.Fatal("jira not registered")
+	}
+	i := strings.Index(d.SampleConfig, "  jira:\n")
+	if i < 0 {
+		t.Fatal("sample has no jira section")
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(d.SampleConfig[i+len("  jira:\n"):], "\n") {
+		b.WriteString(strings.TrimPrefix(line, "    ") + "\n")
+	}
+	if _, err := collectortest.BuildErr("jira", b.String()); err != nil {
+		t.Fatalf("sample config does not build: %v", err)
+	}
+}
