@@ -295,7 +295,10 @@ func yamlError(err error, n *yaml.Node, path string) error {
 	return ConfigErrors{{Line: n.Line, Key: path, Msg: err.Error()}}
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	nodeType        = reflect.TypeOf(yaml.Node{})
+)
 
 // checkKnown walks n against type t and reports keys that t does not have.
 func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
@@ -318,7 +321,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
 		}
 		t = t.Elem()
 	}
-	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) || t == nodeType {
 		return
 	}
 	switch t.Kind() {
