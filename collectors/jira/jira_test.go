@@ -3,10 +3,13 @@ package jira_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
@@ -491,5 +494,63 @@ func TestSampleConfigIsValid(t *testing.T) {
 	}
 	if _, err := collectortest.BuildErr("jira", b.String()); err != nil {
 		t.Fatalf("sample config does not build: %v", err)
+	}
+}
+
+func TestBulkEditInOneMinute(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	// A bulk edit: 250 tickets updated within the same minute, more than
+	// two pages; keyset paging cannot move past the minute and must page
+	// through it with nextPageToken.
+	at := now.Add(-3 * time.Hour)
+	var batch []jirafake.Issue
+	for i := 1; i <= 250; i++ {
+		u := at.Add(time.Duration(i) * 100 * time.Millisecond)
+		batch = append(batch, jirafake.Issue{Key: fmt.Sprintf("CHG-%d", i), Project: "CHG", Type: "Change", Summary: "bulk", Status: "Open", Created: u, Updated: u})
+	}
+	f.Add(batch...)
+	c := collectortest.Build(t, "jira", config(f.URL, "cloud", "queries:\n  - name: changes\n    jql: project = CHG\n"))
+	res := collectortest.Run(t, c, collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	vs := versions(t, res.Committed)
+	u := map[string]bool{}
+	for _, v := range vs {
+		u[v] = true
+	}
+	if len(vs) != 250 || len(u) != 250 {
+		t.Fatalf("collected %d ticket versions (%d distinct), want 250 exactly once", len(vs), len(u))
+	}
+	if len(res.Committed) != 3 {
+		t.Fatalf("%d artifacts, want one per page (3)", len(res.Committed))
+	}
+}
+
+func TestExampleQueriesAreValid(t *testing.T) {
+	t.Setenv("JIRA_API_TOKEN", "x")
+	b, err := os.ReadFile("../../config/jira-queries.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct {
+		Type string    `yaml:"type"`
+		Jira yaml.Node `yaml:"jira"`
+	}
+	if err := yaml.Unmarshal(b, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Type != "jira" {
+		t.Fatalf("want one jira entry, got %+v", entries)
+	}
+	c, err := collectors.Build("jira", &entries[0].Jira, "collectors[0]")
+	if err != nil || c == nil {
+		t.Fatalf("example does not build: %v", err)
+	}
+	for _, et := range []string{"jira.change_tickets", "jira.incidents", "jira.access_requests", "jira.offboarding", "jira.vulnerabilities"} {
+		if !strings.Contains(string(b), "evidence_type: "+et) {
+			t.Errorf("example has no %s query", et)
+		}
 	}
 }

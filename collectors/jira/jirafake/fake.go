@@ -745,7 +745,7 @@ func (f *Fake) issueJSON(is *Issue, fields []string, changelog bool) map[string]
 
 func statusCategory(s string) string {
 	switch strings.ToLower(s) {
-	case "done", "resolved", "closed", "approved", "rejected":
+	case "done", "resolved", "closed", "rejected":
 		return "done"
 	case "open", "to do", "new":
 		return "new"
