@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/httpx"
 )
 
 // cursor is the collector's checkpoint: one position per query.
@@ -68,16 +71,38 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if log != nil {
 		log.Info("jira connected", "deployment", a.deployment, "time_zone", a.loc.String())
 	}
+	var failed []error
 	for i := range c.cfg.Queries {
 		q := c.cfg.Queries[i]
 		if err := c.runQuery(ctx, a, req, emit, cur, q); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("query %q: %w", q.Name, err)
+			err = fmt.Errorf("query %q: %w", q.Name, err)
+			if !queryError(err) {
+				return err
+			}
+			// A query Jira refuses (bad JQL, unknown project) fails alone:
+			// the other queries still collect and commit their evidence.
+			if req.Logger != nil {
+				req.Logger.Warn("jira query refused", "query", q.Name, "err", err)
+			}
+			failed = append(failed, err)
 		}
 	}
-	return nil
+	switch len(failed) {
+	case 0:
+		return nil
+	case 1:
+		return failed[0]
+	}
+	return collectors.Permanent(fmt.Errorf("%d of %d queries failed: %w", len(failed), len(c.cfg.Queries), errors.Join(failed...)))
+}
+
+// queryError reports whether err is Jira refusing one query (HTTP 400).
+func queryError(err error) bool {
+	var se *httpx.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusBadRequest
 }
 
 // floorMinute truncates to the minute: JQL dates have minute precision.

@@ -554,3 +554,33 @@ func TestExampleQueriesAreValid(t *testing.T) {
 		}
 	}
 }
+
+func TestBadQueryDoesNotBlockOthers(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 20)
+	cfg := config(f.URL, "cloud", `queries:
+  - name: broken
+    jql: project = CHG AND (issuetype = Change
+  - name: incidents
+    jql: project = SEC
+    evidence_type: jira.incidents
+`)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if res.Err == nil || collectors.IsRetryable(res.Err) {
+		t.Fatalf("want a permanent error for the broken query, got %v", res.Err)
+	}
+	for _, want := range []string{`query "broken"`, "HTTP 400", "Error in the JQL Query: Expecting ')'"} {
+		if !strings.Contains(res.Err.Error(), want) {
+			t.Errorf("error %q does not mention %q", res.Err, want)
+		}
+	}
+	if n := len(tickets(t, res.Committed)); n != 4 {
+		t.Fatalf("the valid query committed %d tickets, want the 4 incidents", n)
+	}
+	for _, a := range res.Committed {
+		if a.Type != "jira.incidents" {
+			t.Fatalf("unexpected artifact %s", a.Type)
+		}
+	}
+}
