@@ -159,9 +159,11 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				}
 				issues = append(issues, is)
 			}
+			// Skip versions already collected (the overlap, the restart
+			// minute) and stale index entries older than what was collected.
 			var fresh []*rawIssue
 			for _, is := range issues {
-				if st.Seen[is.Key] != fmtTime(is.updated) {
+				if prev, ok := st.Seen[is.Key]; !ok || prev < fmtTime(is.updated) {
 					fresh = append(fresh, is)
 				}
 			}
