@@ -136,7 +136,7 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	if !from.Before(upper) {
 		return nil
 	}
-	page := 0
+	page, collected := 0, 0
 	for {
 		jql := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL,
 			from.In(a.loc).Format("2006-01-02 15:04"), upper.In(a.loc).Format("2006-01-02 15:04"))
@@ -195,13 +195,17 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				pos = next
 			}
 			st.prune(st.From.Add(-overlap))
+			collected += len(tickets)
 			if req.Logger != nil {
-				req.Logger.Info("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets))
+				req.Logger.Debug("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets))
 			}
 			if err := emit.Checkpoint(ctx, cur.String()); err != nil {
 				return err
 			}
 			if last {
+				if req.Logger != nil {
+					req.Logger.Info("jira query done", "query", q.Name, "evidence_type", q.EvidenceType, "pages", page, "tickets", collected)
+				}
 				return nil
 			}
 		}
