@@ -189,6 +189,27 @@ func TestThousandsOfTickets(t *testing.T) {
 		if len(tk.RemoteLinks) != len(want.RemoteLinks) {
 			t.Fatalf("%s: %d remote links, want %d", tk.Key, len(tk.RemoteLinks), len(want.RemoteLinks))
 		}
+		for i, rl := range want.RemoteLinks {
+			if got := tk.RemoteLinks[i]; got.URL != rl.URL || !got.PullRequest {
+				t.Fatalf("%s: remote link %+v, want pull request %s", tk.Key, got, rl.URL)
+			}
+		}
+		if len(tk.Links) != len(want.Links) {
+			t.Fatalf("%s: %d issue links, want %d", tk.Key, len(tk.Links), len(want.Links))
+		}
+		for i, l := range want.Links {
+			if got := tk.Links[i]; got.Key != l.Key || got.Direction != l.Direction || got.Relation != l.Outward {
+				t.Fatalf("%s: link %+v, want %+v", tk.Key, got, l)
+			}
+		}
+		if tk.Reporter == nil || tk.Reporter.AccountID != want.Reporter.AccountID || tk.Created != want.Created.UTC().Format("2006-01-02T15:04:05.000Z") {
+			t.Fatalf("%s: reporter %+v created %s", tk.Key, tk.Reporter, tk.Created)
+		}
+		for i, ap := range want.Approvers {
+			if tk.Approvers[i].AccountID != ap.AccountID {
+				t.Fatalf("%s: approver %d = %+v, want %s", tk.Key, i, tk.Approvers[i], ap.AccountID)
+			}
+		}
 		if len(tk.Raw.Issue) == 0 {
 			t.Fatalf("%s: raw issue JSON missing", tk.Key)
 		}
