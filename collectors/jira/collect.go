@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -274,10 +275,14 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 		Page:       page,
 		Tickets:    tickets,
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
+	// JQL is full of < and >: keep them readable (no HTML escaping).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		return collectors.Permanent(fmt.Errorf("jira: encoding page: %w", err))
 	}
+	b := buf.Bytes()
 	var latest time.Time
 	pages := 1
 	for i, is := range issues {

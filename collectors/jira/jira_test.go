@@ -1,9 +1,12 @@
 package jira_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -604,4 +607,53 @@ func TestBadQueryDoesNotBlockOthers(t *testing.T) {
 			t.Fatalf("unexpected artifact %s", a.Type)
 		}
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestGoldenPage pins the artifact body (normalised fields and raw JSON) for
+// a small, fixed source. Regenerate with: go test ./collectors/jira -run Golden -update
+func TestGoldenPage(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{TimeZone: "Europe/Berlin"})
+	f.Generate(jirafake.GenOptions{N: 10, Start: now.Add(-20 * 24 * time.Hour), End: now.Add(-time.Hour), Seed: 42, LongHistoryEvery: 0})
+	c := collectortest.Build(t, "jira", config(f.URL, "cloud", "queries:\n  - name: changes\n    jql: project = CHG\n    evidence_type: jira.change_tickets\n"))
+	res := collectortest.Run(t, c, collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if len(res.Committed) != 1 {
+		t.Fatalf("%d artifacts, want 1", len(res.Committed))
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, res.Committed[0].Body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.ReplaceAll(pretty.String(), f.URL, "https://jira.fake.invalid") + "\n"
+	path := filepath.Join("testdata", "changes-page.golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("artifact body differs from %s (run with -update if the change is intended):\n%s", path, firstLineDiff(got, string(want)))
+	}
+}
+
+func firstLineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) && i < len(bl); i++ {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n got: %s\nwant: %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
 }
