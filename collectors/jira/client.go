@@ -27,6 +27,8 @@ type api struct {
 	c          *gojira.Client
 	deployment string // cloud | datacenter
 	loc        *time.Location
+	// approverName is the approver field's display name.
+	approverName string
 }
 
 // authTransport wraps base (the engine's rate-limit-aware transport) with
@@ -78,6 +80,21 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 	if me.TimeZone != "" {
 		if loc, err := time.LoadLocation(me.TimeZone); err == nil {
 			a.loc = loc
+		}
+	}
+	if cfg.ApproverField != "" {
+		// Data Center changelogs name custom fields by display name only.
+		var fields []gojira.Field
+		if err := a.getJSON(ctx, "rest/api/2/field", nil, &fields, nil); err != nil {
+			return nil, err
+		}
+		for _, f := range fields {
+			if f.ID == cfg.ApproverField {
+				a.approverName = f.Name
+			}
+		}
+		if a.approverName == "" {
+			return nil, collectors.Permanent(fmt.Errorf("jira: approver_field %s does not exist on %s (or the account cannot see it); find the ID under Settings > Issues > Custom fields", cfg.ApproverField, a.endpoint("")))
 		}
 	}
 	return a, nil

@@ -252,7 +252,7 @@ func (c *collector) enrich(ctx context.Context, a *api, issues []*rawIssue) ([]T
 					return err
 				}
 			}
-			out[i] = ticket(is, c.cfg, hs, pages, links, rawLinks)
+			out[i] = ticket(is, c.cfg, a.approverName, hs, pages, links, rawLinks)
 			return nil
 		})
 	}

@@ -260,7 +260,7 @@ func nameOf(n *named) string {
 
 // ticket builds the normalised ticket from the issue, its full history
 // and its remote links.
-func ticket(is *rawIssue, cfg *Config, histories []rawHistory, changelogPages []json.RawMessage, links []gojira.RemoteLink, rawLinks json.RawMessage) Ticket {
+func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHistory, changelogPages []json.RawMessage, links []gojira.RemoteLink, rawLinks json.RawMessage) Ticket {
 	f := is.Fields
 	t := Ticket{
 		Key: is.Key, ID: is.ID, Summary: f.Summary,
@@ -305,7 +305,7 @@ func ticket(is *rawIssue, cfg *Config, histories []rawHistory, changelogPages []
 		rl.PullRequest = isPullRequest(rl.URL, l.GlobalID)
 		t.RemoteLinks = append(t.RemoteLinks, rl)
 	}
-	t.Transitions = transitions(histories, cfg.ApproverField)
+	t.Transitions = transitions(histories, cfg.ApproverField, approverName)
 	return t
 }
 
@@ -318,8 +318,10 @@ func isPullRequest(u, globalID string) bool {
 	return false
 }
 
-// transitions extracts status, resolution and approver changes, oldest first.
-func transitions(hs []rawHistory, approverField string) []Change {
+// transitions extracts status, resolution and approver changes, oldest
+// first. Cloud names the approver field by ID (fieldId), Data Center only
+// by its display name.
+func transitions(hs []rawHistory, approverField, approverName string) []Change {
 	type dated struct {
 		at time.Time
 		c  Change
@@ -331,6 +333,9 @@ func transitions(hs []rawHistory, approverField string) []Change {
 			field := it.FieldID
 			if field == "" {
 				field = strings.ToLower(it.Field)
+				if approverField != "" && it.Field == approverName {
+					field = approverField
+				}
 			}
 			if field != "status" && field != "resolution" && (approverField == "" || field != approverField) {
 				continue

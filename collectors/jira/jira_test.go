@@ -108,6 +108,24 @@ func itemsOf(a collectortest.Artifact) []string {
 	return out
 }
 
+// wantChanges flattens an issue's changelog into the transitions the
+// collector must report: every item (the fake records status and approver
+// changes only), oldest first, the approver field named by its ID.
+func wantChanges(is jirafake.Issue) []jira.Change {
+	var out []jira.Change
+	for _, h := range is.Histories {
+		for _, it := range h.Items {
+			field := it.FieldID
+			if it.Field == jirafake.ApproverFieldName {
+				field = "customfield_10050"
+			}
+			out = append(out, jira.Change{Field: field, From: it.FromString, To: it.ToString,
+				Author: &jira.Person{AccountID: h.Author.AccountID}, At: h.Created.UTC().Format("2006-01-02T15:04:05.000Z"), HistoryID: h.ID})
+		}
+	}
+	return out
+}
+
 func sampleData(f *jirafake.Fake, n int) []string {
 	return f.Generate(jirafake.GenOptions{N: n, Start: now.Add(-60 * 24 * time.Hour), End: now.Add(-2 * time.Hour), Seed: 7, LongHistoryEvery: 10})
 }
@@ -183,8 +201,8 @@ func TestThousandsOfTickets(t *testing.T) {
 		if tk.Status != want.Status || tk.Summary != want.Summary || tk.Type != want.Type {
 			t.Fatalf("%s: got status %q type %q, want %q %q", tk.Key, tk.Status, tk.Type, want.Status, want.Type)
 		}
-		if len(tk.Transitions) != len(want.Histories) {
-			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(want.Histories))
+		if len(tk.Transitions) != len(wantChanges(want)) {
+			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(wantChanges(want)))
 		}
 		if len(tk.Approvers) != len(want.Approvers) {
 			t.Fatalf("%s: %d approvers, want %d", tk.Key, len(tk.Approvers), len(want.Approvers))
@@ -255,14 +273,14 @@ func TestLongHistoriesAreComplete(t *testing.T) {
 			continue
 		}
 		long++
-		if len(tk.Transitions) != len(want.Histories) || tk.ChangelogEntries != len(want.Histories) {
-			t.Fatalf("%s: %d transitions (%d entries), want all %d", tk.Key, len(tk.Transitions), tk.ChangelogEntries, len(want.Histories))
+		changes := wantChanges(want)
+		if len(tk.Transitions) != len(changes) || tk.ChangelogEntries != len(want.Histories) {
+			t.Fatalf("%s: %d transitions (%d entries), want all %d (%d entries)", tk.Key, len(tk.Transitions), tk.ChangelogEntries, len(changes), len(want.Histories))
 		}
-		for i, h := range want.Histories {
+		for i, w := range changes {
 			tr := tk.Transitions[i]
-			if tr.Field != "status" || tr.To != h.Items[0].ToString || tr.From != h.Items[0].FromString ||
-				tr.Author == nil || tr.Author.AccountID != h.Author.AccountID || tr.At != h.Created.UTC().Format("2006-01-02T15:04:05.000Z") {
-				t.Fatalf("%s transition %d = %+v, want %s -> %s by %s at %s", tk.Key, i, tr, h.Items[0].FromString, h.Items[0].ToString, h.Author.AccountID, h.Created)
+			if tr.Field != w.Field || tr.To != w.To || tr.From != w.From || tr.Author == nil || tr.Author.AccountID != w.Author.AccountID || tr.At != w.At {
+				t.Fatalf("%s transition %d = %+v, want %+v", tk.Key, i, tr, w)
 			}
 		}
 		if len(tk.Raw.ChangelogPages) == 0 {
@@ -313,8 +331,8 @@ func TestTicketsUpdatedDuringRun(t *testing.T) {
 		vs := seen[k]
 		last := vs[len(vs)-1]
 		want, _ := f.Issue(k)
-		if last.Status != "Done" || len(last.Transitions) != len(want.Histories) {
-			t.Errorf("%s: last collected version has status %q and %d transitions, want Done and %d", k, last.Status, len(last.Transitions), len(want.Histories))
+		if last.Status != "Done" || len(last.Transitions) != len(wantChanges(want)) {
+			t.Errorf("%s: last collected version has status %q and %d transitions, want Done and %d", k, last.Status, len(last.Transitions), len(wantChanges(want)))
 		}
 	}
 	// every version at most once
@@ -406,8 +424,18 @@ func TestDataCenter(t *testing.T) {
 	}
 	for _, tk := range ts {
 		want, _ := f.Issue(tk.Key)
-		if len(tk.Transitions) != len(want.Histories) {
-			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(want.Histories))
+		changes := wantChanges(want)
+		if len(tk.Transitions) != len(changes) {
+			t.Fatalf("%s: %d transitions, want %d", tk.Key, len(tk.Transitions), len(changes))
+		}
+		for i, w := range changes {
+			// Data Center names the approver field only by its display name.
+			if tk.Transitions[i].Field != w.Field || tk.Transitions[i].To != w.To {
+				t.Fatalf("%s transition %d = %+v, want %s -> %s", tk.Key, i, tk.Transitions[i], w.Field, w.To)
+			}
+		}
+		if len(tk.Approvers) != len(want.Approvers) {
+			t.Fatalf("%s: %d approvers, want %d", tk.Key, len(tk.Approvers), len(want.Approvers))
 		}
 		if tk.Reporter == nil || tk.Reporter.Name == "" || tk.Reporter.AccountID != "" {
 			t.Fatalf("%s: Data Center users are named, got %+v", tk.Key, tk.Reporter)
@@ -656,4 +684,18 @@ func firstLineDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+func TestUnknownApproverField(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 5)
+	cfg := strings.Replace(config(f.URL, "cloud", allQueries), "customfield_10050", "customfield_99999", 1)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if res.Err == nil || collectors.IsRetryable(res.Err) || !strings.Contains(res.Err.Error(), "approver_field customfield_99999 does not exist") {
+		t.Fatalf("want a permanent error naming the missing field, got %v", res.Err)
+	}
+	if len(res.Emitted) != 0 {
+		t.Fatalf("emitted %d artifacts before failing", len(res.Emitted))
+	}
 }

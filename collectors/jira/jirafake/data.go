@@ -220,6 +220,10 @@ func (f *Fake) Generate(o GenOptions) []string {
 			f.nextID++
 			transitionLocked(&is, to, by, at, strconv.Itoa(f.nextID))
 			if to == "Approved" {
+				// the approver is recorded in the approver field, in the
+				// same changelog entry as the transition
+				h := &is.Histories[len(is.Histories)-1]
+				h.Items = append(h.Items, approverItem(f.opts.ApproverField, is.Approvers, by, f.cloud()))
 				is.Approvers = append(is.Approvers, by)
 			}
 		}
@@ -260,3 +264,30 @@ func sampleSummary(typ string, r *rand.Rand) string {
 		return pick("CVE-2026-1234 in openssl", "outdated base image", "dependency with known RCE")
 	}
 }
+
+// approverItem is the changelog item of adding by to a multi-user picker.
+func approverItem(field string, before []User, by User, cloud bool) Item {
+	id := func(u User) string {
+		if cloud {
+			return u.AccountID
+		}
+		return u.Name
+	}
+	var fromIDs, fromNames []string
+	for _, u := range before {
+		fromIDs = append(fromIDs, id(u))
+		fromNames = append(fromNames, u.DisplayName)
+	}
+	toIDs := append(append([]string(nil), fromIDs...), id(by))
+	toNames := append(append([]string(nil), fromNames...), by.DisplayName)
+	it := Item{Field: ApproverFieldName, FieldType: "custom",
+		From: strings.Join(fromIDs, ","), FromString: strings.Join(fromNames, ", "),
+		To: strings.Join(toIDs, ","), ToString: strings.Join(toNames, ", ")}
+	if cloud {
+		it.FieldID = field
+	}
+	return it
+}
+
+// ApproverFieldName is the display name of the fake's approver field.
+const ApproverFieldName = "Approvers"

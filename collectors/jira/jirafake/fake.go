@@ -244,6 +244,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	case rest == "myself" && r.Method == http.MethodGet:
 		f.count("myself")
 		writeJSON(w, http.StatusOK, f.userJSON(User{AccountID: "5b10ac8d82e05b22cc7d4ef5", Name: "compliance-bot", DisplayName: "Compliance Bot", Email: f.opts.Email}, true))
+	case rest == "field" && r.Method == http.MethodGet:
+		f.count("field")
+		writeJSON(w, http.StatusOK, f.fields())
 	case rest == "search" && f.cloud():
 		f.count("removed")
 		writeError(w, http.StatusGone, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
@@ -592,6 +595,20 @@ func (f *Fake) lookup(key string) *Issue {
 		}
 	}
 	return nil
+}
+
+// fields lists the site's fields: a few system fields and the approver field.
+func (f *Fake) fields() []any {
+	sys := func(id, name string) map[string]any {
+		return map[string]any{"id": id, "key": id, "name": name, "custom": false, "navigable": true, "searchable": true, "clauseNames": []string{id}}
+	}
+	return []any{
+		sys("summary", "Summary"), sys("status", "Status"), sys("resolution", "Resolution"),
+		sys("assignee", "Assignee"), sys("reporter", "Reporter"), sys("updated", "Updated"),
+		map[string]any{"id": f.opts.ApproverField, "key": f.opts.ApproverField, "name": ApproverFieldName, "custom": true,
+			"navigable": true, "searchable": true, "clauseNames": []string{"cf[" + strings.TrimPrefix(f.opts.ApproverField, "customfield_") + "]", ApproverFieldName},
+			"schema": map[string]any{"type": "array", "items": "user", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multiuserpicker"}},
+	}
 }
 
 // ---- JSON rendering ----
