@@ -116,10 +116,11 @@ func (a *api) do(ctx context.Context, method, path string, q url.Values, body an
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if collectors.IsClassified(err) {
-			return nil, fmt.Errorf("jira: %s %s: %w", method, "/"+strings.TrimPrefix(req.URL.Path, "/"), err)
+		err = fmt.Errorf("jira: %s %s: %w", method, redact(req.URL), err)
+		if collectors.IsClassified(err) { // httpx gave up waiting on a rate limit
+			return nil, err
 		}
-		return nil, collectors.Retryable(fmt.Errorf("jira: %s %s: %w", method, redact(req.URL), err))
+		return nil, collectors.Retryable(err)
 	}
 	defer resp.Body.Close()
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
