@@ -699,3 +699,14 @@ func TestUnknownApproverField(t *testing.T) {
 		t.Fatalf("emitted %d artifacts before failing", len(res.Emitted))
 	}
 }
+
+func TestUnreachableSiteIsRetryable(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	cfg := config(f.URL, "cloud", allQueries)
+	f.Close()
+	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
+	if res.Err == nil || !collectors.IsRetryable(res.Err) || !strings.Contains(res.Err.Error(), "/rest/api/2/myself") {
+		t.Fatalf("want a retryable error naming the endpoint, got %v", res.Err)
+	}
+}
