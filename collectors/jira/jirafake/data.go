@@ -78,8 +78,7 @@ func (f *Fake) Add(issues ...Issue) {
 	for _, is := range issues {
 		is := is
 		if is.ID == "" {
-			f.nextID++
-			is.ID = strconv.Itoa(f.nextID)
+			is.ID = f.newID()
 		}
 		f.projects[is.Project] = true
 		f.types[is.Type] = true
@@ -107,11 +106,12 @@ func (f *Fake) Transition(key, to string, by User, at time.Time) error {
 	if !ok {
 		return fmt.Errorf("jirafake: no issue %s", key)
 	}
-	transitionLocked(is, to, by, at, f.nextHistoryID(is))
+	transitionLocked(is, to, by, at, f.newID())
 	return nil
 }
 
-func (f *Fake) nextHistoryID(is *Issue) string {
+// newID returns the next numeric ID (issues and histories share the sequence).
+func (f *Fake) newID() string {
 	f.nextID++
 	return strconv.Itoa(f.nextID)
 }
@@ -217,8 +217,7 @@ func (f *Fake) Generate(o GenOptions) []string {
 				to = k.Workflow[s]
 			}
 			by := People[r.IntN(len(People))]
-			f.nextID++
-			transitionLocked(&is, to, by, at, strconv.Itoa(f.nextID))
+			transitionLocked(&is, to, by, at, f.newID())
 			if to == "Approved" {
 				// the approver is recorded in the approver field, in the
 				// same changelog entry as the transition
