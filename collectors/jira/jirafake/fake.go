@@ -525,9 +525,8 @@ func compareKeys(a, b string) int {
 func (f *Fake) changelog(w http.ResponseWriter, r *http.Request, key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	is := f.lookup(key)
+	is := f.lookup(w, key)
 	if is == nil {
-		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
 		return
 	}
 	q := r.URL.Query()
@@ -562,9 +561,8 @@ func (f *Fake) changelog(w http.ResponseWriter, r *http.Request, key string) {
 func (f *Fake) remoteLinks(w http.ResponseWriter, key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	is := f.lookup(key)
+	is := f.lookup(w, key)
 	if is == nil {
-		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
 		return
 	}
 	out := make([]any, 0, len(is.RemoteLinks))
@@ -585,7 +583,8 @@ func (f *Fake) remoteLinks(w http.ResponseWriter, key string) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (f *Fake) lookup(key string) *Issue {
+// lookup finds an issue by key or ID, or answers 404 as Jira does.
+func (f *Fake) lookup(w http.ResponseWriter, key string) *Issue {
 	if is, ok := f.issues[strings.ToUpper(key)]; ok {
 		return is
 	}
@@ -594,6 +593,7 @@ func (f *Fake) lookup(key string) *Issue {
 			return is
 		}
 	}
+	writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
 	return nil
 }
 
