@@ -21,6 +21,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/httpx"
 )
 
 // client builds the go-github client for one run on the engine's
@@ -58,7 +59,11 @@ func (c *collector) client(req collectors.Request) (*gh.Client, error) {
 		}
 		token = func(ctx context.Context) (string, error) { return c.tokens.token(ctx, jwtClient) }
 	}
-	return newClient(&authTransport{base: base, host: host, token: token})
+	g := newGate(c.cfg.Concurrency)
+	if ht, ok := base.(*httpx.Transport); ok {
+		g.seen = func() int { return ht.Stats().Throttled }
+	}
+	return newClient(&authTransport{base: &gateTransport{base: base, g: g}, host: host, token: token})
 }
 
 type authTransport struct {

@@ -87,7 +87,7 @@ type Server struct {
 	SecondaryStatus int
 	// RateLimit is the primary limit per token per hour (default 5000).
 	RateLimit int
-	// Latency delays every response (default 0).
+	// Latency delays every response (default 0; see SetLatency).
 	Latency time.Duration
 	// Now is the fake's wall clock for token expiry and rate-limit resets.
 	Now func() time.Time
@@ -171,6 +171,31 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// SetLimits sets the concurrency limit (secondary rate limit), the status
+// it answers with (403 or 429) and the primary limit per token and hour;
+// zero leaves a value unchanged.
+func (s *Server) SetLimits(concurrency, secondaryStatus, rate int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if concurrency != 0 {
+		s.ConcurrencyLimit = concurrency
+	}
+	if secondaryStatus != 0 {
+		s.SecondaryStatus = secondaryStatus
+	}
+	if rate != 0 {
+		s.RateLimit = rate
+		s.used = map[string]int{}
+	}
+}
+
+// SetLatency delays every response by d.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Latency = d
+}
+
 // ResetStats zeroes the counters (not the rate-limit budget).
 func (s *Server) ResetStats() {
 	s.mu.Lock()
@@ -246,18 +271,19 @@ func (s *Server) handler() http.Handler {
 			s.stats.MaxInFlight = int(n)
 		}
 		s.mu.Unlock()
-		if s.Latency > 0 {
-			time.Sleep(s.Latency)
+		s.mu.Lock()
+		limit, st, latency := s.ConcurrencyLimit, s.SecondaryStatus, s.Latency
+		s.mu.Unlock()
+		if latency > 0 {
+			time.Sleep(latency)
 		}
-		limit := s.ConcurrencyLimit
 		if limit == 0 {
 			limit = 10
 		}
+		if st == 0 {
+			st = http.StatusForbidden
+		}
 		if int(n) > limit {
-			st := s.SecondaryStatus
-			if st == 0 {
-				st = http.StatusForbidden
-			}
 			s.mu.Lock()
 			s.stats.Secondary++
 			s.mu.Unlock()
