@@ -104,7 +104,9 @@ func TestConformance(t *testing.T) {
 			{Name: "missing read:org scope", Config: strings.Replace(cfg, "GH_TEST_TOKEN", "GH_REPO_ONLY_TOKEN", 1),
 				MessageContains: []string{"github", "GET /orgs/acme", "403", "read:org", "token has scopes: repo", "Members: read"}},
 			{Name: "5xx storm", Retryable: true,
-				Setup:           func() func() { return srv.Inject(ghfake.Fault{Path: "/pulls", Status: 502, Body: `{"message":"Server Error"}`}) },
+				Setup: func() func() {
+					return srv.Inject(ghfake.Fault{Path: "/pulls", Status: 502, Body: `{"message":"Server Error"}`})
+				},
 				MessageContains: []string{"github", "/pulls", "502"}},
 			{Name: "malformed JSON", Setup: func() func() { return srv.Inject(ghfake.Fault{Path: "/protection", Malformed: true}) },
 				MessageContains: []string{"github", "/protection", "malformed JSON"}},

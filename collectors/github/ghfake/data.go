@@ -411,7 +411,7 @@ func (o *Org) AddMergedPull(repo, author, reviewer, title string, at time.Time) 
 		p := &Pull{Number: n, Title: title, Author: author, HeadRef: fmt.Sprintf("feature/added-%d", n), BaseRef: rp.DefaultBranch,
 			HeadSHA: fmt.Sprintf("%040x", int64(rp.ID)*1000+int64(n)), MergeSHA: fmt.Sprintf("%040x", int64(rp.ID)*2000+int64(n)),
 			State: "closed", CreatedAt: at.Add(-time.Hour), UpdatedAt: at, ClosedAt: at, MergedAt: at, MergedBy: reviewer,
-			Reviews: []Review{{ID: int64(rp.ID)*100000 + int64(n), User: reviewer, State: "APPROVED", SubmittedAt: at.Add(-30 * time.Minute)}},
+			Reviews:   []Review{{ID: int64(rp.ID)*100000 + int64(n), User: reviewer, State: "APPROVED", SubmittedAt: at.Add(-30 * time.Minute)}},
 			CheckRuns: []CheckRun{{ID: int64(rp.ID)*100000 + int64(n), Name: "ci/build", Status: "completed", Conclusion: "success", CompletedAt: at.Add(-time.Minute), AppSlug: "github-actions"}}}
 		p.Reviews[0].CommitID = p.HeadSHA
 		rp.Pulls = append(rp.Pulls, p)
