@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/httpx"
 )
 
 // Version is recorded in every artifact's source.
@@ -239,6 +240,11 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if ht, ok := req.HTTPClient.Transport.(*httpx.Transport); ok {
+		st := ht.Stats()
+		r.log.Info("github collection finished", "repositories", len(repos), "requests", st.Requests,
+			"not_modified", st.NotModified, "retries", st.Retries, "throttled", st.Throttled)
 	}
 	em.mu.Lock()
 	defer em.mu.Unlock()
