@@ -340,6 +340,11 @@ func permissionHint(path string, resp *http.Response) string {
 	case http.StatusUnauthorized:
 		return "the credential is invalid, expired or revoked: check the token reference, or the GitHub App's app_id, installation_id and private_key"
 	case http.StatusForbidden:
+	case http.StatusUnprocessableEntity:
+		if strings.HasSuffix(path, "/members") || strings.HasSuffix(path, "/outside_collaborators") {
+			return "the 2fa_disabled filter is only available to organization owners: use an owner's token, or an App with organization \"Members: read\""
+		}
+		return ""
 	default:
 		return ""
 	}
