@@ -72,8 +72,13 @@ const maxCacheBytes = 4 << 20
 
 const cursorPrefix = "gh1."
 
+// shapeVersion changes whenever a shaped (cached) page changes form; a
+// cursor with another version keeps its pull-request marks but drops its
+// cache, so no artifact is ever rebuilt from an older shape.
+const shapeVersion = 1
+
 func decodeCursor(s string) (*cursorState, error) {
-	st := &cursorState{V: 1, Pulls: map[string]pullState{}, Cache: map[string]*cacheEntry{}}
+	st := &cursorState{V: shapeVersion, Pulls: map[string]pullState{}, Cache: map[string]*cacheEntry{}}
 	if s == "" {
 		return st, nil
 	}
@@ -95,8 +100,9 @@ func decodeCursor(s string) (*cursorState, error) {
 	if st.Pulls == nil {
 		st.Pulls = map[string]pullState{}
 	}
-	if st.Cache == nil {
+	if st.Cache == nil || st.V != shapeVersion {
 		st.Cache = map[string]*cacheEntry{}
+		st.V = shapeVersion
 	}
 	for _, e := range st.Cache {
 		st.cacheBytes += len(e.Data)
