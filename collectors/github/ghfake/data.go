@@ -173,7 +173,7 @@ type Options struct {
 	// AlertsEvery gives every n-th repository Dependabot alerts (default 3).
 	AlertsEvery int
 	// AlertsDisabledEvery disables Dependabot alerts on every n-th
-	// repository (default 10, offset by 5; negative: none).
+	// repository (default 10; the first is repository 5; negative: none).
 	AlertsDisabledEvery int
 	// Seed makes the data deterministic (default 1).
 	Seed uint64
@@ -215,8 +215,8 @@ func sha(r *rand.Rand) string {
 
 // Generate builds a deterministic organisation. Repository i (from 1) is
 // unprotected when i%UnprotectedEvery == 0, has Dependabot alerts when
-// i%AlertsEvery == 0 and has alerts disabled when i%AlertsDisabledEvery == 5
-// (or AlertsDisabledEvery == 1). Every fifth merged pull request has no
+// i%AlertsEvery == 0 and has alerts disabled when
+// i%AlertsDisabledEvery == 5%AlertsDisabledEvery. Every fifth merged pull request has no
 // review, every fifth (offset 1) only a comment: those lack an independent
 // approval.
 func Generate(o Options) *Org {
@@ -266,7 +266,7 @@ func Generate(o Options) *Org {
 					"required_status_checks": []map[string]any{{"context": "security/scan"}}}}},
 				UpdatedAt: o.Now.Add(-100 * 24 * time.Hour)})
 		}
-		if o.AlertsDisabledEvery > 0 && (o.AlertsDisabledEvery == 1 || i%o.AlertsDisabledEvery == 5) {
+		if o.AlertsDisabledEvery > 0 && i%o.AlertsDisabledEvery == 5%o.AlertsDisabledEvery {
 			repo.AlertsDisabled = 403
 			if (i/o.AlertsDisabledEvery)%2 == 1 {
 				repo.AlertsDisabled = 404
