@@ -77,8 +77,15 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func TestCoverageCommand(t *testing.T) {
+// One history serves every command (the commands only read it).
+func TestControlsCommands(t *testing.T) {
 	cfg := history(t)
+	t.Run("coverage", func(t *testing.T) { testCoverageCommand(t, cfg) })
+	t.Run("export+verify-package", func(t *testing.T) { testExportVerifyPackage(t, cfg) })
+	t.Run("controls+population+sample", func(t *testing.T) { testControlsPopulationSample(t, cfg) })
+}
+
+func testCoverageCommand(t *testing.T, cfg string) {
 	code, out, stderr := run(t, "coverage", "--config", cfg, "--from", "2026-06-01", "--to", "2026-08-31", "--now", "2026-09-08")
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want 1 (gaps)\n%s\n%s", code, out, stderr)
@@ -125,8 +132,7 @@ func TestCoverageCommand(t *testing.T) {
 	}
 }
 
-func TestExportVerifyPackageCommands(t *testing.T) {
-	cfg := history(t)
+func testExportVerifyPackage(t *testing.T, cfg string) {
 	dir := t.TempDir()
 	zip := filepath.Join(dir, "q3.zip")
 	code, out, stderr := run(t, "export", "--config", cfg, "--from", "2026-07-01", "--to", "2026-08-31", "--control", "AC-04", "--control", "CC8.1", "--out", zip)
@@ -158,8 +164,7 @@ func TestExportVerifyPackageCommands(t *testing.T) {
 	}
 }
 
-func TestControlsPopulationSampleCommands(t *testing.T) {
-	cfg := history(t)
+func testControlsPopulationSample(t *testing.T, cfg string) {
 	code, out, _ := run(t, "controls", "list", "--config", cfg)
 	if code != ExitOK || !strings.Contains(out, "AC-04") || strings.Contains(out, "PL-01") {
 		t.Errorf("controls list (from controls.file): exit %d\n%s", code, out)
