@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -28,6 +29,7 @@ func TestExportHelperProcess(t *testing.T) {
 	if dir == "" {
 		return
 	}
+	debug.SetMemoryLimit(export.MemoryLimit) // as the export command does
 	l, err := ledger.Open(dir, "bench", ledger.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,12 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
 
+// MemoryLimit is the soft Go memory limit the export command sets (unless
+// GOMEMLIMIT is set): an export allocates much short-lived garbage (one
+// decoded record per file), and on a busy machine the collector can lag
+// behind; the limit makes it keep the heap small. The live heap is a few MiB.
+const MemoryLimit = 64 << 20
+
 // Format names the package format (manifest.json "format").
 const Format = "tickmark-auditor-package/v1"
 
@@ -330,7 +336,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 		seen := map[string]bool{}
 		n := 0
 		err := src.Find(ledger.Query{From: o.From, To: o.To}, func(r *evidence.Record, _ []byte) error {
-			if n++; n%4096 == 0 {
+			if n++; n%1024 == 0 {
 				release(src)
 			}
 			for _, c := range r.Controls {
@@ -384,7 +390,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 					return fmt.Errorf("record %d (%s): the body read from the source does not match its record (sha256 %x, %d bytes; record says %s, %d bytes): run `tickmark verify`", r.Seq, r.Type, sum, n, r.SHA256, r.Size)
 				}
 				recs.set(r.Seq)
-				if man.Bodies%4096 == 0 {
+				if man.Bodies%1024 == 0 {
 					release(src)
 				}
 				mc.Records++
@@ -413,7 +419,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 		if !recs.has(i) {
 			continue
 		}
-		if i%4096 == 0 {
+		if i%1024 == 0 {
 			release(src)
 		}
 		if err := ctx.Err(); err != nil {

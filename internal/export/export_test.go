@@ -213,6 +213,22 @@ func TestTamperingIsNamed(t *testing.T) {
 			t.Errorf("removed %s: first problem %+v", removed, first)
 		}
 	}
+	// A file added.
+	zr1, _ := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg)))
+	root := strings.Split(zr1.File[0].Name, "/")[0]
+	var extra bytes.Buffer
+	zw := zip.NewWriter(&extra)
+	for _, f := range zr1.File {
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := zw.Create(root + "/evidence/CC8.1/2026-03-02/github.pull_requests/extra.json")
+	w.Write([]byte(`{"planted":true}`))
+	zw.Close()
+	if first, _ := verify(t, extra.Bytes()).First(); first.Item != "evidence/CC8.1/2026-03-02/github.pull_requests/extra.json" {
+		t.Errorf("added file: first problem %+v", first)
+	}
 	// A corrupted byte in the zip itself (compressed data): named by the CRC check.
 	zr, _ := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg)))
 	var target *zip.File

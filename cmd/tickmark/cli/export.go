@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,9 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 					} else {
 						return usageErr(fmt.Errorf("invalid control ID %q", id), "")
 					}
+				}
+				if os.Getenv("GOMEMLIMIT") == "" {
+					debug.SetMemoryLimit(export.MemoryLimit)
 				}
 				dir := filepath.Dir(out)
 				tmp, err := os.CreateTemp(dir, ".tickmark-export-*")
