@@ -174,3 +174,7 @@ func (l Layout) Agent(key string) string {
 	a, _, _ := strings.Cut(rest, "/")
 	return a
 }
+
+// WriteProbe is the key of the small fixed object an S3 store writes twice
+// at start-up to learn whether the server honours If-None-Match.
+func (l Layout) WriteProbe() string { return l.prefix + "tickmark/conditional-write-probe" }
