@@ -43,8 +43,13 @@ var (
 	// bucketKeys: key hash (8 hex) -> verifier key text (note format).
 	bucketKeys = []byte("keys")
 
+	// bucketCheckpointTimes: tree size (u64 BE) -> when the checkpoint was
+	// signed (ns since the epoch, u64 BE); read by `tickmark status`.
+	bucketCheckpointTimes = []byte("checkpoint_times")
+
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketHashes, bucketIdxTime, bucketIdxControl,
-		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys}
+		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys,
+		bucketCheckpointTimes}
 )
 
 // Meta keys.
