@@ -71,9 +71,8 @@ type S3 struct {
 	o      S3Options
 	log    *slog.Logger
 
-	probeOnce sync.Once
-	condMode  atomic.Int32 // condUnknown, condIfNoneMatch, condHead
-	probeErr  error
+	probeMu  sync.Mutex
+	condMode atomic.Int32 // condUnknown, condIfNoneMatch, condHead
 }
 
 const (
@@ -350,42 +349,40 @@ func (s *S3) condWrites(ctx context.Context) (int32, error) {
 	if m := s.condMode.Load(); m != condUnknown {
 		return m, nil
 	}
-	s.probeOnce.Do(func() {
-		key := NewLayout(s.cfg.Prefix).WriteProbe()
-		body := []byte("tickmark conditional-write probe\n")
-		sum := sha256.Sum256(body)
-		put := func() error {
-			lockMode, until, sse, kms := s.lockAndSSE()
-			_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-				Bucket: aws.String(s.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-				ContentLength: aws.Int64(int64(len(body))), ChecksumSHA256: aws.String(s.sumB64(sum)),
-				IfNoneMatch: aws.String("*"), ObjectLockMode: lockMode, ObjectLockRetainUntilDate: until,
-				ServerSideEncryption: sse, SSEKMSKeyId: kms,
-			}, withPayloadHash(sum))
-			return err
-		}
-		err := put()
-		if err == nil || isPreconditionFailed(err) {
-			err = put() // the object exists now: a second write must be refused
-		}
-		switch {
-		case isPreconditionFailed(err):
-			s.condMode.Store(condIfNoneMatch)
-			s.log.Info("s3 store: server honours If-None-Match; objects are written once with conditional writes", "bucket", s.bucket)
-		case err == nil || errorCode(err) == "NotImplemented" || httpStatus(err) == http.StatusNotImplemented:
-			s.condMode.Store(condHead)
-			s.log.Warn("s3 store: server does not honour If-None-Match: * on writes; falling back to HEAD before each PUT (write-once is not atomic against a concurrent writer)", "bucket", s.bucket)
-		default:
-			s.probeErr = fmt.Errorf("s3 store: probing conditional writes on bucket %s: %w", s.bucket, err)
-		}
-	})
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
 	if m := s.condMode.Load(); m != condUnknown {
 		return m, nil
 	}
-	err := s.probeErr
-	// A failed probe (outage) is retried by the next Put.
-	s.probeOnce = sync.Once{}
-	return condUnknown, err
+	key := NewLayout(s.cfg.Prefix).WriteProbe()
+	body := []byte("tickmark conditional-write probe\n")
+	sum := sha256.Sum256(body)
+	put := func() error {
+		lockMode, until, sse, kms := s.lockAndSSE()
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+			ContentLength: aws.Int64(int64(len(body))), ChecksumSHA256: aws.String(s.sumB64(sum)),
+			IfNoneMatch: aws.String("*"), ObjectLockMode: lockMode, ObjectLockRetainUntilDate: until,
+			ServerSideEncryption: sse, SSEKMSKeyId: kms,
+		}, withPayloadHash(sum))
+		return err
+	}
+	err := put()
+	if err == nil || isPreconditionFailed(err) {
+		err = put() // the object exists now: a second write must be refused
+	}
+	switch {
+	case isPreconditionFailed(err):
+		s.condMode.Store(condIfNoneMatch)
+		s.log.Info("s3 store: server honours If-None-Match; objects are written once with conditional writes", "bucket", s.bucket)
+	case err == nil || errorCode(err) == "NotImplemented" || httpStatus(err) == http.StatusNotImplemented:
+		s.condMode.Store(condHead)
+		s.log.Warn("s3 store: server does not honour If-None-Match: * on writes; falling back to HEAD before each PUT (write-once is not atomic against a concurrent writer)", "bucket", s.bucket)
+	default:
+		// An outage: the next Put probes again.
+		return condUnknown, fmt.Errorf("s3 store: probing conditional writes on bucket %s: %w", s.bucket, err)
+	}
+	return s.condMode.Load(), nil
 }
 
 // withPayloadHash signs the request with the body's known SHA-256, so the
