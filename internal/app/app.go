@@ -227,6 +227,17 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	if a.Store == nil {
 		return nil
 	}
+	if err := a.checkLogOwner(ctx); err != nil {
+		if sum != nil {
+			backlog, _ := a.Ledger.OutboxLen()
+			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
+		}
+		var foreign *ErrForeignLog
+		if errors.As(err, &foreign) {
+			return err
+		}
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+	}
 	conc := a.Cfg.Store.Concurrency
 	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {

@@ -131,8 +131,16 @@ func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
 		}
 		c, err := ledger.OpenCheckpoint(b, origin, verifiers)
 		if err != nil {
-			var unk *note.UnknownVerifierError
-			if errors.As(err, &unk) || strings.Contains(err.Error(), "unknown key") {
+			var unv *note.UnverifiedNoteError
+			if errors.As(err, &unv) {
+				var who []string
+				for _, sig := range unv.Note.UnverifiedSigs {
+					who = append(who, fmt.Sprintf("%s+%08x", sig.Name, sig.Hash))
+				}
+				lg.problem(verify.Problem{Kind: "identity", Size: size, Key: k,
+					Message: fmt.Sprintf("signed by a key agent %s never announced under %s (%s): another agent may be using the ID %q",
+						agent, v.Layout.KeysPrefix(agent), strings.Join(who, ", "), agent)})
+			} else if strings.Contains(err.Error(), "unknown key") {
 				lg.problem(verify.Problem{Kind: "identity", Size: size, Key: k,
 					Message: fmt.Sprintf("signed by a key agent %s never announced under %s: another agent may be using the ID %q", agent, v.Layout.KeysPrefix(agent), agent)})
 			} else {
