@@ -127,18 +127,6 @@ collectors:
 
 func (f *fleet) dataDir(name string) string { return filepath.Join(f.dir, name+"-data") }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func tickmark(t *testing.T, args ...string) result {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.MainContext(context.Background(), args, &out, &errb)
-	return result{code, out.String(), errb.String()}
-}
-
 func mustRun(t *testing.T, args ...string) result {
 	t.Helper()
 	r := tickmark(t, args...)
@@ -148,7 +136,7 @@ func mustRun(t *testing.T, args ...string) result {
 	return r
 }
 
-type listed struct {
+type s3listed struct {
 	Seq      uint64   `json:"seq"`
 	Agent    string   `json:"agent"`
 	Subject  string   `json:"subject"`
@@ -157,12 +145,12 @@ type listed struct {
 	Objects  []string `json:"objects"`
 }
 
-func parseList(t *testing.T, out string) []listed {
+func parseList(t *testing.T, out string) []s3listed {
 	t.Helper()
-	var recs []listed
+	var recs []s3listed
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		var r listed
+		var r s3listed
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("evidence list line %q: %v", sc.Text(), err)
 		}
