@@ -33,12 +33,13 @@ var t0 = time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
 
 // agent is a ledger with a signing key, as an agent's data dir holds.
 type agent struct {
-	l   *ledger.Ledger
-	key *ledger.Key
-	n   int
+	l        *ledger.Ledger
+	key      *ledger.Key
+	n        int
+	controls []string
 }
 
-func newAgent(t *testing.T, id string) *agent {
+func newAgent(t testing.TB, id string) *agent {
 	t.Helper()
 	dir := t.TempDir()
 	l, err := ledger.Open(dir, id, ledger.Options{})
@@ -50,11 +51,11 @@ func newAgent(t *testing.T, id string) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &agent{l: l, key: k}
+	return &agent{l: l, key: k, controls: []string{"CC6.1", "CC7.2"}}
 }
 
 // commit adds n records (bodies of size bytes) and signs a checkpoint.
-func (a *agent) commit(t *testing.T, n, size int) {
+func (a *agent) commit(t testing.TB, n, size int) {
 	t.Helper()
 	seg, err := a.l.NewSegment()
 	if err != nil {
@@ -70,7 +71,7 @@ func (a *agent) commit(t *testing.T, n, size int) {
 			t.Fatal(err)
 		}
 		ps = append(ps, ledger.Pending{Loc: loc, Record: evidence.Record{V: evidence.Version, Agent: a.l.Agent(), Collector: "items", CollectorType: "counter",
-			RunID: "run-1", Type: "counter.item", Subject: fmt.Sprintf("item-%d", a.n), Controls: []string{"CC6.1", "CC7.2"},
+			RunID: "run-1", Type: "counter.item", Subject: fmt.Sprintf("item-%d", a.n), Controls: a.controls,
 			CollectedAt: t0.Add(time.Duration(a.n) * time.Minute), Source: collectors.Source{System: "counter"}, ContentType: "application/json",
 			Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}})
 	}
