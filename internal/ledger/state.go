@@ -125,7 +125,9 @@ type RestoreSource struct {
 	Checkpoints []*Checkpoint // verified, oldest first
 	Tokens      map[int64][]byte
 	Keys        map[string]string // key ID -> verifier text
-	State       *State            // may be nil (cursors and runs then start empty)
+	// Announcements are key rotation notes by new key ID.
+	Announcements map[string][]byte
+	State         *State // may be nil (cursors and runs then start empty)
 }
 
 // Restore rebuilds an empty ledger from its published copy: records (their
@@ -196,6 +198,11 @@ func (l *Ledger) Restore(ctx context.Context, src RestoreSource) error {
 		}
 		for id, k := range src.Keys {
 			if err := tx.Bucket(bucketKeys).Put([]byte(id), []byte(k)); err != nil {
+				return err
+			}
+		}
+		for id, a := range src.Announcements {
+			if err := tx.Bucket(bucketAnnouncements).Put([]byte(id), bytes.Clone(a)); err != nil {
 				return err
 			}
 		}

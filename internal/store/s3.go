@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -124,6 +125,13 @@ func OpenS3(ctx context.Context, cfg Config, o S3Options) (*S3, error) {
 	}
 	if o.HTTPClient != nil {
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(o.HTTPClient))
+	} else {
+		// A server that accepts a connection and then hangs must not hold a
+		// run forever: bound the wait for response headers (bodies stream).
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = 2 * time.Minute
+			tr.MaxIdleConnsPerHost = 64
+		})))
 	}
 	if cfg.AccessKeyID != nil || cfg.SecretAccessKey != nil {
 		if cfg.AccessKeyID == nil || cfg.SecretAccessKey == nil {

@@ -71,7 +71,7 @@ func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, e
 		Entries: func(fn func([]byte) error) error {
 			return lg.Entries(ctx, func(e Entry) error { return fn(e.Data) }, nil)
 		},
-		Checkpoints: lg.Checkpoints, Tokens: lg.Tokens, Keys: lg.Keys, State: st,
+		Checkpoints: lg.Checkpoints, Tokens: lg.Tokens, Keys: lg.Keys, Announcements: lg.Announcements, State: st,
 	}
 	if err := l.Restore(ctx, src); err != nil {
 		return nil, err

@@ -63,6 +63,8 @@ type Log struct {
 	Checkpoints []*ledger.Checkpoint
 	// Tokens are RFC 3161 tokens by checkpoint size.
 	Tokens map[int64][]byte
+	// Announcements are verified key rotation notes by new key ID.
+	Announcements map[string][]byte
 	// Latest is the largest verified checkpoint (nil if none).
 	Latest *ledger.Checkpoint
 	// Problems found while reading keys and checkpoints.
@@ -74,7 +76,7 @@ type Log struct {
 // OpenLog reads an agent's keys and checkpoints and checks each
 // checkpoint's signature against the keys the agent announced.
 func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
-	lg := &Log{Agent: agent, Keys: map[string]string{}, Tokens: map[int64][]byte{}, v: v}
+	lg := &Log{Agent: agent, Keys: map[string]string{}, Tokens: map[int64][]byte{}, Announcements: map[string][]byte{}, v: v}
 	origin := ledger.Origin(agent)
 	var keyKeys []string
 	if err := v.Store.List(ctx, v.Layout.KeysPrefix(agent), func(k string) error { keyKeys = append(keyKeys, k); return nil }); err != nil {
@@ -82,6 +84,31 @@ func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
 	}
 	var vs []note.Verifier
 	for _, k := range keyKeys {
+		if strings.HasSuffix(k, ".announce") {
+			b, err := store.ReadAll(ctx, v.Store, k)
+			if err != nil {
+				return nil, err
+			}
+			a, err := ledger.OpenAnnouncement(b)
+			if err != nil {
+				lg.problem(verify.Problem{Kind: "key", Key: k, Message: err.Error()})
+				continue
+			}
+			if a.Origin != origin {
+				lg.problem(verify.Problem{Kind: "identity", Key: k, Message: fmt.Sprintf("key announcement is for %q, not %q", a.Origin, origin)})
+				continue
+			}
+			id, err := ledger.KeyID(a.New)
+			if err != nil {
+				lg.problem(verify.Problem{Kind: "key", Key: k, Message: err.Error()})
+				continue
+			}
+			lg.Announcements[id] = b
+			continue
+		}
+		if !strings.HasSuffix(k, ".pub") {
+			continue
+		}
 		b, err := store.ReadAll(ctx, v.Store, k)
 		if err != nil {
 			return nil, err
@@ -104,8 +131,11 @@ func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
 		vs = append(vs, nv)
 	}
 	// More than one key is normal after a rotation (or a restore that lost
-	// the key file): old keys stay announced. What tells rotation from a
-	// second agent is whether the checkpoints form one log (VerifyAgent).
+	// the key file): old keys stay published. Once the agent has rotated
+	// with announcements, every key but the first must be announced by a
+	// trusted one. Beyond that, what tells rotation from a second agent is
+	// whether the checkpoints form one log (VerifyAgent).
+	lg.checkAnnouncements()
 	verifiers := note.VerifierList(vs...)
 	var cpKeys []string
 	if err := v.Store.List(ctx, v.Layout.CheckpointsPrefix(agent), func(k string) error { cpKeys = append(cpKeys, k); return nil }); err != nil {
@@ -164,6 +194,34 @@ func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
 }
 
 func (lg *Log) problem(p verify.Problem) { lg.Problems = append(lg.Problems, p) }
+
+func (lg *Log) checkAnnouncements() {
+	if len(lg.Announcements) == 0 {
+		return
+	}
+	announced := map[string]bool{}
+	var msgs [][]byte
+	for _, m := range lg.Announcements {
+		if a, err := ledger.OpenAnnouncement(m); err == nil {
+			announced[a.New] = true
+			msgs = append(msgs, m)
+		}
+	}
+	var first []string
+	for _, k := range lg.Keys {
+		if !announced[k] {
+			first = append(first, k)
+		}
+	}
+	if len(first) != 1 {
+		lg.problem(verify.Problem{Kind: "identity", Message: fmt.Sprintf("%d published keys are not announced by an earlier key; exactly one (the first) may be: another agent may be using the ID %q", len(first), lg.Agent)})
+		return
+	}
+	_, errs := ledger.TrustedKeys(first[0], msgs)
+	for _, err := range errs {
+		lg.problem(verify.Problem{Kind: "key", Message: err.Error()})
+	}
+}
 
 // tileReader reads hash tiles from the store, caching the upper levels.
 type tileReader struct {

@@ -33,6 +33,7 @@ var t0 = time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
 
 // agent is a ledger with a signing key, as an agent's data dir holds.
 type agent struct {
+	dir      string
 	l        *ledger.Ledger
 	key      *ledger.Key
 	n        int
@@ -51,7 +52,7 @@ func newAgent(t testing.TB, id string) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &agent{l: l, key: k, controls: []string{"CC6.1", "CC7.2"}}
+	return &agent{dir: dir, l: l, key: k, controls: []string{"CC6.1", "CC7.2"}}
 }
 
 // commit adds n records (bodies of size bytes) and signs a checkpoint.
@@ -114,6 +115,12 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 	a, b := newAgent(t, "prod-1"), newAgent(t, "prod-2")
 	a.commit(t, 300, 50) // more than one tile
 	a.push(t, v.Store)
+	// A key rotation between pushes: the new key is announced by the old.
+	if _, nk, err := a.l.Rotate(filepath.Join(a.dir, ledger.KeyFile)); err != nil {
+		t.Fatal(err)
+	} else {
+		a.key = nk
+	}
 	a.commit(t, 10, 50)
 	a.push(t, v.Store)
 	b.commit(t, 4, 50)
@@ -155,6 +162,48 @@ func rewrite(t *testing.T, v *storeview.View, key string, f func([]byte) []byte)
 	}
 	if err := os.WriteFile(p, f(b), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRestoreFromAFilesystemStoreKeepsKeysAndAnnouncements(t *testing.T) {
+	v := fsView(t)
+	a := newAgent(t, "prod-1")
+	a.commit(t, 20, 40)
+	a.push(t, v.Store)
+	if _, nk, err := a.l.Rotate(filepath.Join(a.dir, ledger.KeyFile)); err != nil {
+		t.Fatal(err)
+	} else {
+		a.key = nk
+	}
+	a.commit(t, 5, 40)
+	a.push(t, v.Store)
+	if err := a.l.PublishState(context.Background(), v.Store, v.Layout, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(t.TempDir(), "prod-1", ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep, err := v.Restore(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != 25 || rep.Checkpoints != 2 || rep.Keys != 2 || rep.State == "" {
+		t.Errorf("restore = %+v", rep)
+	}
+	anns, _ := l.Announcements()
+	keys, _ := l.Keys()
+	if len(anns) != 1 || len(keys) != 2 {
+		t.Errorf("restored %d announcements and %d keys, want 1 and 2", len(anns), len(keys))
+	}
+	vr, err := verify.Ledger(context.Background(), l, verify.Options{Store: v.Store, Layout: v.Layout})
+	if err != nil || !vr.OK {
+		t.Fatalf("verify of the restored ledger: %v\n%s", err, problems(vr))
+	}
+	// A second restore into a ledger that holds records is refused.
+	if _, err := v.Restore(context.Background(), l); err == nil || !strings.Contains(err.Error(), "restore only into an empty data dir") {
+		t.Errorf("restore into a full ledger = %v", err)
 	}
 }
 
