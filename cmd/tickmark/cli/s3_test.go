@@ -448,3 +448,28 @@ func TestASecondAgentWithTheSameIDIsRefused(t *testing.T) {
 		t.Errorf("agent b's backlog = %d (%v), want its 5 artifacts kept queued", st.Backlog, err)
 	}
 }
+
+func TestObjectLockConfiguredOnABucketWithoutItIsAConfigurationError(t *testing.T) {
+	f := newFleet(t)
+	f.srv.CreateBucket(t, "plain", false)
+	cfg := f.config("a", "prod-1", 1)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, bytes.Replace(b, []byte("bucket: evidence"), []byte("bucket: plain"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := tickmark(t, "run", "--once", "--config", cfg)
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"tickmark: error: invalid configuration: store.object_lock is configured but bucket plain does not have Object Lock enabled",
+		"hint: create the bucket with Object Lock enabled",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
