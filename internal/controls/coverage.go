@@ -55,6 +55,9 @@ type Options struct {
 	Producers map[string][]string
 	// Link, if set, gives a link to a record's artifact (HTML report).
 	Link func(r *evidence.Record) string
+	// NoRunHistory says the source has no run history (the bucket alone):
+	// gaps cannot be attributed to failed runs, and their detail says so.
+	NoRunHistory bool
 }
 
 // Evidence names one record in a report.
@@ -329,6 +332,9 @@ func Coverage(src Source, set *Set, o Options) (*Report, error) {
 			default:
 				ps.Status = GapNoRun
 				ps.Detail = noRunDetail(ranBy, c.Evidence, cc.Sources)
+				if o.NoRunHistory {
+					ps.Detail = fmt.Sprintf("no %s (read from the bucket, which holds no run history: a failed collection cannot be told from none)", strings.Join(c.Evidence, " or "))
+				}
 			}
 			cc.Counts[ps.Status]++
 			if ps.Status.IsGap() {

@@ -83,6 +83,40 @@ func TestControlsCommands(t *testing.T) {
 	t.Run("coverage", func(t *testing.T) { testCoverageCommand(t, cfg) })
 	t.Run("export+verify-package", func(t *testing.T) { testExportVerifyPackage(t, cfg) })
 	t.Run("controls+population+sample", func(t *testing.T) { testControlsPopulationSample(t, cfg) })
+	t.Run("from-store", func(t *testing.T) { testFromStore(t, cfg) })
+}
+
+// The bucket alone gives the same evidence: the same package, byte for
+// byte, and the same coverage except that failures cannot be told from
+// missing runs (the bucket has no run history).
+func testFromStore(t *testing.T, cfg string) {
+	dir := t.TempDir()
+	local, remote := filepath.Join(dir, "local.zip"), filepath.Join(dir, "bucket.zip")
+	args := []string{"export", "--config", cfg, "--from", "2026-07-01", "--to", "2026-08-31", "--out"}
+	if code, out, stderr := run(t, append(args, local)...); code != ExitOK {
+		t.Fatalf("export: %d %s %s", code, out, stderr)
+	}
+	if code, out, stderr := run(t, append(args, remote, "--from-store")...); code != ExitOK {
+		t.Fatalf("export --from-store: %d %s %s", code, out, stderr)
+	}
+	a, _ := os.ReadFile(local)
+	b, _ := os.ReadFile(remote)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("export from the bucket differs from the local export (%d and %d bytes)", len(a), len(b))
+	}
+	code, out, _ := run(t, "coverage", "--config", cfg, "--from-store", "--from", "2026-06-01", "--to", "2026-08-31", "--now", "2026-09-08", "--control", "AC-04")
+	if code != ExitFailure || !strings.Contains(out, "AC-04    daily      75/92    0           17          0") ||
+		!strings.Contains(out, "2026-08-10..2026-08-12 (3)     gap_no_run   no okta.users (read from the bucket, which holds no run history") {
+		t.Errorf("coverage --from-store: exit %d\n%s", code, out)
+	}
+	_, p1, _ := run(t, "population", "--config", cfg, "--type", "github.pull_requests", "--from", "2026-06-01", "--to", "2026-06-30", "--csv")
+	_, p2, _ := run(t, "population", "--config", cfg, "--type", "github.pull_requests", "--from", "2026-06-01", "--to", "2026-06-30", "--csv", "--from-store", "--agent", "prod-1")
+	if p1 == "" || p1 != p2 {
+		t.Errorf("population from the bucket differs:\n%s\n%s", p1, p2)
+	}
+	if code, _, stderr := run(t, "coverage", "--config", cfg, "--from-store", "--agent", "nobody", "--from", "2026-06-01", "--to", "2026-06-02"); code != ExitFailure || !strings.Contains(stderr, "nobody") {
+		t.Errorf("unknown agent: exit %d %s", code, stderr)
+	}
 }
 
 func testCoverageCommand(t *testing.T, cfg string) {

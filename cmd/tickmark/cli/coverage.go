@@ -15,6 +15,7 @@ import (
 
 func init() {
 	register(func(e *env) *cobra.Command {
+		var sf storeFlags
 		var (
 			from, to, htmlOut, now string
 			ids                    []string
@@ -53,7 +54,7 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 						return usageErr(fmt.Errorf("--now: %w", err), "")
 					}
 				}
-				v, err := e.openEvidence()
+				v, err := e.openEvidence(sf)
 				if err != nil {
 					return err
 				}
@@ -63,7 +64,7 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 						return usageErr(fmt.Errorf("no control %q in the control set (%s)", id, v.set.Source), "run `tickmark controls list`")
 					}
 				}
-				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.link})
+				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.link, NoRunHistory: v.fromStore})
 				if err != nil {
 					return failErr(err, "")
 				}
@@ -97,6 +98,7 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 		c.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML report to this file")
 		c.Flags().StringVar(&now, "now", "", "judge due-ness as of this time instead of the clock (YYYY-MM-DD or RFC 3339)")
 		_ = c.Flags().MarkHidden("now")
+		sf.add(c)
 		return c
 	})
 }

@@ -5,27 +5,49 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 // evidenceView is what coverage, export, population and sample read: the
-// control set and the evidence source. Today the source is the local
-// ledger (read-only) with its store; a bucket-only view (--from-store) is a
-// second implementation of the same interfaces (controls.Source,
-// export.Source).
+// control set and the evidence source — the local ledger (read-only) with
+// its store, or (--from-store) one agent's published log in the bucket
+// alone. Both implement controls.Source and export.Source.
 type evidenceView struct {
-	cfg *config.Config
-	app *app.App
-	set *controls.Set
-	src *controls.LedgerSource
+	cfg       *config.Config
+	set       *controls.Set
+	src       evidenceSource
+	layout    store.Layout
+	fromStore bool
+	close     func()
 }
 
-func (e *env) openEvidence() (*evidenceView, error) {
+type evidenceSource interface {
+	controls.Source
+	export.Source
+}
+
+// storeFlags are --from-store and --agent.
+type storeFlags struct {
+	fromStore bool
+	agent     string
+}
+
+func (f *storeFlags) add(c *cobra.Command) {
+	c.Flags().BoolVar(&f.fromStore, "from-store", false, "read the bucket alone (one agent's published log; no local ledger, read-only credentials are enough)")
+	c.Flags().StringVar(&f.agent, "agent", "", "with --from-store: the agent (needed when the bucket holds several)")
+}
+
+func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, err
@@ -34,14 +56,43 @@ func (e *env) openEvidence() (*evidenceView, error) {
 	if err != nil {
 		return nil, usageErr(err, "check controls.file in "+cfg.Path)
 	}
+	if sf.fromStore {
+		v, done, err := e.openView()
+		if err != nil {
+			return nil, err
+		}
+		agent := sf.agent
+		if agent == "" {
+			agents, err := v.Agents(e.ctx)
+			if err != nil {
+				done()
+				return nil, failErr(err, "")
+			}
+			if len(agents) != 1 {
+				done()
+				return nil, usageErr(fmt.Errorf("the bucket holds %d agents (%s): choose one with --agent", len(agents), strings.Join(agents, ", ")), "")
+			}
+			agent = agents[0]
+		}
+		src, err := controls.OpenStoreSource(e.ctx, v, agent)
+		if err != nil {
+			done()
+			return nil, failErr(err, "run `tickmark verify --from-store --agent "+agent+"` for details")
+		}
+		return &evidenceView{cfg: cfg, set: set, src: src, layout: v.Layout, fromStore: true, close: done}, nil
+	}
+	if sf.agent != "" {
+		return nil, usageErr(errors.New("--agent needs --from-store"), "")
+	}
 	a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true})
 	if err != nil {
 		return nil, failErr(err, "")
 	}
-	return &evidenceView{cfg: cfg, app: a, set: set, src: &controls.LedgerSource{L: a.Ledger, Store: a.Store, Layout: a.Layout}}, nil
+	return &evidenceView{cfg: cfg, set: set, src: &controls.LedgerSource{L: a.Ledger, Store: a.Store, Layout: a.Layout}, layout: a.Layout,
+		close: func() { a.Close() }}, nil
 }
 
-func (v *evidenceView) Close() { v.app.Close() }
+func (v *evidenceView) Close() { v.close() }
 
 // producers maps each configured collector instance to the evidence types
 // it can produce: its type's declared types and its controls mapping.
@@ -66,7 +117,7 @@ func (v *evidenceView) link(r *evidence.Record) string {
 	if len(r.Controls) == 0 {
 		return ""
 	}
-	key := v.app.Layout.Evidence(r.Controls[0], r)
+	key := v.layout.Evidence(r.Controls[0], r)
 	switch v.cfg.Store.Type {
 	case "filesystem":
 		p, err := filepath.Abs(filepath.Join(v.cfg.Store.Path, filepath.FromSlash(key)))

@@ -15,6 +15,7 @@ import (
 
 func init() {
 	register(func(e *env) *cobra.Command {
+		var sf storeFlags
 		var (
 			from, to, out string
 			ids           []string
@@ -48,7 +49,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 				if out == "" {
 					return usageErr(fmt.Errorf("--out is required"), "e.g. --out evidence.zip")
 				}
-				v, err := e.openEvidence()
+				v, err := e.openEvidence(sf)
 				if err != nil {
 					return err
 				}
@@ -104,6 +105,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 		c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
 		c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
 		c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
+		sf.add(c)
 		return c
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 func init() {
 	register(func(e *env) *cobra.Command {
+		var sf storeFlags
 		var (
 			typ, from, to string
 			asCSV, asJSON bool
@@ -37,7 +38,7 @@ printed on stderr so a sample can be tied to it.`,
 				if err != nil {
 					return err
 				}
-				v, err := e.openEvidence()
+				v, err := e.openEvidence(sf)
 				if err != nil {
 					return err
 				}
@@ -80,6 +81,7 @@ printed on stderr so a sample can be tied to it.`,
 		c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
 		c.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 		c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
+		sf.add(c)
 		return c
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 func init() {
 	register(func(e *env) *cobra.Command {
+		var sf storeFlags
 		var (
 			typ, from, to, seed string
 			n                   int
@@ -41,7 +42,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 						return err
 					}
 				}
-				v, err := e.openEvidence()
+				v, err := e.openEvidence(sf)
 				if err != nil {
 					return err
 				}
@@ -77,6 +78,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 		c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
 		c.Flags().IntVar(&n, "n", 25, "sample size")
 		c.Flags().StringVar(&seed, "seed", "", "seed supplied by the auditor")
+		sf.add(c)
 		return c
 	})
 }
