@@ -32,6 +32,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 )
 
 //go:embed sample.yaml
@@ -143,7 +144,7 @@ func (c *Config) Validate() error {
 	}
 	for i := range c.Requests {
 		r := &c.Requests[i]
-		if !evidenceTypeOK(r.EvidenceType) {
+		if !evidence.ValidType(r.EvidenceType) {
 			add(i, "evidence_type", fmt.Sprintf("%q is not an evidence type", r.EvidenceType), "lowercase and dotted, e.g. custom.backup_jobs")
 		}
 		u, err := url.Parse(r.URL)
@@ -249,18 +250,6 @@ func validatePagination(i int, p *Pagination, add func(int, string, string, stri
 	default:
 		add(i, "pagination.style", fmt.Sprintf("%q is not a pagination style", p.Style), "link, cursor or page")
 	}
-}
-
-func evidenceTypeOK(s string) bool {
-	if s == "" || !strings.Contains(s, ".") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func validHeaderName(s string) bool {

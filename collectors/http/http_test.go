@@ -410,7 +410,7 @@ func TestConfigValidation(t *testing.T) {
 	u := "https://api.example.com/v1/things"
 	for _, tc := range []struct{ cfg, want string }{
 		{"requests: []\n", "collectors[0].http.requests: lists no requests"},
-		{single(u, "    auth: {bearer: plain-token}\n"), "line 4: collectors[0].http: secret given as a literal value"},
+		{single(u, "    auth: {bearer: plain-token}\n"), "line 4: collectors[0].http.requests[0].auth.bearer: secret given as a literal value"},
 		{single(u, "    auht: {bearer: env:HTTP_TEST_TOKEN}\n"), "line 4: collectors[0].http.requests[0].auht: unknown key"},
 		{single(u, "    pagination: {style: link, cursor_field: x}\n"), "requests[0].pagination: style link takes no other keys"},
 		{single(u, "    pagination: {style: cursor, cursor_field: next}\n"), "requests[0].pagination.cursor_param: is required for style cursor"},
