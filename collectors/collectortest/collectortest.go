@@ -16,7 +16,14 @@
 // gives the same output for the same source state, resumes from a cursor
 // with no gap and no duplicate, stops promptly when cancelled, never puts a
 // configured secret into an artifact or a log line, and classifies the
-// errors of the failure cases it is given as retryable or permanent.
+// errors of the failure cases it is given as retryable or permanent. Each
+// failure message says what the collector did and what to change.
+//
+// Run and Build are for table tests: Run runs a collector once with an
+// emitter that behaves like the engine's (artifacts after the last
+// checkpoint of a failed run are not committed) and returns what was
+// committed, the cursor, the error and the log lines. Suite.Checks gives the
+// individual checks to a harness of your own.
 package collectortest
 
 import (
