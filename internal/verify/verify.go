@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Problem is one failed check.
@@ -62,6 +64,8 @@ type Report struct {
 	StoreCheckpoints int       `json:"store_checkpoints"`
 	BodiesChecked    int       `json:"bodies_checked"`
 	BodiesInSpool    int       `json:"bodies_in_spool"`
+	Timestamped      int       `json:"timestamped_checkpoints"`
+	Unstamped        []int64   `json:"unstamped_checkpoints,omitempty"`
 	TreeSize         int64     `json:"tree_size"`
 	Root             string    `json:"root,omitempty"`
 	Problems         []Problem `json:"problems"`
@@ -79,6 +83,9 @@ type Options struct {
 	Concurrency int
 	// MaxProblems stops collecting after this many (default 1000).
 	MaxProblems int
+	// TSARoots, when a timestamp authority is configured, checks every
+	// checkpoint's RFC 3161 token and lists checkpoints without one.
+	TSARoots *x509.CertPool
 }
 
 type reporter struct {
@@ -155,6 +162,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		rep.Checkpoints++
 		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
 	}
+	checkTokens(ctx, l, cps, o, rep, rp)
 	if o.Store != nil {
 		var keysCP []string
 		_ = o.Store.List(ctx, o.Layout.CheckpointsPrefix(agent), func(key string) error {
@@ -483,5 +491,45 @@ func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
 	prefix := fmt.Appendf(nil, `{"v":%d,"seq":%d,"agent":%q,`, evidence.Version, seq, agent)
 	if !bytes.HasPrefix(data, prefix) {
 		rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: fmt.Sprintf("does not begin with version %d, sequence number %d and agent %q", evidence.Version, seq, agent)})
+	}
+}
+
+// checkTokens verifies the RFC 3161 token of every checkpoint (ledger and
+// store copies) and lists checkpoints not yet stamped.
+func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint, o Options, rep *Report, rp *reporter) {
+	tokens, err := l.Tokens()
+	if err != nil {
+		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
+		return
+	}
+	if o.TSARoots == nil && len(tokens) == 0 {
+		return
+	}
+	for _, cp := range cps {
+		tok, ok := tokens[cp.Size]
+		if !ok {
+			rep.Unstamped = append(rep.Unstamped, cp.Size)
+			continue
+		}
+		if _, err := tsa.Verify(tok, cp.Note, o.TSARoots); err != nil {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "timestamp token: " + err.Error()})
+			continue
+		}
+		rep.Timestamped++
+		if o.Store == nil {
+			continue
+		}
+		key := o.Layout.CheckpointToken(l.Agent(), cp.Size)
+		stored, err := store.ReadAll(ctx, o.Store, key)
+		if err != nil {
+			continue // published with the next push
+		}
+		note, err := store.ReadAll(ctx, o.Store, o.Layout.Checkpoint(l.Agent(), cp.Size))
+		if err != nil {
+			continue
+		}
+		if _, err := tsa.Verify(stored, note, o.TSARoots); err != nil {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: key, Message: "store copy of the timestamp token: " + err.Error()})
+		}
 	}
 }
