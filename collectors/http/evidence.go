@@ -26,51 +26,55 @@ func needsJSON(r *Request) bool {
 }
 
 // shape reads a page: counts its items and finds the next cursor. The body
-// itself is stored unchanged.
+// itself is stored unchanged. Only the values on the select and cursor
+// paths are decoded; items are counted, not built.
 func shape(r *Request, p *page) (pageInfo, error) {
 	var info pageInfo
 	if !isJSON(p.contentType) && !needsJSON(r) {
 		return info, nil // any content: stored raw
 	}
-	v, err := decodeJSON(p.body)
-	if err != nil {
+	if !json.Valid(p.body) {
 		if needsJSON(r) {
-			return info, fmt.Errorf("the response is not JSON (%s): %v", p.contentType, err)
+			return info, fmt.Errorf("the response is not JSON (%s)", p.contentType)
 		}
 		return info, nil
 	}
-	items := v
+	items := json.RawMessage(p.body)
 	if r.Select != "" {
 		var ok bool
-		items, ok = lookup(v, r.Select)
-		if !ok {
-			return info, fmt.Errorf("select %q: the response has no such field (its top-level keys: %s)", r.Select, keys(v))
+		if items, ok = rawAt(p.body, r.Select); !ok {
+			return info, fmt.Errorf("select %q: the response has no such field (its top-level keys: %s)", r.Select, keys(p.body))
 		}
 	}
-	switch x := items.(type) {
-	case []any:
-		info.items = len(x)
-	case nil:
+	switch k := kind(items); k {
+	case "list":
+		var xs []json.RawMessage
+		if err := json.Unmarshal(items, &xs); err != nil {
+			return info, fmt.Errorf("select %q: %v", r.Select, err)
+		}
+		info.items = len(xs)
+	case "null":
 	default:
 		if r.Select != "" {
-			return info, fmt.Errorf("select %q: is a %s, not a list of items", r.Select, kind(x))
+			return info, fmt.Errorf("select %q: is a %s, not a list of items", r.Select, k)
 		}
 	}
 	if r.Pagination != nil && r.Pagination.Style == StyleCursor {
-		c, ok := lookup(v, r.Pagination.CursorField)
-		if ok {
-			switch x := c.(type) {
-			case string:
-				info.cursor = x
-			case json.Number:
-				info.cursor = x.String()
-			case nil:
-			case bool:
-				if x {
+		if c, ok := rawAt(p.body, r.Pagination.CursorField); ok {
+			switch k := kind(c); k {
+			case "string":
+				if err := json.Unmarshal(c, &info.cursor); err != nil {
+					return info, fmt.Errorf("cursor_field %q: %v", r.Pagination.CursorField, err)
+				}
+			case "number":
+				info.cursor = string(bytes.TrimSpace(c))
+			case "null":
+			case "boolean":
+				if bytes.HasPrefix(bytes.TrimSpace(c), []byte("true")) {
 					return info, fmt.Errorf("cursor_field %q is true, not a cursor", r.Pagination.CursorField)
 				}
 			default:
-				return info, fmt.Errorf("cursor_field %q is a %s, not a string or number", r.Pagination.CursorField, kind(x))
+				return info, fmt.Errorf("cursor_field %q is a %s, not a string or number", r.Pagination.CursorField, k)
 			}
 		}
 	}
@@ -152,33 +156,41 @@ func decodeJSON(b []byte) (any, error) {
 	return v, nil
 }
 
-// lookup follows a dotted path ("data.items", "pages.0.rows") through
-// objects and arrays.
-func lookup(v any, path string) (any, bool) {
+// rawAt follows a dotted path ("data.items", "pages.0.rows") through
+// objects and arrays of a valid JSON document.
+func rawAt(doc []byte, path string) (json.RawMessage, bool) {
+	cur := json.RawMessage(doc)
 	for _, k := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[k]; !ok {
+		switch kind(cur) {
+		case "object":
+			var m map[string]json.RawMessage
+			if json.Unmarshal(cur, &m) != nil {
 				return nil, false
 			}
-		case []any:
+			v, ok := m[k]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case "list":
+			var a []json.RawMessage
 			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(x) {
+			if err != nil || json.Unmarshal(cur, &a) != nil || i < 0 || i >= len(a) {
 				return nil, false
 			}
-			v = x[i]
+			cur = a[i]
 		default:
 			return nil, false
 		}
 	}
-	return v, true
+	return cur, true
 }
 
-func keys(v any) string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return "none: the response is a " + kind(v)
+// keys lists a document's top-level keys, for error messages.
+func keys(doc []byte) string {
+	var m map[string]json.RawMessage
+	if kind(doc) != "object" || json.Unmarshal(doc, &m) != nil {
+		return "none: the response is a " + kind(doc)
 	}
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -191,20 +203,23 @@ func keys(v any) string {
 	return strings.Join(ks, ", ")
 }
 
-func kind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "object"
-	case []any:
-		return "list"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	case nil:
-		return "null"
+// kind names the type of a valid JSON value from its first byte.
+func kind(v []byte) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
 	}
-	return fmt.Sprintf("%T", v)
+	switch v[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "list"
+	case '"':
+		return "string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	}
+	return "number"
 }
