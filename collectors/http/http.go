@@ -24,6 +24,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"log/slog"
 	nethttp "net/http"
 	"net/url"
 	"strconv"
@@ -277,6 +278,12 @@ type Collector struct {
 // request without collecting the others twice. Unrelated APIs belong in
 // separate collector instances, which fail independently.
 func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
+	if req.Logger == nil {
+		req.Logger = slog.New(slog.DiscardHandler)
+	}
+	if req.HTTPClient == nil {
+		req.HTTPClient = httpx.New(nil, req.Logger).Client(2 * time.Minute)
+	}
 	runAt := req.Now.UTC().Format(time.RFC3339Nano)
 	first := 0
 	if at, n, ok := strings.Cut(req.Cursor, " "); ok && at == runAt {
