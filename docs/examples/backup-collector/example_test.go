@@ -1,8 +1,10 @@
 // Package backupcollector_test follows docs/writing-a-collector.md as a new
-// user would: every file the page shows must be the file in this folder
-// (with the page's module path), and every `./tickmark-acme` command it
-// says to run is run, in order, in a fresh folder, with the binary built
-// from cmd/tickmark-acme.
+// user would: in a fresh folder, it writes every file the page shows, as a
+// module of its own (example.com/acme-tickmark, with this checkout in place
+// of the published tickmark), and runs every command the page says to run,
+// in order: go test, go build, and the custom binary's collectors test, run,
+// evidence list and verify. The files the page shows must also be the files
+// in this folder, so CI builds and tests the same code.
 package backupcollector_test
 
 import (
@@ -100,7 +102,7 @@ func TestPageShowsTheFilesInThisFolder(t *testing.T) {
 			t.Errorf("the page's %s differs from %s; paste the file into the page again", s.path, repoFile(s.path))
 		}
 	}
-	for _, p := range []string{"backupdb/backupdb.go", "backupdb/conformance_test.go", "cmd/tickmark-acme/main.go", "scripts/restore-tests.sh", "restore-tests.jsonl"} {
+	for _, p := range []string{"backupdb/backupdb.go", "backupdb/conformance_test.go", "backupdb/script_test.go", "cmd/tickmark-acme/main.go", "scripts/restore-tests.sh", "restore-tests.jsonl"} {
 		if !shown[p] {
 			t.Errorf("the page no longer shows %s", p)
 		}
@@ -125,18 +127,35 @@ func TestMainIsTenLines(t *testing.T) {
 
 func TestFollowThePage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a binary; run without -short")
+		t.Skip("builds a module and a binary; run without -short")
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("go is not on PATH: %v", err)
 	}
-	ws := t.TempDir()
-	build := exec.Command(goBin, "build", "-o", filepath.Join(ws, "tickmark-acme"), "./cmd/tickmark-acme")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/tickmark-acme: %v\n%s", err, out)
+	repo, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
 	}
-	outputs := map[string]string{} // command -> stdout
+	// Step 1 of the page (mkdir, go mod init, go get) with this checkout in
+	// place of the published module: the page's code is compiled as the
+	// user's module, from the page's own code blocks.
+	ws := t.TempDir()
+	gomod := "module " + userModule + "\n\ngo 1.26.8\n\nrequire github.com/tickmark-dev/tickmark v0.0.0-00010101000000-000000000000\n\nreplace github.com/tickmark-dev/tickmark => " + repo + "\n"
+	if err := os.WriteFile(filepath.Join(ws, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(),
+		"PATH="+filepath.Dir(goBin)+":/usr/local/bin:/usr/bin:/bin",
+		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off", "GOTOOLCHAIN=local", "TICKMARK_CONFIG=")
+	ran := map[string]bool{}
 	for _, s := range readSteps(t) {
 		switch s.kind {
 		case "file", "append":
@@ -161,21 +180,21 @@ func TestFollowThePage(t *testing.T) {
 				}
 				cmd := exec.Command("/bin/sh", "-c", line)
 				cmd.Dir = ws
-				cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + ws}
+				cmd.Env = env
 				var stderr strings.Builder
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()
 				if err != nil {
 					t.Fatalf("$ %s\n%s\n%s\nfailed: %v", line, out, stderr.String(), err)
 				}
-				outputs[line] = string(out)
+				ran[line] = true
 				check(t, ws, line, string(out))
 			}
 		}
 	}
-	for _, c := range []string{"collectors test restore-tests ", "run --once", "verify", "collectors test restore-tests-script", "evidence list --collector restore-tests-script"} {
+	for _, c := range []string{"go test ./...", "go build -o tickmark-acme", "collectors test restore-tests ", "run --once", "verify", "collectors test restore-tests-script", "evidence list --collector restore-tests-script"} {
 		found := false
-		for line := range outputs {
+		for line := range ran {
 			found = found || strings.Contains(line, c)
 		}
 		if !found {
@@ -208,6 +227,8 @@ func check(t *testing.T, ws, line, out string) {
 		return n
 	}
 	switch {
+	case line == "go test ./...":
+		has("ok  \t" + userModule + "/backupdb")
 	case strings.Contains(line, "collectors list"):
 		has("backupdb  backupdb.restore_tests  A1.2,A1.3,CC7.5", "exec ", "http ")
 	case strings.Contains(line, "config validate"):
@@ -236,6 +257,10 @@ func check(t *testing.T, ws, line, out string) {
 		}
 	case strings.Contains(line, "verify"):
 		has("OK: every record, checkpoint signature, published tile and body verified")
+	case strings.HasPrefix(line, "find ") && strings.Contains(line, "*.json"):
+		if strings.TrimSpace(out) != "12" {
+			t.Errorf("$ %s\n%s, want 12 (the script's artifacts under A1.3)", line, out)
+		}
 	case strings.HasPrefix(line, "find "):
 		log, _ := os.ReadFile(filepath.Join(ws, "restore-tests.jsonl"))
 		files := strings.Fields(out)
