@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
+
 	_ "github.com/tickmark-dev/tickmark/docs/examples/backup-collector/backupdb"
 )
 
