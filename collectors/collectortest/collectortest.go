@@ -431,6 +431,11 @@ func redactAll(v any, secrets []string) string {
 	return out
 }
 
+// lateCallsAllowed is how many Emit and Checkpoint calls may follow a
+// cancellation: a collector that fetches concurrently has some in flight.
+// More means it ignores the error they return.
+const lateCallsAllowed = 16
+
 func (s Suite) testCancel(t testing.TB) {
 	within := s.CancelWithin
 	if within == 0 {
@@ -442,7 +447,7 @@ func (s Suite) testCancel(t testing.TB) {
 	if el > within {
 		t.Errorf("collector took %s to return after its context was cancelled (at its first artifact); it must honour ctx within %s: pass ctx to every request and check ctx.Err() between pages", el.Round(time.Millisecond), within)
 	}
-	if res.EmitsAfterCancel > 1 {
+	if res.EmitsAfterCancel > lateCallsAllowed {
 		t.Errorf("collector kept going after its context was cancelled: %d more Emit/Checkpoint calls, each of which returned %v; return the error Emit returns", res.EmitsAfterCancel, context.Canceled)
 	}
 	if res.Err == nil && (res.EmitsAfterCancel > 0 || len(res.Emitted) > 1) {

@@ -93,6 +93,7 @@ const (
 	ignoresCancel        // sleeps without ctx and drops Emit's error
 	reemitsOnResume      // ignores Request.Cursor
 	leaksToken           // copies the token into its artifact
+	concurrent           // correct, but emits pages from 4 goroutines
 )
 
 type kitCollector struct {
@@ -114,8 +115,15 @@ func (k *kitCollector) Collect(ctx context.Context, req collectors.Request, emit
 	if down {
 		return collectors.Retryable(fmt.Errorf("%s: GET /events: HTTP 503", k.typ))
 	}
+	if k.flaw == concurrent {
+		return k.collectConcurrently(ctx, events, emit)
+	}
+	size := k.cfg.PageSize
+	if k.flaw == ignoresCancel {
+		size = 1 // many pages, so the calls after cancellation add up
+	}
 	for len(events) > 0 {
-		page := events[:min(k.cfg.PageSize, len(events))]
+		page := events[:min(size, len(events))]
 		events = events[len(page):]
 		body := map[string]any{"events": page}
 		if k.flaw == leaksToken {
@@ -128,7 +136,7 @@ func (k *kitCollector) Collect(ctx context.Context, req collectors.Request, emit
 			Source: collectors.Source{System: "kit", Endpoint: "/events", Items: len(page)},
 		})
 		if k.flaw == ignoresCancel {
-			time.Sleep(100 * time.Millisecond) // a slow page fetched without ctx,
+			time.Sleep(30 * time.Millisecond) // a slow page fetched without ctx,
 			_ = emit.Checkpoint(ctx, strconv.Itoa(page[len(page)-1].ID))
 			continue // and the emitter's errors dropped
 		}
@@ -142,8 +150,59 @@ func (k *kitCollector) Collect(ctx context.Context, req collectors.Request, emit
 	return nil
 }
 
+// collectConcurrently emits one artifact per event from 4 workers, and
+// checkpoints once at the end: each worker stops at the first error.
+func (k *kitCollector) collectConcurrently(ctx context.Context, events []event, emit collectors.Emitter) error {
+	work := make(chan event)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				b, _ := json.Marshal(e)
+				if err := emit.Emit(ctx, collectors.Artifact{Type: "kit.events", Subject: "backups", Body: b, WindowStart: e.At, WindowEnd: e.At}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range events {
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return emit.Checkpoint(ctx, strconv.Itoa(events[len(events)-1].ID))
+}
+
 func init() {
-	for typ, f := range map[string]flaw{"kit_good": noFlaw, "kit_ignores_cancel": ignoresCancel, "kit_reemits": reemitsOnResume, "kit_leaks": leaksToken} {
+	// A type without a configuration struct: any section is accepted.
+	collectors.Register(collectors.Definition{
+		Type: "kit_lenient",
+		New: func(any) (collectors.Collector, error) {
+			return collectors.CollectorFunc(func(context.Context, collectors.Request, collectors.Emitter) error {
+				return errors.New("unused")
+			}), nil
+		},
+	})
+	for typ, f := range map[string]flaw{"kit_concurrent": concurrent, "kit_good": noFlaw, "kit_ignores_cancel": ignoresCancel, "kit_reemits": reemitsOnResume, "kit_leaks": leaksToken} {
 		collectors.Register(collectors.Definition{
 			Type:          typ,
 			Summary:       "conformance kit self-test collector",
@@ -257,6 +316,14 @@ func TestSuitePassesAWellBehavedCollector(t *testing.T) {
 	}
 }
 
+func TestSuitePassesAConcurrentCollector(t *testing.T) {
+	for name, o := range runChecks(t, suite(t, "kit_concurrent")) {
+		if o.failed {
+			t.Errorf("check %s failed on a collector whose workers stop at the first error:\n%s", name, o.msgs)
+		}
+	}
+}
+
 func TestSuiteRunsChecksAsSubtests(t *testing.T) {
 	// The same checks through the public entry point every collector uses.
 	suite(t, "kit_good").Run(t)
@@ -323,14 +390,6 @@ func TestSuiteFailsAnUnclassifiedOrMisclassifiedError(t *testing.T) {
 }
 
 func TestSuiteFailsALenientConfigDecoder(t *testing.T) {
-	collectors.Register(collectors.Definition{
-		Type: "kit_lenient",
-		New: func(any) (collectors.Collector, error) {
-			return collectors.CollectorFunc(func(context.Context, collectors.Request, collectors.Emitter) error {
-				return errors.New("unused")
-			}), nil
-		},
-	})
 	res := runChecks(t, collectortest.Suite{Type: "kit_lenient", Config: "token: x\n"})
 	if o := res["RejectsUnknownKeys"]; !o.failed || !strings.Contains(o.msgs, "config with an unknown key was accepted") {
 		t.Fatalf("RejectsUnknownKeys on a collector without a config struct: failed=%v %s", o.failed, o.msgs)

@@ -156,6 +156,7 @@ func TestFollowThePage(t *testing.T) {
 		"PATH="+filepath.Dir(goBin)+":/usr/local/bin:/usr/bin:/bin",
 		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off", "GOTOOLCHAIN=local", "TICKMARK_CONFIG=")
 	ran := map[string]bool{}
+	runs := 0
 	for _, s := range readSteps(t) {
 		switch s.kind {
 		case "file", "append":
@@ -188,7 +189,7 @@ func TestFollowThePage(t *testing.T) {
 					t.Fatalf("$ %s\n%s\n%s\nfailed: %v", line, out, stderr.String(), err)
 				}
 				ran[line] = true
-				check(t, ws, line, string(out))
+				check(t, ws, line, string(out), &runs)
 			}
 		}
 	}
@@ -203,11 +204,9 @@ func TestFollowThePage(t *testing.T) {
 	}
 }
 
-// runs counts `run --once` commands, to tell the Go and exec steps apart.
-var runs int
-
 // check asserts what the page says each command shows.
-func check(t *testing.T, ws, line, out string) {
+// runs counts `run --once` commands, to tell the Go and exec steps apart.
+func check(t *testing.T, ws, line, out string, runs *int) {
 	t.Helper()
 	has := func(subs ...string) {
 		t.Helper()
@@ -241,8 +240,8 @@ func check(t *testing.T, ws, line, out string) {
 	case strings.Contains(line, "collectors test restore-tests-script"):
 		has("#2 backupdb.restore_tests", "(stopped at --limit 2)")
 	case strings.Contains(line, "run --once"):
-		runs++
-		if runs == 1 {
+		*runs++
+		if *runs == 1 {
 			has("restore-tests  backupdb  success  3          2275   A1.2:3 A1.3:3 CC7.5:3")
 		} else {
 			has("restore-tests-script  exec      success  12", "A1.2:12 A1.3:12 CC7.5:12")
