@@ -226,6 +226,16 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 	})
 	latest := cps[len(cps)-1].Size
 	agent := l.agent
+	// Public keys first: everything after is checked against them.
+	keys, err := l.Keys()
+	if err != nil {
+		return err
+	}
+	for id, vkey := range keys {
+		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+			return err
+		}
+	}
 	if latest > pubTiles {
 		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
 		err := l.View(func(v *Viewer) error {
@@ -266,12 +276,12 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 			return err
 		}
 	}
-	keys, err := l.Keys()
+	anns, err := l.Announcements()
 	if err != nil {
 		return err
 	}
-	for id, vkey := range keys {
-		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+	for id, msg := range anns {
+		if err := putBytes(ctx, st, layout.KeyAnnouncement(agent, id), msg); err != nil {
 			return err
 		}
 	}

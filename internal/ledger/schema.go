@@ -43,8 +43,12 @@ var (
 	// bucketKeys: key hash (8 hex) -> verifier key text (note format).
 	bucketKeys = []byte("keys")
 
+	// bucketAnnouncements: new key ID -> key announcement note signed by
+	// the old and the new key (see rotate.go).
+	bucketAnnouncements = []byte("key_announcements")
+
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketHashes, bucketIdxTime, bucketIdxControl,
-		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys}
+		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys, bucketAnnouncements}
 )
 
 // Meta keys.

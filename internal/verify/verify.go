@@ -119,24 +119,34 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	rp := &reporter{r: rep, max: o.MaxProblems}
 	agent := l.Agent()
 
-	// Keys: the ledger's history plus those published in the store.
+	// Keys: the ledger's own history is trusted. A key published in the
+	// store that the ledger never held is reported: another agent claiming
+	// this agent's ID, or a planted key.
 	keys, err := l.Keys()
 	if err != nil {
 		return nil, err
 	}
 	var vkeys []string
+	known := map[string]bool{}
 	for _, k := range keys {
 		vkeys = append(vkeys, k)
+		known[k] = true
 	}
 	if o.Store != nil {
 		_ = o.Store.List(ctx, o.Layout.KeysPrefix(agent), func(key string) error {
+			if !strings.HasSuffix(key, ".pub") {
+				return nil
+			}
 			b, err := store.ReadAll(ctx, o.Store, key)
-			if err == nil {
-				vkeys = append(vkeys, strings.TrimSpace(string(b)))
+			if err != nil {
+				rp.add(Problem{Kind: "key", Key: key, Message: "unreadable: " + err.Error()})
+			} else if vk := strings.TrimSpace(string(b)); !known[vk] {
+				rp.add(Problem{Kind: "key", Key: key, Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 			}
 			return nil
 		})
 	}
+	checkAnnouncements(ctx, l, o, rp)
 	verifiers, err := ledger.Verifiers(dedupe(vkeys)...)
 	if err != nil {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
@@ -531,5 +541,55 @@ func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint
 		if _, err := tsa.Verify(stored, note, o.TSARoots); err != nil {
 			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: key, Message: "store copy of the timestamp token: " + err.Error()})
 		}
+	}
+}
+
+// checkAnnouncements checks every key rotation: each announcement (in the
+// ledger and in the store) must be signed by both keys it names, and every
+// key the ledger has signed with must be the first key or announced by a
+// trusted one.
+func checkAnnouncements(ctx context.Context, l *ledger.Ledger, o Options, rp *reporter) {
+	anns, err := l.Announcements()
+	if err != nil {
+		rp.add(Problem{Kind: "key", Message: err.Error()})
+		return
+	}
+	var msgs [][]byte
+	announced := map[string]bool{}
+	for id, m := range anns {
+		a, err := ledger.OpenAnnouncement(m)
+		if err != nil {
+			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
+			continue
+		}
+		msgs = append(msgs, m)
+		announced[a.New] = true
+		if o.Store != nil {
+			key := o.Layout.KeyAnnouncement(l.Agent(), id)
+			if b, err := store.ReadAll(ctx, o.Store, key); err == nil {
+				if _, err := ledger.OpenAnnouncement(b); err != nil {
+					rp.add(Problem{Kind: "key", Key: key, Message: "store copy of the key announcement: " + err.Error()})
+				}
+			}
+		}
+	}
+	keys, err := l.Keys()
+	if err != nil || len(anns) == 0 {
+		return
+	}
+	// The first key is the one no announcement introduces.
+	var first []string
+	for _, vk := range keys {
+		if !announced[vk] {
+			first = append(first, vk)
+		}
+	}
+	if len(first) != 1 {
+		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
+		return
+	}
+	_, errs := ledger.TrustedKeys(first[0], msgs)
+	for _, err := range errs {
+		rp.add(Problem{Kind: "key", Message: err.Error()})
 	}
 }

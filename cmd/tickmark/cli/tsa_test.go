@@ -77,3 +77,77 @@ func TestCheckpointTimestamps(t *testing.T) {
 		t.Fatalf("untrusted TSA: %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestKeyRotationKeepsOldCheckpointsVerifiable(t *testing.T) {
+	dir, cfg := workspace(t, "")
+	t.Setenv("N", "5")
+	if r := tickmark(t, "run", "--once", "--config", cfg); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := tickmark(t, "keygen", "--rotate", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "rotated signing key") {
+		t.Fatalf("rotate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	t.Setenv("N", "8")
+	if r := tickmark(t, "run", "--once", "--config", cfg); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r = tickmark(t, "verify", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "checkpoints: 2 in the ledger, 2 in the store") {
+		t.Fatalf("verify after rotation: %d\n%s", r.code, r.stdout)
+	}
+	keys, _ := filepath.Glob(filepath.Join(dir, "store", "log", "test-agent", "keys", "*"))
+	if len(keys) != 3 { // two .pub and one .announce
+		t.Fatalf("published keys: %v", keys)
+	}
+	n5, _ := os.ReadFile(filepath.Join(dir, "store", "log", "test-agent", "checkpoints", "5.note"))
+	n8, _ := os.ReadFile(filepath.Join(dir, "store", "log", "test-agent", "checkpoints", "8.note"))
+	sig := func(b []byte) string { i := strings.LastIndex(string(b), " "); return string(b[i+1 : i+5]) }
+	if sig(n5) == sig(n8) {
+		t.Fatal("checkpoints before and after rotation carry the same key hash")
+	}
+	// A forged announcement (signature altered) fails verification.
+	var ann string
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".announce") {
+			ann = k
+		}
+	}
+	db, err := bolt.Open(filepath.Join(dir, "data", "ledger.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("key_announcements"))
+		return b.ForEach(func(k, v []byte) error {
+			v = append([]byte(nil), v...)
+			v[len(v)-6] ^= 1
+			return b.Put(k, v)
+		})
+	})
+	db.Close()
+	r = tickmark(t, "verify", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stdout, "announcement of key") {
+		t.Fatalf("forged announcement (%s): %d\n%s", filepath.Base(ann), r.code, r.stdout)
+	}
+}
+
+func TestForeignKeyUnderSameAgentIDIsReported(t *testing.T) {
+	dir, cfg := workspace(t, "")
+	t.Setenv("N", "3")
+	if r := tickmark(t, "run", "--once", "--config", cfg); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// A second agent with the same ID but its own data dir and key, same store.
+	b, _ := os.ReadFile(cfg)
+	cfg2 := filepath.Join(dir, "other.yaml")
+	os.WriteFile(cfg2, []byte(strings.Replace(string(b), dir+"/data", dir+"/data2", 1)), 0o600)
+	r2 := tickmark(t, "run", "--once", "--config", cfg2)
+	if r2.code != 1 || !strings.Contains(r2.stderr, "object exists with different content") {
+		t.Fatalf("second agent with the same ID must fail on write-once conflicts: %d\n%s", r2.code, r2.stderr)
+	}
+	r := tickmark(t, "verify", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stdout, "another agent may be using the same agent ID") {
+		t.Fatalf("verify: %d\n%s", r.code, r.stdout)
+	}
+}
