@@ -336,7 +336,10 @@ func (c *Collector) collect(ctx context.Context, req collectors.Request, emit co
 		next = withParam(next, r.Pagination.PageParam, strconv.Itoa(pageNo))
 	}
 	log := req.Logger.With("evidence_type", r.EvidenceType, "request", i)
-	seenCursors := map[string]bool{}
+	seenCursors := map[string]bool{} // cursors, or page URLs with style link
+	if style == StyleLink {
+		seenCursors[next.String()] = true
+	}
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -361,6 +364,10 @@ func (c *Collector) collect(ctx context.Context, req collectors.Request, emit co
 				if err != nil {
 					return collectors.Permanent(fmt.Errorf("%s: page %d: invalid Link next URL: %v", name, n, err))
 				}
+				if seenCursors[u.String()] {
+					return collectors.Permanent(fmt.Errorf("%s: page %d: the Link header points at a page already fetched; stopping to avoid a loop", name, n))
+				}
+				seenCursors[u.String()] = true
 				nextURL = u
 			}
 		case StyleCursor:

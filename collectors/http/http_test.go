@@ -358,6 +358,9 @@ func TestSafety(t *testing.T) {
 			w.Write([]byte(`{"data":[1]}`))
 		case "/signed2":
 			w.Write([]byte(`{"data":[]}`))
+		case "/loop":
+			w.Header().Set("Link", `<`+srv2URL(r)+`/loop>; rel="next"`)
+			w.Write([]byte("[1]"))
 		case "/object":
 			w.Write([]byte(`{"data":{"a":1},"meta":{}}`))
 		default:
@@ -370,6 +373,7 @@ func TestSafety(t *testing.T) {
 		{"next link to another host", single(srv.URL+"/redirect", auth+"    pagination: {style: link}\n"), "the next page is on another host"},
 		{"response echoes the token", single(srv.URL+"/echo", auth), "the response contains the credential from env:HTTP_TEST_TOKEN; refusing to store it as evidence"},
 		{"select on non-JSON", single(srv.URL+"/text", auth+"    select: data\n"), "the response is not JSON"},
+		{"Link loop", single(srv.URL+"/loop", auth+"    pagination: {style: link}\n"), "the Link header points at a page already fetched"},
 		{"select missing", single(srv.URL+"/object", auth+"    select: items\n"), `select "items": the response has no such field (its top-level keys: data, meta)`},
 		{"select not a list", single(srv.URL+"/object", auth+"    select: data\n"), `select "data": is a object, not a list of items`},
 	} {
@@ -404,6 +408,8 @@ func TestSafety(t *testing.T) {
 		}
 	})
 }
+
+func srv2URL(r *nethttp.Request) string { return "http://" + r.Host }
 
 func TestConfigValidation(t *testing.T) {
 	t.Setenv("HTTP_TEST_TOKEN", "x")
