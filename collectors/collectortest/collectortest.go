@@ -585,3 +585,41 @@ func minus(a, b []string) []string {
 	}
 	return out
 }
+
+// OfType returns the artifacts of one evidence type, in order.
+func OfType(as []Artifact, typ string) []Artifact {
+	var out []Artifact
+	for _, a := range as {
+		if a.Type == typ {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// SampleSection returns the type-specific section (the `<type>:` mapping
+// of its first collectors[] entry) of a registered type's SampleConfig, as
+// YAML for Build. Set the environment variables its secrets reference
+// first: BuildErr(typ, SampleSection(typ)) proves the sample is valid.
+func SampleSection(typ string) (string, error) {
+	d, ok := collectors.Lookup(typ)
+	if !ok {
+		return "", fmt.Errorf("collector type %q is not registered", typ)
+	}
+	var entries []map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte(d.SampleConfig), &entries); err != nil {
+		return "", fmt.Errorf("%s sample configuration: %w", typ, err)
+	}
+	for _, e := range entries {
+		n, ok := e[typ]
+		if !ok {
+			continue
+		}
+		b, err := yaml.Marshal(&n)
+		if err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("%s sample configuration has no %s: section", typ, typ)
+}

@@ -336,3 +336,16 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+func TestSampleConfigIsValid(t *testing.T) {
+	section, err := collectortest.SampleSection("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(section, "command:") {
+		t.Fatalf("section:\n%s", section)
+	}
+	if _, err := collectortest.BuildErr("exec", section); err != nil {
+		t.Fatalf("sample configuration:\n%s\n%v", section, err)
+	}
+}

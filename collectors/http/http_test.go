@@ -82,16 +82,6 @@ func run(t *testing.T, cfg string) (collectortest.Result, *sleeps) {
 	return collectortest.Run(t, collectortest.Build(t, "http", cfg), collectortest.Options{HTTPClient: sl.client()}), sl
 }
 
-func byType(as []collectortest.Artifact, typ string) []collectortest.Artifact {
-	var out []collectortest.Artifact
-	for _, a := range as {
-		if a.Type == typ {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 func TestConformance(t *testing.T) {
 	srv := setup(t, 10)
 	t.Setenv("HTTP_TEST_BAD_TOKEN", "tok-expired-000")
@@ -161,7 +151,7 @@ func TestAllThreePaginationStyles(t *testing.T) {
 		}, []int{2, 2, 2, 2, 0}, 8},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
-			as := byType(res.Committed, tc.typ)
+			as := collectortest.OfType(res.Committed, tc.typ)
 			if len(as) != len(tc.endpoints) {
 				t.Fatalf("%d artifacts, want %d (one per page)", len(as), len(tc.endpoints))
 			}
@@ -218,7 +208,7 @@ func TestRetryAfterIsHonouredOn429(t *testing.T) {
 	if len(sl.d) != 1 || sl.d[0] != 7*time.Second {
 		t.Errorf("waits %v, want one of 7s (Retry-After: 7)", sl.d)
 	}
-	if n := len(byType(res.Committed, "custom.backup_jobs")); n != 2 {
+	if n := len(collectortest.OfType(res.Committed, "custom.backup_jobs")); n != 2 {
 		t.Errorf("%d job pages after the retried 429, want 2", n)
 	}
 	if reqs := srv.Requests(); reqs[0].Path != "/api/v1/jobs" || reqs[1].Path != "/api/v1/jobs" || reqs[1].RawQuery != "per_page=3" {
@@ -236,7 +226,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	if len(sl.d) != 2 {
 		t.Errorf("%d backoff waits, want 2 (two 503s)", len(sl.d))
 	}
-	if n := len(byType(res.Committed, "custom.restore_tests")); n != 1 {
+	if n := len(collectortest.OfType(res.Committed, "custom.restore_tests")); n != 1 {
 		t.Errorf("%d restore-test pages, want 1", n)
 	}
 }
@@ -261,10 +251,10 @@ func TestAFailingRequestStopsTheRunAndARetryResumesAtIt(t *testing.T) {
 	if len(sl.d) != 4 {
 		t.Errorf("%d retries, want the transport's 4", len(sl.d))
 	}
-	if len(byType(res.Committed, "custom.backup_jobs")) != 4 || len(res.Committed) != 4 {
+	if len(collectortest.OfType(res.Committed, "custom.backup_jobs")) != 4 || len(res.Committed) != 4 {
 		t.Errorf("committed %d artifacts, want only the 4 pages of the request before the failing one", len(res.Committed))
 	}
-	if len(byType(res.Emitted, "custom.restore_tests")) != 1 {
+	if len(collectortest.OfType(res.Emitted, "custom.restore_tests")) != 1 {
 		t.Errorf("page 1 of the failing request was not emitted (and so not discarded)")
 	}
 	// The engine retries the same run (same Now) from the cursor: the
@@ -273,7 +263,7 @@ func TestAFailingRequestStopsTheRunAndARetryResumesAtIt(t *testing.T) {
 	if retry.Err != nil {
 		t.Fatal(retry.Err)
 	}
-	if len(byType(retry.Committed, "custom.backup_jobs")) != 0 || len(byType(retry.Committed, "custom.restore_tests")) != 3 || len(byType(retry.Committed, "custom.succeeded_jobs")) != 5 {
+	if len(collectortest.OfType(retry.Committed, "custom.backup_jobs")) != 0 || len(collectortest.OfType(retry.Committed, "custom.restore_tests")) != 3 || len(collectortest.OfType(retry.Committed, "custom.succeeded_jobs")) != 5 {
 		t.Errorf("retry committed %d artifacts, want 3 restore-test and 5 search pages", len(retry.Committed))
 	}
 	// The next scheduled run (a later Now) takes every snapshot again.
@@ -296,7 +286,7 @@ func TestUnauthorizedNamesTheRequestAndTheCredential(t *testing.T) {
 	if msg != want {
 		t.Errorf("error:\n got %s\nwant %s", msg, want)
 	}
-	if len(byType(res.Committed, "custom.backup_jobs")) != 2 || len(res.Committed) != 2 {
+	if len(collectortest.OfType(res.Committed, "custom.backup_jobs")) != 2 || len(res.Committed) != 2 {
 		t.Error("the request before the refused one was not committed, or more was")
 	}
 	// The header scheme names its header.
@@ -321,7 +311,7 @@ func TestMaxPagesRecordsAnIncompleteListing(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	as := byType(res.Committed, "custom.backup_jobs")
+	as := collectortest.OfType(res.Committed, "custom.backup_jobs")
 	if len(as) != 2 || as[0].Source.Complete || as[1].Source.Complete {
 		t.Fatalf("got %d pages (complete: %v), want 2 incomplete", len(as), len(as) > 1 && as[1].Source.Complete)
 	}
@@ -443,20 +433,11 @@ func TestConfigValidation(t *testing.T) {
 
 func TestSampleConfigIsValid(t *testing.T) {
 	t.Setenv("BACKUP_TOKEN", "x")
-	d, ok := collectors.Lookup("http")
-	if !ok {
-		t.Fatal("http is not registered")
+	section, err := collectortest.SampleSection("http")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The sample is a collectors[] entry; build its http: section.
-	i := strings.Index(d.SampleConfig, "  http:\n")
-	if i < 0 {
-		t.Fatalf("sample has no http: section:\n%s", d.SampleConfig)
-	}
-	var section []string
-	for _, l := range strings.Split(d.SampleConfig[i+len("  http:\n"):], "\n") {
-		section = append(section, strings.TrimPrefix(l, "    "))
-	}
-	if _, err := collectortest.BuildErr("http", strings.Join(section, "\n")); err != nil {
-		t.Fatalf("sample config: %v", err)
+	if _, err := collectortest.BuildErr("http", section); err != nil {
+		t.Fatalf("sample configuration:\n%s\n%v", section, err)
 	}
 }
