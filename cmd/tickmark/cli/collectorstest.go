@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,9 @@ func (e *env) collectorsTest(name string, o dryRunOptions) error {
 		return usageErr(fmt.Errorf("no collector named %q in %s", name, cfg.Path), "configured collectors: "+strings.Join(names, ", "))
 	}
 	secrets := configuredSecrets(cc)
+	if f, ok := e.stderr.(*os.File); ok && e.logFormat == "" && cfg.Agent.LogFormat == "" && isTerminal(f) {
+		e.logFormat = "text" // as logger would choose, before stderr is wrapped
+	}
 	e.stderr = &scrubWriter{w: e.stderr, secrets: secrets}
 	log := e.logger(cfg).With("collector", cc.Name, "run_id", "dry-run")
 
