@@ -78,6 +78,7 @@ type budget struct {
 	known     bool
 	last      time.Time
 	blocked   time.Time // do not send before (from Retry-After)
+	inflight  int       // requests sent whose response has not been observed
 }
 
 // New returns a Transport over base with defaults.
@@ -138,9 +139,21 @@ func (t *Transport) maxRetries() int {
 	return 4
 }
 
+type scopeKey struct{}
+
+// WithScope returns a context that puts the requests made with it into the
+// named rate-limit budget (per host), overriding Transport.Scope. Collectors
+// of vendors with per-endpoint-family limits (Okta) use it when they wrap the
+// transport they were given instead of configuring it.
+func WithScope(ctx context.Context, scope string) context.Context {
+	return context.WithValue(ctx, scopeKey{}, scope)
+}
+
 func (t *Transport) scope(r *http.Request) *budget {
 	key := r.URL.Host
-	if t.Scope != nil {
+	if s, ok := r.Context().Value(scopeKey{}).(string); ok && s != "" {
+		key = r.URL.Host + " " + s
+	} else if t.Scope != nil {
 		key = t.Scope(r)
 	}
 	t.mu.Lock()
@@ -195,6 +208,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.mu.Unlock()
 		resp, err := base.RoundTrip(r)
 		if err != nil {
+			t.done(b)
 			lastErr = err
 			if ctx.Err() != nil || !replayable || attempt >= t.maxRetries() {
 				return nil, err
@@ -272,7 +286,17 @@ func (t *Transport) waitBudget(ctx context.Context, b *budget, reserve int, req 
 	if b.known && b.remaining > 0 {
 		b.remaining-- // account for this request before its response arrives
 	}
+	b.inflight++
 	return nil
+}
+
+// done records that a request of b ended without a response to observe.
+func (t *Transport) done(b *budget) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inflight > 0 {
+		b.inflight--
+	}
 }
 
 func (t *Transport) observe(b *budget, resp *http.Response) {
@@ -282,11 +306,22 @@ func (t *Transport) observe(b *budget, resp *http.Response) {
 	limit, _ := headerInt(h, "X-RateLimit-Limit", "X-Rate-Limit-Limit", "RateLimit-Limit")
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.inflight > 0 {
+		b.inflight--
+	}
 	if okR && okS {
+		// Requests still in flight will each spend one more, and within one
+		// window the budget only shrinks: with concurrent callers a late
+		// response must not refill it.
+		rem = max(rem-b.inflight, 0)
+		rs := resetTime(t.now(), int64(reset))
+		if b.known && rs.Equal(b.reset) {
+			rem = min(rem, b.remaining)
+		}
 		b.known = true
 		b.remaining = rem
 		b.limit = limit
-		b.reset = resetTime(t.now(), int64(reset))
+		b.reset = rs
 	}
 	if ra := retryAfter(t.now(), h.Get("Retry-After")); ra > 0 && isThrottle(resp) {
 		b.blocked = t.now().Add(ra)
