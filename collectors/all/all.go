@@ -3,4 +3,5 @@ package all
 
 import (
 	_ "github.com/tickmark-dev/tickmark/collectors/exec"
+	_ "github.com/tickmark-dev/tickmark/collectors/okta"
 )
