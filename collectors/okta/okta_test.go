@@ -282,7 +282,7 @@ func TestDeprovisionedUsersCarryTheActor(t *testing.T) {
 		if d.Status != l.Status || !d.At.Equal(l.At) || d.EventUUID == "" {
 			t.Errorf("%s: got status %s at %s (event %q), want %s at %s", d.ID, d.Status, d.At, d.EventUUID, l.Status, l.At)
 		}
-		ai, _ := strconv(l.ActorID)
+		ai, _ := userIndex(l.ActorID)
 		if d.Actor == nil || d.Actor.ID != l.ActorID || d.Actor.AlternateID != f.User(ai).Login {
 			t.Errorf("%s: actor %+v, want %s (%s)", d.ID, d.Actor, l.ActorID, f.User(ai).Login)
 		}
@@ -292,7 +292,7 @@ func TestDeprovisionedUsersCarryTheActor(t *testing.T) {
 	}
 }
 
-func strconv(id string) (int, error) {
+func userIndex(id string) (int, error) {
 	var i int
 	_, err := fmt.Sscanf(strings.TrimPrefix(id, "00u"), "%d", &i)
 	return i, err
