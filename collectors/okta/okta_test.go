@@ -391,32 +391,49 @@ func TestHeadersPreventThrottling(t *testing.T) {
 	}
 }
 
+// A failure anywhere in the snapshots commits nothing; the next run, with
+// the source healthy again, collects everything.
 func TestFailureCommitsNothingAndNextRunSucceeds(t *testing.T) {
 	f, u := startFake(t, oktafake.Options{Users: 60, LogEvents: 300})
 	c := collectortest.Build(t, "okta", config(u, "system_log_page_size: 40"))
-	restore := f.Fail(oktafake.Failure{Status: 403, PathPrefix: "/api/v1/policies"})
-	res := collectortest.Run(t, c, collectortest.Options{Now: testNow})
-	restore()
-	if res.Err == nil || collectors.IsRetryable(res.Err) {
-		t.Fatalf("want a permanent error, got %v", res.Err)
-	}
-	if len(res.Committed) != 0 || res.Checkpoints != 0 {
-		t.Fatalf("a failed run committed %d artifacts in %d checkpoints; snapshots must not be half-committed", len(res.Committed), res.Checkpoints)
-	}
-	ok := collectortest.Run(t, c, collectortest.Options{Now: testNow})
-	if ok.Err != nil {
-		t.Fatalf("next run: %v", ok.Err)
-	}
-	types := map[string]int{}
-	for _, a := range ok.Committed {
-		types[a.Type]++
-	}
-	for _, typ := range []string{okta.TypeUsers, okta.TypeGroups, okta.TypeAdmins, okta.TypePolicies, okta.TypeDeprovisioned, okta.TypeSystemLog} {
-		if types[typ] == 0 {
-			t.Errorf("no %s artifact", typ)
-		}
-	}
-	if types[okta.TypePolicies] != len(okta.PolicyTypes) || types[okta.TypeGroups] != 5 {
-		t.Errorf("got %d policy artifacts and %d group artifacts, want %d and 5", types[okta.TypePolicies], types[okta.TypeGroups], len(okta.PolicyTypes))
+	for _, tc := range []struct {
+		name      string
+		fail      oktafake.Failure
+		retryable bool
+		want      string
+	}{
+		{"token revoked mid-run", oktafake.Failure{Status: 401, PathPrefix: "/api/v1/groups"}, false, "E0000011"},
+		{"no permission for policies", oktafake.Failure{Status: 403, PathPrefix: "/api/v1/policies"}, false, "okta.policies.read"},
+		{"500 storm on roles", oktafake.Failure{Status: 500, PathPrefix: "/api/v1/iam"}, true, "HTTP 500"},
+		{"malformed group members", oktafake.Failure{Malformed: true, PathPrefix: "/api/v1/groups/00g00000engineering/users"}, false, "malformed JSON"},
+		{"malformed factors", oktafake.Failure{Malformed: true, PathPrefix: "/api/v1/users/00u00000000000000011/factors"}, false, "malformed JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			restore := f.Fail(tc.fail)
+			res := collectortest.Run(t, c, collectortest.Options{Now: testNow})
+			restore()
+			if res.Err == nil || collectors.IsRetryable(res.Err) != tc.retryable || !strings.Contains(res.Err.Error(), tc.want) {
+				t.Fatalf("got error %v, want retryable=%v mentioning %q", res.Err, tc.retryable, tc.want)
+			}
+			if len(res.Committed) != 0 || res.Checkpoints != 0 {
+				t.Fatalf("a failed run committed %d artifacts in %d checkpoints; snapshots must not be half-committed", len(res.Committed), res.Checkpoints)
+			}
+			ok := collectortest.Run(t, c, collectortest.Options{Now: testNow})
+			if ok.Err != nil {
+				t.Fatalf("next run: %v", ok.Err)
+			}
+			types := map[string]int{}
+			for _, a := range ok.Committed {
+				types[a.Type]++
+			}
+			for _, typ := range []string{okta.TypeUsers, okta.TypeGroups, okta.TypeAdmins, okta.TypePolicies, okta.TypeDeprovisioned, okta.TypeSystemLog} {
+				if types[typ] == 0 {
+					t.Errorf("no %s artifact", typ)
+				}
+			}
+			if types[okta.TypePolicies] != len(okta.PolicyTypes) || types[okta.TypeGroups] != 5 {
+				t.Errorf("got %d policy artifacts and %d group artifacts, want %d and 5", types[okta.TypePolicies], types[okta.TypeGroups], len(okta.PolicyTypes))
+			}
+		})
 	}
 }
