@@ -23,6 +23,8 @@ type api struct {
 	org      string // org URL without a trailing slash
 	tokenRef string // the configured reference (env:NAME), never the value
 	oauth    bool
+	clientID string
+	scopes   []string // requested by the service app
 }
 
 // scoped puts each request into the rate-limit budget of its Okta endpoint
@@ -161,6 +163,15 @@ func (a *api) fail(ctx context.Context, endpoint string, resp *oktasdk.Response,
 	method, path, _ := strings.Cut(endpoint, " ")
 	se := &httpx.StatusError{Method: method, URL: a.org + path, Status: status}
 	switch {
+	case errors.As(err, &oe) && status == 0 && a.oauth:
+		// Before any API response, only the service app's token request
+		// answers with an Okta error.
+		msg := fmt.Errorf("okta: org %s: POST %s/oauth2/v1/token (client_id %s, needed for %s): %s: %s (hint: grant the service app the scopes %s under Okta API Scopes and the Read-Only Administrator role, or narrow `evidence`/`scopes`; check client_id and that private_key matches the app's public key)",
+			a.org, a.org, a.clientID, endpoint, oe.ErrorMessage, oe.ErrorDescription, strings.Join(a.scopes, " "))
+		if oe.ErrorMessage == "" {
+			return collectors.Retryable(msg)
+		}
+		return collectors.Permanent(msg)
 	case errors.As(err, &oe) && status != 0:
 		se.Code, se.Message = oe.ErrorCode, oe.ErrorSummary
 		switch status {

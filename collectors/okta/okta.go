@@ -234,6 +234,7 @@ func (c *collector) client(ctx context.Context, req collectors.Request) (*api, e
 		if len(scopes) == 0 {
 			scopes = c.scopes()
 		}
+		a.clientID, a.scopes = c.cfg.ClientID, scopes
 		opts = append(opts, oktasdk.WithAuthorizationMode("PrivateKey"), oktasdk.WithClientId(c.cfg.ClientID),
 			oktasdk.WithPrivateKey(c.cfg.PrivateKey.Value()), oktasdk.WithPrivateKeyId(c.cfg.PrivateKeyID), oktasdk.WithScopes(scopes))
 	}

@@ -14,13 +14,18 @@
 //     429 with error E0000047 once a family's budget is spent;
 //   - error bodies: 401 E0000011 for a bad token, 403 E0000006 for a missing
 //     permission, 500 E0000009, 404 E0000007, 400 E0000031 for a bad filter;
-//   - listUsers without a filter omitting DEPROVISIONED users.
+//   - listUsers without a filter omitting DEPROVISIONED users;
+//   - OAuth 2.0 for service apps: /oauth2/v1/token (client_credentials with a
+//     private_key_jwt assertion, invalid_scope for scopes not granted) and
+//     Bearer tokens refused with 403 insufficient_scope where a scope is
+//     missing.
 //
 // Users are computed from their index, so a fake org of 100,000 users costs
 // no memory. Failures are switched on with Fail for tests.
 package oktafake
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -47,6 +52,13 @@ type Options struct {
 	// RateLimits per endpoint family (see Family); families not listed get
 	// 10,000 requests a minute.
 	RateLimits map[string]Limit
+	// ClientID is the OAuth 2.0 service app that may get access tokens
+	// from /oauth2/v1/token (default "0oafakeserviceapp001"), with
+	// GrantedScopes (default ReadScopes). PublicKey, when set, verifies
+	// the client assertion's signature.
+	ClientID      string
+	GrantedScopes []string
+	PublicKey     *rsa.PublicKey
 }
 
 // Limit is a rate limit: Limit requests per Window.
@@ -89,6 +101,7 @@ type Server struct {
 	buckets  map[string]*bucket
 	stats    Stats
 	inflight int
+	tokens   map[string][]string // access token -> scopes
 
 	srv *httptest.Server
 }
@@ -111,10 +124,16 @@ func New(opts Options) *Server {
 	if opts.Token == "" {
 		opts.Token = "test-okta-token"
 	}
+	if opts.ClientID == "" {
+		opts.ClientID = "0oafakeserviceapp001"
+	}
+	if opts.GrantedScopes == nil {
+		opts.GrantedScopes = ReadScopes
+	}
 	if opts.Base.IsZero() {
 		opts.Base = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
 	}
-	s := &Server{opts: opts, changes: map[int]Lifecycle{}, buckets: map[string]*bucket{}}
+	s := &Server{opts: opts, changes: map[int]Lifecycle{}, buckets: map[string]*bucket{}, tokens: map[string][]string{}}
 	s.stats.ByFamily = map[string]int{}
 	s.events = s.genEvents(opts.LogEvents)
 	return s
@@ -291,8 +310,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
 		return
 	}
-	if auth := r.Header.Get("Authorization"); auth != "SSWS "+s.opts.Token {
-		writeError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+	if r.URL.Path == "/oauth2/v1/token" {
+		s.token(w, r)
+		return
+	}
+	if !s.authorize(w, r) {
 		return
 	}
 	if fail != nil {
