@@ -28,6 +28,26 @@ type run struct {
 	cur  cursor
 }
 
+// retention is how far back Okta keeps the System Log.
+const retention = 90 * 24 * time.Hour
+
+// since is where a first run starts: the engine's backfill start, or the
+// System Log retention when there is none.
+func (r *run) since() time.Time {
+	if r.req.Since.IsZero() {
+		return r.req.Now.Add(-retention)
+	}
+	return r.req.Since
+}
+
+// logSince clamps a System Log query's start to the retention.
+func (r *run) logSince(t time.Time) time.Time {
+	if oldest := r.req.Now.Add(-retention); t.Before(oldest) {
+		return oldest
+	}
+	return t
+}
+
 // Okta's timestamp format in queries.
 const qtime = "2006-01-02T15:04:05.000Z"
 
@@ -454,7 +474,7 @@ var departureEvents = map[string]string{"user.lifecycle.deactivate": "DEPROVISIO
 // joined with the System Log event that did it (time and actor). Events
 // for users whose status has changed again since are kept too.
 func (r *run) deprovisioned(ctx context.Context) error {
-	start := r.req.Since
+	start := r.since()
 	if t, err := time.Parse(time.RFC3339Nano, r.cur.DeprovsUntil); err == nil {
 		start = t
 	}
@@ -462,7 +482,7 @@ func (r *run) deprovisioned(ctx context.Context) error {
 	if !start.Before(end) {
 		return nil
 	}
-	logQ := url.Values{"since": {start.UTC().Format(qtime)}, "until": {end.UTC().Format(qtime)}, "limit": {"1000"}, "sortOrder": {"ASCENDING"},
+	logQ := url.Values{"since": {r.logSince(start).UTC().Format(qtime)}, "until": {end.UTC().Format(qtime)}, "limit": {"1000"}, "sortOrder": {"ASCENDING"},
 		"filter": {`eventType eq "user.lifecycle.deactivate" or eventType eq "user.lifecycle.suspend"`}}
 	events := map[string][]logEventHead{}
 	err := pages(ctx, r.api, "GET /api/v1/logs", "/api/v1/logs?"+logQ.Encode(), func(es []logEventHead, _ string, _ bool) error {
@@ -550,7 +570,7 @@ func (r *run) deprovisioned(ctx context.Context) error {
 func (r *run) systemLog(ctx context.Context) error {
 	pq := r.cur.LogNext
 	if pq == "" {
-		q := url.Values{"since": {r.req.Since.UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
+		q := url.Values{"since": {r.logSince(r.since()).UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
 			"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
 		pq = "/api/v1/logs?" + q.Encode()
 	}
