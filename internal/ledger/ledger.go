@@ -407,11 +407,10 @@ func (w *txWriter) commit(c *Commit) (uint64, error) {
 		if err := w.b.typ.Put(idxKey(rec.Type, ns, rec.Seq), nil); err != nil {
 			return 0, err
 		}
-		sum, err := hexSum(rec.SHA256)
-		if err != nil {
-			return 0, err
-		}
-		if err := w.b.sha.Put(append(sum, seq...), nil); err != nil {
+		// The body-hash index is written when the body leaves the outbox
+		// (see Push): random keys are expensive on the ingest path, and
+		// FindBySHA256 also scans the outbox.
+		if _, err := hexSum(rec.SHA256); err != nil {
 			return 0, err
 		}
 		if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {
@@ -558,4 +557,29 @@ func unhex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
+}
+
+// LeafHashes returns a reader of the stored leaf hashes for increasing
+// sequence numbers; it walks the hash bucket with one cursor instead of a
+// lookup per record.
+func (v *Viewer) LeafHashes() func(seq uint64) (tlog.Hash, bool) {
+	c := v.tx.Bucket(bucketHashes).Cursor()
+	var k, val []byte
+	started := false
+	return func(seq uint64) (tlog.Hash, bool) {
+		var h tlog.Hash
+		want := u64(uint64(tlog.StoredHashIndex(0, int64(seq))))
+		if !started || k == nil || bytes.Compare(k, want) > 0 {
+			k, val = c.Seek(want)
+			started = true
+		}
+		for k != nil && bytes.Compare(k, want) < 0 {
+			k, val = c.Next()
+		}
+		if k == nil || !bytes.Equal(k, want) || len(val) != tlog.HashSize {
+			return h, false
+		}
+		copy(h[:], val)
+		return h, true
+	}
 }
