@@ -79,6 +79,7 @@ type budget struct {
 	last      time.Time
 	blocked   time.Time // do not send before (from Retry-After)
 	inflight  int       // requests sent whose response has not been observed
+	seen      int       // the last Remaining the server reported in this window
 }
 
 // New returns a Transport over base with defaults.
@@ -310,18 +311,20 @@ func (t *Transport) observe(b *budget, resp *http.Response) {
 		b.inflight--
 	}
 	if okR && okS {
-		// Requests still in flight will each spend one more, and within one
-		// window the budget only shrinks: with concurrent callers a late
-		// response must not refill it.
-		rem = max(rem-b.inflight, 0)
 		rs := resetTime(t.now(), int64(reset))
-		if b.known && rs.Equal(b.reset) {
-			rem = min(rem, b.remaining)
+		// With concurrent callers a response can arrive after one the
+		// server answered later: within a window the server's Remaining
+		// never grows (free requests, like GitHub's 304s, leave it as it
+		// is), so a larger value, or an older window, is stale news.
+		stale := b.known && (rs.Before(b.reset) || (rs.Equal(b.reset) && rem > b.seen))
+		if !stale {
+			b.known = true
+			b.seen = rem
+			// requests still in flight will each spend one more
+			b.remaining = max(rem-b.inflight, 0)
+			b.limit = limit
+			b.reset = rs
 		}
-		b.known = true
-		b.remaining = rem
-		b.limit = limit
-		b.reset = rs
 	}
 	if ra := retryAfter(t.now(), h.Get("Retry-After")); ra > 0 && isThrottle(resp) {
 		b.blocked = t.now().Add(ra)

@@ -117,3 +117,16 @@ func (t *Transport) budgetInflight(key string) int {
 	defer b.mu.Unlock()
 	return b.inflight
 }
+
+// Requests the server does not count (GitHub's conditional 304s) leave
+// Remaining as it is; they must not drain the local budget.
+func TestUncountedRequestsDoNotDrainBudget(t *testing.T) {
+	reset := time.Now().Add(time.Hour).Unix()
+	tr := &Transport{MaxWait: time.Second, Base: stub(func(*http.Request) (int, int64) { return 5, reset })}
+	c := tr.Client(time.Minute)
+	for i := 0; i < 20; i++ {
+		if err := get(t, c, context.Background(), "http://org.test/etag"); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+}
