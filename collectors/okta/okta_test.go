@@ -393,6 +393,27 @@ func TestHeadersPreventThrottling(t *testing.T) {
 
 // A failure anywhere in the snapshots commits nothing; the next run, with
 // the source healthy again, collects everything.
+// When another integration has spent the budget, the one 429 (E0000047)
+// is waited out until X-Rate-Limit-Reset, not hammered.
+func TestWaitsOutA429(t *testing.T) {
+	f, u := startFake(t, oktafake.Options{Users: 30, RateLimits: map[string]oktafake.Limit{"users": {Limit: 50, Window: time.Second}}})
+	f.Exhaust("users")
+	start := time.Now()
+	res := collectortest.Run(t, collectortest.Build(t, "okta", config(u, "evidence: [users]")), collectortest.Options{Now: testNow})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if st := f.Stats(); st.Throttled != 1 || st.ByFamily["users"] != 2 {
+		t.Fatalf("want exactly one 429 and one retry after the reset, got %d 429s in %d list requests", st.Throttled, st.ByFamily["users"])
+	}
+	if el := time.Since(start); el < 500*time.Millisecond {
+		t.Fatalf("the retry came after %s, before the budget's reset", el)
+	}
+	if n := len(ofType(res.Committed, okta.TypeUsers)); n != 1 {
+		t.Fatalf("got %d users artifacts, want 1", n)
+	}
+}
+
 func TestFailureCommitsNothingAndNextRunSucceeds(t *testing.T) {
 	f, u := startFake(t, oktafake.Options{Users: 60, LogEvents: 300})
 	c := collectortest.Build(t, "okta", config(u, "system_log_page_size: 40"))

@@ -340,6 +340,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.route(w, r)
 }
 
+// Exhaust spends the whole current budget of a rate-limit family, as
+// another integration sharing the org would: its next request draws a 429.
+func (s *Server) Exhaust(family string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spend(family, http.Header{})
+	s.buckets[family].remaining = 0
+}
+
 // spend takes one request from fam's budget and sets the rate-limit
 // headers; false means the budget is spent (answer 429).
 func (s *Server) spend(fam string, h http.Header) bool {
