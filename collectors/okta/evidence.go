@@ -26,6 +26,8 @@ type run struct {
 	req  collectors.Request
 	emit collectors.Emitter
 	cur  cursor
+	// emitted counts artifacts per evidence type, for the run's log
+	emitted map[string]int
 }
 
 // retention is how far back Okta keeps the System Log.
@@ -77,6 +79,7 @@ func (r *run) emitJSON(ctx context.Context, a collectors.Artifact, body any) err
 		return collectors.Permanent(fmt.Errorf("okta: encoding %s: %w", a.Type, err))
 	}
 	a.ContentType, a.Body = "application/json", buf.Bytes()
+	r.emitted[a.Type]++
 	return r.emit.Emit(ctx, a)
 }
 
@@ -95,6 +98,7 @@ func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce fun
 		done <- err
 	}()
 	a.ContentType, a.BodyReader = "application/json", pr
+	r.emitted[a.Type]++
 	emitErr := r.emit.Emit(ctx, a)
 	pr.CloseWithError(io.ErrClosedPipe) // stop the producer if the engine stopped reading
 	if perr := <-done; perr != nil && perr != io.ErrClosedPipe {

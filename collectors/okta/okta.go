@@ -301,7 +301,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			cur = old
 		}
 	}
-	r := &run{api: a, cfg: c.cfg, req: req, emit: emit, cur: cur}
+	r := &run{api: a, cfg: c.cfg, req: req, emit: emit, cur: cur, emitted: map[string]int{}}
 	steps := []struct {
 		typ string
 		fn  func(context.Context) error
@@ -320,10 +320,10 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		req.Logger.Debug("collecting", "evidence_type", s.typ)
 		if err := s.fn(ctx); err != nil {
 			return err
 		}
+		req.Logger.Info("collected", "evidence_type", s.typ, "artifacts", r.emitted[s.typ])
 	}
 	return emit.Checkpoint(ctx, r.cur.String())
 }
