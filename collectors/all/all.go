@@ -6,4 +6,5 @@ import (
 	_ "github.com/tickmark-dev/tickmark/collectors/github"
 	_ "github.com/tickmark-dev/tickmark/collectors/http"
 	_ "github.com/tickmark-dev/tickmark/collectors/jira"
+	_ "github.com/tickmark-dev/tickmark/collectors/okta"
 )
