@@ -309,7 +309,6 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 type page struct {
 	n           int
 	url         *url.URL
-	status      int
 	contentType string
 	body        []byte
 	header      nethttp.Header
@@ -461,7 +460,7 @@ func (c *Collector) fetch(ctx context.Context, client *nethttp.Client, r *Reques
 	if ct == "" {
 		ct = "application/json"
 	}
-	return &page{n: n, url: u, status: resp.StatusCode, contentType: ct, body: b, header: resp.Header}, nil
+	return &page{n: n, url: u, contentType: ct, body: b, header: resp.Header}, nil
 }
 
 // statusError describes a refused request: the endpoint, the status, the
