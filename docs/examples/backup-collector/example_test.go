@@ -141,7 +141,12 @@ func TestFollowThePage(t *testing.T) {
 	// place of the published module: the page's code is compiled as the
 	// user's module, from the page's own code blocks.
 	ws := t.TempDir()
-	gomod := "module " + userModule + "\n\ngo 1.26.8\n\nrequire github.com/tickmark-dev/tickmark v0.0.0-00010101000000-000000000000\n\nreplace github.com/tickmark-dev/tickmark => " + repo + "\n"
+	repoMod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go \S+$`).Find(repoMod) // the same Go version as tickmark
+	gomod := "module " + userModule + "\n\n" + string(goLine) + "\n\nrequire github.com/tickmark-dev/tickmark v0.0.0-00010101000000-000000000000\n\nreplace github.com/tickmark-dev/tickmark => " + repo + "\n"
 	if err := os.WriteFile(filepath.Join(ws, "go.mod"), []byte(gomod), 0o644); err != nil {
 		t.Fatal(err)
 	}
