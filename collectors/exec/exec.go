@@ -135,9 +135,15 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 // name is the command for messages: the program and its arguments (an
 // interpreter alone, like /bin/sh, would not say which script failed).
 func (c *Collector) name() string {
-	s := strings.Join(c.cfg.Command, " ")
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	s := c.cfg.Command[0]
+	for _, a := range c.cfg.Command[1:] {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !strings.ContainsAny(a, "\n ") && len(a) <= 160 {
+			s += " " + a // the script an interpreter runs
+		}
+		break
 	}
 	return s
 }
