@@ -37,6 +37,9 @@ type ItemSpec struct {
 	// ContentType, if set, is the only body type that holds items (other
 	// artifacts of the type, e.g. summaries, are skipped and counted).
 	ContentType string
+	// PerArtifact: each body (a JSON object) is one item, keyed by all the
+	// Key fields joined with "@" (a repository's branch: "org/repo@main").
+	PerArtifact bool
 }
 
 // ItemSpecs are the built-in evidence types' item locations. Types not
@@ -46,16 +49,16 @@ type ItemSpec struct {
 // (else its first array field) holds them; a CSV body has one item per row
 // keyed by its first column; anything else is one item per artifact.
 var ItemSpecs = map[string]ItemSpec{
-	"okta.users":               {Key: []string{"id"}, Fields: []string{"profile.login", "status", "created", "lastLogin"}},
-	"okta.deprovisioned_users": {Key: []string{"id"}, Fields: []string{"profile.login", "status", "statusChanged"}},
-	"okta.groups":              {Key: []string{"id"}, Fields: []string{"profile.name", "type"}},
-	"okta.admins":              {Key: []string{"id", "userId"}, Fields: []string{"profile.login", "type", "label", "status"}},
-	"okta.policies":            {Key: []string{"id"}, Fields: []string{"name", "type", "status"}},
+	"okta.users":               {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "created", "lastLogin", "mfa_enrolled"}},
+	"okta.deprovisioned_users": {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "statusChanged", "event_type", "actor.alternateId"}},
+	"okta.groups":              {Path: "members", Key: []string{"id"}, WithSubject: true, Fields: []string{"login", "status"}},
+	"okta.admins":              {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "roles"}},
+	"okta.policies":            {Path: "policies", Key: []string{"policy.id"}, Fields: []string{"policy.name", "policy.type", "policy.status", "policy.priority"}},
 	"okta.system_log":          {Key: []string{"uuid"}, Fields: []string{"published", "eventType", "actor.alternateId", "outcome.result"}},
-	"github.org_members":       {Key: []string{"login", "id"}, Fields: []string{"login", "role", "site_admin"}},
-	"github.branch_protection": {Key: []string{"branch", "name", "pattern"}, WithSubject: true, Fields: []string{"required_pull_request_reviews.required_approving_review_count", "enforce_admins.enabled"}},
-	"github.pull_requests":     {Key: []string{"number"}, WithSubject: true, Fields: []string{"title", "user.login", "merged_at", "merged_by.login"}},
-	"github.dependabot_alerts": {Key: []string{"number"}, WithSubject: true, Fields: []string{"state", "security_advisory.ghsa_id", "dependency.package.name", "fixed_at"}},
+	"github.org_members":       {Path: "members", Key: []string{"login", "id"}, Fields: []string{"login", "role", "two_factor_disabled"}},
+	"github.branch_protection": {PerArtifact: true, Key: []string{"repository", "branch"}, Fields: []string{"classic_protection_status", "effective.pull_request_required", "effective.required_approvals", "effective.force_push_blocked"}},
+	"github.pull_requests":     {Path: "pull_requests", Key: []string{"number"}, WithSubject: true, Fields: []string{"title", "author", "merged_at", "merged_by", "approved_by", "independent_approval"}},
+	"github.dependabot_alerts": {Path: "alerts", Key: []string{"number"}, WithSubject: true, Fields: []string{"state", "severity", "package", "ghsa_id", "created_at", "fixed_at", "dismissed_at"}},
 	"jira.change_tickets":      jiraSpec,
 	"jira.incidents":           jiraSpec,
 	"jira.access_requests":     jiraSpec,
@@ -67,6 +70,9 @@ var ItemSpecs = map[string]ItemSpec{
 	"aws.iam.credential_report": {Key: []string{"arn"}, Fields: []string{"user", "password_enabled", "mfa_active", "access_key_1_active"},
 		ContentType: "text/csv"},
 }
+
+// maxObject bounds a per-artifact body decoded whole.
+const maxObject = 64 << 20
 
 var jiraSpec = ItemSpec{Path: "tickets", Key: []string{"key"}, Fields: []string{"summary", "type", "status", "created", "resolved"}}
 
@@ -197,6 +203,29 @@ func items(body io.Reader, mediaType string, spec ItemSpec, fn func(key string, 
 	case "application/json", "application/x-ndjson", "":
 	default:
 		return -1, nil
+	}
+	if spec.PerArtifact {
+		var obj map[string]any
+		dec := json.NewDecoder(io.LimitReader(body, maxObject))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil {
+			return -1, nil
+		}
+		var parts []string
+		for _, k := range spec.Key {
+			if v := lookup(obj, k); v != "" {
+				parts = append(parts, v)
+			}
+		}
+		if len(parts) == 0 {
+			return -1, nil
+		}
+		fields := make([]string, len(spec.Fields))
+		for i, f := range spec.Fields {
+			fields[i] = lookup(obj, f)
+		}
+		fn(strings.Join(parts, "@"), fields)
+		return 1, nil
 	}
 	dec := json.NewDecoder(body)
 	dec.UseNumber()

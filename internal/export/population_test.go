@@ -50,6 +50,15 @@ func popSource(t *testing.T) *controls.LedgerSource {
 						{Type: "aws.iam.credential_report", Subject: "123/credential-report-summary", ContentType: "application/json", Body: []byte(`{"users":2}`)},
 					}
 				}},
+			{Name: "github", Type: "github", Hour: 6, Controls: map[string][]string{"github.branch_protection": {"CC8.1"}},
+				Emit: func(day time.Time) []collectors.Artifact {
+					var out []collectors.Artifact
+					for _, repo := range []string{"acme/api", "acme/web"} {
+						out = append(out, collectors.Artifact{Type: "github.branch_protection", Subject: repo + "@main", ContentType: "application/json",
+							Body: []byte(fmt.Sprintf(`{"repository":%q,"branch":"main","classic_protection_status":"protected","rulesets":[{"id":1}],"effective":{"pull_request_required":true,"required_approvals":%d,"force_push_blocked":true}}`, repo, day.Day()))})
+					}
+					return out
+				}},
 			{Name: "backups", Type: "exec", Hour: 7, Controls: map[string][]string{"custom.backup_restore_test": {"A1.3"}},
 				Emit: func(day time.Time) []collectors.Artifact {
 					return []collectors.Artifact{{Type: "custom.backup_restore_test", Subject: "orders-db", ContentType: "application/json",
@@ -95,12 +104,21 @@ func TestPopulation(t *testing.T) {
 	if len(pop.Rows) != 2 || pop.Rows[1].Key != "arn:aws:iam::123:user/alice" || pop.Rows[1].Fields[0] != "alice" || pop.Rows[1].Artifacts != 3 || pop.Skipped != 3 {
 		t.Errorf("credential report population = %+v (skipped %d)", pop.Rows, pop.Skipped)
 	}
+	// One item per artifact, keyed from the body: a repository's branch
+	// across three days is one row, in its latest state.
+	pop, err = export.BuildPopulation(ctx, src, "github.branch_protection", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pop.Rows) != 2 || pop.Rows[0].Key != "acme/api@main" || pop.Rows[0].Artifacts != 3 || strings.Join(pop.Rows[0].Fields, ",") != "protected,true,3,true" {
+		t.Errorf("branch protection population = %+v", pop.Rows)
+	}
 	// Not a list: one row per artifact.
 	pop, err = export.BuildPopulation(ctx, src, "custom.backup_restore_test", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pop.Rows) != 3 || pop.Rows[0].Kind != "artifact" || pop.Rows[0].Key != "prod-1-000000000003" {
+	if len(pop.Rows) != 3 || pop.Rows[0].Kind != "artifact" || pop.Rows[0].Key != "prod-1-000000000005" {
 		t.Errorf("custom population = %+v", pop.Rows)
 	}
 }

@@ -48,7 +48,7 @@ func history(t *testing.T) (cfgPath string) {
 			{Name: "github-org", Type: "github", Hour: 7, Controls: map[string][]string{"github.pull_requests": {"CC8.1"}},
 				Emit: func(d time.Time) []collectors.Artifact {
 					return []collectors.Artifact{{Type: "github.pull_requests", Subject: "example/api", ContentType: "application/json",
-						Body: controlstest.JSON(`{"pull_requests":[{"number":%d,"title":"change %d","user":{"login":"dev"}},{"number":%d,"title":"change %d","user":{"login":"dev"}}]}`, d.YearDay(), d.YearDay(), d.YearDay()+1, d.YearDay()+1)}}
+						Body: controlstest.JSON(`{"pull_requests":[{"number":%d,"title":"change %d","author":"dev"},{"number":%d,"title":"change %d","author":"dev"}]}`, d.YearDay(), d.YearDay(), d.YearDay()+1, d.YearDay()+1)}}
 				}},
 		},
 	}
