@@ -19,6 +19,7 @@ func init() {
 		var (
 			from, to, out string
 			ids           []string
+			asJSON        bool
 		)
 		c := &cobra.Command{
 			Use:   "export",
@@ -92,12 +93,20 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 					return failErr(fmt.Errorf("export: %w", err), "")
 				}
 				m := res.Manifest
-				fmt.Fprintf(e.stdout, "wrote %s: %d records, %d evidence files, %d controls, proofs against checkpoint %d (%s to %s)\n",
-					out, m.Records, m.Bodies, len(m.Controls), m.Checkpoint.Size, f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly))
+				if asJSON {
+					if err := printJSON(e.stdout, map[string]any{"file": out, "root": res.Root, "files": res.Files, "manifest": m}); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(e.stdout, "wrote %s: %d records, %d evidence files, %d controls, proofs against checkpoint %d (%s to %s)\n",
+						out, m.Records, m.Bodies, len(m.Controls), m.Checkpoint.Size, f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly))
+				}
 				if m.Unsigned > 0 {
 					fmt.Fprintf(e.stderr, "warning: %d record%s collected in the window after the latest checkpoint %s left out; run `tickmark run --once` to sign them, then export again\n", m.Unsigned, plural(m.Unsigned), plural2(m.Unsigned))
 				}
-				fmt.Fprintf(e.stdout, "check it with: tickmark verify-package %s   (or, with coreutils: unzip it, cd %s, sha256sum -c SHA256SUMS)\n", out, res.Root)
+				if !asJSON {
+					fmt.Fprintf(e.stdout, "check it with: tickmark verify-package %s   (or, with coreutils: unzip it, cd %s, sha256sum -c SHA256SUMS)\n", out, res.Root)
+				}
 				return nil
 			},
 		}
@@ -105,6 +114,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 		c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
 		c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
 		c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
+		c.Flags().BoolVar(&asJSON, "json", false, "print the package's manifest as JSON")
 		sf.add(c)
 		return c
 	})

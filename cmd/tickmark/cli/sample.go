@@ -17,6 +17,7 @@ func init() {
 		var (
 			typ, from, to, seed string
 			n                   int
+			asJSON              bool
 		)
 		c := &cobra.Command{
 			Use:   "sample",
@@ -55,14 +56,29 @@ population columns; the population's size and SHA-256 go to stderr.`,
 				if err != nil {
 					return usageErr(err, "")
 				}
-				w := csv.NewWriter(e.stdout)
-				_ = w.Write(append([]string{"draw"}, pop.Header()...))
-				for i, r := range rows {
-					_ = w.Write(append([]string{strconv.Itoa(i + 1)}, pop.Record(r)...))
-				}
-				w.Flush()
-				if err := w.Error(); err != nil {
-					return err
+				header := append([]string{"draw"}, pop.Header()...)
+				if asJSON {
+					enc := jsonLineEncoder(e.stdout)
+					for i, r := range rows {
+						rec := append([]string{strconv.Itoa(i + 1)}, pop.Record(r)...)
+						m := make(map[string]string, len(header))
+						for j := range header {
+							m[header[j]] = rec[j]
+						}
+						if err := enc.Encode(m); err != nil {
+							return err
+						}
+					}
+				} else {
+					w := csv.NewWriter(e.stdout)
+					_ = w.Write(header)
+					for i, r := range rows {
+						_ = w.Write(append([]string{strconv.Itoa(i + 1)}, pop.Record(r)...))
+					}
+					w.Flush()
+					if err := w.Error(); err != nil {
+						return err
+					}
 				}
 				span := "all time"
 				if !f.IsZero() {
@@ -78,6 +94,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 		c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
 		c.Flags().IntVar(&n, "n", 25, "sample size")
 		c.Flags().StringVar(&seed, "seed", "", "seed supplied by the auditor")
+		c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per drawn row instead of CSV")
 		sf.add(c)
 		return c
 	})
