@@ -40,23 +40,3 @@ func (l *Ledger) ScanType(typ string, from, to time.Time, fn func(ns int64, seq 
 		return nil
 	})
 }
-
-// Types returns every evidence type in the type index, sorted.
-func (l *Ledger) Types() ([]string, error) {
-	var out []string
-	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketIdxType).Cursor()
-		for k, _ := c.First(); k != nil; {
-			i := bytes.IndexByte(k, 0)
-			if i < 0 {
-				k, _ = c.Next()
-				continue
-			}
-			out = append(out, string(k[:i]))
-			// skip to the next type
-			k, _ = c.Seek(append(bytes.Clone(k[:i]), 1))
-		}
-		return nil
-	})
-	return out, err
-}
