@@ -101,3 +101,14 @@ func (s *LedgerSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, erro
 // ReleaseMemory drops the read-only ledger's mapped pages from the
 // resident set (see ledger.ReleaseMemory).
 func (s *LedgerSource) ReleaseMemory() { s.L.ReleaseMemory() }
+
+// ProveTree returns a consistency proof from the tree of size n to treeSize.
+func (s *LedgerSource) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
+	var p tlog.TreeProof
+	err := s.L.View(func(v *ledger.Viewer) error {
+		var err error
+		p, err = tlog.ProveTree(treeSize, n, v.Hashes)
+		return err
+	})
+	return p, err
+}

@@ -257,3 +257,11 @@ func (s *StoreSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error
 	}
 	return tlog.ProveRecord(treeSize, int64(seq), s.hr)
 }
+
+// ProveTree returns a consistency proof from the published hash tiles.
+func (s *StoreSource) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
+	if treeSize != s.log.Latest.Size {
+		return nil, fmt.Errorf("the bucket view proves against its latest checkpoint (%d), not %d", s.log.Latest.Size, treeSize)
+	}
+	return tlog.ProveTree(treeSize, n, s.hr)
+}

@@ -55,6 +55,9 @@ type Source interface {
 	Tokens() (map[int64][]byte, error)
 	// Prove returns the inclusion proof of record seq in the tree of size treeSize.
 	Prove(seq uint64, treeSize int64) (tlog.RecordProof, error)
+	// ProveTree returns a consistency proof that the tree of size n is a
+	// prefix of the tree of size treeSize.
+	ProveTree(treeSize, n int64) (tlog.TreeProof, error)
 }
 
 // Selection is one control to export and how its evidence is found.
@@ -301,7 +304,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 			"evidence":    "evidence/<control>/<yyyy-mm-dd>/<evidence-type>/<agent>-<seq>-<sha256[:8]>.<ext>",
 			"records":     "records/<seq>.json (canonical record bytes: the Merkle leaf)",
 			"proofs":      "proofs/<seq>.tlog-proof (c2sp.org/tlog-proof@v1 against checkpoint.file)",
-			"checkpoints": "checkpoints/<tree-size>.note (signed notes, c2sp.org/tlog-checkpoint)",
+			"checkpoints": "checkpoints/<tree-size>.note (signed notes, c2sp.org/tlog-checkpoint); <tree-size>.consistency: RFC 6962 consistency proof to checkpoint.file",
 			"keys":        "keys/<key-id>.pub (note verifier keys)",
 		}}
 
@@ -322,6 +325,18 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 		man.Checkpoints = append(man.Checkpoints, cp.Size)
 		if err := p.addBytes(checkpointFile(cp.Size), cp.Note); err != nil {
 			return nil, err
+		}
+		if cp.Size < latest.Size && cp.Size > 0 {
+			proof, err := src.ProveTree(latest.Size, cp.Size)
+			if err != nil {
+				return nil, fmt.Errorf("proving checkpoint %d consistent with %d: %w", cp.Size, latest.Size, err)
+			}
+			if err := tlog.CheckTree(proof, latest.Size, latest.Root, cp.Size, cp.Root); err != nil {
+				return nil, fmt.Errorf("checkpoint %d is not consistent with checkpoint %d: %w (run `tickmark verify`)", cp.Size, latest.Size, err)
+			}
+			if err := p.addBytes(consistencyFile(cp.Size), FormatConsistency(cp.Size, latest.Size, proof)); err != nil {
+				return nil, err
+			}
 		}
 		if tok, ok := tokens[cp.Size]; ok {
 			if err := p.addBytes(fmt.Sprintf("checkpoints/%d.tsr", cp.Size), tok); err != nil {
@@ -496,6 +511,47 @@ func release(src Source) {
 }
 
 func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }
+
+func consistencyFile(size int64) string { return fmt.Sprintf("checkpoints/%d.consistency", size) }
+
+// ConsistencyHeader is the first line of a consistency proof file.
+const ConsistencyHeader = "tickmark.dev/tlog-consistency@v1"
+
+// FormatConsistency writes an RFC 6962 consistency proof from the tree of
+// size old to the tree of size new: a header line, "old <n>", "new <n>",
+// then one base64 hash per line.
+func FormatConsistency(old, new int64, proof tlog.TreeProof) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nold %d\nnew %d\n", ConsistencyHeader, old, new)
+	for _, h := range proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+	}
+	return []byte(b.String())
+}
+
+// ParseConsistency parses FormatConsistency's output.
+func ParseConsistency(b []byte) (old, new int64, proof tlog.TreeProof, err error) {
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) < 3 || lines[0] != ConsistencyHeader {
+		return 0, 0, nil, fmt.Errorf("consistency proof: first line is not %q", ConsistencyHeader)
+	}
+	if _, err := fmt.Sscanf(lines[1], "old %d", &old); err != nil {
+		return 0, 0, nil, errors.New("consistency proof: bad old line")
+	}
+	if _, err := fmt.Sscanf(lines[2], "new %d", &new); err != nil {
+		return 0, 0, nil, errors.New("consistency proof: bad new line")
+	}
+	for _, l := range lines[3:] {
+		h, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || len(h) != tlog.HashSize {
+			return 0, 0, nil, fmt.Errorf("consistency proof: bad hash line %q", l)
+		}
+		var th tlog.Hash
+		copy(th[:], h)
+		proof = append(proof, th)
+	}
+	return old, new, proof, nil
+}
 
 // FormatProof writes a C2SP tlog-proof: the header, the index, the
 // inclusion proof hashes (leaf sibling first), a blank line and the signed

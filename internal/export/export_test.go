@@ -328,3 +328,31 @@ func TestSHA256SUMSWithCoreutils(t *testing.T) {
 		t.Errorf("sha256sum -c passed a changed file: %s", out)
 	}
 }
+
+// Every earlier checkpoint is proven a prefix of the latest; a proof that
+// does not fit names the checkpoint.
+func TestCheckpointConsistency(t *testing.T) {
+	_, src := build(t, "a")
+	pkg := exportZip(t, src, export.Options{})
+	rep := verify(t, pkg)
+	if rep.Consistent != rep.Checkpoints-1 || rep.Consistent != 9 {
+		t.Fatalf("%d of %d checkpoints proven consistent, want 9", rep.Consistent, rep.Checkpoints)
+	}
+	files := map[string][]byte{}
+	rewrite(t, pkg, func(n string, d []byte) ([]byte, bool) { files[short(n)] = d; return d, true })
+	var sums []string
+	bad := rewrite(t, pkg, func(n string, d []byte) ([]byte, bool) {
+		s := short(n)
+		if s == "checkpoints/6.consistency" {
+			d = bytes.Replace(files["checkpoints/8.consistency"], []byte("old 8"), []byte("old 6"), 1)
+		}
+		if s == "SHA256SUMS" {
+			return []byte(strings.Join(sums, "")), true
+		}
+		sums = append(sums, fmt.Sprintf("%x  %s\n", sha(d), s))
+		return d, true
+	})
+	if first, _ := verify(t, bad).First(); first.Item != "checkpoints/6.note" || !strings.Contains(first.Message, "not consistent") {
+		t.Errorf("forged consistency proof: first problem %+v", first)
+	}
+}

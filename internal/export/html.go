@@ -41,7 +41,7 @@ check all of that offline, with or without tickmark.
 | ` + "`evidence/<control>/<yyyy-mm-dd>/<type>/<agent>-<seq>-<sha8>.<ext>`" + ` | the artifact bodies, exactly as collected, filed by control and collection date |
 | ` + "`records/<seq>.json`" + ` | each artifact's record: its canonical JSON bytes are a leaf of the agent's log. ` + "`sha256`" + ` and ` + "`size`" + ` are the body's |
 | ` + "`proofs/<seq>.tlog-proof`" + ` | an inclusion proof of the record in the latest checkpoint ([c2sp.org/tlog-proof](https://c2sp.org/tlog-proof): index, hashes from the leaf's sibling up, blank line, the signed checkpoint) |
-| ` + "`checkpoints/<tree-size>.note`" + ` | every signed checkpoint up to the one the proofs use ([c2sp.org/tlog-checkpoint](https://c2sp.org/tlog-checkpoint) in a [signed note](https://c2sp.org/signed-note)); ` + "`.tsr`" + `: RFC 3161 timestamp tokens, if any |
+| ` + "`checkpoints/<tree-size>.note`" + ` | every signed checkpoint up to the one the proofs use ([c2sp.org/tlog-checkpoint](https://c2sp.org/tlog-checkpoint) in a [signed note](https://c2sp.org/signed-note)); ` + "`.consistency`" + `: an RFC 6962 consistency proof that it is a prefix of the latest (lines: header, ` + "`old <size>`, `new <size>`" + `, base64 hashes); ` + "`.tsr`" + `: RFC 3161 timestamp tokens, if any |
 | ` + "`keys/<key-id>.pub`" + ` | the agent's public keys (note verifier keys: ` + "`<name>+<key-id>+<base64>`" + `) |
 | ` + "`index.csv`, `index.html`" + ` | one row per evidence file: control, type, subject, collected time, SHA-256, file |
 | ` + "`manifest.json`" + ` | the window, the controls, the checkpoint the proofs use |
@@ -59,9 +59,10 @@ evidence bucket.
 
     tickmark verify-package this-package.zip
 
-It checks every file's hash, every checkpoint signature, every record's
-inclusion proof, and that every body matches its record, and names the first
-item that fails (exit status 1).
+It checks every file's hash, every checkpoint signature, that every
+checkpoint is consistent with the latest (one append-only log), every
+record's inclusion proof, and that every body matches its record, and names
+the first item that fails (exit status 1).
 
 ## 3. Without tickmark
 
@@ -87,7 +88,8 @@ construction as Certificate Transparency and the Go checksum database):
    key ID.
 
 Any implementation of C2SP tlog-proof and signed notes can do this, e.g. Go's
-golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog (` + "`tlog.CheckRecord`" + `).
+golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog (` + "`tlog.CheckRecord`" + `;
+` + "`tlog.CheckTree`" + ` for the consistency proofs, RFC 6962 section 2.1.2).
 
 ## What a failure means
 

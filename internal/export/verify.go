@@ -41,6 +41,7 @@ type Report struct {
 	Bodies      int       `json:"evidence_files"`
 	Proofs      int       `json:"proofs"`
 	Checkpoints int       `json:"checkpoints"`
+	Consistent  int       `json:"checkpoints_proven_consistent"`
 	Keys        []string  `json:"keys"`
 	TreeSize    int64     `json:"tree_size"`
 	Problems    []Problem `json:"problems"`
@@ -237,6 +238,36 @@ func VerifyPackage(r io.ReaderAt, size int64) (*Report, error) {
 		rep.TreeSize = cp.Size
 		if base64.StdEncoding.EncodeToString(cp.Root[:]) != man.Checkpoint.Root {
 			v.fail("manifest.json", "checkpoint root differs from %s", checkpointFile(cp.Size))
+		}
+		// Every earlier checkpoint is a prefix of the latest: one log.
+		sizes := make([]int64, 0, len(checkpoints))
+		for s := range checkpoints {
+			sizes = append(sizes, s)
+		}
+		sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
+		for _, s := range sizes {
+			old := checkpoints[s]
+			if s == 0 || s >= cp.Size {
+				continue
+			}
+			name := consistencyFile(s)
+			b, err := v.read(name, 1<<20)
+			if err != nil {
+				v.fail(name, "consistency proof of %s: %v", checkpointFile(s), err)
+				continue
+			}
+			o, n, proof, err := ParseConsistency(b)
+			if err == nil && (o != s || n != cp.Size) {
+				err = fmt.Errorf("proves %d to %d, not %d to %d", o, n, s, cp.Size)
+			}
+			if err == nil {
+				err = tlog.CheckTree(proof, cp.Size, cp.Root, s, old.Root)
+			}
+			if err != nil {
+				v.fail(checkpointFile(s), "not consistent with %s (%s): %v", checkpointFile(cp.Size), name, err)
+				continue
+			}
+			rep.Consistent++
 		}
 	}
 	// 3. Records and proofs.

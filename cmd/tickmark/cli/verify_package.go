@@ -53,7 +53,7 @@ compare the key IDs printed here with the organisation's published ones.`,
 				fmt.Fprintf(w, "package %s (agent %s): %d files, %d records, %d evidence files, %d checkpoints, keys %v\n",
 					rep.Root, rep.Agent, rep.Files, rep.Records, rep.Bodies, rep.Checkpoints, rep.Keys)
 				if rep.OK {
-					fmt.Fprintf(w, "OK: every file hash, checkpoint signature, inclusion proof (tree size %d) and body verified\n", rep.TreeSize)
+					fmt.Fprintf(w, "OK: every file hash, checkpoint signature, checkpoint consistency (%d), inclusion proof (tree size %d) and body verified\n", rep.Consistent, rep.TreeSize)
 					return nil
 				}
 				first, _ := rep.First()
