@@ -46,6 +46,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	// links are built by tickmark (file:// paths into the store), not taken from evidence
 	"url":   func(s string) template.URL { return template.URL(s) },
 	"count": func(m map[Status]int, s string) int { return m[Status(s)] },
+	"last":  func(d []Day) int { return len(d) - 1 },
 	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"shade": func(d *Day) string {
 		switch {
@@ -79,6 +80,7 @@ th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
 .cal{display:flex;gap:2px;margin:.5em 0}.wk{display:flex;flex-direction:column;gap:2px}
 .cal span{display:block;width:11px;height:11px;border-radius:2px}
 .c{background:#2da44e}.cp{background:#aceebb}.f{background:#cf222e}.fp{background:#ff8182}.n{background:#fb8f44}.d{background:#d0d7de}.none{background:transparent}
+.cap{color:#57606a;font-size:.85em;margin:.2em 0}
 .legend span{display:inline-block;width:11px;height:11px;border-radius:2px;margin:0 .3em 0 1em;vertical-align:middle}
 </style></head><body>
 <h1>Evidence coverage, {{date .From}} to {{date .To}}</h1>
@@ -91,6 +93,7 @@ th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
 {{end}}</tbody></table>
 {{range .Controls}}<section id="{{.Control.ID}}"><h2>{{.Control.ID}}: {{.Control.Title}}</h2>
 <p>{{.Control.Frequency}}; owner {{.Control.Owner}}; evidence: {{range $i, $t := .Control.Evidence}}{{if $i}}, {{end}}<code>{{$t}}</code>{{end}}; collectors: {{if .Sources}}{{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}}{{else}}<span class="bad">none produces these types</span>{{end}}</p>
+{{with .Days}}<p class="cap">{{(index . 0).Date}} to {{(index . (last .)).Date}}: one column per ISO week, Monday at the top; hover a day for its records.</p>{{end}}
 <div class="cal">{{range .Weeks}}<div class="wk">{{range .Days}}<span class="{{shade .}}"{{with .}} title="{{.Date}}: {{.Records}} record(s){{if .Failed}}, a collector failed{{end}} — {{.Status}}"{{end}}></span>{{end}}</div>{{end}}</div>
 {{with .Gaps}}<table><thead><tr><th>period</th><th>status</th><th>why</th></tr></thead><tbody>
 {{range .}}<tr><td>{{.Label}}</td><td class="bad">{{.Status}}</td><td>{{.Detail}}</td></tr>
