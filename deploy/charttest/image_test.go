@@ -1,0 +1,77 @@
+package charttest
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// No container engine runs here, so the image is checked in two halves:
+// the Dockerfile says what the image must be, and the binary it packages is
+// built the same way and checked to be static and versioned.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	stages := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(df, -1)
+	if len(stages) < 2 {
+		t.Fatalf("want a multi-stage build, got %d FROM lines", len(stages))
+	}
+	final := df[strings.LastIndex(df, "\nFROM "):]
+	if base := stages[len(stages)-1][1]; base != "scratch" && !strings.HasPrefix(base, "gcr.io/distroless/static") {
+		t.Errorf("final base %s: want distroless/static or scratch", base)
+	}
+	user := regexp.MustCompile(`(?m)^USER\s+(\d+)(:\d+)?\s*$`).FindStringSubmatch(final)
+	if user == nil || user[1] == "0" {
+		t.Errorf("final stage must set a numeric non-root USER (runAsNonRoot checks it): %v", user)
+	}
+	for _, want := range []string{"HOME=/var/lib/tickmark", "TMPDIR=/var/lib/tickmark", `ENTRYPOINT ["/usr/local/bin/tickmark"]`} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final stage lacks %s", want)
+		}
+	}
+	build := regexp.MustCompile(`(?s)CGO_ENABLED=0.*?go build(.*?)\./cmd/tickmark`).FindStringSubmatch(df)
+	if build == nil {
+		t.Fatal("no `CGO_ENABLED=0 ... go build ... ./cmd/tickmark` in the Dockerfile")
+	}
+	for _, want := range []string{"-trimpath", "-X github.com/tickmark-dev/tickmark/internal/app.Version=${VERSION}"} {
+		if !strings.Contains(build[1], want) {
+			t.Errorf("go build lacks %s", want)
+		}
+	}
+}
+
+func TestStaticVersionedBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tickmark")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-s -w -X github.com/tickmark-dev/tickmark/internal/app.Version=v9.9.9-image-test",
+		"-o", bin, "./cmd/tickmark")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("binary has a dynamic loader (PT_INTERP): not static")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("binary links %v: not static", libs)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "v9.9.9-image-test") {
+		t.Errorf("version: %v %s", err, out)
+	}
+}
