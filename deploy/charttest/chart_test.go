@@ -512,7 +512,8 @@ func TestFleet(t *testing.T) {
 	}
 }
 
-// values.schema.json rejects what would break the deployment's guarantees.
+// values.schema.json, and the chart's own checks, reject what would break
+// the deployment's guarantees.
 func TestSchemaRejects(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -527,11 +528,13 @@ func TestSchemaRejects(t *testing.T) {
 		{"fleet agent without name", map[string]any{"agents": []any{map[string]any{"agentId": "x"}}}, "name"},
 		{"bad grace", map[string]any{"daemon": map[string]any{"grace": "thirty seconds"}}, "grace"},
 		{"literal secret", map[string]any{"store": map[string]any{"type": "s3", "bucket": "b", "secret_access_key": "hunter2"}}, "secret_access_key"},
+		{"two agents, one id", map[string]any{"agents": []any{map[string]any{"name": "a", "agentId": "prod"}, map[string]any{"name": "b", "agentId": "prod"}}}, `agent id "prod" is used twice`},
+		{"two agents, one PVC", map[string]any{"persistence": map[string]any{"existingClaim": "ledger"}, "agents": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}}, `PVC "ledger" would be shared`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := render(t, "", c.vals)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v, want a schema error about %s", err, c.want)
+				t.Fatalf("err = %v, want an error about %s", err, c.want)
 			}
 		})
 	}

@@ -244,3 +244,25 @@ volumes:
 {{ toYaml . | indent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Refuse a fleet that would share state: two agents with one agent id (one
+signed log written by two ledgers) or one PVC (one ledger, two agents).
+*/}}
+{{- define "tickmark.validate" -}}
+{{- $ids := dict -}}
+{{- $claims := dict -}}
+{{- range $a := (include "tickmark.agents" . | fromYamlArray) -}}
+{{- $ctx := dict "root" $ "agent" $a -}}
+{{- $id := include "tickmark.agentID" $ctx -}}
+{{- if hasKey $ids $id -}}
+{{- fail (printf "agents: agent id %q is used twice; each agent needs its own id (agents[].agentId)" $id) -}}
+{{- end -}}
+{{- $_ := set $ids $id true -}}
+{{- $claim := include "tickmark.claimName" $ctx -}}
+{{- if hasKey $claims $claim -}}
+{{- fail (printf "agents: PVC %q would be shared by two agents; each agent needs its own ledger (set agents[].persistence.existingClaim, or leave it empty)" $claim) -}}
+{{- end -}}
+{{- $_ := set $claims $claim true -}}
+{{- end -}}
+{{- end -}}
