@@ -1,5 +1,7 @@
 // Package daemon is `tickmark run` without --once: it schedules every
-// collector instance on its cron spec (robfig/cron, UTC), never runs one
+// collector instance on its cron spec (robfig/cron, UTC), starts at once
+// those already due given their last run in the ledger (so a restart never
+// postpones a collection by a whole interval), never runs one
 // instance twice at once, recovers and reports panics, optionally jitters
 // each start, and after each run signs a checkpoint and pushes to the store,
 // one push at a time. It serves /healthz, /readyz and /metrics.
@@ -163,12 +165,21 @@ func Run(ctx context.Context, o Options) error {
 
 	c := cron.New(cron.WithLocation(time.UTC), cron.WithParser(config.CronParser), cron.WithLogger(cronLogger{log: d.log}))
 	now := time.Now().UTC()
+	var catchUp []cron.Job
 	for i, cc := range o.Collectors {
 		cl := cronLogger{log: d.log.With("collector", cc.Name), collector: cc.Name, m: o.Metrics}
 		// Skip outside Recover: a recovered panic still releases the
 		// instance's slot, so it is scheduled again.
 		job := cron.NewChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)).Then(d.job(cc, scheds[i]))
 		c.Schedule(scheds[i], job)
+		last, err := schedule.LedgerRuns{Ledger: o.App.Ledger}.LastStart(cc.Name)
+		if err != nil {
+			return fmt.Errorf("reading the last run of %s: %w", cc.Name, err)
+		}
+		if dec := schedule.Due(scheds[i], last, now); dec.Due {
+			d.log.Info("collector is due now", "collector", cc.Name, "reason", dec.Reason)
+			catchUp = append(catchUp, job)
+		}
 		next := scheds[i].Next(now)
 		if o.Metrics != nil {
 			o.Metrics.Scheduled(cc.Name, next)
@@ -176,6 +187,16 @@ func Run(ctx context.Context, o Options) error {
 		d.log.Info("collector scheduled", "collector", cc.Name, "type", cc.Type, "schedule", cc.Schedule, "next", next.Format(time.RFC3339), "jitter", o.Jitter(cc).String())
 	}
 	c.Start()
+	// Due runs start now, through the same job (and so the same
+	// skip-if-running slot) as their scheduled runs.
+	var catchUpWG sync.WaitGroup
+	for _, job := range catchUp {
+		catchUpWG.Add(1)
+		go func() {
+			defer catchUpWG.Done()
+			job.Run()
+		}()
+	}
 	if o.Health != nil {
 		o.Health.SetReady()
 	}
@@ -187,7 +208,13 @@ func Run(ctx context.Context, o Options) error {
 		o.Health.SetNotReady("shutting down")
 	}
 	d.log.Info("shutting down: no new runs; waiting for running collectors", "grace", o.Grace.String())
-	done := c.Stop().Done()
+	stopped := c.Stop()
+	done := make(chan struct{})
+	go func() {
+		<-stopped.Done()
+		catchUpWG.Wait()
+		close(done)
+	}()
 	t := time.NewTimer(o.Grace)
 	select {
 	case <-done:

@@ -429,3 +429,52 @@ func scrape(m *metrics.Metrics) string {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
+
+// At start, collectors already due given their last run in the ledger run
+// at once; the others wait for their schedule. A restart never postpones a
+// collection by a whole interval, nor repeats one that just ran.
+func TestDueCollectorsRunAtStart(t *testing.T) {
+	t.Parallel()
+	a := openApp(t, `
+  - name: start-never-ran
+    type: daemontest
+    schedule: "@every 1h"
+    daemontest: {items: 1}
+  - name: start-ran-long-ago
+    type: daemontest
+    schedule: "@every 1h"
+    daemontest: {items: 1}
+  - name: start-ran-recently
+    type: daemontest
+    schedule: "@every 1h"
+    daemontest: {items: 1}
+`)
+	now := time.Now().UTC()
+	for name, ago := range map[string]time.Duration{"start-ran-long-ago": 3 * time.Hour, "start-ran-recently": 10 * time.Minute} {
+		if err := a.Ledger.RecordRun(&ledger.Run{Collector: name, Started: now.Add(-ago), Finished: now.Add(-ago + time.Minute), Outcome: ledger.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ccs, _ := a.Select(nil)
+	stop := startDaemon(t, Options{App: a, Collectors: ccs, Grace: 5 * time.Second})
+	for _, n := range []string{"start-never-ran", "start-ran-long-ago"} {
+		select {
+		case <-track(n).firstStart:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s did not run at start", n)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err, _ := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Recorded runs plus the ones this daemon started.
+	for name, want := range map[string]int{"start-never-ran": 1, "start-ran-long-ago": 2, "start-ran-recently": 1} {
+		if got := len(runs(t, a, name)); got != want {
+			t.Errorf("%s: %d runs in the ledger, want %d", name, got, want)
+		}
+	}
+	if track("start-ran-recently").started.Load() != 0 {
+		t.Error("start-ran-recently ran although its last run was 10 minutes ago on @every 1h")
+	}
+}
