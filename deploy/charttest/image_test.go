@@ -2,6 +2,7 @@ package charttest
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,4 +75,64 @@ func TestStaticVersionedBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "v9.9.9-image-test") {
 		t.Errorf("version: %v %s", err, out)
 	}
+}
+
+// The IAM examples are valid JSON, and the agent's policy never allows a
+// delete or an Object Lock change (it denies them explicitly).
+func TestIAMExamples(t *testing.T) {
+	files, err := filepath.Glob("../iam/*.json")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("IAM examples: %v %v", files, err)
+	}
+	type statement struct {
+		Effect   string
+		Action   any
+		Resource any
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Version   string
+			Statement []statement
+		}
+		if err := json.Unmarshal(b, &doc); err != nil || doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if filepath.Base(f) != "tickmark-store-policy.json" {
+			continue
+		}
+		denied := map[string]bool{}
+		for _, st := range doc.Statement {
+			for _, a := range actions(st.Action) {
+				if st.Effect == "Allow" && (strings.Contains(a, "Delete") || strings.Contains(a, "Bypass") || strings.HasSuffix(a, "*")) {
+					t.Errorf("%s allows %s", f, a)
+				}
+				if st.Effect == "Deny" {
+					denied[a] = true
+				}
+			}
+		}
+		for _, a := range []string{"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} {
+			if !denied[a] {
+				t.Errorf("%s does not deny %s", f, a)
+			}
+		}
+	}
+}
+
+func actions(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	return nil
 }
