@@ -3,4 +3,6 @@ package all
 
 import (
 	_ "github.com/tickmark-dev/tickmark/collectors/exec"
+	_ "github.com/tickmark-dev/tickmark/collectors/github"
+	_ "github.com/tickmark-dev/tickmark/collectors/jira"
 )

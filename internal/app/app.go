@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Version is the tickmark version, set at build time with
@@ -219,6 +221,7 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
 	}
 	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
+	a.stampCheckpoints(ctx)
 	if a.Store == nil {
 		return nil
 	}
@@ -256,4 +259,41 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stampCheckpoints gets an RFC 3161 token for every checkpoint that has
+// none (the latest, and any an earlier outage left unstamped). A TSA outage
+// never stops collection: the checkpoint is stamped on a later run.
+func (a *App) stampCheckpoints(ctx context.Context) {
+	t := a.Cfg.TimestampAuthority
+	if t == nil {
+		return
+	}
+	cps, err := a.Ledger.Checkpoints()
+	if err != nil {
+		a.Logger.Warn("listing checkpoints to stamp", "err", err)
+		return
+	}
+	tokens, err := a.Ledger.Tokens()
+	if err != nil {
+		a.Logger.Warn("listing timestamp tokens", "err", err)
+		return
+	}
+	client := &tsa.Client{URL: t.URL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	for i := len(cps) - 1; i >= 0; i-- {
+		cp := cps[i]
+		if _, ok := tokens[cp.Size]; ok {
+			continue
+		}
+		tok, err := client.Stamp(ctx, cp.Note)
+		if err != nil {
+			a.Logger.Warn("checkpoint not timestamped; it will be stamped on a later run", "tree_size", cp.Size, "err", err)
+			return
+		}
+		if err := a.Ledger.PutToken(cp.Size, tok); err != nil {
+			a.Logger.Warn("storing timestamp token", "tree_size", cp.Size, "err", err)
+			return
+		}
+		a.Logger.Info("checkpoint timestamped", "tree_size", cp.Size)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // EnvVar names the variable that points at the configuration file.
@@ -36,6 +37,8 @@ type Config struct {
 	Store      store.Config      `yaml:"store"`
 	Runner     Runner            `yaml:"runner"`
 	Collectors []CollectorConfig `yaml:"collectors"`
+	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
+	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
@@ -132,6 +135,7 @@ func Parse(data []byte) (*Config, error) {
 		Store      store.Config `yaml:"store"`
 		Runner     Runner       `yaml:"runner"`
 		Collectors []yaml.Node  `yaml:"collectors"`
+		TSA        *tsa.Config  `yaml:"timestamp_authority"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -140,7 +144,16 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, TimestampAuthority: top.TSA}
+	if t := c.TimestampAuthority; t != nil {
+		tn := child(root, "timestamp_authority")
+		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
+			errs = append(errs, &collectors.ConfigError{Line: line(tn, "url"), Key: "timestamp_authority.url", Msg: "must be the TSA's http(s) URL"})
+		}
+		if _, err := t.Roots(); err != nil {
+			errs = append(errs, &collectors.ConfigError{Line: line(tn, "ca_bundle"), Key: "timestamp_authority.ca_bundle", Msg: err.Error()})
+		}
+	}
 	c.validateAgent(root, &errs)
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {

@@ -177,7 +177,7 @@ func loadKeyText(skey, vkey string) (*Key, error) {
 // verifierFromSigner derives the verifier text of an Ed25519 note key:
 // "PRIVATE+KEY+<name>+<hash>+<base64(alg|seed)>".
 func verifierFromSigner(skey string) (string, error) {
-	parts := strings.SplitN(skey, "+", 5) // the base64 key may itself contain "+"
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", errors.New("signing key: not a note private key")
 	}

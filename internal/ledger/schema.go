@@ -29,7 +29,7 @@ var (
 	bucketIdxControl = []byte("idx_control")
 	// bucketIdxType: evidence type | 0x00 | collected_at ns | seq -> nil.
 	bucketIdxType = []byte("idx_type")
-	// bucketIdxSHA: body sha256 (32 bytes) | seq -> nil.
+	// bucketIdxSHA: body sha256 (32 bytes) | seq -> nil, written when the body is pushed.
 	bucketIdxSHA = []byte("idx_sha256")
 	// bucketOutbox: seq -> spool location of a body not yet in the store.
 	bucketOutbox = []byte("outbox")
@@ -44,8 +44,12 @@ var (
 	// bucketKeys: key hash (8 hex) -> verifier key text (note format).
 	bucketKeys = []byte("keys")
 
+	// bucketAnnouncements: new key ID -> key announcement note signed by
+	// the old and the new key (see rotate.go).
+	bucketAnnouncements = []byte("key_announcements")
+
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketHashes, bucketIdxTime, bucketIdxControl,
-		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys}
+		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys, bucketAnnouncements}
 )
 
 // Meta keys.

@@ -162,6 +162,12 @@ func (l Layout) Key(agent, keyID string) string {
 	return l.LogPrefix(agent) + "keys/" + keyID + ".pub"
 }
 
+// KeyAnnouncement is the key of the note announcing keyID, signed by the
+// key before it.
+func (l Layout) KeyAnnouncement(agent, keyID string) string {
+	return l.LogPrefix(agent) + "keys/" + keyID + ".announce"
+}
+
 // KeysPrefix lists an agent's public keys.
 func (l Layout) KeysPrefix(agent string) string { return l.LogPrefix(agent) + "keys/" }
 

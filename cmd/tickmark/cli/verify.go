@@ -37,7 +37,13 @@ problem.`,
 					return failErr(err, "")
 				}
 				defer a.Close()
-				rep, err := verify.Ledger(e.ctx, a.Ledger, verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies})
+				opts := verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies}
+				if t := cfg.TimestampAuthority; t != nil {
+					if opts.TSARoots, err = t.Roots(); err != nil {
+						return usageErr(err, "")
+					}
+				}
+				rep, err := verify.Ledger(e.ctx, a.Ledger, opts)
 				if err != nil {
 					return failErr(err, "")
 				}
@@ -68,6 +74,13 @@ func printVerify(e *env, r *verify.Report) {
 	fmt.Fprintf(w, "agent %s: %d records, tree size %d\n", r.Agent, r.Records, r.TreeSize)
 	fmt.Fprintf(w, "checkpoints: %d in the ledger, %d in the store\n", r.Checkpoints, r.StoreCheckpoints)
 	fmt.Fprintf(w, "bodies re-hashed: %d (%d from the local spool)\n", r.BodiesChecked, r.BodiesInSpool)
+	if r.Timestamped > 0 || len(r.Unstamped) > 0 {
+		fmt.Fprintf(w, "timestamps: %d checkpoint%s carry a verified RFC 3161 token", r.Timestamped, plural(r.Timestamped))
+		if len(r.Unstamped) > 0 {
+			fmt.Fprintf(w, "; not yet stamped (TSA unreachable at the time): %v", r.Unstamped)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.OK {
 		fmt.Fprintf(w, "OK: every record, checkpoint signature, published tile and body verified\n")
 		return
