@@ -49,15 +49,7 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestStaticVersionedBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tickmark")
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -X github.com/tickmark-dev/tickmark/internal/app.Version=v9.9.9-image-test",
-		"-o", bin, "./cmd/tickmark")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := tickmarkBinary(t)
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)
