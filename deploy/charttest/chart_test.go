@@ -360,6 +360,9 @@ func TestCronJobModeDefaults(t *testing.T) {
 		t.Errorf("exit code 2 (invalid configuration) must fail the Job without retries: %+v", job.PodFailurePolicy)
 	}
 	pod := job.Template.Spec
+	if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds < 30 {
+		t.Errorf("terminationGracePeriodSeconds %v leaves no time to sign and push", pod.TerminationGracePeriodSeconds)
+	}
 	if pod.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("restartPolicy = %s", pod.RestartPolicy)
 	}
