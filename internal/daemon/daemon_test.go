@@ -37,6 +37,14 @@ func track(name string) *tracker {
 	return t.(*tracker)
 }
 
+// resetTrackers starts the named instances' counts afresh (go test -count=N
+// runs a test again in the same process).
+func resetTrackers(names ...string) {
+	for _, n := range names {
+		trackers.Store(n, &tracker{firstStart: make(chan struct{})})
+	}
+}
+
 type testConfig struct {
 	// Sleep is how long each run takes (cancellable); artifacts are
 	// checkpointed before it and emitted uncommitted after it.
@@ -211,6 +219,7 @@ func TestTwoCollectorsEveryTwoSeconds(t *testing.T) {
 // overlapping starts are skipped and counted.
 func TestSlowCollectorNeverOverlaps(t *testing.T) {
 	t.Parallel()
+	resetTrackers("slow")
 	a := openApp(t, `
   - name: slow
     type: daemontest
@@ -248,6 +257,7 @@ func TestSlowCollectorNeverOverlaps(t *testing.T) {
 // checkpoint covers it, and the ledger verifies.
 func TestShutdownCancelsAfterGrace(t *testing.T) {
 	t.Parallel()
+	resetTrackers("stuck")
 	a := openApp(t, `
   - name: stuck
     type: daemontest
@@ -285,6 +295,7 @@ func TestShutdownCancelsAfterGrace(t *testing.T) {
 // A run that ends within the grace period completes normally.
 func TestShutdownLetsRunFinishWithinGrace(t *testing.T) {
 	t.Parallel()
+	resetTrackers("brief")
 	a := openApp(t, `
   - name: brief
     type: daemontest
@@ -348,6 +359,7 @@ func TestPanicRecovered(t *testing.T) {
 // shutdown begins; /metrics and /healthz are served.
 func TestEndpoints(t *testing.T) {
 	t.Parallel()
+	resetTrackers("endpoint")
 	a := openApp(t, `
   - name: endpoint
     type: daemontest
@@ -435,6 +447,7 @@ func scrape(m *metrics.Metrics) string {
 // collection by a whole interval, nor repeats one that just ran.
 func TestDueCollectorsRunAtStart(t *testing.T) {
 	t.Parallel()
+	resetTrackers("start-never-ran", "start-ran-long-ago", "start-ran-recently")
 	a := openApp(t, `
   - name: start-never-ran
     type: daemontest
