@@ -197,15 +197,15 @@ func Run(ctx context.Context, o Options) error {
 			job.Run()
 		}()
 	}
-	if o.Health != nil {
-		o.Health.SetReady()
+	if h := d.o.Health; h != nil {
+		h.SetReady()
 	}
 	d.log.Info("daemon started", "collectors", len(o.Collectors), "grace", o.Grace.String())
 
 	<-ctx.Done()
 	close(d.stopping)
-	if o.Health != nil {
-		o.Health.SetNotReady("shutting down")
+	if h := d.o.Health; h != nil {
+		h.SetNotReady("shutting down")
 	}
 	d.log.Info("shutting down: no new runs; waiting for running collectors", "grace", o.Grace.String())
 	stopped := c.Stop()

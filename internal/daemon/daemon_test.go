@@ -408,6 +408,31 @@ func TestEndpoints(t *testing.T) {
 	<-done
 }
 
+// Listening without a Health of one's own still turns /readyz ready.
+func TestReadyWithoutOwnHealth(t *testing.T) {
+	t.Parallel()
+	a := openApp(t, `
+  - name: readiness
+    type: daemontest
+    schedule: "@every 1h"
+`)
+	ccs, _ := a.Select(nil)
+	addr := make(chan net.Addr, 1)
+	stop := startDaemon(t, Options{App: a, Collectors: ccs, Listen: "127.0.0.1:0", OnListen: func(ad net.Addr) { addr <- ad }})
+	defer stop()
+	base := "http://" + (<-addr).String()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if code, _ := get(t, base+"/readyz"); code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never turned ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestRefusesNothingToSchedule(t *testing.T) {
 	a := openApp(t, "  []\n")
 	if err := Run(context.Background(), Options{App: a}); err == nil || !strings.Contains(err.Error(), "no enabled collector") {
