@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
@@ -304,7 +305,9 @@ func (m *Metrics) Push(ctx context.Context, url, agent string) error {
 	if url == "" {
 		return errors.New("no Pushgateway URL")
 	}
-	p := push.New(url, "tickmark").Gatherer(m.reg).Grouping("agent", agent).Client(&http.Client{Timeout: 30 * time.Second})
+	// The text format: what a person debugging the gateway can read.
+	p := push.New(url, "tickmark").Gatherer(m.reg).Grouping("agent", agent).
+		Format(expfmt.NewFormat(expfmt.TypeTextPlain)).Client(&http.Client{Timeout: 30 * time.Second})
 	if err := p.PushContext(ctx); err != nil {
 		// The client's error repeats the URL; keep only ours, without credentials.
 		var ue *neturl.Error

@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +127,61 @@ func TestRunFlagsNeedTheirMode(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut, c.msg) {
 			t.Errorf("%v: exit %d %q, want 2 and %q", c.args, code, errOut, c.msg)
 		}
+	}
+}
+
+// `run --once --due --pushgateway URL` pushes the run's metrics (PUT, job
+// tickmark, agent <id>); a Pushgateway that is down is logged and does not
+// change the exit code.
+func TestRunOncePushgateway(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tickmark.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`agent: {id: push-test, data_dir: %[1]s/data, log_format: json}
+store: {type: filesystem, path: %[1]s/store}
+collectors:
+  - name: hello
+    type: exec
+    schedule: "@hourly"
+    controls: {custom.check: [CC7.2]}
+    exec:
+      command: ["/bin/sh", "-c", "printf '{\"type\":\"custom.check\",\"subject\":\"x\",\"content_type\":\"text/plain\",\"body_base64\":\"b2s=\"}\\n'"]
+`, dir)), 0o600)
+	var (
+		mu     sync.Mutex
+		method string
+		path   string
+		body   string
+	)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		method, path, body = r.Method, r.URL.Path, string(b)
+		mu.Unlock()
+	}))
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	code, _, errOut := runCLI(t, now, "run", "--once", "--due", "--pushgateway", gw.URL, "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	mu.Lock()
+	if method != http.MethodPut || path != "/metrics/job/tickmark/agent/push-test" {
+		t.Errorf("push: %s %s", method, path)
+	}
+	for _, want := range []string{
+		`tickmark_collector_runs_total{collector="hello",outcome="success",type="exec"} 1`,
+		`tickmark_artifacts_total{collector="hello",evidence_type="custom.check"} 1`,
+		fmt.Sprintf(`tickmark_collector_last_success_timestamp_seconds{collector="hello"} %g`, float64(now.Unix())),
+		`tickmark_outbox_backlog 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("pushed metrics lack %s", want)
+		}
+	}
+	mu.Unlock()
+	gw.Close()
+	// An hour later, with the Pushgateway gone: the run succeeds (exit 0) and says why no metrics went out.
+	code, _, errOut = runCLI(t, now.Add(time.Hour), "run", "--once", "--due", "--pushgateway", gw.URL, "--config", cfg)
+	if code != 0 || !strings.Contains(errOut, "metrics push failed") {
+		t.Fatalf("exit %d, want 0 with the push failure logged:\n%s", code, errOut)
 	}
 }
