@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
@@ -16,12 +17,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Problem is one failed check, naming the item (a file in the package).
@@ -34,18 +37,24 @@ func (p Problem) String() string { return p.Item + ": " + p.Message }
 
 // Report is the result of VerifyPackage.
 type Report struct {
-	Root        string    `json:"root"`
-	Agent       string    `json:"agent"`
-	Files       int       `json:"files"`
-	Records     int       `json:"records"`
-	Bodies      int       `json:"evidence_files"`
-	Proofs      int       `json:"proofs"`
-	Checkpoints int       `json:"checkpoints"`
-	Consistent  int       `json:"checkpoints_proven_consistent"`
-	Keys        []string  `json:"keys"`
-	TreeSize    int64     `json:"tree_size"`
-	Problems    []Problem `json:"problems"`
-	OK          bool      `json:"ok"`
+	Root        string   `json:"root"`
+	Agent       string   `json:"agent"`
+	Files       int      `json:"files"`
+	Records     int      `json:"records"`
+	Bodies      int      `json:"evidence_files"`
+	Proofs      int      `json:"proofs"`
+	Checkpoints int      `json:"checkpoints"`
+	Consistent  int      `json:"checkpoints_proven_consistent"`
+	Keys        []string `json:"keys"`
+	// Timestamps counts checkpoints whose RFC 3161 token verified; with
+	// TimestampChains false only the token's signature and imprint were
+	// checked (no TSA CA given).
+	Timestamps      int       `json:"timestamps_verified"`
+	TimestampChains bool      `json:"timestamp_chains_checked"`
+	TimestampTimes  []string  `json:"timestamp_times,omitempty"`
+	TreeSize        int64     `json:"tree_size"`
+	Problems        []Problem `json:"problems"`
+	OK              bool      `json:"ok"`
 }
 
 // First returns the first problem, if any.
@@ -101,6 +110,20 @@ func (v *verifier) read(name string, limit int64) ([]byte, error) {
 // keys, every record's inclusion proof against a signed checkpoint, and
 // every evidence file against its record. Problems name the file.
 func VerifyPackage(r io.ReaderAt, size int64) (*Report, error) {
+	return VerifyPackageWith(r, size, VerifyOptions{})
+}
+
+// VerifyOptions adds outside trust to a package verification.
+type VerifyOptions struct {
+	// TSARoots are the timestamp authority's CA certificates: with them
+	// every checkpoints/<size>.tsr token is checked up to the TSA's chain at
+	// the token's time; without them, only its signature and that it covers
+	// the checkpoint's exact bytes.
+	TSARoots *x509.CertPool
+}
+
+// VerifyPackageWith is VerifyPackage with outside trust anchors.
+func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("not a readable zip: %w", err)
@@ -231,6 +254,36 @@ func VerifyPackage(r io.ReaderAt, size int64) (*Report, error) {
 		}
 		checkpoints[cp.Size] = cp
 		rep.Checkpoints++
+	}
+	// RFC 3161 tokens over the checkpoints' exact bytes.
+	rep.TimestampChains = o.TSARoots != nil
+	for _, name := range order {
+		if !strings.HasPrefix(name, "checkpoints/") || !strings.HasSuffix(name, ".tsr") {
+			continue
+		}
+		noteName := strings.TrimSuffix(name, ".tsr") + ".note"
+		nb, err := v.read(noteName, 64<<10)
+		if err != nil {
+			v.fail(name, "timestamp token without its checkpoint %s", noteName)
+			continue
+		}
+		tok, err := v.read(name, 1<<20)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		var tv *tsa.Verified
+		if o.TSARoots != nil {
+			tv, err = tsa.Verify(tok, nb, o.TSARoots)
+		} else {
+			tv, err = tsa.VerifySignature(tok, nb)
+		}
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		rep.Timestamps++
+		rep.TimestampTimes = append(rep.TimestampTimes, strings.TrimSuffix(path.Base(name), ".tsr")+"@"+tv.Time.UTC().Format(time.RFC3339))
 	}
 	if cp, ok := checkpoints[man.Checkpoint.Size]; !ok {
 		v.fail(checkpointFile(man.Checkpoint.Size), "the manifest's checkpoint is missing or not validly signed")

@@ -128,19 +128,45 @@ type Verified struct {
 	Signer string // the TSA certificate's subject
 }
 
+// VerifySignature checks a token's CMS signature and that it covers data,
+// without checking who the TSA is (no trusted roots at hand). Use Verify
+// whenever the TSA's CA certificates are available.
+func VerifySignature(resp, data []byte) (*Verified, error) {
+	ts, err := parseToken(resp)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkImprint(ts, data); err != nil {
+		return nil, err
+	}
+	v := &Verified{Time: ts.Time}
+	if len(ts.Certificates) > 0 {
+		v.Signer = ts.Certificates[0].Subject.String()
+	}
+	return v, nil
+}
+
+func parseToken(resp []byte) (*timestamp.Timestamp, error) {
+	ts, err := timestamp.ParseResponse(resp)
+	if err != nil {
+		// tokens stored bare (TimeStampToken) are accepted too
+		ts2, err2 := timestamp.Parse(resp)
+		if err2 != nil {
+			return nil, fmt.Errorf("timestamp token does not parse or its signature is invalid: %w", err)
+		}
+		ts = ts2
+	}
+	return ts, nil
+}
+
 // Verify checks a stored TimeStampResp against the exact checkpoint bytes:
 // the CMS signature, that the message imprint is the hash of data, and
 // that the signing certificate chains to roots and is valid for time
 // stamping at the token's time (it may have expired since).
 func Verify(resp, data []byte, roots *x509.CertPool) (*Verified, error) {
-	ts, err := timestamp.ParseResponse(resp)
+	ts, err := parseToken(resp)
 	if err != nil {
-		// tokens stored bare (TimeStampToken) are accepted too
-		if ts2, err2 := timestamp.Parse(resp); err2 == nil {
-			ts = ts2
-		} else {
-			return nil, fmt.Errorf("timestamp token does not parse or its signature is invalid: %w", err)
-		}
+		return nil, err
 	}
 	if err := checkImprint(ts, data); err != nil {
 		return nil, err

@@ -151,3 +151,32 @@ func TestForeignKeyUnderSameAgentIDIsReported(t *testing.T) {
 		t.Fatalf("verify: %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestPackageWithTimestampsVerifiesOffline(t *testing.T) {
+	srv := tsatest.Start(t, time.Time{}, time.Time{})
+	dir, cfg := workspace(t, "")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte("timestamp_authority:\n  url: "+srv.URL+"\n  ca_bundle: file:"+srv.CAFile+"\n")...), 0o600)
+	t.Setenv("N", "6")
+	if r := tickmark(t, "run", "--once", "--config", cfg); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	zip := filepath.Join(dir, "pkg.zip")
+	today := time.Now().UTC().Format("2006-01-02")
+	if r := tickmark(t, "export", "--config", cfg, "--from", today, "--to", today, "--out", zip); r.code != 0 {
+		t.Fatalf("export: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := tickmark(t, "verify-package", zip)
+	if r.code != 0 || !strings.Contains(r.stdout, "RFC 3161 timestamps: 1 (signature and checkpoint bytes checked") {
+		t.Fatalf("verify-package: %d\n%s", r.code, r.stdout)
+	}
+	r = tickmark(t, "verify-package", "--tsa-ca", srv.CAFile, zip)
+	if r.code != 0 || !strings.Contains(r.stdout, "TSA certificate chain checked") {
+		t.Fatalf("verify-package --tsa-ca: %d\n%s", r.code, r.stdout)
+	}
+	other := tsatest.Start(t, time.Time{}, time.Time{})
+	r = tickmark(t, "verify-package", "--tsa-ca", other.CAFile, zip)
+	if r.code != 1 || !strings.Contains(r.stdout, "6.tsr: timestamp token from an untrusted TSA") {
+		t.Fatalf("untrusted TSA: %d\n%s", r.code, r.stdout)
+	}
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/x509"
 	"fmt"
 	"os"
 
@@ -11,7 +12,10 @@ import (
 
 func init() {
 	register(func(e *env) *cobra.Command {
-		var asJSON bool
+		var (
+			asJSON bool
+			tsaCA  string
+		)
 		c := &cobra.Command{
 			Use:   "verify-package FILE.zip",
 			Short: "Verify an auditor package offline, with nothing but the package",
@@ -36,7 +40,18 @@ compare the key IDs printed here with the organisation's published ones.`,
 				if err != nil {
 					return failErr(err, "")
 				}
-				rep, err := export.VerifyPackage(f, st.Size())
+				var opts export.VerifyOptions
+				if tsaCA != "" {
+					pemBytes, err := os.ReadFile(tsaCA)
+					if err != nil {
+						return usageErr(fmt.Errorf("--tsa-ca: %w", err), "")
+					}
+					opts.TSARoots = x509.NewCertPool()
+					if !opts.TSARoots.AppendCertsFromPEM(pemBytes) {
+						return usageErr(fmt.Errorf("--tsa-ca %s holds no PEM certificate", tsaCA), "")
+					}
+				}
+				rep, err := export.VerifyPackageWith(f, st.Size(), opts)
 				if err != nil {
 					return failErr(fmt.Errorf("%s: %w", args[0], err), "")
 				}
@@ -52,6 +67,13 @@ compare the key IDs printed here with the organisation's published ones.`,
 				w := e.stdout
 				fmt.Fprintf(w, "package %s (agent %s): %d files, %d records, %d evidence files, %d checkpoints, keys %v\n",
 					rep.Root, rep.Agent, rep.Files, rep.Records, rep.Bodies, rep.Checkpoints, rep.Keys)
+				if rep.Timestamps > 0 {
+					how := "signature and checkpoint bytes checked; pass --tsa-ca to check the TSA's certificate chain"
+					if rep.TimestampChains {
+						how = "signature, checkpoint bytes and TSA certificate chain checked"
+					}
+					fmt.Fprintf(w, "RFC 3161 timestamps: %d (%s): %v\n", rep.Timestamps, how, rep.TimestampTimes)
+				}
 				if rep.OK {
 					fmt.Fprintf(w, "OK: every file hash, checkpoint signature, checkpoint consistency (%d), inclusion proof (tree size %d) and body verified\n", rep.Consistent, rep.TreeSize)
 					return nil
@@ -65,6 +87,7 @@ compare the key IDs printed here with the organisation's published ones.`,
 			},
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+		c.Flags().StringVar(&tsaCA, "tsa-ca", "", "PEM file of the timestamp authority's CA: check each token's certificate chain too")
 		return c
 	})
 }
