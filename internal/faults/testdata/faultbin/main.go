@@ -72,7 +72,7 @@ func get(ctx context.Context, c *Config, req collectors.Request, path string) (*
 	if resp.StatusCode/100 != 2 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		return nil, httpx.Classify(httpx.NewStatusError(resp))
+		return nil, fmt.Errorf("faultapi: %w", httpx.Classify(httpx.NewStatusError(resp)))
 	}
 	return resp, nil
 }
