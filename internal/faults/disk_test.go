@@ -188,8 +188,8 @@ func TestStoreUnreachable(t *testing.T) {
 	if sum.Push == nil || sum.Push.Backlog == 0 {
 		t.Fatalf("push: %+v; want a backlog", sum.Push)
 	}
-	wantErr(t, "push error", sum.Push.Error, "filesystem store "+a.store, "no space left on device")
-	wantErr(t, "stderr", r.stderr, "tickmark: error: pushing to filesystem store", "artifacts are committed locally and queued; the next run retries")
+	wantErr(t, "push error", sum.Push.Error, "put controls/", "no space left on device")
+	wantErr(t, "stderr", r.stderr, "tickmark: error: pushing to filesystem store "+a.store+": ", "no space left on device", "artifacts are committed locally and queued; the next run retries")
 	first := a.snapshot()
 	if len(first.hashes) != 250 || first.outbox != sum.Push.Backlog {
 		t.Fatalf("ledger: %d records, %d queued; want 250 and the reported backlog %d", len(first.hashes), first.outbox, sum.Push.Backlog)
