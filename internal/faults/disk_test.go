@@ -233,3 +233,45 @@ func TestStoreUnreachable(t *testing.T) {
 	a.storeState(final)
 	a.verify()
 }
+
+// TestStoreUnavailableAtStart: the store cannot even be opened (its folder
+// sits on a read-only file system and does not exist yet). `run` still
+// collects and commits everything, reports the store as the failure (exit
+// 1, every body queued) and, once the store is writable, the next run
+// pushes the whole queue.
+func TestStoreUnavailableAtStart(t *testing.T) {
+	t.Parallel()
+	a := newAgent(t, tickmarkBin(t), items("one", 40, 10)+items("two", 10, 10))
+	mnt := filepath.Join(a.dir, "mnt")
+	a.store = filepath.Join(mnt, "evidence")
+	a.writeConfig(items("one", 40, 10) + items("two", 10, 10))
+	ns := newMountNS(t, tmpfs{dir: mnt, size: "8m"})
+	a.ns = ns
+	ns.sh("mount -o remount,ro '" + mnt + "'")
+
+	sum, r := a.runOnce()
+	if r.code != 1 {
+		t.Fatalf("run with the store unavailable: want exit 1\n%s", r)
+	}
+	for _, c := range sum.Collectors {
+		if c.Outcome != "success" {
+			t.Fatalf("%s: %s (%s); a store outage must not stop collection", c.Name, c.Outcome, c.Error)
+		}
+	}
+	wantErr(t, "stderr", r.stderr, "tickmark: error: opening filesystem store: ", "read-only file system", "artifacts are committed locally and queued; the next run retries")
+	first := a.snapshot()
+	if len(first.hashes) != 50 || first.outbox != 50 || sum.Push == nil || sum.Push.Backlog != 50 {
+		t.Fatalf("ledger: %d records, %d queued, push %+v; want 50, 50 and a backlog of 50", len(first.hashes), first.outbox, sum.Push)
+	}
+
+	ns.sh("mount -o remount,rw '" + mnt + "'")
+	sum, r = a.runOnce()
+	if r.code != 0 || sum.Push.Bodies != 50 || sum.Push.Backlog != 0 {
+		t.Fatalf("run with the store back: want exit 0 and the 50 queued bodies pushed\n%s", r)
+	}
+	final := a.snapshot()
+	keepsAll(t, first, final, "after recovery")
+	noDuplicates(t, final)
+	a.storeState(final)
+	a.verify()
+}

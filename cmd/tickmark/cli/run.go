@@ -54,7 +54,7 @@ func (e *env) runOnce(names []string, asJSON bool) error {
 		return err
 	}
 	log := e.logger(cfg)
-	a, err := app.Open(e.ctx, cfg, app.Options{Logger: log})
+	a, err := app.Open(e.ctx, cfg, app.Options{Logger: log, DeferStoreError: true})
 	if err != nil {
 		return failErr(err, "")
 	}
