@@ -5,4 +5,5 @@ import (
 	_ "github.com/tickmark-dev/tickmark/collectors/exec"
 	_ "github.com/tickmark-dev/tickmark/collectors/github"
 	_ "github.com/tickmark-dev/tickmark/collectors/jira"
+	_ "github.com/tickmark-dev/tickmark/collectors/okta"
 )
