@@ -77,6 +77,7 @@ func TestSpoolFull(t *testing.T) {
 	if big.Outcome != "partial" || big.Artifacts != 2 || !big.Retryable {
 		t.Fatalf("big: outcome %s, %d artifacts, retryable %v; want partial, 2 (the first checkpoint), retryable", big.Outcome, big.Artifacts, big.Retryable)
 	}
+	t.Logf("big's error: %s", big.Error)
 	wantErr(t, "big's error", big.Error, "spool", "no space left on device")
 	if small := collectorOf(t, sum, "small"); small.Outcome != "success" || small.Artifacts != 5 {
 		t.Fatalf("small: outcome %s (%s), %d artifacts; want success with 5: only the collector that hit the full disk fails", small.Outcome, small.Error, small.Artifacts)
@@ -128,6 +129,7 @@ func TestLedgerFull(t *testing.T) {
 	if many.Outcome == "success" || !many.Retryable {
 		t.Fatalf("many: outcome %s, retryable %v; want a retryable failure", many.Outcome, many.Retryable)
 	}
+	t.Logf("many's error: %s", many.Error)
 	wantErr(t, "many's error", many.Error, "ledger.db", "no space left on device")
 	if small := collectorOf(t, sum, "small"); small.Outcome != "success" {
 		// Both share the full disk; if small's commit came too late it

@@ -198,6 +198,15 @@ func TestVendorFaults(t *testing.T) {
 			retryable: true, tries: 5, atLeast: 4 * time.Second, atMost: 20 * time.Second,
 		},
 		{
+			name: "429 asking for an hour",
+			fault: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "3600")
+				http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
+			},
+			err:       []string{"rate limited", "/items asks to wait 1h0m0s, more than the 5m0s limit"},
+			retryable: true, tries: 1, atMost: 10 * time.Second,
+		},
+		{
 			name: "slow body past the timeout",
 			fault: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")

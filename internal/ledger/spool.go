@@ -181,7 +181,7 @@ func (g *Segment) Sync() error {
 		return g.broken()
 	}
 	if err := g.w.Flush(); err != nil {
-		return g.fail(fmt.Errorf("spool: %w", err))
+		return g.fail(fmt.Errorf("spool: writing bodies to disk: %w", err))
 	}
 	if err := g.f.Sync(); err != nil {
 		return g.fail(fmt.Errorf("spool: fsync: %w", err))
