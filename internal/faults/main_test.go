@@ -205,7 +205,7 @@ func collectorOf(t *testing.T, s *app.Summary, name string) app.CollectorSummary
 // sequence number, and the records by subject.
 type ledgerState struct {
 	hashes   map[uint64][32]byte
-	subjects map[string]int // collector/subject -> count
+	subjects map[string]int // collector/subject/source query -> count
 	records  []*evidence.Record
 	outbox   int
 	cursors  map[string]string
@@ -228,7 +228,7 @@ func (a *agent) snapshot() ledgerState {
 				return fmt.Errorf("record %d: %w", seq, err)
 			}
 			st.records = append(st.records, r)
-			st.subjects[r.Collector+"/"+r.Subject]++
+			st.subjects[r.Collector+"/"+r.Subject+"/"+r.Source.Query]++
 			return nil
 		})
 	})

@@ -51,8 +51,11 @@ func (f *fakeAPI) requested() []int {
 	return append([]int(nil), f.requests...)
 }
 
-// page is the JSON of page n.
+// page is the JSON of page n; the page after the last is empty.
 func (f *fakeAPI) page(n int) []byte {
+	if n > f.pages {
+		return []byte(`{"items":[],"next":0}`)
+	}
 	next := n + 1
 	if n >= f.pages {
 		next = 0
@@ -68,7 +71,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/items":
 		n, err := strconv.Atoi(r.URL.Query().Get("page"))
-		if err != nil || n < 1 || n > f.pages {
+		if err != nil || n < 1 || n > f.pages+1 {
 			http.Error(w, `{"error":"no such page"}`, http.StatusNotFound)
 			return
 		}
@@ -140,6 +143,22 @@ func bigJSON(w http.ResponseWriter, size int64) {
 	}
 }
 
+// httpCollector is the real http collector's entry for the same API.
+func httpCollector(url, timeout string) string {
+	return fmt.Sprintf(`  - name: api
+    type: http
+    timeout: %s
+    controls: {vendor.items: [CC6.1]}
+    http:
+      requests:
+        - evidence_type: vendor.items
+          url: %s/items
+          auth: {bearer: env:FAULTAPI_TOKEN}
+          pagination: {style: page, page_param: page}
+          select: items
+`, timeout, url)
+}
+
 func apiCollector(url, timeout string, export bool) string {
 	return fmt.Sprintf(`  - name: api
     type: faultapi
@@ -153,23 +172,27 @@ func apiCollector(url, timeout string, export bool) string {
 
 // TestVendorFaults runs a collector against a vendor API that fails in
 // each way below from its third page on, next to a healthy collector in
-// the same run. Each time: the run exits 1 naming the failed collector;
-// its error names the endpoint and the cause and is classified; the
-// healthy collector succeeds; the two pages before the fault stay
-// committed with their cursor; verify passes. Then the API recovers and
-// the next run resumes at page 3 and commits every page exactly once.
+// the same run, with two clients: faultapi (testdata/faultbin), which
+// checkpoints every page, and the real binary's http collector, which
+// commits a request's pages together once its pagination ends. Each time:
+// the run exits 1 naming the failed collector; its error names the
+// endpoint and the cause and is classified; the healthy collector
+// succeeds; what was checkpointed before the fault stays committed with
+// its cursor; verify passes. Then the API recovers and the next run
+// resumes (faultapi at page 3, http with the whole listing) and commits
+// every page exactly once.
 func TestVendorFaults(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name      string
 		fault     func(w http.ResponseWriter, r *http.Request)
 		timeout   string
-		err       []string // the collector's error says each
+		err       map[string][]string // the error says each ("": any client; else by client)
 		retryable bool
 		tries     int           // requests the run made for page 3
 		atLeast   time.Duration // the run took at least this long
 		atMost    time.Duration // and at most this
-		maxRSS    int64
+		maxRSS    map[string]int64
 	}{
 		{
 			name: "5xx storm",
@@ -185,7 +208,7 @@ func TestVendorFaults(t *testing.T) {
 					http.Error(w, `{"error":"upstream trouble"}`, c)
 				}
 			}(),
-			err:       []string{"GET", "/items", "HTTP 50"},
+			err:       map[string][]string{"": {"GET", "/items", "HTTP 50"}},
 			retryable: true, tries: 5, atMost: 20 * time.Second,
 		},
 		{
@@ -194,7 +217,7 @@ func TestVendorFaults(t *testing.T) {
 				w.Header().Set("Retry-After", "1")
 				http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
 			},
-			err:       []string{"GET", "/items", "HTTP 429"},
+			err:       map[string][]string{"": {"GET", "/items", "HTTP 429"}},
 			retryable: true, tries: 5, atLeast: 4 * time.Second, atMost: 20 * time.Second,
 		},
 		{
@@ -203,7 +226,7 @@ func TestVendorFaults(t *testing.T) {
 				w.Header().Set("Retry-After", "3600")
 				http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
 			},
-			err:       []string{"rate limited", "/items asks to wait 1h0m0s, more than the 5m0s limit"},
+			err:       map[string][]string{"": {"rate limited", "/items asks to wait 1h0m0s, more than the 5m0s limit"}},
 			retryable: true, tries: 1, atMost: 10 * time.Second,
 		},
 		{
@@ -222,7 +245,7 @@ func TestVendorFaults(t *testing.T) {
 				}
 			},
 			timeout:   "2s",
-			err:       []string{"collector timed out after 2s (collectors[].timeout)"},
+			err:       map[string][]string{"": {"collector timed out after 2s (collectors[].timeout)"}},
 			retryable: true, tries: 1, atLeast: 2 * time.Second, atMost: 10 * time.Second,
 		},
 		{
@@ -232,7 +255,9 @@ func TestVendorFaults(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Write(page)
 			},
-			err:       []string{"GET /items?page=3", "malformed JSON response", "unexpected end of JSON input"},
+			err: map[string][]string{"": {"/items?page=3"},
+				"faultapi": {"malformed JSON response", "unexpected end of JSON input"},
+				"http":     {"page 3: the response is not JSON"}},
 			retryable: false, tries: 1, atMost: 10 * time.Second,
 		},
 		{
@@ -246,102 +271,136 @@ func TestVendorFaults(t *testing.T) {
 				buf.Flush()
 				conn.Close()
 			},
-			err:       []string{"GET /items?page=3", "reading response", "unexpected EOF"},
+			err:       map[string][]string{"": {"GET", "/items?page=3", "unexpected EOF"}},
 			retryable: true, tries: 1, atMost: 10 * time.Second,
 		},
 		{
-			name:      "100 MiB response",
-			fault:     func(w http.ResponseWriter, r *http.Request) { bigJSON(w, 100<<20) },
-			err:       []string{"GET /items?page=3", "response larger than 8 MiB"},
+			name:  "100 MiB response",
+			fault: func(w http.ResponseWriter, r *http.Request) { bigJSON(w, 100<<20) },
+			err: map[string][]string{"": {"/items?page=3"},
+				"faultapi": {"response larger than 8 MiB"},
+				"http":     {"page 3 is larger than 64 MiB"}},
 			retryable: false, tries: 1, atMost: 10 * time.Second,
-			maxRSS: 80 << 20,
+			maxRSS: map[string]int64{"faultapi": 64 << 20, "http": 256 << 20},
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			api := newFakeAPI(t, 5)
-			api.setFault(fromPage(3, tc.fault))
-			timeout := tc.timeout
-			if timeout == "" {
-				timeout = "1m"
-			}
-			a := newAgent(t, faultBin(t), apiCollector(api.URL, timeout, false)+items("healthy", 20, 10))
-			a.env = []string{"FAULTAPI_TOKEN=" + apiToken}
-
-			sum, r := a.runOnce()
-			noSecret(t, r, apiToken)
-			if r.code != 1 {
-				t.Fatalf("want exit 1\n%s", r)
-			}
-			wantErr(t, "stderr", r.stderr, "tickmark: error: 1 of 2 collectors failed: api")
-			c := collectorOf(t, sum, "api")
-			if c.Outcome != "partial" || c.Artifacts != 2 {
-				t.Fatalf("api: %s with %d artifacts (%s); want partial with the 2 pages before the fault", c.Outcome, c.Artifacts, c.Error)
-			}
-			t.Logf("api's error: %s", c.Error)
-			wantErr(t, "api's error", c.Error, tc.err...)
-			if c.Retryable != tc.retryable {
-				t.Fatalf("api's error %q: retryable %v, want %v", c.Error, c.Retryable, tc.retryable)
-			}
-			if h := collectorOf(t, sum, "healthy"); h.Outcome != "success" || h.Artifacts != 20 {
-				t.Fatalf("healthy: %s with %d artifacts (%s); only the collector facing the fault may fail", h.Outcome, h.Artifacts, h.Error)
-			}
-			tries := 0
-			for _, p := range api.requested() {
-				if p == 3 {
-					tries++
-				}
-			}
-			if tries != tc.tries {
-				t.Fatalf("the run asked for page 3 %d times, want %d (requests: %v)", tries, tc.tries, api.requested())
-			}
-			if r.elapsed < tc.atLeast || r.elapsed > tc.atMost {
-				t.Fatalf("the run took %s, want between %s and %s", r.elapsed, tc.atLeast, tc.atMost)
-			}
-			if tc.maxRSS > 0 && r.maxRSS > tc.maxRSS {
-				t.Fatalf("the run's peak RSS was %d MiB, want under %d MiB", r.maxRSS>>20, tc.maxRSS>>20)
-			}
-			if sum.Push == nil || sum.Push.Error != "" || sum.Push.Backlog != 0 {
-				t.Fatalf("push: %+v; the committed evidence must still be pushed", sum.Push)
-			}
-			first := a.snapshot()
-			if a.cursor("api") != "3" {
-				t.Fatalf("api's cursor %q, want \"3\" (the page after the last committed)", a.cursor("api"))
-			}
-			a.verify()
-
-			// The API recovers.
-			api.setFault(nil)
-			sum, r = a.runOnce()
-			noSecret(t, r, apiToken)
-			if r.code != 0 {
-				t.Fatalf("run after recovery: want exit 0\n%s", r)
-			}
-			if got := api.requested(); len(got) != 3 || got[0] != 3 {
-				t.Fatalf("pages requested after recovery: %v; want [3 4 5] (resume from the cursor)", got)
-			}
-			if c := collectorOf(t, sum, "api"); c.Artifacts != 3 {
-				t.Fatalf("api committed %d pages after recovery, want 3", c.Artifacts)
-			}
-			final := a.snapshot()
-			keepsAll(t, first, final, "after recovery")
-			noDuplicates(t, final)
-			if len(final.hashes) != 25 || final.outbox != 0 {
-				t.Fatalf("final ledger: %d records, %d queued; want 25 (5 pages, 20 items) and 0", len(final.hashes), final.outbox)
-			}
-			for _, rec := range final.records {
-				if rec.Type == "faultapi.page" {
-					n, _ := strconv.Atoi(strings.TrimPrefix(rec.Subject, "page-"))
-					if sum := sha256.Sum256(api.page(n)); hex.EncodeToString(sum[:]) != rec.SHA256 {
-						t.Fatalf("%s: body differs from what the API served", rec.Subject)
-					}
-				}
-			}
-			a.storeState(final)
-			a.verify()
-		})
+	type client struct {
+		name    string
+		bin     func(*testing.T) string
+		entry   func(url, timeout string) string
+		typ     string // evidence type of the pages
+		outcome string // of the failed run
+		before  int    // pages the failed run commits
+		cursor  string // after the failed run
+		resume  []int  // pages the recovery run asks for
 	}
+	clients := []client{
+		{name: "faultapi", bin: faultBin, entry: func(u, to string) string { return apiCollector(u, to, false) }, typ: "faultapi.page",
+			outcome: "partial", before: 2, cursor: "3", resume: []int{3, 4, 5}},
+		{name: "http", bin: tickmarkBin, entry: httpCollector, typ: "vendor.items",
+			outcome: "failed", before: 0, cursor: "", resume: []int{1, 2, 3, 4, 5, 6}},
+	}
+	for _, tc := range cases {
+		for _, cl := range clients {
+			t.Run(tc.name+"/"+cl.name, func(t *testing.T) {
+				t.Parallel()
+				vendorFault(t, cl.name, cl.bin(t), cl.entry, cl.typ, cl.outcome, cl.before, cl.cursor, cl.resume,
+					tc.fault, tc.timeout, append(tc.err[""], tc.err[cl.name]...), tc.retryable, tc.tries, tc.atLeast, tc.atMost, tc.maxRSS[cl.name])
+			})
+		}
+	}
+}
+
+func vendorFault(t *testing.T, client, bin string, entry func(url, timeout string) string, typ, outcome string, before int, cursor string, resume []int,
+	fault func(http.ResponseWriter, *http.Request), timeout string, errParts []string, retryable bool, tries int, atLeast, atMost time.Duration, maxRSS int64) {
+	api := newFakeAPI(t, 5)
+	api.setFault(fromPage(3, fault))
+	if timeout == "" {
+		timeout = "1m"
+	}
+	a := newAgent(t, bin, entry(api.URL, timeout)+items("healthy", 20, 10))
+	a.env = []string{"FAULTAPI_TOKEN=" + apiToken}
+
+	sum, r := a.runOnce()
+	noSecret(t, r, apiToken)
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r)
+	}
+	wantErr(t, "stderr", r.stderr, "tickmark: error: 1 of 2 collectors failed: api")
+	c := collectorOf(t, sum, "api")
+	if c.Outcome != outcome || c.Artifacts != before {
+		t.Fatalf("api: %s with %d artifacts (%s); want %s with %d", c.Outcome, c.Artifacts, c.Error, outcome, before)
+	}
+	t.Logf("%s's error: %s", client, c.Error)
+	wantErr(t, "api's error", c.Error, errParts...)
+	if c.Retryable != retryable {
+		t.Fatalf("api's error %q: retryable %v, want %v", c.Error, c.Retryable, retryable)
+	}
+	if h := collectorOf(t, sum, "healthy"); h.Outcome != "success" || h.Artifacts != 20 {
+		t.Fatalf("healthy: %s with %d artifacts (%s); only the collector facing the fault may fail", h.Outcome, h.Artifacts, h.Error)
+	}
+	n := 0
+	for _, p := range api.requested() {
+		if p == 3 {
+			n++
+		}
+	}
+	if n != tries {
+		t.Fatalf("the run asked for page 3 %d times, want %d (requests: %v)", n, tries, api.requested())
+	}
+	if r.elapsed < atLeast || r.elapsed > atMost {
+		t.Fatalf("the run took %s, want between %s and %s", r.elapsed, atLeast, atMost)
+	}
+	if maxRSS > 0 {
+		t.Logf("peak RSS %d MiB", r.maxRSS>>20)
+		if r.maxRSS > maxRSS {
+			t.Fatalf("the run's peak RSS was %d MiB, want under %d MiB", r.maxRSS>>20, maxRSS>>20)
+		}
+	}
+	if sum.Push == nil || sum.Push.Error != "" || sum.Push.Backlog != 0 {
+		t.Fatalf("push: %+v; the committed evidence must still be pushed", sum.Push)
+	}
+	first := a.snapshot()
+	if got := a.cursor("api"); got != cursor {
+		t.Fatalf("api's cursor %q, want %q", got, cursor)
+	}
+	a.verify()
+
+	// The API recovers.
+	api.setFault(nil)
+	sum, r = a.runOnce()
+	noSecret(t, r, apiToken)
+	if r.code != 0 {
+		t.Fatalf("run after recovery: want exit 0\n%s", r)
+	}
+	if got := api.requested(); fmt.Sprint(got) != fmt.Sprint(resume) {
+		t.Fatalf("pages requested after recovery: %v; want %v", got, resume)
+	}
+	if c := collectorOf(t, sum, "api"); c.Artifacts != len(resume) {
+		t.Fatalf("api committed %d pages after recovery, want %d", c.Artifacts, len(resume))
+	}
+	final := a.snapshot()
+	keepsAll(t, first, final, "after recovery")
+	noDuplicates(t, final)
+	if want := before + len(resume) + 20; len(final.hashes) != want || final.outbox != 0 {
+		t.Fatalf("final ledger: %d records, %d queued; want %d and 0", len(final.hashes), final.outbox, want)
+	}
+	for _, rec := range final.records {
+		if rec.Type != typ {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(rec.Source.Query, "page="), "%d", &n); err != nil {
+			if _, err := fmt.Sscanf(rec.Source.Query, "page %d", &n); err != nil {
+				t.Fatalf("record %d: no page in its query %q", rec.Seq, rec.Source.Query)
+			}
+		}
+		if sum := sha256.Sum256(api.page(n)); hex.EncodeToString(sum[:]) != rec.SHA256 {
+			t.Fatalf("page %d: the body committed differs from what the API served", n)
+		}
+	}
+	a.storeState(final)
+	a.verify()
 }
 
 // TestHugeExportStreamed: a vendor export of 100 MiB is collected as one
