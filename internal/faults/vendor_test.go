@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickmark-dev/tickmark/collectors/collectortest"
 )
 
 // apiToken is the fake credential of the vendor API; no log line or
@@ -442,10 +444,11 @@ func TestHugeExportStreamed(t *testing.T) {
 	a.verify()
 }
 
-// noSecret fails the test if a credential appears in a run's output.
+// noSecret fails the test if a credential appears, in any encoding, in a
+// run's output (logs at debug level and the summary).
 func noSecret(t *testing.T, r result, secret string) {
 	t.Helper()
-	if strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret) {
-		t.Fatalf("the credential appears in the run's output:\n%s", r)
+	if f, ok := collectortest.FindSecret([]byte(r.stdout+r.stderr), secret); ok {
+		t.Fatalf("the credential appears (%s) in the run's output:\n%s", f.Name, r)
 	}
 }

@@ -161,3 +161,56 @@ func TestFailedGroupRetriedCommitByCommit(t *testing.T) {
 		t.Fatalf("record 0 is %q, want the good commit's", subject)
 	}
 }
+
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, errors.New("connection reset by peer")
+	}
+	m := min(len(p), r.n)
+	for i := range p[:m] {
+		p[i] = 'x'
+	}
+	r.n -= m
+	return m, nil
+}
+
+// A streamed body that meets a full disk breaks the segment like a small
+// one; a body stream that fails on its own side (the vendor's connection)
+// does not: the segment takes the next body.
+func TestStreamedBodyFailures(t *testing.T) {
+	l, _ := openTest(t)
+	seg, err := l.NewSegment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	if _, _, err := seg.Write(&failingReader{n: 5000}); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("failing body stream: %v", err)
+	}
+	loc, sum, err := seg.Write(strings.NewReader(`{"next":true}`))
+	if err != nil {
+		t.Fatalf("the segment refused a body after the collector's stream failed: %v", err)
+	}
+	if err := seg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.OpenSpool(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, loc.Size)
+	if _, err := rc.Read(got); err != nil || string(got) != `{"next":true}` || fmt.Sprintf("%x", sum) == "" {
+		t.Fatalf("body after a failed stream reads back %q, %v", got, err)
+	}
+	rc.Close()
+
+	seg.w = bufio.NewWriterSize(&enospcWriter{f: seg.f, n: 10}, 16)
+	if _, _, err := seg.Write(strings.NewReader(strings.Repeat("y", 1000))); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("streamed body on a full disk: %v", err)
+	}
+	if _, _, err := seg.Write(strings.NewReader("z")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a later body: %v, want the earlier ENOSPC", err)
+	}
+}
