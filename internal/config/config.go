@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
@@ -53,6 +54,9 @@ type Agent struct {
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+	// ShutdownGrace is how long the daemon lets running collectors finish
+	// after SIGTERM before cancelling them (default 30s; --grace overrides).
+	ShutdownGrace collectors.Duration `yaml:"shutdown_grace"`
 }
 
 // Runner tunes how collectors run.
@@ -62,6 +66,10 @@ type Runner struct {
 	// Retries is how many times a collector that failed with a retryable
 	// error is run again within one run (default 1).
 	Retries *int `yaml:"retries"`
+	// Jitter delays each scheduled run of the daemon by a random duration
+	// up to this bound, so many agents or collectors on one schedule do not
+	// hit an API at the same instant (default 0; collectors[].jitter wins).
+	Jitter collectors.Duration `yaml:"jitter"`
 }
 
 // CollectorConfig is one collectors[] entry.
@@ -73,6 +81,8 @@ type CollectorConfig struct {
 	Timeout  collectors.Duration `yaml:"timeout"`
 	Controls map[string][]string `yaml:"controls"`
 	Disabled bool                `yaml:"disabled"`
+	// Jitter overrides runner.jitter for this instance.
+	Jitter *collectors.Duration `yaml:"jitter"`
 
 	// Collector is the built collector.
 	Collector collectors.Collector `yaml:"-"`
@@ -87,7 +97,7 @@ type CollectorConfig struct {
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // commonKeys are the collectors[] keys every type shares.
-var commonKeys = map[string]bool{"name": true, "type": true, "schedule": true, "backfill": true, "timeout": true, "controls": true, "disabled": true}
+var commonKeys = map[string]bool{"name": true, "type": true, "schedule": true, "backfill": true, "timeout": true, "controls": true, "disabled": true, "jitter": true}
 
 // CronParser parses collector schedules: standard 5-field specs and
 // descriptors (@every 6h, @daily, @hourly, ...). Schedules run in UTC.
@@ -282,7 +292,7 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 		case typ != "" && k.Value == typ:
 			section = v
 		default:
-			hint := "collector keys: name, type, schedule, backfill, timeout, controls, disabled"
+			hint := "collector keys: name, type, schedule, backfill, timeout, controls, disabled, jitter"
 			if typ != "" {
 				hint += ", and the `" + typ + ":` section"
 			}
@@ -415,4 +425,13 @@ func Marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// JitterBound is the largest random delay before a scheduled run of the
+// entry: its own jitter, else runner.jitter.
+func (c *Config) JitterBound(cc *CollectorConfig) time.Duration {
+	if cc.Jitter != nil {
+		return cc.Jitter.D()
+	}
+	return c.Runner.Jitter.D()
 }
