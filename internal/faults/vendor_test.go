@@ -232,6 +232,16 @@ func TestVendorFaults(t *testing.T) {
 			retryable: true, tries: 1, atMost: 10 * time.Second,
 		},
 		{
+			name: "401 mid-run (credential revoked)",
+			fault: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				http.Error(w, `{"error":"invalid_token","error_description":"token revoked"}`, http.StatusUnauthorized)
+			},
+			err: map[string][]string{"": {"/items", "HTTP 401"},
+				"http": {"env:FAULTAPI_TOKEN"}}, // names the credential's reference, never its value
+			retryable: false, tries: 1, atMost: 10 * time.Second,
+		},
+		{
 			name: "slow body past the timeout",
 			fault: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
