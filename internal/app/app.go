@@ -82,7 +82,9 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		a.Key = k
 	}
 	if !o.NoStore {
-		st, err := store.Open(ctx, cfg.Store)
+		scfg := cfg.Store
+		scfg.Logger = o.Logger
+		st, err := store.Open(ctx, scfg)
 		switch {
 		case err == nil:
 			a.Store = st
@@ -234,6 +236,9 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	if sum != nil {
 		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
 	}
+	if err := a.Ledger.NoteCheckpointTime(cp.Size, a.Now()); err != nil {
+		return fmt.Errorf("recording the checkpoint time: %w", err)
+	}
 	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
 	a.stampCheckpoints(ctx)
 	if a.Store == nil {
@@ -246,6 +251,17 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
 	}
+	if err := a.checkLogOwner(ctx); err != nil {
+		if sum != nil {
+			backlog, _ := a.Ledger.OutboxLen()
+			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
+		}
+		var foreign *ErrForeignLog
+		if errors.As(err, &foreign) {
+			return err
+		}
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+	}
 	conc := a.Cfg.Store.Concurrency
 	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {
@@ -257,6 +273,10 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
 		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+	}
+	// Cursors and runs, for `tickmark ledger restore` on a new disk.
+	if err := a.Ledger.PublishState(ctx, a.Store, a.Layout, a.Now()); err != nil {
+		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
 	return nil

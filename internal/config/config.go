@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -37,6 +38,8 @@ type Config struct {
 	Store      store.Config      `yaml:"store"`
 	Runner     Runner            `yaml:"runner"`
 	Collectors []CollectorConfig `yaml:"collectors"`
+	// Controls selects the organisation control set (default: the shipped set).
+	Controls Controls `yaml:"controls"`
 	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
 	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
 
@@ -57,6 +60,13 @@ type Agent struct {
 	// ShutdownGrace is how long the daemon lets running collectors finish
 	// after SIGTERM before cancelling them (default 30s; --grace overrides).
 	ShutdownGrace collectors.Duration `yaml:"shutdown_grace"`
+}
+
+// Controls is the `controls:` section.
+type Controls struct {
+	// File is a control set YAML (see config/controls.yaml); relative paths
+	// are relative to the configuration file. Empty: the shipped set.
+	File string `yaml:"file"`
 }
 
 // Runner tunes how collectors run.
@@ -115,6 +125,14 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Path = path
+	if f := c.Controls.File; f != "" && !filepath.IsAbs(f) {
+		c.Controls.File = filepath.Join(filepath.Dir(path), f)
+	}
+	if c.Controls.File != "" {
+		if _, err := controls.Load(c.Controls.File); err != nil {
+			return nil, collectors.ConfigErrors{{Line: controlsLine(data), Key: "controls.file", Msg: "invalid control set: " + err.Error()}}
+		}
+	}
 	return c, nil
 }
 
@@ -135,6 +153,7 @@ func Parse(data []byte) (*Config, error) {
 		Store      store.Config `yaml:"store"`
 		Runner     Runner       `yaml:"runner"`
 		Collectors []yaml.Node  `yaml:"collectors"`
+		Controls   Controls     `yaml:"controls"`
 		TSA        *tsa.Config  `yaml:"timestamp_authority"`
 	}
 	var top topLevel
@@ -144,7 +163,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, TimestampAuthority: top.TSA}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA}
 	if t := c.TimestampAuthority; t != nil {
 		tn := child(root, "timestamp_authority")
 		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
@@ -366,6 +385,14 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 	}
 	cc.Collector = col
 	return cc, errs
+}
+
+func controlsLine(data []byte) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	return line(child(doc.Content[0], "controls"), "file")
 }
 
 // Find returns the collector entry with name.

@@ -222,6 +222,9 @@ type Commit struct {
 	Cursor    *string
 	// Run, if set, is stored with the records.
 	Run *Run
+	// Restored marks records rebuilt from the store (ledger restore): their
+	// bodies are already there, so they get no outbox entry.
+	Restored bool
 }
 
 type commitReq struct {
@@ -444,8 +447,10 @@ func (w *txWriter) commit(c *Commit) (uint64, error) {
 		if _, err := hexSum(rec.SHA256); err != nil {
 			return 0, err
 		}
-		if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {
-			return 0, err
+		if !c.Restored {
+			if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {
+				return 0, err
+			}
 		}
 		w.size++
 	}

@@ -48,8 +48,13 @@ var (
 	// the old and the new key (see rotate.go).
 	bucketAnnouncements = []byte("key_announcements")
 
+	// bucketCheckpointTimes: tree size (u64 BE) -> when the checkpoint was
+	// signed (ns since the epoch, u64 BE); read by `tickmark status`.
+	bucketCheckpointTimes = []byte("checkpoint_times")
+
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketHashes, bucketIdxTime, bucketIdxControl,
-		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys, bucketAnnouncements}
+		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys, bucketAnnouncements,
+		bucketCheckpointTimes}
 )
 
 // Meta keys.

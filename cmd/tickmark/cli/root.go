@@ -32,6 +32,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 // Exit codes (documented in docs/cli.md).
@@ -104,6 +105,11 @@ func report(w io.Writer, err error) int {
 	} else if isUsage(err) {
 		code = ExitUsage
 		hint = "run `tickmark --help` or `tickmark <command> --help`"
+	}
+	var sce *store.ConfigError
+	if errors.As(err, &sce) {
+		code, hint = ExitUsage, sce.Hint
+		err = fmt.Errorf("invalid configuration: %s", sce.Msg)
 	}
 	if ces, ok := collectors.AsConfigErrors(err); ok {
 		fmt.Fprintf(w, "tickmark: error: invalid configuration (%d problem%s):\n", len(ces), plural(len(ces)))

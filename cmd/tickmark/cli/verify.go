@@ -14,6 +14,8 @@ func init() {
 		var (
 			asJSON     bool
 			skipBodies bool
+			fromStore  bool
+			agent      string
 		)
 		c := &cobra.Command{
 			Use:   "verify",
@@ -25,9 +27,13 @@ store (or in the local spool if not yet pushed). Each problem names the
 record's sequence number, its evidence type and the object key. Exit 1 on any
 problem.`,
 			Example: `  tickmark verify --config tickmark.yaml
-  tickmark verify --json --skip-bodies`,
+  tickmark verify --json --skip-bodies
+  tickmark verify --from-store --config auditor.yaml   # every agent, from the bucket alone`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				if fromStore {
+					return e.verifyFromStore(agent, asJSON, skipBodies)
+				}
 				cfg, err := e.loadConfig()
 				if err != nil {
 					return err
@@ -65,6 +71,8 @@ problem.`,
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 		c.Flags().BoolVar(&skipBodies, "skip-bodies", false, "check structure and signatures only, not the bodies")
+		c.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
+		c.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
 		return c
 	})
 }
