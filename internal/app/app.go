@@ -47,8 +47,9 @@ type Options struct {
 	// DeferStoreError opens the app even when the store cannot be opened
 	// (unreachable, its folder not creatable): collection goes on, the
 	// error is kept in App.StoreErr and Finish reports it as a failed push
-	// with everything queued. `run` uses it: a store outage must not stop
-	// evidence from being collected.
+	// with everything queued. `run --once` uses it: a store outage must not
+	// stop evidence from being collected. A store.ConfigError (the bucket
+	// contradicts the configuration) is still returned.
 	DeferStoreError bool
 }
 
@@ -85,10 +86,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		scfg := cfg.Store
 		scfg.Logger = o.Logger
 		st, err := store.Open(ctx, scfg)
+		var sce *store.ConfigError // a misconfigured store is not an outage: stop (exit 2)
 		switch {
 		case err == nil:
 			a.Store = st
-		case o.DeferStoreError:
+		case o.DeferStoreError && !errors.As(err, &sce):
 			a.StoreErr = fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
 			o.Logger.Error("store unavailable; collecting anyway, artifacts stay queued for the next run", "err", a.StoreErr)
 		default:
