@@ -33,6 +33,9 @@ type App struct {
 	Key    *ledger.Key
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StoreErr is why the store could not be opened, when Open was asked
+	// to defer that error (Options.DeferStoreError); Store is nil then.
+	StoreErr error
 }
 
 // Options for Open.
@@ -41,6 +44,13 @@ type Options struct {
 	Now      func() time.Time
 	ReadOnly bool // open the ledger read-only (verify, list)
 	NoStore  bool // do not open the store
+	// DeferStoreError opens the app even when the store cannot be opened
+	// (unreachable, its folder not creatable): collection goes on, the
+	// error is kept in App.StoreErr and Finish reports it as a failed push
+	// with everything queued. `run --once` uses it: a store outage must not
+	// stop evidence from being collected. A store.ConfigError (the bucket
+	// contradicts the configuration) is still returned.
+	DeferStoreError bool
 }
 
 // Open opens the agent's ledger (taking its lock), its store and its key.
@@ -76,11 +86,17 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		scfg := cfg.Store
 		scfg.Logger = o.Logger
 		st, err := store.Open(ctx, scfg)
-		if err != nil {
+		var sce *store.ConfigError // a misconfigured store is not an outage: stop (exit 2)
+		switch {
+		case err == nil:
+			a.Store = st
+		case o.DeferStoreError && !errors.As(err, &sce):
+			a.StoreErr = fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
+			o.Logger.Error("store unavailable; collecting anyway, artifacts stay queued for the next run", "err", a.StoreErr)
+		default:
 			l.Close()
 			return nil, fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
 		}
-		a.Store = st
 	}
 	return a, nil
 }
@@ -228,7 +244,14 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
 	a.stampCheckpoints(ctx)
 	if a.Store == nil {
-		return nil
+		if a.StoreErr == nil {
+			return nil
+		}
+		backlog, _ := a.Ledger.OutboxLen()
+		if sum != nil {
+			sum.Push = &PushSummary{Store: a.Cfg.Store.Type + " store", Backlog: backlog, Error: a.StoreErr.Error()}
+		}
+		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
 	}
 	if err := a.checkLogOwner(ctx); err != nil {
 		if sum != nil {

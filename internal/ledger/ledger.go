@@ -289,22 +289,44 @@ func (l *Ledger) writer() {
 
 func (l *Ledger) apply(batch []*commitReq) {
 	// Bodies first: every segment referenced is synced before the records.
-	synced := map[*Segment]bool{}
-	var syncErr error
+	// A segment that cannot be synced (a full disk) fails only the commits
+	// that reference it, not the other collectors' commits in the batch.
+	syncErr := map[*Segment]error{}
+	ready := batch[:0:0]
 	for _, r := range batch {
-		if s := r.c.Segment; s != nil && !synced[s] {
-			synced[s] = true
-			if err := s.Sync(); err != nil && syncErr == nil {
-				syncErr = err
+		if s := r.c.Segment; s != nil {
+			err, done := syncErr[s]
+			if !done {
+				err = s.Sync()
+				syncErr[s] = err
+			}
+			if err != nil {
+				r.done <- commitRes{err: err}
+				continue
 			}
 		}
+		ready = append(ready, r)
 	}
-	if syncErr != nil {
-		for _, r := range batch {
-			r.done <- commitRes{err: syncErr}
-		}
+	if len(ready) == 0 {
 		return
 	}
+	if err := l.applyTx(ready); err != nil && len(ready) > 1 {
+		// One transaction for the group failed: commit each alone, so a
+		// commit that cannot be written fails only its own collector.
+		for _, r := range ready {
+			if err := l.applyTx([]*commitReq{r}); err != nil {
+				r.done <- commitRes{err: err}
+			}
+		}
+		return
+	} else if err != nil {
+		ready[0].done <- commitRes{err: err}
+	}
+}
+
+// applyTx commits the batch in one transaction. On success it answers every
+// request; on failure it answers none and returns the error.
+func (l *Ledger) applyTx(batch []*commitReq) error {
 	firsts := make([]uint64, len(batch))
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		w := newTxWriter(tx, l.Size())
@@ -331,10 +353,12 @@ func (l *Ledger) apply(batch []*commitReq) {
 			}
 			return nil
 		})
+		return err
 	}
 	for i, r := range batch {
-		r.done <- commitRes{first: firsts[i], err: err}
+		r.done <- commitRes{first: firsts[i]}
 	}
+	return nil
 }
 
 // txWriter appends records within one transaction.

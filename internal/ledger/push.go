@@ -124,7 +124,7 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 					return fmt.Errorf("record %d (%s): body missing from spool: %w", it.seq, it.rec.Type, err)
 				}
 				if err := st.Put(gctx, key, body, it.rec.Size, s32); err != nil {
-					return fmt.Errorf("pushing record %d (%s) to %s: %w", it.seq, it.rec.Type, st.Describe(), err)
+					return fmt.Errorf("pushing record %d (%s): %w", it.seq, it.rec.Type, err) // the caller names the store
 				}
 				return nil
 			})

@@ -89,7 +89,7 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 		return err
 	}
 	log := e.logger(cfg)
-	a, err := app.Open(e.ctx, cfg, app.Options{Logger: log, Now: e.now})
+	a, err := app.Open(e.ctx, cfg, app.Options{Logger: log, Now: e.now, DeferStoreError: true})
 	if err != nil {
 		return failErr(err, "")
 	}
@@ -131,14 +131,23 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 		printNotDue(e.stdout, notDue)
 	}
 	if runErr != nil {
-		return failErr(runErr, "check the store's reachability and credentials; run `tickmark run --once` again to push the queue")
+		hint := "check the store's reachability and credentials; run `tickmark run --once` again to push the queue"
+		if sum.Push == nil || sum.Push.Error == "" {
+			// The checkpoint could not be signed: the data dir is the problem.
+			hint = "the data dir (agent.data_dir) could not be written: check its free space and permissions; committed evidence is kept and the next run continues"
+		}
+		return failErr(runErr, hint)
 	}
 	if f := sum.Failed(); len(f) > 0 {
 		names := make([]string, len(f))
 		for i, c := range f {
 			names[i] = c.Name
 		}
-		return failErr(fmt.Errorf("%d of %d collectors failed: %s", len(f), len(sum.Collectors), strings.Join(names, ", ")), "each failure is listed above; the other collectors' evidence is committed and pushed")
+		hint := "each failure is listed above; the other collectors' evidence is committed and pushed"
+		if len(f) == len(sum.Collectors) {
+			hint = "every collector failed; each failure is listed above (what a collector checkpointed before failing is committed)"
+		}
+		return failErr(fmt.Errorf("%d of %d collectors failed: %s", len(f), len(sum.Collectors), strings.Join(names, ", ")), hint)
 	}
 	return nil
 }
