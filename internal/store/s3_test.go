@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,5 +300,56 @@ func TestS3RegisteredType(t *testing.T) {
 	}
 	if err := st.Sync(context.Background()); err != nil {
 		t.Errorf("Sync: %v", err)
+	}
+}
+
+// headerRecorder records the headers of the PUT requests the store sends
+// to the real server.
+type headerRecorder struct {
+	mu   sync.Mutex
+	puts []http.Header
+}
+
+func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		h.mu.Lock()
+		h.puts = append(h.puts, r.Header.Clone())
+		h.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestS3SendsServerSideEncryptionAndRetentionHeaders(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "evidence", true)
+	cfg := s3Config(t, srv, "evidence", true)
+	cfg.SSE = &store.SSE{Type: "aws:kms", KMSKeyID: "alias/evidence"}
+	rec := &headerRecorder{}
+	st := openS3(t, cfg, store.S3Options{HTTPClient: &http.Client{Transport: rec}})
+	body := []byte(`{"ok":true}`)
+	if err := put(t, st, "soc2/controls/CC6.1/x.json", body); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	last := rec.puts[len(rec.puts)-1] // after the probe's two writes
+	sum := sha256.Sum256(body)
+	for k, want := range map[string]string{
+		"X-Amz-Server-Side-Encryption":                "aws:kms",
+		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "alias/evidence",
+		"X-Amz-Object-Lock-Mode":                      "COMPLIANCE",
+		"If-None-Match":                               "*",
+		"X-Amz-Checksum-Sha256":                       base64.StdEncoding.EncodeToString(sum[:]),
+		"X-Amz-Content-Sha256":                        fmt.Sprintf("%x", sum),
+	} {
+		if got := last.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if last.Get("X-Amz-Object-Lock-Retain-Until-Date") == "" {
+		t.Error("no retain-until date")
+	}
+	if tr := last.Get("X-Amz-Trailer"); tr != "" {
+		t.Errorf("a checksum trailer was sent (%q); S3-compatible servers reject it", tr)
 	}
 }
