@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,7 +187,12 @@ func (s *S3) Describe() string {
 		d += " prefix " + p
 	}
 	if s.cfg.Endpoint != "" {
-		d += " at " + s.cfg.Endpoint
+		ep := s.cfg.Endpoint
+		if u, err := url.Parse(ep); err == nil && u.User != nil {
+			u.User = nil // never print credentials embedded in a URL
+			ep = u.String()
+		}
+		d += " at " + ep
 	}
 	return d
 }
