@@ -549,7 +549,7 @@ func (v *View) Find(ctx context.Context, agent string, q ledger.Query, fn func(*
 			return err
 		}
 		if lg.Latest == nil {
-			return fmt.Errorf("agent %s: no verifiable checkpoint in the store", a)
+			continue // nothing published yet (or nothing verifiable: `verify --from-store` says which)
 		}
 		err = lg.Entries(ctx, func(e Entry) error {
 			if !Match(q, e.Record) {
