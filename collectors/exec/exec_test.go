@@ -84,7 +84,7 @@ func TestConformance(t *testing.T) {
 					}
 					return func() { os.Remove(log.path + ".down") }
 				},
-				MessageContains: []string{"exec:", "/bin/sh failed: exit status 4", "stderr: backup API unavailable: 503"},
+				MessageContains: []string{"exec:", "restore-tests.sh failed: exit status 4", "stderr: backup API unavailable: 503"},
 			},
 			{
 				Name:            "token not passed through",

@@ -52,7 +52,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		o.Now = time.Now
 	}
 	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now, Layout: store.NewLayout(cfg.Store.Prefix)}
-	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly})
+	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly, Now: o.Now})
 	if err != nil {
 		return nil, err
 	}

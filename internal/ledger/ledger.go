@@ -34,6 +34,9 @@ type Options struct {
 	ReadOnly bool
 	// NoSync disables fsync (benchmarks of the non-durable path only).
 	NoSync bool
+	// Now is the clock for bookkeeping times such as when a checkpoint was
+	// signed (default time.Now).
+	Now func() time.Time
 }
 
 // Ledger is an open ledger.
@@ -51,6 +54,7 @@ type Ledger struct {
 	mu        sync.Mutex // guards size
 	size      int64
 	readOnly  bool
+	now       func() time.Time
 }
 
 var agentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -90,7 +94,10 @@ func Open(dataDir, agent string, o Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ledger %s: %w", path, err)
 	}
-	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly}
+	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly, now: o.Now}
+	if l.now == nil {
+		l.now = time.Now
+	}
 	if !o.ReadOnly {
 		if err := db.Update(func(tx *bolt.Tx) error { return l.init(tx) }); err != nil {
 			db.Close()

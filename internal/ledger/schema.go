@@ -16,7 +16,8 @@ const (
 
 // Buckets. Every key in the ledger is declared here.
 var (
-	// bucketMeta: metaSchema, metaAgent, metaOrigin, metaPublishedTiles, metaPublishedCheckpoint.
+	// bucketMeta: metaSchema, metaAgent, metaOrigin, metaPublishedTiles, metaPublishedCheckpoint,
+	// metaCheckpointSignedAt.
 	bucketMeta = []byte("meta")
 	// bucketRecords: seq (u64 BE) -> canonical record bytes (a Merkle leaf).
 	bucketRecords = []byte("records")
@@ -63,6 +64,8 @@ var (
 	metaOrigin              = []byte("origin")
 	metaPublishedTiles      = []byte("published_tiles")
 	metaPublishedCheckpoint = []byte("published_checkpoint")
+	// metaCheckpointSignedAt: when the latest checkpoint was signed (ns, u64 BE).
+	metaCheckpointSignedAt = []byte("checkpoint_signed_at")
 )
 
 func u64(v uint64) []byte {

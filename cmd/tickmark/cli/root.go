@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -67,6 +68,8 @@ type env struct {
 	logFormat      string
 	logLevel       string
 	ctx            context.Context
+	// now is the engine clock (nil: time.Now); tests fake it.
+	now func() time.Time
 }
 
 // Main runs the CLI and returns the process exit code.
