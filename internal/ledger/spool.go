@@ -176,17 +176,27 @@ func (g *Segment) WriteBytes(b []byte) (SpoolLoc, [32]byte, error) {
 // Sync flushes and fsyncs the segment.
 func (g *Segment) Sync() error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.err != nil {
+		defer g.mu.Unlock()
 		return g.broken()
 	}
 	if err := g.w.Flush(); err != nil {
+		defer g.mu.Unlock()
 		return g.fail(fmt.Errorf("spool: writing bodies to disk: %w", err))
 	}
-	if err := g.f.Sync(); err != nil {
+	upTo := g.off
+	g.mu.Unlock()
+	// fsync without the lock: the emitter keeps appending the next page
+	// meanwhile; the fsync covers at least everything flushed above.
+	err := g.f.Sync()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
 		return g.fail(fmt.Errorf("spool: fsync: %w", err))
 	}
-	g.synced = g.off
+	if upTo > g.synced {
+		g.synced = upTo
+	}
 	return nil
 }
 

@@ -34,6 +34,14 @@ type emitter struct {
 	pending     []ledger.Pending
 	pendingSize int64
 	stats       *Stats
+
+	// cmu serialises checkpoints. inflight, when set, delivers the outcome
+	// of the commit started by the last Checkpoint: commits are pipelined
+	// one deep, so a collector fetches its next page while the previous one
+	// is being made durable (two cores do two things). Order is kept: a
+	// commit starts only after the previous one finished.
+	cmu      sync.Mutex
+	inflight chan error
 }
 
 // Stats counts what a run committed.
@@ -131,20 +139,58 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	return nil
 }
 
+// Checkpoint starts the commit of everything emitted so far with cursor and
+// returns; the commit is durable before the next Checkpoint returns and
+// before the run ends, and its failure is returned by that call.
 func (e *emitter) Checkpoint(ctx context.Context, cursor string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return e.commit(ctx, &cursor, nil)
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	if err := e.waitLocked(); err != nil {
+		return err
+	}
+	recs, size := e.take()
+	done := make(chan error, 1)
+	e.inflight = done
+	go func() { done <- e.commitBatch(ctx, recs, size, &cursor, nil) }()
+	return nil
 }
 
-// commit writes pending records (and the cursor and run, if given).
+// commit waits for an in-flight commit, then writes what is pending (and
+// the cursor and run, if given) synchronously.
 func (e *emitter) commit(ctx context.Context, cursor *string, run *ledger.Run) error {
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	if err := e.waitLocked(); err != nil {
+		return err
+	}
+	recs, size := e.take()
+	return e.commitBatch(ctx, recs, size, cursor, run)
+}
+
+// waitLocked waits for the in-flight commit (cmu held).
+func (e *emitter) waitLocked() error {
+	if e.inflight == nil {
+		return nil
+	}
+	err := <-e.inflight
+	e.inflight = nil
+	return err
+}
+
+func (e *emitter) take() ([]ledger.Pending, int64) {
 	e.mu.Lock()
-	recs := e.pending
-	size := e.pendingSize
+	defer e.mu.Unlock()
+	recs, size := e.pending, e.pendingSize
 	e.pending, e.pendingSize = nil, 0
-	e.mu.Unlock()
+	return recs, size
+}
+
+// commitBatch writes recs (and the cursor and run, if given) in one ledger
+// transaction and keeps the run's counts.
+func (e *emitter) commitBatch(ctx context.Context, recs []ledger.Pending, size int64, cursor *string, run *ledger.Run) error {
 	if len(recs) > 0 || run != nil {
 		for _, p := range recs {
 			e.stats.ByType[p.Record.Type]++
@@ -185,8 +231,12 @@ func (e *emitter) commit(ctx context.Context, cursor *string, run *ledger.Run) e
 	return nil
 }
 
-// discard drops artifacts emitted after the last checkpoint.
+// discard drops artifacts emitted after the last checkpoint (after the
+// in-flight commit, if any, has finished one way or the other).
 func (e *emitter) discard() int {
+	e.cmu.Lock()
+	_ = e.waitLocked() // a failed commit has counted its own discards
+	e.cmu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := len(e.pending)
