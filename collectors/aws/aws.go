@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -34,6 +35,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 )
@@ -159,7 +162,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("aws: unreadable cursor: %w", err))
 	}
-	awsCfg, err := loadAWSConfig(ctx, c.cfg, req.Instance)
+	awsCfg, err := loadAWSConfig(ctx, c.cfg, req.Instance, req.Logger)
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("aws: loading the AWS configuration: %w", err))
 	}
@@ -261,7 +264,7 @@ const (
 	requestTimeout   = 60 * time.Second
 )
 
-func loadAWSConfig(ctx context.Context, c *Config, instance string) (aws.Config, error) {
+func loadAWSConfig(ctx context.Context, c *Config, instance string, logger *slog.Logger) (aws.Config, error) {
 	httpClient := awshttp.NewBuildableClient().
 		WithTimeout(requestTimeout).
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = 5 * time.Second }).
@@ -272,6 +275,11 @@ func loadAWSConfig(ctx context.Context, c *Config, instance string) (aws.Config,
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(c.Regions[0]),
 		config.WithHTTPClient(httpClient),
+		// the SDK's own warnings go to the run's logger (it never logs
+		// bodies unless ClientLogMode asks it to, which we do not)
+		config.WithLogger(logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
+			logger.Debug("aws sdk: "+fmt.Sprintf(format, v...), "classification", string(cl))
+		})),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = retryMaxAttempts
@@ -338,9 +346,9 @@ func (p *pacedClient) Do(req *http.Request) (*http.Response, error) {
 	return p.inner.Do(req)
 }
 
-// LookupEvents allows 2 calls per second per account and region; 510ms
-// between sends leaves room for network jitter.
-const lookupInterval = 510 * time.Millisecond
+// LookupEvents allows 2 calls per second per account and region; 550ms
+// between sends leaves room for network jitter and connection set-up.
+const lookupInterval = 550 * time.Millisecond
 
 type limiter struct {
 	mu   sync.Mutex

@@ -166,7 +166,9 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 		if len(files) == 0 {
 			continue
 		}
-		sort.Slice(files, func(i, j int) bool { return files[i].end.Before(files[j].end) || files[i].end.Equal(files[j].end) && files[i].key < files[j].key })
+		sort.Slice(files, func(i, j int) bool {
+			return files[i].end.Before(files[j].end) || files[i].end.Equal(files[j].end) && files[i].key < files[j].key
+		})
 		if !keysLoaded {
 			var err error
 			if keys, err = r.publicKeys(ctx, region, from, to); err != nil {

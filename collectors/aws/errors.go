@@ -78,7 +78,7 @@ func classify(action, region string, err error) error {
 	if errors.As(err, &de) {
 		return collectors.Permanent(fmt.Errorf("%s: malformed response from AWS: %v", where, de.Err))
 	}
-	if strings.Contains(err.Error(), "deserialization failed") || strings.Contains(err.Error(), "failed to decode") {
+	if st := httpStatus(err); (st >= 200 && st < 300) || strings.Contains(err.Error(), "deserialization failed") || strings.Contains(err.Error(), "failed to decode") {
 		return collectors.Permanent(fmt.Errorf("%s: malformed response from AWS: %w", where, err))
 	}
 	// network errors, timeouts, exhausted retry quota

@@ -218,11 +218,11 @@ func (r *run) trailsArtifact(region string, docs []trailDoc, byARN map[string]*t
 		docs = []trailDoc{}
 	}
 	body := map[string]any{
-		"account":                    r.account,
-		"region":                     region,
-		"trails":                     docs,
+		"account":                      r.account,
+		"region":                       region,
+		"trails":                       docs,
 		"shadow_trails_from_elsewhere": orEmpty(covering),
-		"findings":                   findings,
+		"findings":                     findings,
 	}
 	return collectors.Artifact{
 		Type: TypeTrails, Subject: r.account + "/" + region, ContentType: "application/json",
@@ -333,19 +333,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // credSummary is the parsed summary of a credential report.
 type credSummary struct {
-	GeneratedTime            string   `json:"generated_time"`
-	StaleAfterDays           int      `json:"stale_after_days"`
-	Users                    int      `json:"users"`
-	RootMFAActive            bool     `json:"root_mfa_active"`
-	RootAccessKeysActive     bool     `json:"root_access_keys_active"`
-	RootPasswordLastUsed     string   `json:"root_password_last_used,omitempty"`
-	ConsoleUsersWithoutMFA   []string `json:"console_users_without_mfa"`
-	PasswordsNeverUsed       []string `json:"passwords_never_used"`
-	PasswordsUnused          []string `json:"passwords_unused_over_stale_days"`
-	PasswordsOld             []string `json:"passwords_not_changed_over_stale_days"`
-	AccessKeysOld            []string `json:"active_access_keys_not_rotated_over_stale_days"`
-	AccessKeysUnused         []string `json:"active_access_keys_unused_over_stale_days"`
-	AccessKeysNeverUsed      []string `json:"active_access_keys_never_used"`
+	GeneratedTime          string   `json:"generated_time"`
+	StaleAfterDays         int      `json:"stale_after_days"`
+	Users                  int      `json:"users"`
+	RootMFAActive          bool     `json:"root_mfa_active"`
+	RootAccessKeysActive   bool     `json:"root_access_keys_active"`
+	RootPasswordLastUsed   string   `json:"root_password_last_used,omitempty"`
+	ConsoleUsersWithoutMFA []string `json:"console_users_without_mfa"`
+	PasswordsNeverUsed     []string `json:"passwords_never_used"`
+	PasswordsUnused        []string `json:"passwords_unused_over_stale_days"`
+	PasswordsOld           []string `json:"passwords_not_changed_over_stale_days"`
+	AccessKeysOld          []string `json:"active_access_keys_not_rotated_over_stale_days"`
+	AccessKeysUnused       []string `json:"active_access_keys_unused_over_stale_days"`
+	AccessKeysNeverUsed    []string `json:"active_access_keys_never_used"`
 }
 
 func summarizeCredentialReport(content []byte, generated time.Time) (*credSummary, error) {

@@ -1,6 +1,7 @@
 // Package awsfake is a local fake of the AWS APIs the aws collector calls,
 // speaking their wire formats: CloudTrail (JSON 1.1, X-Amz-Target
-// com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op>), IAM and STS
+// com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op> or its short
+// form CloudTrail_20131101.<Op>), IAM and STS
 // (query protocol, XML responses and XML errors). Requests for S3 are
 // forwarded to a real S3 server (S3Backend) with their Host header intact,
 // so SigV4 signatures still verify there.
@@ -59,6 +60,9 @@ type Server struct {
 	// LookupRate is how many LookupEvents calls per second per region are
 	// allowed (default 2, as documented).
 	LookupRate int
+	// ReportPolls is how many further GenerateCredentialReport calls a
+	// started report needs before it is COMPLETE (default 1).
+	ReportPolls int
 	// S3Backend is where S3 requests are forwarded (a real S3 server); nil
 	// answers them 501.
 	S3Backend *url.URL
@@ -181,7 +185,7 @@ func parseAuth(r *http.Request) (sigv4, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	auth, ok := parseAuth(r)
 	if !ok {
-		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "com.amazonaws.cloudtrail") {
+		if _, ct := cloudTrailOp(r.Header.Get("X-Amz-Target")); ct {
 			writeJSONError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
 			return
 		}

@@ -14,7 +14,19 @@ import (
 	"time"
 )
 
-const ctTargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+// The AWS SDK for Go v2 sends X-Amz-Target CloudTrail_20131101.<Op>; other
+// SDKs and the CLI send the long form. CloudTrail accepts both.
+const (
+	ctTargetPrefix      = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+	ctTargetShortPrefix = "CloudTrail_20131101."
+)
+
+func cloudTrailOp(target string) (string, bool) {
+	if op, ok := strings.CutPrefix(target, ctTargetPrefix); ok {
+		return op, true
+	}
+	return strings.CutPrefix(target, ctTargetShortPrefix)
+}
 
 // Trail is a trail as DescribeTrails returns it (field names as on the wire).
 type Trail struct {
@@ -190,7 +202,7 @@ func parseEpoch(v any) (time.Time, bool) {
 
 func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, auth sigv4) {
 	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, ctTargetPrefix)
+	op, ok := cloudTrailOp(target)
 	if !ok || r.Method != http.MethodPost {
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "")
 		return

@@ -46,10 +46,6 @@ type reportState struct {
 	csv       []byte
 }
 
-// ReportPollsToComplete is how many further GenerateCredentialReport calls
-// a started report needs before it is COMPLETE.
-var reportPollsToComplete = 1
-
 func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, auth sigv4) {
 	form, ok := parseForm(w, r, iamNS)
 	if !ok {
@@ -83,7 +79,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, auth sigv4) {
 			desc = "No report exists. Starting a new report generation task"
 		case rs.state == "STARTED":
 			rs.polls++
-			if rs.polls >= reportPollsToComplete {
+			if rs.polls >= max(s.ReportPolls, 1) {
 				rs.state = "COMPLETE"
 				rs.generated = s.Now().UTC().Truncate(time.Second)
 				rs.csv = s.credentialCSV(rs.generated)
