@@ -220,12 +220,13 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // path, prefixed by path. Fields are matched by their `yaml` tags.
 func DecodeStrict(n *yaml.Node, v any, path string) error {
 	var errs ConfigErrors
-	checkKnown(n, reflect.TypeOf(v), path, &errs)
+	w := &walker{errs: &errs, paths: map[int]string{}}
+	w.check(n, reflect.TypeOf(v), path)
 	if len(errs) > 0 {
 		return errs
 	}
 	if err := n.Decode(v); err != nil {
-		return yamlError(err, n, path)
+		return yamlError(err, n, path, w.paths)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		if err := val.Validate(); err != nil {
@@ -267,11 +268,17 @@ func FieldLine(n *yaml.Node, key string) int {
 	return n.Line
 }
 
-func yamlError(err error, n *yaml.Node, path string) error {
+func yamlError(err error, n *yaml.Node, path string, paths map[int]string) error {
+	keyAt := func(line int) string {
+		if k, ok := paths[line]; ok {
+			return k
+		}
+		return path
+	}
 	if ces, ok := AsConfigErrors(err); ok {
 		for _, ce := range ces {
 			if ce.Key == "" {
-				ce.Key = path
+				ce.Key = keyAt(ce.Line)
 			}
 		}
 		return ces
@@ -284,7 +291,7 @@ func yamlError(err error, n *yaml.Node, path string) error {
 			if rest, ok := strings.CutPrefix(m, "line "); ok {
 				if i := strings.Index(rest, ": "); i > 0 {
 					if l, err := strconv.Atoi(rest[:i]); err == nil {
-						ce.Line, ce.Msg = l, rest[i+2:]
+						ce.Line, ce.Msg, ce.Key = l, rest[i+2:], keyAt(l)
 					}
 				}
 			}
@@ -295,21 +302,35 @@ func yamlError(err error, n *yaml.Node, path string) error {
 	return ConfigErrors{{Line: n.Line, Key: path, Msg: err.Error()}}
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	nodeType        = reflect.TypeOf(yaml.Node{})
+)
+
+// walker checks keys and remembers which key path each line holds, so
+// errors from the decoder (which know only a line) can name the key.
+type walker struct {
+	errs  *ConfigErrors
+	paths map[int]string
+}
+
+func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
+	checkKnown(n, t, path, w.errs, w.paths)
+}
 
 // checkKnown walks n against type t and reports keys that t does not have.
-func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
+func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors, paths map[int]string) {
 	if n == nil {
 		return
 	}
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
-			checkKnown(c, t, path, errs)
+			checkKnown(c, t, path, errs, paths)
 		}
 		return
 	}
 	if n.Kind == yaml.AliasNode {
-		checkKnown(n.Alias, t, path, errs)
+		checkKnown(n.Alias, t, path, errs, paths)
 		return
 	}
 	for t.Kind() == reflect.Pointer {
@@ -318,7 +339,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
 		}
 		t = t.Elem()
 	}
-	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) || t == nodeType {
 		return
 	}
 	switch t.Kind() {
@@ -330,30 +351,32 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ConfigErrors) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" {
-				checkKnown(v, t, path, errs)
+				checkKnown(v, t, path, errs, paths)
 				continue
 			}
+			paths[k.Line] = join(path, k.Value)
 			ft, ok := fields[k.Value]
 			if !ok {
 				*errs = append(*errs, &ConfigError{Line: k.Line, Key: join(path, k.Value),
 					Msg: "unknown key", Hint: "known keys: " + strings.Join(sortedKeys(fields), ", ")})
 				continue
 			}
-			checkKnown(v, ft, join(path, k.Value), errs)
+			checkKnown(v, ft, join(path, k.Value), errs, paths)
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
 		for i, c := range n.Content {
-			checkKnown(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+			checkKnown(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs, paths)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			checkKnown(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
+			paths[n.Content[i].Line] = join(path, n.Content[i].Value)
+			checkKnown(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs, paths)
 		}
 	}
 }

@@ -1,0 +1,241 @@
+// Package exec is the language-agnostic collector: it runs a command and
+// reads newline-delimited JSON artifacts and cursor checkpoints from its
+// standard output.
+package exec
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+)
+
+//go:embed sample.yaml
+var sampleConfig string
+
+// Version of this collector, recorded in every artifact's source.
+const Version = "exec/1"
+
+func init() {
+	collectors.Register(collectors.Definition{
+		Type:          "exec",
+		Summary:       "runs a command that prints evidence as newline-delimited JSON (any language)",
+		SampleConfig:  sampleConfig,
+		EvidenceTypes: nil, // the command names its own types; map them with collectors[].controls
+		NewConfig:     func() any { return &Config{} },
+		New: func(cfg any) (collectors.Collector, error) {
+			return &Collector{cfg: *cfg.(*Config)}, nil
+		},
+	})
+}
+
+// Config is the `exec:` section.
+type Config struct {
+	// Command is the program and its arguments (no shell).
+	Command []string `yaml:"command"`
+	// Timeout bounds one run of the command (default 5m).
+	Timeout collectors.Duration `yaml:"timeout"`
+	// Env lists variables passed through from the agent's environment;
+	// nothing else is (PATH defaults to /usr/local/bin:/usr/bin:/bin).
+	Env []string `yaml:"env"`
+	// Dir is the working directory (default: the agent's).
+	Dir string `yaml:"dir"`
+	// MaxLineBytes bounds one line of output (default 64 MiB).
+	MaxLineBytes int `yaml:"max_line_bytes"`
+}
+
+// Validate checks the section.
+func (c *Config) Validate() error {
+	var errs collectors.ConfigErrors
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		errs = append(errs, &collectors.ConfigError{Key: "command", Msg: "is required: the program and its arguments as a list"})
+	}
+	for _, e := range c.Env {
+		if e == "" || strings.ContainsAny(e, "= ") {
+			errs = append(errs, &collectors.ConfigError{Key: "env", Msg: fmt.Sprintf("%q is not a variable name (list names; values come from the agent's environment)", e)})
+		}
+	}
+	if c.MaxLineBytes < 0 {
+		errs = append(errs, &collectors.ConfigError{Key: "max_line_bytes", Msg: "must be positive"})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if c.Timeout == 0 {
+		c.Timeout = collectors.Duration(5 * time.Minute)
+	}
+	if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = 64 << 20
+	}
+	return nil
+}
+
+// Collector runs the command.
+type Collector struct {
+	cfg Config
+}
+
+// Collect runs the command once and relays its output.
+func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.D())
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, c.cfg.Command[0], c.cfg.Command[1:]...)
+	cmd.Dir = c.cfg.Dir
+	cmd.Env = c.env(req)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// the whole process group: scripts often start children
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return collectors.Permanent(err)
+	}
+	if err := cmd.Start(); err != nil {
+		return collectors.Permanent(fmt.Errorf("exec: starting %s: %w", c.cfg.Command[0], err))
+	}
+	readErr := c.relay(ctx, stdout, emit)
+	if readErr != nil {
+		cancel() // stop the command: its output is no longer wanted
+		_, _ = io.Copy(io.Discard, stdout)
+	}
+	waitErr := cmd.Wait()
+	if readErr != nil {
+		if ctx.Err() != nil && errors.Is(readErr, ctx.Err()) {
+			return c.ctxError(ctx, readErr)
+		}
+		return readErr
+	}
+	if waitErr != nil {
+		if ctx.Err() != nil {
+			return c.ctxError(ctx, waitErr)
+		}
+		msg := fmt.Sprintf("exec: %s failed: %v", c.cfg.Command[0], waitErr)
+		if t := strings.TrimSpace(stderr.String()); t != "" {
+			msg += "; stderr: " + t
+		}
+		return collectors.Permanent(errors.New(msg))
+	}
+	return nil
+}
+
+func (c *Collector) ctxError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return collectors.Retryable(fmt.Errorf("exec: %s did not finish within %s (exec.timeout)", c.cfg.Command[0], c.cfg.Timeout))
+	}
+	return ctx.Err()
+}
+
+func (c *Collector) relay(ctx context.Context, r io.Reader, emit collectors.Emitter) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	lineNo := 0
+	var long []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, chunk...)
+			if len(long) > c.cfg.MaxLineBytes {
+				return collectors.Permanent(fmt.Errorf("exec: output line %d is longer than %d bytes (exec.max_line_bytes)", lineNo+1, c.cfg.MaxLineBytes))
+			}
+			continue
+		}
+		line := chunk
+		if long != nil {
+			line = append(long, chunk...)
+			long = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			lineNo++
+			if len(line) > c.cfg.MaxLineBytes {
+				return collectors.Permanent(fmt.Errorf("exec: output line %d is longer than %d bytes (exec.max_line_bytes)", lineNo, c.cfg.MaxLineBytes))
+			}
+			if err == io.EOF && !bytes.HasSuffix(line, []byte("\n")) {
+				// A final line without newline is accepted only if complete JSON.
+			}
+			l, perr := ParseLine(line)
+			if perr != nil {
+				return collectors.Permanent(fmt.Errorf("exec: output line %d: %v", lineNo, perr))
+			}
+			if l.Cursor != nil {
+				if err := emit.Checkpoint(ctx, *l.Cursor); err != nil {
+					return err
+				}
+			} else {
+				a := *l.Artifact
+				if a.Source.Endpoint == "" {
+					a.Source.Endpoint = strings.Join(c.cfg.Command, " ")
+				}
+				if a.Source.System == "" {
+					a.Source.System = "exec"
+				}
+				if a.Source.CollectorVersion == "" {
+					a.Source.CollectorVersion = Version
+				}
+				if err := emit.Emit(ctx, a); err != nil {
+					return err
+				}
+			}
+		} else {
+			lineNo++
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return collectors.Retryable(fmt.Errorf("exec: reading output: %w", err))
+		}
+	}
+}
+
+func (c *Collector) env(req collectors.Request) []string {
+	env := []string{
+		"TICKMARK_CURSOR=" + req.Cursor,
+		"TICKMARK_SINCE=" + req.Since.UTC().Format(time.RFC3339),
+		"TICKMARK_NOW=" + req.Now.UTC().Format(time.RFC3339),
+		"TICKMARK_RUN_ID=" + req.RunID,
+		"TICKMARK_INSTANCE=" + req.Instance,
+	}
+	hasPath := false
+	for _, name := range c.cfg.Env {
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+			hasPath = hasPath || name == "PATH"
+		}
+	}
+	if !hasPath {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return env
+}
+
+// tailBuffer keeps the last max bytes written (stderr for error messages).
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }

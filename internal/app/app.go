@@ -1,0 +1,259 @@
+// Package app wires configuration, ledger, store, signing key and runner
+// together for the CLI and the daemon.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/runner"
+	"github.com/tickmark-dev/tickmark/internal/store"
+)
+
+// Version is the tickmark version, set at build time with
+// -ldflags "-X github.com/tickmark-dev/tickmark/internal/app.Version=v1.2.3".
+var Version = "dev"
+
+// App is an opened agent: configuration, ledger, store and key.
+type App struct {
+	Cfg    *config.Config
+	Ledger *ledger.Ledger
+	Store  store.Store
+	Layout store.Layout
+	Key    *ledger.Key
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Options for Open.
+type Options struct {
+	Logger   *slog.Logger
+	Now      func() time.Time
+	ReadOnly bool // open the ledger read-only (verify, list)
+	NoStore  bool // do not open the store
+}
+
+// Open opens the agent's ledger (taking its lock), its store and its key.
+func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now, Layout: store.NewLayout(cfg.Store.Prefix)}
+	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	a.Ledger = l
+	if !o.ReadOnly {
+		k, created, err := ledger.LoadOrCreateKey(KeyPath(cfg), ledger.Origin(cfg.Agent.ID))
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		if created {
+			o.Logger.Info("generated a new signing key", "key_id", k.ID, "path", KeyPath(cfg))
+		}
+		if err := l.AddKey(k.ID, k.Verifier); err != nil {
+			l.Close()
+			return nil, err
+		}
+		a.Key = k
+	}
+	if !o.NoStore {
+		st, err := store.Open(ctx, cfg.Store)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
+		}
+		a.Store = st
+	}
+	return a, nil
+}
+
+// KeyPath is the signing key's path.
+func KeyPath(cfg *config.Config) string { return filepath.Join(cfg.Agent.DataDir, ledger.KeyFile) }
+
+// Close closes the store and the ledger.
+func (a *App) Close() error {
+	var errs []error
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	if a.Ledger != nil {
+		errs = append(errs, a.Ledger.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// CollectorSummary is one collector's part of a run summary.
+type CollectorSummary struct {
+	Name      string         `json:"name"`
+	Type      string         `json:"type"`
+	RunID     string         `json:"run_id"`
+	Outcome   string         `json:"outcome"`
+	Error     string         `json:"error,omitempty"`
+	Retryable bool           `json:"retryable,omitempty"`
+	Attempts  int            `json:"attempts"`
+	Artifacts int            `json:"artifacts"`
+	Bytes     int64          `json:"bytes"`
+	ByControl map[string]int `json:"by_control"`
+	ByType    map[string]int `json:"by_type"`
+	Duration  float64        `json:"duration_seconds"`
+}
+
+// Summary is the result of `run --once`.
+type Summary struct {
+	Agent      string             `json:"agent"`
+	Started    time.Time          `json:"started"`
+	Finished   time.Time          `json:"finished"`
+	Collectors []CollectorSummary `json:"collectors"`
+	Checkpoint *CheckpointSummary `json:"checkpoint,omitempty"`
+	Push       *PushSummary       `json:"push,omitempty"`
+	OK         bool               `json:"ok"`
+}
+
+// CheckpointSummary describes the signed checkpoint.
+type CheckpointSummary struct {
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+	Key  string `json:"key_id"`
+}
+
+// PushSummary describes the push to the store.
+type PushSummary struct {
+	Store   string `json:"store"`
+	Bodies  int    `json:"bodies"`
+	Objects int    `json:"objects"`
+	Tiles   int    `json:"tiles"`
+	Backlog int    `json:"backlog"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Failed lists the collectors that did not succeed.
+func (s *Summary) Failed() []CollectorSummary {
+	var out []CollectorSummary
+	for _, c := range s.Collectors {
+		if c.Outcome != ledger.OutcomeSuccess {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Select returns the configured collectors to run: the named ones, or every
+// enabled one.
+func (a *App) Select(names []string) ([]*config.CollectorConfig, error) {
+	var out []*config.CollectorConfig
+	if len(names) == 0 {
+		for i := range a.Cfg.Collectors {
+			if !a.Cfg.Collectors[i].Disabled {
+				out = append(out, &a.Cfg.Collectors[i])
+			}
+		}
+		return out, nil
+	}
+	for _, n := range names {
+		cc, ok := a.Cfg.Find(n)
+		if !ok {
+			return nil, fmt.Errorf("no collector named %q in %s", n, a.Cfg.Path)
+		}
+		out = append(out, cc)
+	}
+	return out, nil
+}
+
+// Runner returns a runner over the app's ledger.
+func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
+	retries := 1
+	if a.Cfg.Runner.Retries != nil {
+		retries = *a.Cfg.Runner.Retries
+	}
+	return &runner.Runner{
+		Ledger: a.Ledger, Agent: a.Cfg.Agent.ID, Now: a.Now, Logger: a.Logger,
+		Concurrency: a.Cfg.Runner.Concurrency, Retries: retries, Version: Version, Observe: observe,
+	}
+}
+
+// RunOnce runs the collectors, signs a checkpoint and pushes the outbox.
+func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
+	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
+	results := a.Runner(observe).Run(ctx, ccs)
+	for _, r := range results {
+		cs := CollectorSummary{Name: r.Collector, Type: r.Type, RunID: r.RunID, Outcome: r.Outcome, Attempts: r.Attempts,
+			Artifacts: r.Stats.Artifacts, Bytes: r.Stats.Bytes, ByControl: nonZero(r.Stats.ByControl), ByType: nonZero(r.Stats.ByType),
+			Duration: r.Finished.Sub(r.Started).Seconds()}
+		if r.Err != nil {
+			cs.Error = r.Err.Error()
+			cs.Retryable = collectors.IsRetryable(r.Err)
+		}
+		sum.Collectors = append(sum.Collectors, cs)
+	}
+	// Sign and publish even when the run was interrupted: what is committed
+	// deserves a checkpoint. Use a fresh context so shutdown still commits.
+	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	err := a.Finish(finCtx, sum)
+	sum.Finished = a.Now().UTC()
+	sum.OK = err == nil && len(sum.Failed()) == 0
+	return sum, err
+}
+
+// Finish signs a checkpoint over the ledger and pushes to the store.
+func (a *App) Finish(ctx context.Context, sum *Summary) error {
+	cp, err := a.Ledger.Sign(a.Key)
+	if err != nil {
+		return fmt.Errorf("signing checkpoint: %w", err)
+	}
+	if sum != nil {
+		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
+	}
+	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
+	if a.Store == nil {
+		return nil
+	}
+	conc := a.Cfg.Store.Concurrency
+	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
+	if sum != nil {
+		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
+	}
+	if err != nil {
+		if sum != nil {
+			sum.Push.Error = err.Error()
+		}
+		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+	}
+	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
+	return nil
+}
+
+func nonZero(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// SortedKeys returns a map's keys sorted.
+func SortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

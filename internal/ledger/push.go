@@ -1,0 +1,322 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/store"
+)
+
+// PushResult reports what a push wrote.
+type PushResult struct {
+	Bodies      int   // records whose bodies reached the store
+	Objects     int   // evidence objects written (one per control)
+	Tiles       int   // tiles and entry bundles written
+	Checkpoints int   // checkpoints written
+	Backlog     int   // records still waiting in the outbox
+	LogSize     int64 // tree size published
+}
+
+// PushOptions tune a push.
+type PushOptions struct {
+	Concurrency int // parallel Puts (default 8)
+	Batch       int // outbox entries per durable batch (default 2048)
+	Logger      *slog.Logger
+}
+
+// Push drains the outbox into the store (each body once per control), then
+// publishes the log: entry bundles and hash tiles (C2SP tlog-tiles) up to
+// the latest checkpoint, the checkpoints and the public keys. An outbox
+// entry is cleared only after the store has synced its objects; a failed
+// push leaves the rest queued for the next run.
+func (l *Ledger) Push(ctx context.Context, st store.Store, layout store.Layout, o PushOptions) (PushResult, error) {
+	var res PushResult
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Batch <= 0 {
+		o.Batch = 2048
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for {
+		n, objs, err := l.pushBatch(ctx, st, layout, o)
+		res.Bodies += n
+		res.Objects += objs
+		if err != nil {
+			res.Backlog, _ = l.OutboxLen()
+			return res, err
+		}
+		if n < o.Batch {
+			break
+		}
+	}
+	if err := l.cleanSpool(); err != nil {
+		o.Logger.Warn("cleaning spool", "err", err)
+	}
+	if err := l.publishLog(ctx, st, layout, &res); err != nil {
+		res.Backlog, _ = l.OutboxLen()
+		return res, err
+	}
+	res.Backlog, _ = l.OutboxLen()
+	return res, nil
+}
+
+type outItem struct {
+	seq uint64
+	loc SpoolLoc
+	rec *evidence.Record
+}
+
+func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Layout, o PushOptions) (int, int, error) {
+	var items []outItem
+	err := l.db.View(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(items) < o.Batch; k, v = c.Next() {
+			loc, err := decodeLoc(v)
+			if err != nil {
+				return fmt.Errorf("outbox entry %d: %w", getU64(k), err)
+			}
+			r, err := evidence.Decode(recs.Get(k))
+			if err != nil {
+				return fmt.Errorf("outbox record %d: %w", getU64(k), err)
+			}
+			items = append(items, outItem{seq: getU64(k), loc: loc, rec: r})
+		}
+		return nil
+	})
+	if err != nil || len(items) == 0 {
+		return 0, 0, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Concurrency)
+	objs := 0
+	for _, it := range items {
+		sum, err := hexSum(it.rec.SHA256)
+		if err != nil {
+			return 0, 0, err
+		}
+		var s32 [32]byte
+		copy(s32[:], sum)
+		for _, ctl := range it.rec.Controls {
+			key := layout.Evidence(ctl, it.rec)
+			objs++
+			g.Go(func() error {
+				body, err := l.spool.Open(it.loc)
+				if err != nil {
+					return fmt.Errorf("record %d (%s): body missing from spool: %w", it.seq, it.rec.Type, err)
+				}
+				defer body.Close()
+				if err := st.Put(gctx, key, body, it.rec.Size, s32); err != nil {
+					return fmt.Errorf("pushing record %d (%s) to %s: %w", it.seq, it.rec.Type, st.Describe(), err)
+				}
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	if err := st.Sync(ctx); err != nil {
+		return 0, 0, err
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		for _, it := range items {
+			if err := b.Delete(u64(it.seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(items), objs, nil
+}
+
+func (l *Ledger) cleanSpool() error {
+	ref := map[string]bool{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
+			if loc, err := decodeLoc(v); err == nil {
+				ref[loc.Segment] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	_, err = l.spool.clean(ref)
+	return err
+}
+
+func putBytes(ctx context.Context, st store.Store, key string, data []byte) error {
+	return st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data))
+}
+
+// EntryBundle encodes records as a C2SP tlog-tiles entry bundle: each
+// entry a big-endian uint16 length and the bytes.
+func EntryBundle(entries [][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	for _, e := range entries {
+		if len(e) > 0xffff {
+			return nil, errors.New("entry too large for a bundle")
+		}
+		buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(e))))
+		buf.Write(e)
+	}
+	return buf.Bytes(), nil
+}
+
+// ParseEntryBundle splits an entry bundle.
+func ParseEntryBundle(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, errors.New("entry bundle: truncated length")
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		b = b[2:]
+		if len(b) < n {
+			return nil, errors.New("entry bundle: truncated entry")
+		}
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out, nil
+}
+
+func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.Layout, res *PushResult) error {
+	cps, err := l.Checkpoints()
+	if err != nil || len(cps) == 0 {
+		return err
+	}
+	var pubTiles, pubCP int64
+	_ = l.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		pubTiles = int64(getU64(m.Get(metaPublishedTiles)))
+		pubCP = int64(getU64(m.Get(metaPublishedCheckpoint)))
+		return nil
+	})
+	latest := cps[len(cps)-1].Size
+	agent := l.agent
+	if latest > pubTiles {
+		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
+		err := l.View(func(v *Viewer) error {
+			for _, t := range tiles {
+				data, err := tlog.ReadTileData(t, v.Hashes)
+				if err != nil {
+					return fmt.Errorf("reading tile %s: %w", t.Path(), err)
+				}
+				if err := putBytes(ctx, st, layout.Tile(agent, t), data); err != nil {
+					return err
+				}
+				res.Tiles++
+				if t.L == 0 {
+					start := uint64(t.N) << store.TileHeight
+					entries := make([][]byte, 0, t.W)
+					for i := 0; i < t.W; i++ {
+						r := v.tx.Bucket(bucketRecords).Get(u64(start + uint64(i)))
+						if r == nil {
+							return fmt.Errorf("record %d missing while publishing tiles", start+uint64(i))
+						}
+						entries = append(entries, r)
+					}
+					bundle, err := EntryBundle(entries)
+					if err != nil {
+						return err
+					}
+					et := t
+					et.L = -1
+					if err := putBytes(ctx, st, layout.Tile(agent, et), bundle); err != nil {
+						return err
+					}
+					res.Tiles++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	keys, err := l.Keys()
+	if err != nil {
+		return err
+	}
+	for id, vkey := range keys {
+		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+			return err
+		}
+	}
+	tokens, err := l.Tokens()
+	if err != nil {
+		return err
+	}
+	for _, cp := range cps {
+		if cp.Size < pubCP || (cp.Size == pubCP && pubCP != 0) {
+			continue
+		}
+		if err := putBytes(ctx, st, layout.Checkpoint(agent, cp.Size), cp.Note); err != nil {
+			return err
+		}
+		if tok, ok := tokens[cp.Size]; ok {
+			if err := putBytes(ctx, st, layout.CheckpointToken(agent, cp.Size), tok); err != nil {
+				return err
+			}
+		}
+		res.Checkpoints++
+	}
+	if err := st.Sync(ctx); err != nil {
+		return err
+	}
+	res.LogSize = latest
+	return l.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if err := m.Put(metaPublishedTiles, u64(uint64(latest))); err != nil {
+			return err
+		}
+		return m.Put(metaPublishedCheckpoint, u64(uint64(latest)))
+	})
+}
+
+// Tokens returns stored RFC 3161 tokens by checkpoint size.
+func (l *Ledger) Tokens() (map[int64][]byte, error) {
+	out := map[int64][]byte{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			out[int64(getU64(k))] = bytes.Clone(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PutToken stores a timestamp token for the checkpoint at size and marks
+// the checkpoint for republication.
+func (l *Ledger) PutToken(size int64, token []byte) error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketTokens).Put(u64(uint64(size)), token); err != nil {
+			return err
+		}
+		m := tx.Bucket(bucketMeta)
+		if int64(getU64(m.Get(metaPublishedCheckpoint))) >= size && size > 0 {
+			return m.Put(metaPublishedCheckpoint, u64(uint64(size-1)))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,245 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+)
+
+// emitter is the engine side of collectors.Emitter for one run attempt: it
+// streams bodies to a spool segment, builds records, and commits them with
+// the cursor on Checkpoint. Artifacts after the last checkpoint are
+// committed only if the run succeeds.
+type emitter struct {
+	l       *ledger.Ledger
+	seg     *ledger.Segment
+	cc      *config.CollectorConfig
+	agent   string
+	runID   string
+	version string
+	now     func() time.Time
+
+	mu          sync.Mutex
+	pending     []ledger.Pending
+	pendingSize int64
+	stats       *Stats
+}
+
+// Stats counts what a run committed.
+type Stats struct {
+	Artifacts  int
+	Bytes      int64
+	ByType     map[string]int
+	ByControl  map[string]int
+	BytesType  map[string]int64
+	Discarded  int // emitted after the last checkpoint of a failed attempt
+	Checkpoint int
+}
+
+func newStats() *Stats {
+	return &Stats{ByType: map[string]int{}, ByControl: map[string]int{}, BytesType: map[string]int64{}}
+}
+
+// Types returns the evidence types committed, sorted.
+func (s *Stats) Types() []string {
+	out := make([]string, 0, len(s.ByType))
+	for t := range s.ByType {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// maxPending bounds the records held between checkpoints (metadata only;
+// bodies are already on disk). A collector that emits more without a
+// checkpoint fails with a clear error instead of growing without bound.
+const maxPending = 1_000_000
+
+func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
+	if err := ctx.Err(); err != nil {
+		closeBody(a)
+		return err
+	}
+	if !evidence.ValidType(a.Type) {
+		closeBody(a)
+		return collectors.Permanent(fmt.Errorf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type))
+	}
+	controls := e.cc.ControlsFor(a.Type, a.Controls)
+	if len(controls) == 0 {
+		closeBody(a)
+		return collectors.Permanent(fmt.Errorf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type))
+	}
+	for _, c := range controls {
+		if !evidence.ValidControl(c) {
+			closeBody(a)
+			return collectors.Permanent(fmt.Errorf("artifact %s: invalid control ID %q", a.Type, c))
+		}
+	}
+	ct := a.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	var (
+		loc ledger.SpoolLoc
+		sum [32]byte
+		err error
+	)
+	if a.Body != nil || a.BodyReader == nil {
+		loc, sum, err = e.seg.WriteBytes(a.Body)
+	} else {
+		loc, sum, err = e.seg.Write(&ctxReader{ctx: ctx, r: a.BodyReader})
+		closeBody(a)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return collectors.Retryable(err)
+	}
+	src := a.Source
+	if src.CollectorVersion == "" {
+		src.CollectorVersion = e.version
+	}
+	rec := evidence.Record{
+		V:             evidence.Version,
+		Agent:         e.agent,
+		Collector:     e.cc.Name,
+		CollectorType: e.cc.Type,
+		RunID:         e.runID,
+		Type:          a.Type,
+		Subject:       a.Subject,
+		Controls:      dedupe(controls),
+		CollectedAt:   e.now().UTC(),
+		ObservedAt:    timePtr(a.ObservedAt),
+		WindowStart:   timePtr(a.WindowStart),
+		WindowEnd:     timePtr(a.WindowEnd),
+		Source:        src,
+		ContentType:   ct,
+		Size:          loc.Size,
+		SHA256:        fmt.Sprintf("%x", sum),
+	}
+	if _, err := rec.Encode(); err != nil {
+		return collectors.Permanent(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.pending) >= maxPending {
+		return collectors.Permanent(fmt.Errorf("%d artifacts emitted without a checkpoint; call Checkpoint after each page (exec: print a {\"cursor\": ...} line)", maxPending))
+	}
+	e.pending = append(e.pending, ledger.Pending{Record: rec, Loc: loc})
+	e.pendingSize += loc.Size
+	return nil
+}
+
+func (e *emitter) Checkpoint(ctx context.Context, cursor string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.commit(ctx, &cursor, nil)
+}
+
+// commit writes pending records (and the cursor and run, if given).
+func (e *emitter) commit(ctx context.Context, cursor *string, run *ledger.Run) error {
+	e.mu.Lock()
+	recs := e.pending
+	size := e.pendingSize
+	e.pending, e.pendingSize = nil, 0
+	e.mu.Unlock()
+	if len(recs) > 0 || run != nil {
+		for _, p := range recs {
+			e.stats.ByType[p.Record.Type]++
+			e.stats.BytesType[p.Record.Type] += p.Record.Size
+			for _, c := range p.Record.Controls {
+				e.stats.ByControl[c]++
+			}
+		}
+		e.stats.Artifacts += len(recs)
+		e.stats.Bytes += size
+		if run != nil {
+			run.Artifacts = e.stats.Artifacts
+			run.Bytes = e.stats.Bytes
+			run.EvidenceTypes = e.stats.Types()
+		}
+	}
+	if len(recs) == 0 && cursor == nil && run == nil {
+		return nil
+	}
+	_, err := e.l.Commit(ctx, &ledger.Commit{Records: recs, Segment: e.seg, Collector: e.cc.Name, Cursor: cursor, Run: run})
+	if err != nil {
+		// roll back the counts: nothing of this batch is committed
+		for _, p := range recs {
+			e.stats.ByType[p.Record.Type]--
+			e.stats.BytesType[p.Record.Type] -= p.Record.Size
+			for _, c := range p.Record.Controls {
+				e.stats.ByControl[c]--
+			}
+		}
+		e.stats.Artifacts -= len(recs)
+		e.stats.Bytes -= size
+		return fmt.Errorf("committing to the ledger: %w", err)
+	}
+	if cursor != nil {
+		e.stats.Checkpoint++
+	}
+	return nil
+}
+
+// discard drops artifacts emitted after the last checkpoint.
+func (e *emitter) discard() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := len(e.pending)
+	e.pending, e.pendingSize = nil, 0
+	e.stats.Discarded += n
+	return n
+}
+
+func closeBody(a collectors.Artifact) {
+	if c, ok := a.BodyReader.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ctxReader stops a body stream when the run is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+var errNoCollector = errors.New("collector not built")

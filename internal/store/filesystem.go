@@ -1,0 +1,232 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	RegisterType("filesystem", func(_ context.Context, cfg Config) (Store, error) {
+		return OpenFilesystem(cfg.Path)
+	})
+}
+
+// Filesystem is the embedded default store: a folder with the bucket layout.
+// Files are written to a temporary name and hard-linked into place, so an
+// existing object is never replaced; Sync is one syncfs for the whole batch.
+type Filesystem struct {
+	root string
+	dir  *os.File
+}
+
+// OpenFilesystem opens (creating) a store rooted at path.
+func OpenFilesystem(path string) (*Filesystem, error) {
+	if path == "" {
+		return nil, errors.New("filesystem store: path is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("filesystem store: %w", err)
+	}
+	d, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem store: %w", err)
+	}
+	return &Filesystem{root: abs, dir: d}, nil
+}
+
+// Root returns the store folder.
+func (f *Filesystem) Root() string { return f.root }
+
+// Describe names the store.
+func (f *Filesystem) Describe() string { return "filesystem store " + f.root }
+
+func (f *Filesystem) path(key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "..") || strings.Contains(key, "\\") {
+		return "", fmt.Errorf("invalid object key %q", key)
+	}
+	return filepath.Join(f.root, filepath.FromSlash(key)), nil
+}
+
+// Put writes once; see Store.
+func (f *Filesystem) Put(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := f.path(key)
+	if err != nil {
+		return err
+	}
+	if ok, err := sameContent(p, sum); err == nil {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("put %s: %w", key, ErrConflict)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tmp := filepath.Join(dir, ".tmp-"+randHex())
+	tf, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tf, h), body)
+	if cerr := tf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if n != size || !bytes.Equal(h.Sum(nil), sum[:]) {
+		return fmt.Errorf("put %s: body does not match its record (%d bytes, sha256 %x; expected %d bytes, %x)", key, n, h.Sum(nil), size, sum)
+	}
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if ok, _ := sameContent(p, sum); ok {
+				return nil
+			}
+			return fmt.Errorf("put %s: %w", key, ErrConflict)
+		}
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+func sameContent(p string, sum [32]byte) (bool, error) {
+	fh, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return false, err
+	}
+	return bytes.Equal(h.Sum(nil), sum[:]), nil
+}
+
+func randHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Get opens an object.
+func (f *Filesystem) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := f.path(key)
+	if err != nil {
+		return nil, err
+	}
+	fh, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return fh, err
+}
+
+// List walks keys under prefix in lexical order.
+func (f *Filesystem) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	// Start from the deepest directory the prefix names.
+	dirPart := prefix
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		dirPart = prefix[:i]
+	} else {
+		dirPart = ""
+	}
+	start := f.root
+	if dirPart != "" {
+		p, err := f.path(dirPart)
+		if err != nil {
+			return err
+		}
+		start = p
+	}
+	return f.walk(ctx, start, prefix, fn)
+}
+
+func (f *Filesystem) walk(ctx context.Context, dir, prefix string, fn func(string) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Lexical order of full keys: a directory "a" sorts as "a/".
+	names := make([]string, 0, len(ents))
+	isDir := map[string]bool{}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		n := e.Name()
+		if e.IsDir() {
+			n += "/"
+			isDir[n] = true
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		full := filepath.Join(dir, strings.TrimSuffix(n, "/"))
+		rel, _ := filepath.Rel(f.root, full)
+		key := filepath.ToSlash(rel)
+		if isDir[n] {
+			k := key + "/"
+			if !strings.HasPrefix(k, prefix) && !strings.HasPrefix(prefix, k) {
+				continue
+			}
+			if err := f.walk(ctx, full, prefix, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		if err := fn(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sync flushes the file system holding the store (one syncfs for every
+// file written since the last Sync).
+func (f *Filesystem) Sync(ctx context.Context) error {
+	if err := unix.Syncfs(int(f.dir.Fd())); err != nil {
+		return fmt.Errorf("filesystem store: syncfs: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store.
+func (f *Filesystem) Close() error { return f.dir.Close() }

@@ -1,0 +1,36 @@
+package verify
+
+import "golang.org/x/mod/sumdb/tlog"
+
+// frontier computes RFC 6962 tree heads incrementally: it keeps the roots of
+// the perfect subtrees along the right edge, so memory is O(log n).
+type frontier struct {
+	hashes []tlog.Hash
+	levels []int
+	size   int64
+}
+
+func (f *frontier) add(h tlog.Hash) {
+	f.hashes = append(f.hashes, h)
+	f.levels = append(f.levels, 0)
+	for n := len(f.hashes); n >= 2 && f.levels[n-1] == f.levels[n-2]; n = len(f.hashes) {
+		merged := tlog.NodeHash(f.hashes[n-2], f.hashes[n-1])
+		f.hashes = f.hashes[:n-1]
+		f.levels = f.levels[:n-1]
+		f.hashes[n-2] = merged
+		f.levels[n-2]++
+	}
+	f.size++
+}
+
+// root returns the tree head of the leaves added so far.
+func (f *frontier) root() tlog.Hash {
+	if len(f.hashes) == 0 {
+		return tlog.Hash{} // tlog.TreeHash(0) is the zero hash as well
+	}
+	h := f.hashes[len(f.hashes)-1]
+	for i := len(f.hashes) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(f.hashes[i], h)
+	}
+	return h
+}

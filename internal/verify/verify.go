@@ -1,0 +1,427 @@
+// Package verify checks a ledger and its published copy: every record's
+// canonical bytes and sequence, the Merkle root at every checkpoint and the
+// checkpoint signatures, the published tiles and checkpoints, and every
+// body's SHA-256 in the store (or the spool, for bodies not yet pushed).
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/store"
+)
+
+// Problem is one failed check.
+type Problem struct {
+	Kind    string  `json:"kind"` // record, checkpoint, body, tile, key
+	Seq     *uint64 `json:"seq,omitempty"`
+	Type    string  `json:"type,omitempty"`
+	Key     string  `json:"key,omitempty"` // object key involved
+	Size    int64   `json:"checkpoint_size,omitempty"`
+	Message string  `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	switch {
+	case p.Seq != nil:
+		fmt.Fprintf(&b, "record %d", *p.Seq)
+		if p.Type != "" {
+			fmt.Fprintf(&b, " (%s)", p.Type)
+		}
+	case p.Kind == "checkpoint":
+		fmt.Fprintf(&b, "checkpoint %d", p.Size)
+	default:
+		b.WriteString(p.Kind)
+	}
+	b.WriteString(": " + p.Message)
+	if p.Key != "" {
+		b.WriteString(" [" + p.Key + "]")
+	}
+	return b.String()
+}
+
+// Report is the result of a verification.
+type Report struct {
+	Agent            string    `json:"agent"`
+	Records          int64     `json:"records"`
+	Checkpoints      int       `json:"checkpoints"`
+	StoreCheckpoints int       `json:"store_checkpoints"`
+	BodiesChecked    int       `json:"bodies_checked"`
+	BodiesInSpool    int       `json:"bodies_in_spool"`
+	TreeSize         int64     `json:"tree_size"`
+	Root             string    `json:"root,omitempty"`
+	Problems         []Problem `json:"problems"`
+	OK               bool      `json:"ok"`
+}
+
+// Options tune verification.
+type Options struct {
+	// Store and Layout, if set, are checked too (published log and bodies).
+	Store  store.Store
+	Layout store.Layout
+	// SkipBodies skips reading bodies (structure and signatures only).
+	SkipBodies bool
+	// Concurrency of body reads (default 4).
+	Concurrency int
+	// MaxProblems stops collecting after this many (default 1000).
+	MaxProblems int
+}
+
+type reporter struct {
+	mu   sync.Mutex
+	r    *Report
+	max  int
+	full bool
+}
+
+func (rp *reporter) add(p Problem) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.r.Problems) >= rp.max {
+		rp.full = true
+		return
+	}
+	rp.r.Problems = append(rp.r.Problems, p)
+}
+
+func seqPtr(s uint64) *uint64 { return &s }
+
+// Ledger verifies a local ledger (and, with Options.Store, its published copy).
+func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MaxProblems <= 0 {
+		o.MaxProblems = 1000
+	}
+	rep := &Report{Agent: l.Agent()}
+	rp := &reporter{r: rep, max: o.MaxProblems}
+	agent := l.Agent()
+
+	// Keys: the ledger's history plus those published in the store.
+	keys, err := l.Keys()
+	if err != nil {
+		return nil, err
+	}
+	var vkeys []string
+	for _, k := range keys {
+		vkeys = append(vkeys, k)
+	}
+	if o.Store != nil {
+		_ = o.Store.List(ctx, o.Layout.KeysPrefix(agent), func(key string) error {
+			b, err := store.ReadAll(ctx, o.Store, key)
+			if err == nil {
+				vkeys = append(vkeys, strings.TrimSpace(string(b)))
+			}
+			return nil
+		})
+	}
+	verifiers, err := ledger.Verifiers(dedupe(vkeys)...)
+	if err != nil {
+		rp.add(Problem{Kind: "key", Message: err.Error()})
+		verifiers = note.VerifierList()
+	}
+
+	// Checkpoints the roots must match: ledger copies and store copies.
+	want := map[int64][]checkpointRef{}
+	cps, err := l.Checkpoints()
+	if err != nil {
+		return nil, err
+	}
+	for _, cp := range cps {
+		c, err := ledger.OpenCheckpoint(cp.Note, l.OriginLine(), verifiers)
+		if err != nil {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "ledger copy: " + err.Error()})
+			continue
+		}
+		if c.Size != cp.Size {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: fmt.Sprintf("ledger copy is stored under size %d but says %d", cp.Size, c.Size)})
+			continue
+		}
+		rep.Checkpoints++
+		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
+	}
+	if o.Store != nil {
+		var keysCP []string
+		_ = o.Store.List(ctx, o.Layout.CheckpointsPrefix(agent), func(key string) error {
+			if strings.HasSuffix(key, ".note") {
+				keysCP = append(keysCP, key)
+			}
+			return nil
+		})
+		for _, key := range keysCP {
+			_, size, ok := o.Layout.ParseCheckpoint(key)
+			if !ok {
+				continue
+			}
+			b, err := store.ReadAll(ctx, o.Store, key)
+			if err != nil {
+				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: "store copy unreadable: " + err.Error()})
+				continue
+			}
+			c, err := ledger.OpenCheckpoint(b, l.OriginLine(), verifiers)
+			if err != nil {
+				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: "store copy: " + err.Error()})
+				continue
+			}
+			if c.Size != size {
+				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: fmt.Sprintf("store copy says size %d", c.Size)})
+				continue
+			}
+			rep.StoreCheckpoints++
+			want[size] = append(want[size], checkpointRef{root: c.Root, where: "store copy", key: key})
+		}
+	}
+
+	type bodyJob struct {
+		seq  uint64
+		rec  *evidence.Record
+		loc  *ledger.SpoolLoc
+		keys []string
+	}
+	jobs := make(chan bodyJob, 256)
+	var wg sync.WaitGroup
+	var bodiesChecked, inSpool int
+	var cntMu sync.Mutex
+	if !o.SkipBodies {
+		for i := 0; i < o.Concurrency; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					if j.loc != nil {
+						rc, err := l.OpenSpool(*j.loc)
+						if err != nil {
+							rp.add(Problem{Kind: "body", Seq: seqPtr(j.seq), Type: j.rec.Type, Message: "body not yet pushed and missing from the spool: " + err.Error()})
+							continue
+						}
+						checkBody(rp, j.seq, j.rec, rc, "spool")
+						cntMu.Lock()
+						inSpool++
+						bodiesChecked++
+						cntMu.Unlock()
+						continue
+					}
+					for _, key := range j.keys {
+						rc, err := o.Store.Get(ctx, key)
+						if err != nil {
+							rp.add(Problem{Kind: "body", Seq: seqPtr(j.seq), Type: j.rec.Type, Key: key, Message: "body missing from the store: " + err.Error()})
+							continue
+						}
+						checkBody(rp, j.seq, j.rec, rc, key)
+						cntMu.Lock()
+						bodiesChecked++
+						cntMu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+
+	var fr frontier
+	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
+	var storeBundle [][]byte // entries of the current block, from the store
+	curBlock := int64(-1)
+	var pubSize int64
+	if o.Store != nil {
+		for s := range want {
+			for _, w := range want[s] {
+				if w.where == "store copy" && s > pubSize {
+					pubSize = s
+				}
+			}
+		}
+	}
+	err = l.View(func(v *ledger.Viewer) error {
+		size := v.Size()
+		rep.TreeSize = size
+		var expect uint64
+		return v.Records(0, func(seq uint64, data []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			for expect < seq {
+				rp.add(Problem{Kind: "record", Seq: seqPtr(expect), Message: "missing from the ledger (sequence gap)"})
+				// keep the tree aligned with the stored hash so later
+				// records and checkpoints can still be checked
+				if h, ok := v.StoredHash(tlog.StoredHashIndex(0, int64(expect))); ok {
+					fr.add(h)
+				}
+				expect++
+				checkRoots(rp, &fr, want)
+			}
+			expect = seq + 1
+			rep.Records++
+			h := tlog.RecordHash(data)
+			rec, derr := evidence.DecodeCanonical(data)
+			typ := ""
+			if derr != nil {
+				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Message: "not a valid canonical record: " + derr.Error()})
+			} else {
+				typ = rec.Type
+				if rec.Seq != seq {
+					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: fmt.Sprintf("stored at %d but says seq %d", seq, rec.Seq)})
+				}
+				if rec.Agent != agent {
+					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, agent)})
+				}
+			}
+			if sh, ok := v.StoredHash(tlog.StoredHashIndex(0, int64(seq))); !ok {
+				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: "its Merkle leaf hash is missing"})
+			} else if sh != h {
+				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: "altered: its bytes no longer match the Merkle leaf hash recorded when it was committed"})
+			}
+			// Published copy: entry bundle and level-0 hash tile.
+			if o.Store != nil && int64(seq) < pubSize {
+				block := int64(seq) >> store.TileHeight
+				if block != curBlock {
+					curBlock = block
+					storeTile, storeBundle = nil, nil
+					w := int(min(pubSize-block<<store.TileHeight, 1<<store.TileHeight))
+					t := tlog.Tile{H: store.TileHeight, L: 0, N: block, W: w}
+					tk := o.Layout.Tile(agent, t)
+					if b, err := store.ReadAll(ctx, o.Store, tk); err == nil {
+						storeTile = b
+					} else {
+						rp.add(Problem{Kind: "tile", Key: tk, Message: "published hash tile unreadable: " + err.Error()})
+					}
+					t.L = -1
+					ek := o.Layout.Tile(agent, t)
+					if b, err := store.ReadAll(ctx, o.Store, ek); err == nil {
+						if storeBundle, err = ledger.ParseEntryBundle(b); err != nil {
+							rp.add(Problem{Kind: "tile", Key: ek, Message: err.Error()})
+						}
+					} else {
+						rp.add(Problem{Kind: "tile", Key: ek, Message: "published entry bundle unreadable: " + err.Error()})
+					}
+				}
+				i := int(int64(seq) - curBlock<<store.TileHeight)
+				if storeTile != nil && len(storeTile) >= (i+1)*tlog.HashSize && !bytes.Equal(storeTile[i*tlog.HashSize:(i+1)*tlog.HashSize], h[:]) {
+					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: "differs from the published copy: leaf hash in the store's hash tile does not match"})
+				}
+				if storeBundle != nil && i < len(storeBundle) && !bytes.Equal(storeBundle[i], data) {
+					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: typ, Message: "differs from the published copy in the store's entry bundle"})
+				}
+			}
+			fr.add(h)
+			checkRoots(rp, &fr, want)
+			if rec != nil && !o.SkipBodies {
+				j := bodyJob{seq: seq, rec: rec}
+				if loc, ok := v.Outbox(seq); ok {
+					j.loc = &loc
+				} else if o.Store != nil {
+					for _, c := range rec.Controls {
+						j.keys = append(j.keys, o.Layout.Evidence(c, rec))
+					}
+				}
+				if j.loc != nil || len(j.keys) > 0 {
+					select {
+					case jobs <- j:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+			}
+			return nil
+		})
+	})
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	rep.BodiesChecked, rep.BodiesInSpool = bodiesChecked, inSpool
+	// Checkpoints beyond the records: truncated ledger.
+	var sizes []int64
+	for s := range want {
+		if s > fr.size {
+			sizes = append(sizes, s)
+		}
+	}
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
+	for _, s := range sizes {
+		for _, w := range want[s] {
+			rp.add(Problem{Kind: "checkpoint", Size: s, Key: w.key, Message: fmt.Sprintf("%s covers %d records but the ledger has %d: records were removed", w.where, s, fr.size)})
+		}
+	}
+	if rep.TreeSize > 0 || fr.size > 0 {
+		r := fr.root()
+		rep.Root = hex.EncodeToString(r[:])
+	}
+	if rp.full {
+		rep.Problems = append(rep.Problems, Problem{Kind: "report", Message: fmt.Sprintf("more than %d problems; stopped listing", o.MaxProblems)})
+	}
+	sort.SliceStable(rep.Problems, func(i, j int) bool { return problemSeq(rep.Problems[i]) < problemSeq(rep.Problems[j]) })
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}
+
+func problemSeq(p Problem) uint64 {
+	if p.Seq != nil {
+		return *p.Seq
+	}
+	return ^uint64(0)
+}
+
+type checkpointRef struct {
+	root  tlog.Hash
+	where string
+	key   string
+}
+
+func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
+	refs, ok := want[fr.size]
+	if !ok {
+		return
+	}
+	root := fr.root()
+	for _, w := range refs {
+		if w.root != root {
+			rp.add(Problem{Kind: "checkpoint", Size: fr.size, Key: w.key, Message: w.where + ": signed root does not match the records (a record was altered, removed or inserted)"})
+		}
+	}
+}
+
+func checkBody(rp *reporter, seq uint64, rec *evidence.Record, rc io.ReadCloser, where string) {
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		rp.add(Problem{Kind: "body", Seq: seqPtr(seq), Type: rec.Type, Key: where, Message: "reading body: " + err.Error()})
+		return
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != rec.SHA256 || n != rec.Size {
+		rp.add(Problem{Kind: "body", Seq: seqPtr(seq), Type: rec.Type, Key: where,
+			Message: fmt.Sprintf("body altered: sha256 %s (%d bytes), record says %s (%d bytes)", got, n, rec.SHA256, rec.Size)})
+	}
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ErrProblems is returned by callers that turn a failed report into an error.
+var ErrProblems = errors.New("verification failed")
