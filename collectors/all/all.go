@@ -2,5 +2,6 @@
 package all
 
 import (
+	_ "github.com/tickmark-dev/tickmark/collectors/aws"
 	_ "github.com/tickmark-dev/tickmark/collectors/exec"
 )
