@@ -155,6 +155,11 @@ func TestConformance(t *testing.T) {
 				MessageContains: []string{"aws: iam:GenerateCredentialReport", "access denied", "AccessDenied"},
 			},
 			{
+				Name:            "AccessDeniedDigestRead",
+				Setup:           func() func() { return e.fake.SetFault("s3:GetObject", awsfake.FaultAccessDenied) },
+				MessageContains: []string{"aws: s3:GetObject (s3://trail-bucket/AWSLogs/111122223333/CloudTrail-Digest/", "the IAM permission s3:GetObject"},
+			},
+			{
 				Name:            "ThrottlingStorm",
 				Setup:           func() func() { return e.fake.SetFault("cloudtrail:LookupEvents", awsfake.FaultThrottle) },
 				Retryable:       true,

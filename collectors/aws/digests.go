@@ -134,7 +134,7 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 	if !to.After(from) {
 		return nil
 	}
-	s3c := r.s3(home)
+	s3c := r.s3(r.bucketRegion(ctx, bucket, home))
 	base := fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/%s/", r.account, region)
 	if prefix != "" {
 		base = strings.TrimSuffix(prefix, "/") + "/" + base
@@ -148,7 +148,7 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
 			if err != nil {
-				return r.fail(ctx, "s3:ListBucket", home, fmt.Errorf("listing s3://%s/%s: %w", bucket, base+day.Format("2006/01/02/"), err))
+				return r.fail(ctx, "s3:ListBucket", "s3://"+bucket+"/"+base+day.Format("2006/01/02/"), err)
 			}
 			for _, o := range out.Contents {
 				k := aws.ToString(o.Key)
@@ -198,6 +198,20 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 	return nil
 }
 
+// bucketRegion finds the region of a trail's bucket (it need not be the
+// trail's home region); with an endpoint override, or when HeadBucket is not
+// allowed, the home region is used.
+func (r *run) bucketRegion(ctx context.Context, bucket, home string) string {
+	if r.cfg.Endpoint != "" {
+		return home
+	}
+	out, err := r.s3(home).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err != nil || aws.ToString(out.BucketRegion) == "" {
+		return home
+	}
+	return aws.ToString(out.BucketRegion)
+}
+
 func (r *run) publicKeys(ctx context.Context, region string, from, to time.Time) ([]*publicKeyDoc, error) {
 	var out []*publicKeyDoc
 	p := cloudtrail.NewListPublicKeysPaginator(r.cloudTrail(region), &cloudtrail.ListPublicKeysInput{StartTime: aws.Time(from), EndTime: aws.Time(to)})
@@ -233,18 +247,25 @@ func parseRSAPublicKey(der []byte) *rsa.PublicKey {
 // checkDigest reads one digest file and verifies it. Verification failures
 // are results, not errors; only S3 failures are errors.
 func (r *run) checkDigest(ctx context.Context, s3c *s3.Client, bucket string, f listedDigest, keys []*publicKeyDoc, prev *digestCursor) (digestResult, error) {
-	res := digestResult{Key: f.key, DigestEndTime: ts(f.end), Failures: []string{}, Chain: "unchecked"}
+	res := digestResult{Key: f.key}
 	obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(f.key)})
 	if err != nil {
-		return res, r.fail(ctx, "s3:GetObject", "", fmt.Errorf("reading s3://%s/%s: %w", bucket, f.key, err))
+		return res, r.fail(ctx, "s3:GetObject", "s3://"+bucket+"/"+f.key, err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(obj.Body, maxDigestSize+1))
 	obj.Body.Close()
 	if err != nil {
-		return res, r.fail(ctx, "s3:GetObject", "", fmt.Errorf("reading s3://%s/%s: %w", bucket, f.key, err))
+		return res, r.fail(ctx, "s3:GetObject", "s3://"+bucket+"/"+f.key, err)
 	}
-	res.Signature = obj.Metadata["signature"]
-	res.SignatureAlgorithm = obj.Metadata["signature-algorithm"]
+	return verifyDigest(bucket, f, raw, obj.Metadata["signature"], obj.Metadata["signature-algorithm"], keys, prev), nil
+}
+
+// verifyDigest checks one digest file (raw is the object as stored, gzip)
+// against its signature metadata, the public keys and the digest before it.
+func verifyDigest(bucket string, f listedDigest, raw []byte, signature, algorithm string, keys []*publicKeyDoc, prev *digestCursor) digestResult {
+	res := digestResult{Key: f.key, DigestEndTime: ts(f.end), Failures: []string{}, Chain: "unchecked"}
+	res.Signature = signature
+	res.SignatureAlgorithm = algorithm
 	fail := func(format string, a ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, a...)) }
 	content, err := gunzip(raw)
 	if err != nil {
@@ -258,7 +279,7 @@ func (r *run) checkDigest(ctx context.Context, s3c *s3.Client, bucket string, f 
 	if err := json.Unmarshal(content, &d); err != nil {
 		fail("digest file is not valid JSON: %v", err)
 		res.Content = ""
-		return res, nil
+		return res
 	}
 	res.DigestStartTime = d.DigestStartTime
 	res.KeyFingerprint = d.DigestPublicKeyFingerprint
@@ -328,7 +349,7 @@ func (r *run) checkDigest(ctx context.Context, s3c *s3.Client, bucket string, f 
 		}
 	}
 	res.Valid = len(res.Failures) == 0
-	return res, nil
+	return res
 }
 
 func gunzip(b []byte) ([]byte, error) {

@@ -33,8 +33,9 @@ var (
 )
 
 // fail turns an SDK error from action ("cloudtrail:LookupEvents") in region
-// into a classified error naming the collector, the endpoint and, for a
-// denial, the IAM action to grant. Cancellation is returned as it is.
+// (or on an S3 location, "s3://bucket/key") into a classified error naming
+// the collector, the endpoint and, for a denial, the IAM action to grant.
+// Cancellation is returned as it is.
 func (r *run) fail(ctx context.Context, action, region string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -209,7 +209,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// s3Action names the IAM action of a path-style S3 request.
+func s3Action(r *http.Request) string {
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	switch {
+	case r.Method == http.MethodGet && strings.Contains(path, "/"):
+		return "s3:GetObject"
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return "s3:ListBucket"
+	case r.Method == http.MethodPut && strings.Contains(path, "/"):
+		return "s3:PutObject"
+	}
+	return "s3:" + r.Method
+}
+
 func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
+	action := s3Action(r)
+	switch s.enter(action, "") {
+	case FaultAccessDenied:
+		writeS3Error(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+		return
+	case FaultThrottle:
+		writeS3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		return
+	case FaultInternal:
+		writeS3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return
+	}
 	s.mu.Lock()
 	if s.proxy == nil && s.S3Backend != nil {
 		target := s.S3Backend
@@ -227,7 +253,13 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	p.ServeHTTP(w, r)
 }
 
-// fault returns the fault set for op and counts the call.
+func writeS3Error(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>`, code, msg, requestID(code))
+}
+
+// enter returns the fault set for op and counts the call.
 func (s *Server) enter(op, region string) Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
