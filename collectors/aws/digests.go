@@ -272,8 +272,7 @@ func verifyDigest(bucket string, f listedDigest, raw []byte, signature, algorith
 		fail("not a gzip file: %v", err)
 		content = raw
 	}
-	sum := sha256.Sum256(content)
-	res.SHA256 = hex.EncodeToString(sum[:])
+	res.SHA256 = sha256hex(content)
 	res.Content = string(content)
 	var d digestFile
 	if err := json.Unmarshal(content, &d); err != nil {
@@ -350,6 +349,11 @@ func verifyDigest(bucket string, f listedDigest, raw []byte, signature, algorith
 	}
 	res.Valid = len(res.Failures) == 0
 	return res
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 func gunzip(b []byte) ([]byte, error) {

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,55 +15,64 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 )
 
-// DefaultEventNames are the security-relevant management events collected
-// when event_names is not configured. Names marked global in
-// globalEventNames are recorded by CloudTrail in us-east-1 only and are
-// looked up there only.
-var DefaultEventNames = []string{
-	// console sign-in (with and without MFA; the record says which)
-	"ConsoleLogin",
-	// IAM: identities, credentials, MFA and policies (CC6.1-CC6.3)
-	"CreateUser", "DeleteUser", "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-	"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
-	"EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice",
-	"AddUserToGroup", "RemoveUserFromGroup",
-	"AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy", "DeleteUserPolicy",
-	"AttachGroupPolicy", "DetachGroupPolicy", "PutGroupPolicy",
-	"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
-	"CreateRole", "DeleteRole", "UpdateAssumeRolePolicy",
-	"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
-	// STS role assumption by people and federations
-	"AssumeRole", "AssumeRoleWithSAML", "SwitchRole",
-	// Organizations
-	"CreateAccount", "InviteAccountToOrganization", "RemoveAccountFromOrganization", "LeaveOrganization",
-	"AttachPolicy", "DetachPolicy", "UpdatePolicy", "EnablePolicyType", "DisablePolicyType",
-	// KMS keys (CC6.1, CC8.1)
-	"DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "DisableKeyRotation",
-	// CloudTrail and monitoring itself (CC7.2)
-	"CreateTrail", "UpdateTrail", "DeleteTrail", "StopLogging", "StartLogging", "PutEventSelectors",
-	"StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDetector",
-	// S3 bucket policy and public access
-	"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl",
-	"PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
-	"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
+// Security-relevant management events, by what they evidence. IAM and
+// Organizations are global services: CloudTrail records their events in
+// us-east-1, so they are looked up there only.
+var (
+	// console sign-in, with and without MFA (the record says which)
+	signInEvents = []string{"ConsoleLogin"}
+	// IAM identities, credentials, MFA and policies (CC6.1-CC6.3)
+	iamEvents = []string{
+		"CreateUser", "DeleteUser", "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
+		"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
+		"EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice",
+		"AddUserToGroup", "RemoveUserFromGroup",
+		"AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy", "DeleteUserPolicy",
+		"AttachGroupPolicy", "DetachGroupPolicy", "PutGroupPolicy",
+		"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
+		"CreateRole", "DeleteRole", "UpdateAssumeRolePolicy",
+		"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
+	}
+	// role assumption by people and federations (AssumeRoleWithWebIdentity,
+	// mostly workloads, is left out: it is high-volume machine traffic)
+	stsEvents = []string{"AssumeRole", "AssumeRoleWithSAML", "SwitchRole"}
+	// AWS Organizations: accounts and service control policies
+	orgEvents = []string{
+		"CreateAccount", "InviteAccountToOrganization", "RemoveAccountFromOrganization", "LeaveOrganization",
+		"AttachPolicy", "DetachPolicy", "UpdatePolicy", "EnablePolicyType", "DisablePolicyType",
+	}
+	// KMS keys (CreateGrant is left out: EBS and others call it constantly)
+	kmsEvents = []string{"DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"}
+	// CloudTrail itself and the other monitors (CC7.2)
+	monitoringEvents = []string{
+		"CreateTrail", "UpdateTrail", "DeleteTrail", "StopLogging", "StartLogging", "PutEventSelectors",
+		"StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDetector",
+	}
+	// S3 bucket policies and public access
+	s3Events = []string{
+		"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl",
+		"PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
+		"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
+	}
 	// security groups (CC6.6, CC8.1)
-	"CreateSecurityGroup", "DeleteSecurityGroup", "ModifySecurityGroupRules",
-	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
-	"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-}
-
-// globalEventNames are IAM and Organizations events: CloudTrail records
-// global-service events in us-east-1.
-var globalEventNames = map[string]bool{}
-
-func init() {
-	for _, n := range DefaultEventNames[1:31] { // IAM
-		globalEventNames[n] = true
+	securityGroupEvents = []string{
+		"CreateSecurityGroup", "DeleteSecurityGroup", "ModifySecurityGroupRules",
+		"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+		"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
 	}
-	for _, n := range []string{"CreateAccount", "InviteAccountToOrganization", "RemoveAccountFromOrganization", "LeaveOrganization", "AttachPolicy", "DetachPolicy", "UpdatePolicy", "EnablePolicyType", "DisablePolicyType"} {
-		globalEventNames[n] = true
+)
+
+// DefaultEventNames are the events collected when event_names is not set.
+var DefaultEventNames = slices.Concat(signInEvents, iamEvents, stsEvents, orgEvents, kmsEvents, monitoringEvents, s3Events, securityGroupEvents)
+
+// globalEventNames are looked up in us-east-1 only (by default).
+var globalEventNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range slices.Concat(iamEvents, orgEvents) {
+		m[n] = true
 	}
-}
+	return m
+}()
 
 const (
 	lookupPageSize = 50                  // the documented maximum

@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"testing"
 	"time"
 
@@ -56,4 +57,12 @@ func digestBody(t *testing.T, a collectortest.Artifact) digestsBody {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
