@@ -655,3 +655,35 @@ func contains(l []string, s string) bool {
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func TestThrottlingStormMidQueryCommitsOnlyWholePages(t *testing.T) {
+	e := newEnv(t, false)
+	cfg := "regions: [us-east-1]\nendpoint: " + e.url + "\nevidence: [cloudtrail_events]\nevent_names: [ConsoleLogin]\n"
+	restore := e.fake.SetFaultAfter("cloudtrail:LookupEvents", awsfake.FaultThrottle, 1)
+	failed := run(t, cfg, collectortest.Options{})
+	restore()
+	if failed.Err == nil || !collectors.IsRetryable(failed.Err) || !strings.Contains(failed.Err.Error(), "ThrottlingException") {
+		t.Fatalf("a throttling storm must fail the run as retryable, got %v", failed.Err)
+	}
+	if n := e.fake.Calls("cloudtrail:LookupEvents", "us-east-1"); n != 5 {
+		t.Errorf("LookupEvents calls = %d, want 1 page + 4 attempts at the next", n)
+	}
+	got := map[string]int{}
+	collectIDs(t, failed, got)
+	if len(got) != 50 || len(failed.Committed) != 1 {
+		t.Fatalf("committed %d events in %d artifacts before the storm, want exactly the first page (50 in 1)", len(got), len(failed.Committed))
+	}
+	rest := run(t, cfg, collectortest.Options{Cursor: failed.Cursor})
+	if rest.Err != nil {
+		t.Fatal(rest.Err)
+	}
+	collectIDs(t, rest, got)
+	if len(got) != 60 {
+		t.Errorf("after the retry %d distinct events, want 60", len(got))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("event %s collected %d times", id, n)
+		}
+	}
+}

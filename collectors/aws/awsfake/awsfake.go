@@ -74,6 +74,7 @@ type Server struct {
 	users       []User
 	report      reportState
 	faults      map[string]Fault // "cloudtrail:LookupEvents" -> fault
+	faultAfter  map[string]int   // op -> calls answered normally before the fault applies
 	lookupCalls map[string][]time.Time
 	calls       map[string]int // "cloudtrail:LookupEvents@us-east-1" -> count
 	violations  int
@@ -92,6 +93,7 @@ func New(account string, now func() time.Time) *Server {
 		events:      map[string][]Event{},
 		keys:        map[string][]*Key{},
 		faults:      map[string]Fault{},
+		faultAfter:  map[string]int{},
 		lookupCalls: map[string][]time.Time{},
 		calls:       map[string]int{},
 		roles:       map[string]string{},
@@ -132,6 +134,21 @@ func (s *Server) SetFault(op string, f Fault) (restore func()) {
 		} else {
 			delete(s.faults, op)
 		}
+	}
+}
+
+// SetFaultAfter is SetFault that lets the next n calls of op succeed first
+// (a storm that starts part-way through a run).
+func (s *Server) SetFaultAfter(op string, f Fault, n int) (restore func()) {
+	r := s.SetFault(op, f)
+	s.mu.Lock()
+	s.faultAfter[op] = n
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.faultAfter, op)
+		s.mu.Unlock()
+		r()
 	}
 }
 
@@ -264,6 +281,10 @@ func (s *Server) enter(op, region string) Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[op+"@"+region]++
+	if s.faultAfter[op] > 0 {
+		s.faultAfter[op]--
+		return ""
+	}
 	return s.faults[op]
 }
 
