@@ -387,11 +387,7 @@ func TestEventsExactlyOncePerRegionAcrossRuns(t *testing.T) {
 	if len(got) != 71 {
 		t.Errorf("after three runs %d distinct events, want 71", len(got))
 	}
-	for id, n := range got {
-		if n != 1 {
-			t.Errorf("event %s collected %d times", id, n)
-		}
-	}
+	assertOnce(t, got)
 	if n := len(byType(third, awscol.TypeEvents)); n != 0 {
 		t.Errorf("a run with nothing new emitted %d events artifacts", n)
 	}
@@ -411,17 +407,29 @@ func TestEventsResumeMidQueryAtSharedSecond(t *testing.T) {
 	if len(got) != 50 {
 		t.Fatalf("first page committed %d events, want 50", len(got))
 	}
-	rest := run(t, cfg, collectortest.Options{Cursor: part.Cursor})
+	resumeExactlyOnce(t, cfg, part.Cursor, got, 60)
+}
+
+// resumeExactlyOnce runs from cursor and checks that, with the events
+// already in got, every one of want events was collected exactly once.
+func resumeExactlyOnce(t *testing.T, cfg, cursor string, got map[string]int, want int) {
+	t.Helper()
+	rest := run(t, cfg, collectortest.Options{Cursor: cursor})
 	if rest.Err != nil {
 		t.Fatal(rest.Err)
 	}
 	collectIDs(t, rest, got)
-	if len(got) != 60 {
-		t.Errorf("interrupted + resumed run collected %d distinct events, want 60", len(got))
+	if len(got) != want {
+		t.Errorf("after resuming, %d distinct events, want %d", len(got), want)
 	}
+	assertOnce(t, got)
+}
+
+func assertOnce(t *testing.T, got map[string]int) {
+	t.Helper()
 	for id, n := range got {
 		if n != 1 {
-			t.Errorf("event %s collected %d times across the resume", id, n)
+			t.Errorf("event %s collected %d times", id, n)
 		}
 	}
 }
@@ -673,17 +681,5 @@ func TestThrottlingStormMidQueryCommitsOnlyWholePages(t *testing.T) {
 	if len(got) != 50 || len(failed.Committed) != 1 {
 		t.Fatalf("committed %d events in %d artifacts before the storm, want exactly the first page (50 in 1)", len(got), len(failed.Committed))
 	}
-	rest := run(t, cfg, collectortest.Options{Cursor: failed.Cursor})
-	if rest.Err != nil {
-		t.Fatal(rest.Err)
-	}
-	collectIDs(t, rest, got)
-	if len(got) != 60 {
-		t.Errorf("after the retry %d distinct events, want 60", len(got))
-	}
-	for id, n := range got {
-		if n != 1 {
-			t.Errorf("event %s collected %d times", id, n)
-		}
-	}
+	resumeExactlyOnce(t, cfg, failed.Cursor, got, 60)
 }
