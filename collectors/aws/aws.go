@@ -98,8 +98,9 @@ type Config struct {
 	// EventNames replaces the default list of security-relevant events.
 	EventNames []string `yaml:"event_names"`
 	// EventDelay is how far behind the run's clock the events window ends,
-	// so that events CloudTrail delivers late are not skipped (default 15m).
-	EventDelay collectors.Duration `yaml:"event_delay"`
+	// so that events CloudTrail delivers late are not skipped (default 15m;
+	// 0s is allowed).
+	EventDelay *collectors.Duration `yaml:"event_delay"`
 }
 
 // Validate checks the configuration.

@@ -683,3 +683,16 @@ func TestThrottlingStormMidQueryCommitsOnlyWholePages(t *testing.T) {
 	}
 	resumeExactlyOnce(t, cfg, failed.Cursor, got, 60)
 }
+
+func TestEventDelayZero(t *testing.T) {
+	e := newEnv(t, false)
+	res := run(t, "regions: [us-east-1]\nendpoint: "+e.url+"\nevidence: [cloudtrail_events]\nevent_names: [ConsoleLogin]\nevent_delay: 0s\n", collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[string]int{}
+	collectIDs(t, res, got)
+	if len(got) != 61 { // the 5-minute-old login is in range without a delay
+		t.Errorf("event_delay 0s: %d events, want 61", len(got))
+	}
+}

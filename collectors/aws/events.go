@@ -147,9 +147,9 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 	}
 	r.mu.Unlock()
 	if win.End == "" {
-		delay := r.cfg.EventDelay.D()
-		if delay == 0 {
-			delay = defaultDelay
+		delay := defaultDelay
+		if r.cfg.EventDelay != nil {
+			delay = r.cfg.EventDelay.D()
 		}
 		end := r.req.Now.Add(-delay).UTC().Truncate(time.Second)
 		start := r.req.Since
@@ -166,7 +166,6 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 		win = window{Start: ts(start), End: ts(end), Pending: r.eventNames(region)}
 	}
 	ct := r.cloudTrail(region)
-	pages := 0
 	for len(win.Pending) > 0 {
 		name := win.Pending[0]
 		upper := win.End
@@ -190,7 +189,6 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 				return r.fail(ctx, "cloudtrail:LookupEvents", region, err)
 			}
 			page++
-			pages++
 			var kept []cttypes.Event
 			oldest := time.Time{}
 			for _, e := range out.Events {
@@ -228,7 +226,7 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			}
 			finished := last && len(nw.Pending) == 0
 			if finished {
-				arts = append(arts, r.windowArtifact(region, win, pages))
+				arts = append(arts, r.windowArtifact(region, win))
 			}
 			if err := r.emitAndCheckpoint(ctx, arts, func(c *cursor) {
 				if finished {
@@ -305,7 +303,7 @@ func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInp
 
 // windowArtifact records that a region's window was looked up completely
 // for every event name, so a window without events is evidence too.
-func (r *run) windowArtifact(region string, win window, pages int) collectors.Artifact {
+func (r *run) windowArtifact(region string, win window) collectors.Artifact {
 	names := r.eventNames(region)
 	body := map[string]any{
 		"account": r.account, "region": region, "window_start": win.Start, "window_end": win.End,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -269,7 +268,6 @@ const staleAfter = 90 * 24 * time.Hour
 
 func (r *run) collectCredentialReport(ctx context.Context) error {
 	c := r.iam()
-	region := r.awsCfg.Region
 	deadline := time.Now().Add(reportWait)
 	wait := reportPollStart
 	var rep *iam.GetCredentialReportOutput
@@ -306,7 +304,6 @@ func (r *run) collectCredentialReport(ctx context.Context) error {
 	}
 	gen := aws.ToTime(rep.GeneratedTime).UTC()
 	src := r.source("iam:GetCredentialReport", "", "")
-	_ = region
 	arts := []collectors.Artifact{
 		{
 			Type: TypeCredentialReport, Subject: r.account + "/credential-report.csv", ContentType: "text/csv",
@@ -429,5 +426,3 @@ func summarizeCredentialReport(content []byte, generated time.Time) (*credSummar
 	}
 	return s, nil
 }
-
-var _ = strings.TrimSpace

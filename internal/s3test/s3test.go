@@ -93,6 +93,7 @@ func (s *Server) run(t testing.TB, bin, addr, data, vers string) error {
 		<-exited
 	}
 	endpoint := "http://" + addr
+	probe := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -100,7 +101,7 @@ func (s *Server) run(t testing.TB, bin, addr, data, vers string) error {
 			return fmt.Errorf("versitygw exited: %s", strings.TrimSpace(out.String()))
 		default:
 		}
-		resp, err := http.Get(endpoint + "/")
+		resp, err := probe.Get(endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
 			break // any HTTP answer (403 without credentials) means it is serving
