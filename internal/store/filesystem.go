@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ func init() {
 type Filesystem struct {
 	root string
 	dir  *os.File
+	dirs sync.Map // directories known to exist
 }
 
 // OpenFilesystem opens (creating) a store rooted at path.
@@ -82,8 +84,11 @@ func (f *Filesystem) Put(ctx context.Context, key string, body io.Reader, size i
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+	if _, ok := f.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		f.dirs.Store(dir, true)
 	}
 	tmp := filepath.Join(dir, ".tmp-"+randHex())
 	tf, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -1,0 +1,42 @@
+# tickmark — `make test` is the project's test command (README.md); CI runs
+# it through .ci/run on a fresh machine.
+GO        ?= go
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+VERSITYGW := $(GOBIN)/versitygw
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: test tools vet unit race fuzz build bench
+
+test: tools vet unit race fuzz
+
+# Everything the tests need that Go modules do not bring: the real S3 server.
+tools: $(VERSITYGW)
+
+$(VERSITYGW):
+	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# The ledger, runner and store run again under the race detector.
+race:
+	$(GO) test -count=1 -race -timeout 20m ./internal/ledger/... ./internal/runner/... ./internal/store/...
+
+# Each fuzz target runs briefly (FUZZTIME each); longer runs are local work.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for spec in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | awk '/^Fuzz/ {f[n++]=$$1} /^ok/ {for (i=0;i<n;i++) print $$2 ":" f[i]; n=0}'); do \
+	  pkg=$${spec%%:*}; fn=$${spec##*:}; \
+	  echo "fuzz $$pkg $$fn"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tickmark ./cmd/tickmark
+
+# Benchmarks: see docs/benchmarks.md for targets and how to compare runs.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
