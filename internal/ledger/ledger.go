@@ -407,11 +407,10 @@ func (w *txWriter) commit(c *Commit) (uint64, error) {
 		if err := w.b.typ.Put(idxKey(rec.Type, ns, rec.Seq), nil); err != nil {
 			return 0, err
 		}
-		sum, err := hexSum(rec.SHA256)
-		if err != nil {
-			return 0, err
-		}
-		if err := w.b.sha.Put(append(sum, seq...), nil); err != nil {
+		// The body-hash index is written when the body leaves the outbox
+		// (see Push): random keys are expensive on the ingest path, and
+		// FindBySHA256 also scans the outbox.
+		if _, err := hexSum(rec.SHA256); err != nil {
 			return 0, err
 		}
 		if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {

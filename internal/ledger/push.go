@@ -45,7 +45,7 @@ func (l *Ledger) Push(ctx context.Context, st store.Store, layout store.Layout, 
 		o.Concurrency = 8
 	}
 	if o.Batch <= 0 {
-		o.Batch = 2048
+		o.Batch = 8192
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -134,8 +134,16 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 	}
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
+		idx := tx.Bucket(bucketIdxSHA)
 		for _, it := range items {
 			if err := b.Delete(u64(it.seq)); err != nil {
+				return err
+			}
+			sum, err := hexSum(it.rec.SHA256)
+			if err != nil {
+				return err
+			}
+			if err := idx.Put(append(sum, u64(it.seq)...), nil); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/hex"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,15 +73,24 @@ func (l *Ledger) Find(q Query, fn func(r *evidence.Record, data []byte) error) e
 	})
 }
 
-// FindBySHA256 returns the sequence numbers of records whose body has sum.
+// FindBySHA256 returns the sequence numbers of records whose body has sum:
+// from the body-hash index (bodies already pushed) and the outbox (not yet).
 func (l *Ledger) FindBySHA256(sum []byte) ([]uint64, error) {
 	var out []uint64
+	want := []byte(`"sha256":"` + hex.EncodeToString(sum) + `"`)
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketIdxSHA).Cursor()
 		for k, _ := c.Seek(sum); k != nil && bytes.HasPrefix(k, sum); k, _ = c.Next() {
 			out = append(out, getU64(k[len(k)-8:]))
 		}
-		return nil
+		recs := tx.Bucket(bucketRecords)
+		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+			if bytes.Contains(recs.Get(k), want) {
+				out = append(out, getU64(k))
+			}
+			return nil
+		})
 	})
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, err
 }

@@ -28,7 +28,7 @@ var (
 	bucketIdxControl = []byte("idx_control")
 	// bucketIdxType: evidence type | 0x00 | collected_at ns | seq -> nil.
 	bucketIdxType = []byte("idx_type")
-	// bucketIdxSHA: body sha256 (32 bytes) | seq -> nil.
+	// bucketIdxSHA: body sha256 (32 bytes) | seq -> nil, written when the body is pushed.
 	bucketIdxSHA = []byte("idx_sha256")
 	// bucketOutbox: seq -> spool location of a body not yet in the store.
 	bucketOutbox = []byte("outbox")

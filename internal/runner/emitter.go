@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ type emitter struct {
 	now     func() time.Time
 
 	mu          sync.Mutex
+	valid       map[string]bool
 	pending     []ledger.Pending
 	pendingSize int64
 	stats       *Stats
@@ -69,20 +71,10 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 		closeBody(a)
 		return err
 	}
-	if !evidence.ValidType(a.Type) {
+	controls, err := e.controlsFor(a)
+	if err != nil {
 		closeBody(a)
-		return collectors.Permanent(fmt.Errorf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type))
-	}
-	controls := e.cc.ControlsFor(a.Type, a.Controls)
-	if len(controls) == 0 {
-		closeBody(a)
-		return collectors.Permanent(fmt.Errorf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type))
-	}
-	for _, c := range controls {
-		if !evidence.ValidControl(c) {
-			closeBody(a)
-			return collectors.Permanent(fmt.Errorf("artifact %s: invalid control ID %q", a.Type, c))
-		}
+		return err
 	}
 	ct := a.ContentType
 	if ct == "" {
@@ -91,7 +83,6 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	var (
 		loc ledger.SpoolLoc
 		sum [32]byte
-		err error
 	)
 	if a.Body != nil || a.BodyReader == nil {
 		loc, sum, err = e.seg.WriteBytes(a.Body)
@@ -117,7 +108,7 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 		RunID:         e.runID,
 		Type:          a.Type,
 		Subject:       a.Subject,
-		Controls:      dedupe(controls),
+		Controls:      controls,
 		CollectedAt:   e.now().UTC(),
 		ObservedAt:    timePtr(a.ObservedAt),
 		WindowStart:   timePtr(a.WindowStart),
@@ -125,10 +116,10 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 		Source:        src,
 		ContentType:   ct,
 		Size:          loc.Size,
-		SHA256:        fmt.Sprintf("%x", sum),
+		SHA256:        hex.EncodeToString(sum[:]),
 	}
-	if _, err := rec.Encode(); err != nil {
-		return collectors.Permanent(err)
+	if n := len(rec.Subject) + len(src.Endpoint) + len(src.Query) + len(src.Account) + len(src.System) + len(src.CollectorVersion); n > 32<<10 {
+		return collectors.Permanent(fmt.Errorf("artifact %s: subject and source take %d bytes; keep them under 32 KiB (put long queries in the body)", a.Type, n))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -201,6 +192,35 @@ func (e *emitter) discard() int {
 	e.pending, e.pendingSize = nil, 0
 	e.stats.Discarded += n
 	return n
+}
+
+// controlsFor resolves and validates an artifact's controls; validation
+// results are cached per emitter (the hot path sees few distinct values).
+func (e *emitter) controlsFor(a collectors.Artifact) ([]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.valid == nil {
+		e.valid = map[string]bool{}
+	}
+	if !e.valid["t:"+a.Type] {
+		if !evidence.ValidType(a.Type) {
+			return nil, collectors.Permanent(fmt.Errorf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type))
+		}
+		e.valid["t:"+a.Type] = true
+	}
+	controls := e.cc.ControlsFor(a.Type, a.Controls)
+	if len(controls) == 0 {
+		return nil, collectors.Permanent(fmt.Errorf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type))
+	}
+	for _, c := range controls {
+		if !e.valid["c:"+c] {
+			if !evidence.ValidControl(c) {
+				return nil, collectors.Permanent(fmt.Errorf("artifact %s: invalid control ID %q", a.Type, c))
+			}
+			e.valid["c:"+c] = true
+		}
+	}
+	return dedupe(controls), nil
 }
 
 func closeBody(a collectors.Artifact) {
