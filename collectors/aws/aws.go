@@ -159,6 +159,9 @@ type run struct {
 
 // Collect runs every selected evidence type.
 func (c *collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
+	if req.Logger == nil {
+		req.Logger = slog.New(slog.DiscardHandler)
+	}
 	cur, err := parseCursor(req.Cursor)
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("aws: unreadable cursor: %w", err))
@@ -237,7 +240,7 @@ func (r *run) cloudTrail(region string) *cloudtrail.Client {
 	lim := lookupLimiter(r.cfg.Endpoint, r.account, region)
 	c := cloudtrail.NewFromConfig(r.awsCfg, func(o *cloudtrail.Options) {
 		o.Region = region
-		o.HTTPClient = &pacedClient{inner: o.HTTPClient, lim: lim}
+		o.HTTPClient = &pacedClient{inner: o.HTTPClient, lim: lim, log: r.req.Logger}
 	})
 	r.ct[region] = c
 	return c
@@ -281,11 +284,13 @@ func loadAWSConfig(ctx context.Context, c *Config, instance string, logger *slog
 		config.WithLogger(logging.LoggerFunc(func(cl logging.Classification, format string, v ...any) {
 			logger.Debug("aws sdk: "+fmt.Sprintf(format, v...), "classification", string(cl))
 		})),
+		// retries are logged (operation and attempt, never bodies)
+		config.WithClientLogMode(aws.LogRetries),
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
+			return loggingRetryer{retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = retryMaxAttempts
 				o.MaxBackoff = retryMaxBackoff
-			})
+			}), logger}
 		}),
 		// The default extra CRC32 trailer breaks many S3-compatible servers
 		// and adds nothing to reads.
@@ -315,6 +320,20 @@ func loadAWSConfig(ctx context.Context, c *Config, instance string, logger *slog
 	return cfg, nil
 }
 
+// loggingRetryer logs why an attempt is retried (the error, never a body).
+type loggingRetryer struct {
+	aws.RetryerV2
+	log *slog.Logger
+}
+
+func (l loggingRetryer) IsErrorRetryable(err error) bool {
+	ok := l.RetryerV2.IsErrorRetryable(err)
+	if ok {
+		l.log.Debug("aws call will be retried", "err", err)
+	}
+	return ok
+}
+
 // sanitizeSession keeps the characters AssumeRole accepts in a session name.
 func sanitizeSession(s string) string {
 	b := []byte(s)
@@ -336,6 +355,7 @@ type pacedClient struct {
 		Do(*http.Request) (*http.Response, error)
 	}
 	lim *limiter
+	log *slog.Logger
 }
 
 func (p *pacedClient) Do(req *http.Request) (*http.Response, error) {
@@ -344,12 +364,21 @@ func (p *pacedClient) Do(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	return p.inner.Do(req)
+	resp, err := p.inner.Do(req)
+	if err != nil && req.Context().Err() == nil {
+		p.log.Debug("aws request failed", "target", req.Header.Get("X-Amz-Target"), "err", err)
+	} else if err == nil && resp.StatusCode >= 400 {
+		p.log.Debug("aws request refused", "target", req.Header.Get("X-Amz-Target"), "status", resp.StatusCode)
+	}
+	return resp, err
 }
 
-// LookupEvents allows 2 calls per second per account and region; 550ms
-// between sends leaves room for network jitter and connection set-up.
-const lookupInterval = 550 * time.Millisecond
+// LookupEvents allows 2 calls per second per account and region. The
+// limit is applied where the calls arrive, so 600ms between sends (1.67
+// calls/s) leaves 200ms for network and scheduling jitter: two calls that
+// leave 1.2s apart cannot arrive less than a second apart unless the first
+// was delayed 200ms more than the second.
+const lookupInterval = 600 * time.Millisecond
 
 type limiter struct {
 	mu   sync.Mutex

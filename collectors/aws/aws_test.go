@@ -54,6 +54,10 @@ func credentialEnv(t *testing.T, akid, secret string) {
 func newEnv(t *testing.T, withS3 bool) *env {
 	t.Helper()
 	e := &env{fake: awsfake.NewSample(now), chains: map[string][]awsfake.DigestFile{}, keys: map[string]*awsfake.Key{}}
+	// The collector sends LookupEvents 600ms apart; on a loaded 2-core test
+	// machine the fake may stamp arrivals up to a few hundred ms late. A
+	// collector sending faster than 2 calls/s is still throttled.
+	e.fake.LookupJitter = 200 * time.Millisecond
 	akid, secret := "AKIDEXAMPLETEST", "fake-secret-key-for-tests"
 	if withS3 {
 		e.s3 = s3test.Start(t)
@@ -445,14 +449,17 @@ func TestLookupEventsPacedAcrossInstances(t *testing.T) {
 			done <- collectortest.Run(t, collectortest.Build(t, "aws", cfg), collectortest.Options{Now: now})
 		}()
 	}
+	var logs string
 	for i := 0; i < 2; i++ {
-		if r := <-done; r.Err != nil {
+		r := <-done
+		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
+		logs += r.Logs
 	}
 	calls := e.fake.Calls("cloudtrail:LookupEvents", "us-east-1")
 	if calls != 10 { // (ConsoleLogin 2 pages + 3 names) x 2 instances
-		t.Fatalf("LookupEvents calls = %d, want 10", calls)
+		t.Fatalf("LookupEvents calls = %d, want 10 (rate violations: %d); logs:\n%s", calls, e.fake.RateViolations(), logs)
 	}
 	if v := e.fake.RateViolations(); v != 0 {
 		t.Errorf("%d LookupEvents calls exceeded 2 per second in us-east-1", v)
@@ -565,6 +572,9 @@ func TestDigestsValidated(t *testing.T) {
 	if total != 60 {
 		t.Errorf("read %d digests, want 60", total)
 	}
+	if n := e.fake.Calls("cloudtrail:GetTrailStatus", ""); n != 0 {
+		t.Errorf("digests alone called GetTrailStatus %d times; they need DescribeTrails only", n)
+	}
 	// The next hour: the chain continues from the cursor.
 	for _, region := range []string{"eu-west-1", "us-east-1"} {
 		last := e.chains[region][len(e.chains[region])-1]
@@ -674,7 +684,7 @@ func TestThrottlingStormMidQueryCommitsOnlyWholePages(t *testing.T) {
 		t.Fatalf("a throttling storm must fail the run as retryable, got %v", failed.Err)
 	}
 	if n := e.fake.Calls("cloudtrail:LookupEvents", "us-east-1"); n != 5 {
-		t.Errorf("LookupEvents calls = %d, want 1 page + 4 attempts at the next", n)
+		t.Errorf("LookupEvents calls = %d, want 1 page + 4 attempts at the next; logs:\n%s", n, failed.Logs)
 	}
 	got := map[string]int{}
 	collectIDs(t, failed, got)

@@ -93,22 +93,19 @@ func (r *run) collectTrails(ctx context.Context, emit bool) ([]trailInfo, error)
 		home := aws.ToString(ti.Trail.HomeRegion)
 		homes[home] = append(homes[home], ti)
 	}
-	var arts []collectors.Artifact
-	for _, region := range sortedKeys(homes) {
-		var docs []trailDoc
-		for _, ti := range homes[region] {
-			d, err := r.describeTrail(ctx, region, ti)
-			if err != nil {
-				return nil, err
+	if emit { // digests alone need only DescribeTrails
+		var arts []collectors.Artifact
+		for _, region := range sortedKeys(homes) {
+			var docs []trailDoc
+			for _, ti := range homes[region] {
+				d, err := r.describeTrail(ctx, region, ti)
+				if err != nil {
+					return nil, err
+				}
+				docs = append(docs, d)
 			}
-			docs = append(docs, d)
+			arts = append(arts, r.trailsArtifact(region, docs, byARN))
 		}
-		if !emit {
-			continue
-		}
-		arts = append(arts, r.trailsArtifact(region, docs, byARN))
-	}
-	if emit {
 		if err := r.emitAndCheckpoint(ctx, arts, nil); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,7 @@
 package awsfake
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -60,6 +61,11 @@ type Server struct {
 	// LookupRate is how many LookupEvents calls per second per region are
 	// allowed (default 2, as documented).
 	LookupRate int
+	// LookupJitter narrows the one-second window of the LookupEvents rate
+	// limit by this much, to tolerate scheduling delay between a client's
+	// send and the fake's arrival stamp on a loaded test machine (default 0:
+	// strict). A client that sends faster than the limit is still throttled.
+	LookupJitter time.Duration
 	// ReportPolls is how many further GenerateCredentialReport calls a
 	// started report needs before it is COMPLETE (default 1).
 	ReportPolls int
@@ -184,6 +190,15 @@ func (s *Server) RequestsSignedBy(accessKeyID string) int {
 	return s.keyIDs[accessKeyID]
 }
 
+type arrivalKey struct{}
+
+func arrival(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
 var credRE = regexp.MustCompile(`Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request`)
 
 type sigv4 struct {
@@ -200,6 +215,8 @@ func parseAuth(r *http.Request) (sigv4, bool) {
 
 // ServeHTTP routes a request by its SigV4 service.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// arrival time, taken before any parsing, for the LookupEvents rate limit
+	r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, time.Now()))
 	auth, ok := parseAuth(r)
 	if !ok {
 		if _, ct := cloudTrailOp(r.Header.Get("X-Amz-Target")); ct {

@@ -242,7 +242,7 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, auth si
 	case "GetEventSelectors":
 		s.getEventSelectors(w, in, auth.Region)
 	case "LookupEvents":
-		s.lookupEvents(w, in, auth.Region)
+		s.lookupEvents(w, in, auth.Region, arrival(r))
 	case "ListPublicKeys":
 		s.listPublicKeys(w, in, auth.Region)
 	default:
@@ -368,18 +368,18 @@ func resourceField(e Event, typ bool) string {
 }
 
 // allowLookup applies the documented 2 requests per second per region.
-func (s *Server) allowLookup(region string) bool {
+func (s *Server) allowLookup(region string, now time.Time) bool {
 	rate := s.LookupRate
 	if rate <= 0 {
 		rate = 2
 	}
-	now := time.Now() // the rate limit is wall-clock, whatever the fake's data clock says
+	// now is the wall-clock arrival time, whatever the fake's data clock says
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	calls := s.lookupCalls[region]
 	keep := calls[:0]
 	for _, c := range calls {
-		if now.Sub(c) < time.Second {
+		if now.Sub(c) < time.Second-s.LookupJitter {
 			keep = append(keep, c)
 		}
 	}
@@ -392,8 +392,8 @@ func (s *Server) allowLookup(region string) bool {
 	return true
 }
 
-func (s *Server) lookupEvents(w http.ResponseWriter, in map[string]any, region string) {
-	if !s.allowLookup(region) {
+func (s *Server) lookupEvents(w http.ResponseWriter, in map[string]any, region string, arrived time.Time) {
+	if !s.allowLookup(region, arrived) {
 		writeJSONError(w, http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded")
 		return
 	}
