@@ -19,8 +19,7 @@ func fakeCloudTrail(t *testing.T, endpoint, region string) *cloudtrail.Client {
 	t.Helper()
 	return cloudtrail.New(cloudtrail.Options{
 		Region: region, BaseEndpoint: aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDDIRECT", "direct-secret", ""),
-		RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDDIRECT", "direct-secret", ""),
 	})
 }
 
