@@ -5,9 +5,9 @@ GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 VERSITYGW := $(GOBIN)/versitygw
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test tools vet unit race fuzz build bench
+.PHONY: test tools vet unit race fuzz chart build bench
 
-test: tools vet unit race fuzz
+test: tools vet unit race fuzz chart
 
 # Everything the tests need that Go modules do not bring: the real S3 server.
 tools: $(VERSITYGW)
@@ -23,7 +23,7 @@ unit:
 
 # The ledger, runner and store run again under the race detector.
 race:
-	$(GO) test -count=1 -race -timeout 20m ./internal/ledger/... ./internal/runner/... ./internal/store/...
+	$(GO) test -count=1 -race -timeout 20m ./internal/ledger/... ./internal/runner/... ./internal/store/... ./internal/daemon/...
 
 # Each fuzz target runs briefly (FUZZTIME each); longer runs are local work.
 FUZZTIME ?= 10s
@@ -33,6 +33,12 @@ fuzz:
 	  echo "fuzz $$pkg $$fn"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# The Helm chart (rendered with Helm's Go library, every manifest decoded
+# strictly into the Kubernetes API types), the kustomize base, and the
+# image's static binary. Its own module keeps Helm out of go.mod.
+chart:
+	cd deploy/charttest && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tickmark ./cmd/tickmark

@@ -21,6 +21,33 @@
 //
 // and the binary imports it for its side effect. collectors/all imports the
 // built-in collectors; collectors/collectortest is the conformance kit.
+//
+// # Rules a collector follows
+//
+//   - Emit raw evidence (the source's own bytes) with its Source: the endpoint
+//     or query that produced it and how complete it is.
+//   - Honour ctx and return the error Emit or Checkpoint returns.
+//   - Call Emitter.Checkpoint with a cursor after each unit it can resume
+//     from, and start from Request.Cursor; use Request.Now, never the wall
+//     clock, as the upper bound of what it collects.
+//   - Take credentials as Secret fields; never put one in an artifact, a log
+//     line or an error.
+//   - Classify errors with Permanent or Retryable, naming the collector, the
+//     endpoint and, for refused credentials, the permission needed.
+//
+// The engine hashes, timestamps, records, commits cursors and stores; a
+// collector does none of it.
+//
+// # Your own binary
+//
+// cmd/tickmark/cli.Main is the whole command line; a main package that
+// imports collectors/all and your collector packages and calls it is a
+// tickmark with your collectors built in:
+//
+//	func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+//
+// docs/writing-a-collector.md walks through a complete example, from an
+// empty folder to verified evidence, in Go and as an exec script.
 package collectors
 
 import (

@@ -105,7 +105,7 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 		return collectors.Permanent(err)
 	}
 	if err := cmd.Start(); err != nil {
-		return collectors.Permanent(fmt.Errorf("exec: starting %s: %w", c.cfg.Command[0], err))
+		return collectors.Permanent(fmt.Errorf("exec: starting %s: %w", c.name(), err))
 	}
 	readErr := c.relay(ctx, stdout, emit)
 	if readErr != nil {
@@ -123,7 +123,7 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 		if ctx.Err() != nil {
 			return c.ctxError(ctx, waitErr)
 		}
-		msg := fmt.Sprintf("exec: %s failed: %v", c.cfg.Command[0], waitErr)
+		msg := fmt.Sprintf("exec: %s failed: %v", c.name(), waitErr)
 		if t := strings.TrimSpace(stderr.String()); t != "" {
 			msg += "; stderr: " + t
 		}
@@ -132,9 +132,25 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 	return nil
 }
 
+// name is the command for messages: the program and its arguments (an
+// interpreter alone, like /bin/sh, would not say which script failed).
+func (c *Collector) name() string {
+	s := c.cfg.Command[0]
+	for _, a := range c.cfg.Command[1:] {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !strings.ContainsAny(a, "\n ") && len(a) <= 160 {
+			s += " " + a // the script an interpreter runs
+		}
+		break
+	}
+	return s
+}
+
 func (c *Collector) ctxError(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return collectors.Retryable(fmt.Errorf("exec: %s did not finish within %s (exec.timeout)", c.cfg.Command[0], c.cfg.Timeout))
+		return collectors.Retryable(fmt.Errorf("exec: %s did not finish within %s (exec.timeout)", c.name(), c.cfg.Timeout))
 	}
 	return ctx.Err()
 }

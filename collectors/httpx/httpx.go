@@ -78,6 +78,8 @@ type budget struct {
 	known     bool
 	last      time.Time
 	blocked   time.Time // do not send before (from Retry-After)
+	inflight  int       // requests sent whose response has not been observed
+	seen      int       // the last Remaining the server reported in this window
 }
 
 // New returns a Transport over base with defaults.
@@ -138,9 +140,21 @@ func (t *Transport) maxRetries() int {
 	return 4
 }
 
+type scopeKey struct{}
+
+// WithScope returns a context that puts the requests made with it into the
+// named rate-limit budget (per host), overriding Transport.Scope. Collectors
+// of vendors with per-endpoint-family limits (Okta) use it when they wrap the
+// transport they were given instead of configuring it.
+func WithScope(ctx context.Context, scope string) context.Context {
+	return context.WithValue(ctx, scopeKey{}, scope)
+}
+
 func (t *Transport) scope(r *http.Request) *budget {
 	key := r.URL.Host
-	if t.Scope != nil {
+	if s, ok := r.Context().Value(scopeKey{}).(string); ok && s != "" {
+		key = r.URL.Host + " " + s
+	} else if t.Scope != nil {
 		key = t.Scope(r)
 	}
 	t.mu.Lock()
@@ -195,6 +209,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.mu.Unlock()
 		resp, err := base.RoundTrip(r)
 		if err != nil {
+			t.done(b)
 			lastErr = err
 			if ctx.Err() != nil || !replayable || attempt >= t.maxRetries() {
 				return nil, err
@@ -272,7 +287,17 @@ func (t *Transport) waitBudget(ctx context.Context, b *budget, reserve int, req 
 	if b.known && b.remaining > 0 {
 		b.remaining-- // account for this request before its response arrives
 	}
+	b.inflight++
 	return nil
+}
+
+// done records that a request of b ended without a response to observe.
+func (t *Transport) done(b *budget) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inflight > 0 {
+		b.inflight--
+	}
 }
 
 func (t *Transport) observe(b *budget, resp *http.Response) {
@@ -282,11 +307,24 @@ func (t *Transport) observe(b *budget, resp *http.Response) {
 	limit, _ := headerInt(h, "X-RateLimit-Limit", "X-Rate-Limit-Limit", "RateLimit-Limit")
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.inflight > 0 {
+		b.inflight--
+	}
 	if okR && okS {
-		b.known = true
-		b.remaining = rem
-		b.limit = limit
-		b.reset = resetTime(t.now(), int64(reset))
+		rs := resetTime(t.now(), int64(reset))
+		// With concurrent callers a response can arrive after one the
+		// server answered later: within a window the server's Remaining
+		// never grows (free requests, like GitHub's 304s, leave it as it
+		// is), so a larger value, or an older window, is stale news.
+		stale := b.known && (rs.Before(b.reset) || (rs.Equal(b.reset) && rem > b.seen))
+		if !stale {
+			b.known = true
+			b.seen = rem
+			// requests still in flight will each spend one more
+			b.remaining = max(rem-b.inflight, 0)
+			b.limit = limit
+			b.reset = rs
+		}
 	}
 	if ra := retryAfter(t.now(), h.Get("Retry-After")); ra > 0 && isThrottle(resp) {
 		b.blocked = t.now().Add(ra)

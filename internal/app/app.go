@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Version is the tickmark version, set at build time with
@@ -31,6 +33,9 @@ type App struct {
 	Key    *ledger.Key
 	Logger *slog.Logger
 	Now    func() time.Time
+	// StoreErr is why the store could not be opened, when Open was asked
+	// to defer that error (Options.DeferStoreError); Store is nil then.
+	StoreErr error
 }
 
 // Options for Open.
@@ -39,6 +44,13 @@ type Options struct {
 	Now      func() time.Time
 	ReadOnly bool // open the ledger read-only (verify, list)
 	NoStore  bool // do not open the store
+	// DeferStoreError opens the app even when the store cannot be opened
+	// (unreachable, its folder not creatable): collection goes on, the
+	// error is kept in App.StoreErr and Finish reports it as a failed push
+	// with everything queued. `run --once` uses it: a store outage must not
+	// stop evidence from being collected. A store.ConfigError (the bucket
+	// contradicts the configuration) is still returned.
+	DeferStoreError bool
 }
 
 // Open opens the agent's ledger (taking its lock), its store and its key.
@@ -50,7 +62,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		o.Now = time.Now
 	}
 	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now, Layout: store.NewLayout(cfg.Store.Prefix)}
-	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly})
+	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly, Now: o.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +83,20 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		a.Key = k
 	}
 	if !o.NoStore {
-		st, err := store.Open(ctx, cfg.Store)
-		if err != nil {
+		scfg := cfg.Store
+		scfg.Logger = o.Logger
+		st, err := store.Open(ctx, scfg)
+		var sce *store.ConfigError // a misconfigured store is not an outage: stop (exit 2)
+		switch {
+		case err == nil:
+			a.Store = st
+		case o.DeferStoreError && !errors.As(err, &sce):
+			a.StoreErr = fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
+			o.Logger.Error("store unavailable; collecting anyway, artifacts stay queued for the next run", "err", a.StoreErr)
+		default:
 			l.Close()
 			return nil, fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
 		}
-		a.Store = st
 	}
 	return a, nil
 }
@@ -218,9 +238,31 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	if sum != nil {
 		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
 	}
+	if err := a.Ledger.NoteCheckpointTime(cp.Size, a.Now()); err != nil {
+		return fmt.Errorf("recording the checkpoint time: %w", err)
+	}
 	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
+	a.stampCheckpoints(ctx)
 	if a.Store == nil {
-		return nil
+		if a.StoreErr == nil {
+			return nil
+		}
+		backlog, _ := a.Ledger.OutboxLen()
+		if sum != nil {
+			sum.Push = &PushSummary{Store: a.Cfg.Store.Type + " store", Backlog: backlog, Error: a.StoreErr.Error()}
+		}
+		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
+	}
+	if err := a.checkLogOwner(ctx); err != nil {
+		if sum != nil {
+			backlog, _ := a.Ledger.OutboxLen()
+			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
+		}
+		var foreign *ErrForeignLog
+		if errors.As(err, &foreign) {
+			return err
+		}
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
 	}
 	conc := a.Cfg.Store.Concurrency
 	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
@@ -233,6 +275,10 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
 		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+	}
+	// Cursors and runs, for `tickmark ledger restore` on a new disk.
+	if err := a.Ledger.PublishState(ctx, a.Store, a.Layout, a.Now()); err != nil {
+		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
 	return nil
@@ -256,4 +302,41 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stampCheckpoints gets an RFC 3161 token for every checkpoint that has
+// none (the latest, and any an earlier outage left unstamped). A TSA outage
+// never stops collection: the checkpoint is stamped on a later run.
+func (a *App) stampCheckpoints(ctx context.Context) {
+	t := a.Cfg.TimestampAuthority
+	if t == nil {
+		return
+	}
+	cps, err := a.Ledger.Checkpoints()
+	if err != nil {
+		a.Logger.Warn("listing checkpoints to stamp", "err", err)
+		return
+	}
+	tokens, err := a.Ledger.Tokens()
+	if err != nil {
+		a.Logger.Warn("listing timestamp tokens", "err", err)
+		return
+	}
+	client := &tsa.Client{URL: t.URL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	for i := len(cps) - 1; i >= 0; i-- {
+		cp := cps[i]
+		if _, ok := tokens[cp.Size]; ok {
+			continue
+		}
+		tok, err := client.Stamp(ctx, cp.Note)
+		if err != nil {
+			a.Logger.Warn("checkpoint not timestamped; it will be stamped on a later run", "tree_size", cp.Size, "err", err)
+			return
+		}
+		if err := a.Ledger.PutToken(cp.Size, tok); err != nil {
+			a.Logger.Warn("storing timestamp token", "tree_size", cp.Size, "err", err)
+			return
+		}
+		a.Logger.Info("checkpoint timestamped", "tree_size", cp.Size)
+	}
 }

@@ -13,14 +13,17 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // EnvVar names the variable that points at the configuration file.
@@ -35,6 +38,10 @@ type Config struct {
 	Store      store.Config      `yaml:"store"`
 	Runner     Runner            `yaml:"runner"`
 	Collectors []CollectorConfig `yaml:"collectors"`
+	// Controls selects the organisation control set (default: the shipped set).
+	Controls Controls `yaml:"controls"`
+	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
+	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
@@ -50,6 +57,16 @@ type Agent struct {
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+	// ShutdownGrace is how long the daemon lets running collectors finish
+	// after SIGTERM before cancelling them (default 30s; --grace overrides).
+	ShutdownGrace collectors.Duration `yaml:"shutdown_grace"`
+}
+
+// Controls is the `controls:` section.
+type Controls struct {
+	// File is a control set YAML (see config/controls.yaml); relative paths
+	// are relative to the configuration file. Empty: the shipped set.
+	File string `yaml:"file"`
 }
 
 // Runner tunes how collectors run.
@@ -59,6 +76,10 @@ type Runner struct {
 	// Retries is how many times a collector that failed with a retryable
 	// error is run again within one run (default 1).
 	Retries *int `yaml:"retries"`
+	// Jitter delays each scheduled run of the daemon by a random duration
+	// up to this bound, so many agents or collectors on one schedule do not
+	// hit an API at the same instant (default 0; collectors[].jitter wins).
+	Jitter collectors.Duration `yaml:"jitter"`
 }
 
 // CollectorConfig is one collectors[] entry.
@@ -70,6 +91,8 @@ type CollectorConfig struct {
 	Timeout  collectors.Duration `yaml:"timeout"`
 	Controls map[string][]string `yaml:"controls"`
 	Disabled bool                `yaml:"disabled"`
+	// Jitter overrides runner.jitter for this instance.
+	Jitter *collectors.Duration `yaml:"jitter"`
 
 	// Collector is the built collector.
 	Collector collectors.Collector `yaml:"-"`
@@ -84,7 +107,7 @@ type CollectorConfig struct {
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // commonKeys are the collectors[] keys every type shares.
-var commonKeys = map[string]bool{"name": true, "type": true, "schedule": true, "backfill": true, "timeout": true, "controls": true, "disabled": true}
+var commonKeys = map[string]bool{"name": true, "type": true, "schedule": true, "backfill": true, "timeout": true, "controls": true, "disabled": true, "jitter": true}
 
 // CronParser parses collector schedules: standard 5-field specs and
 // descriptors (@every 6h, @daily, @hourly, ...). Schedules run in UTC.
@@ -102,6 +125,14 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Path = path
+	if f := c.Controls.File; f != "" && !filepath.IsAbs(f) {
+		c.Controls.File = filepath.Join(filepath.Dir(path), f)
+	}
+	if c.Controls.File != "" {
+		if _, err := controls.Load(c.Controls.File); err != nil {
+			return nil, collectors.ConfigErrors{{Line: controlsLine(data), Key: "controls.file", Msg: "invalid control set: " + err.Error()}}
+		}
+	}
 	return c, nil
 }
 
@@ -122,6 +153,8 @@ func Parse(data []byte) (*Config, error) {
 		Store      store.Config `yaml:"store"`
 		Runner     Runner       `yaml:"runner"`
 		Collectors []yaml.Node  `yaml:"collectors"`
+		Controls   Controls     `yaml:"controls"`
+		TSA        *tsa.Config  `yaml:"timestamp_authority"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -130,7 +163,16 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA}
+	if t := c.TimestampAuthority; t != nil {
+		tn := child(root, "timestamp_authority")
+		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
+			errs = append(errs, &collectors.ConfigError{Line: line(tn, "url"), Key: "timestamp_authority.url", Msg: "must be the TSA's http(s) URL"})
+		}
+		if _, err := t.Roots(); err != nil {
+			errs = append(errs, &collectors.ConfigError{Line: line(tn, "ca_bundle"), Key: "timestamp_authority.ca_bundle", Msg: err.Error()})
+		}
+	}
 	c.validateAgent(root, &errs)
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {
@@ -269,7 +311,7 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 		case typ != "" && k.Value == typ:
 			section = v
 		default:
-			hint := "collector keys: name, type, schedule, backfill, timeout, controls, disabled"
+			hint := "collector keys: name, type, schedule, backfill, timeout, controls, disabled, jitter"
 			if typ != "" {
 				hint += ", and the `" + typ + ":` section"
 			}
@@ -345,6 +387,14 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 	return cc, errs
 }
 
+func controlsLine(data []byte) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	return line(child(doc.Content[0], "controls"), "file")
+}
+
 // Find returns the collector entry with name.
 func (c *Config) Find(name string) (*CollectorConfig, bool) {
 	for i := range c.Collectors {
@@ -402,4 +452,13 @@ func Marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// JitterBound is the largest random delay before a scheduled run of the
+// entry: its own jitter, else runner.jitter.
+func (c *Config) JitterBound(cc *CollectorConfig) time.Duration {
+	if cc.Jitter != nil {
+		return cc.Jitter.D()
+	}
+	return c.Runner.Jitter.D()
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
@@ -176,7 +177,7 @@ func loadKeyText(skey, vkey string) (*Key, error) {
 // verifierFromSigner derives the verifier text of an Ed25519 note key:
 // "PRIVATE+KEY+<name>+<hash>+<base64(alg|seed)>".
 func verifierFromSigner(skey string) (string, error) {
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", errors.New("signing key: not a note private key")
 	}
@@ -239,6 +240,9 @@ func (l *Ledger) Sign(k *Key) (*Checkpoint, error) {
 		if err := tx.Bucket(bucketKeys).Put([]byte(k.ID), []byte(k.Verifier)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketMeta).Put(metaCheckpointSignedAt, timeKey(l.now().UnixNano())); err != nil {
+			return err
+		}
 		cp = &Checkpoint{Origin: l.origin, Size: size, Root: root, Note: msg}
 		return nil
 	})
@@ -288,4 +292,22 @@ func (l *Ledger) Keys() (map[string]string, error) {
 // AddKey records a public key in the ledger's key history.
 func (l *Ledger) AddKey(id, vkey string) error {
 	return l.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put([]byte(id), []byte(vkey)) })
+}
+
+// LastCheckpoint returns the tree size of the latest checkpoint and when it
+// was signed (zero for a checkpoint signed before this was recorded); ok is
+// false when the ledger has no checkpoint.
+func (l *Ledger) LastCheckpoint() (size int64, signedAt time.Time, ok bool, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketCheckpoints).Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		size, ok = int64(getU64(k)), true
+		if v := tx.Bucket(bucketMeta).Get(metaCheckpointSignedAt); v != nil {
+			signedAt = time.Unix(0, int64(getU64(v))).UTC()
+		}
+		return nil
+	})
+	return size, signedAt, ok, err
 }

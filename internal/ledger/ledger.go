@@ -34,6 +34,9 @@ type Options struct {
 	ReadOnly bool
 	// NoSync disables fsync (benchmarks of the non-durable path only).
 	NoSync bool
+	// Now is the clock for bookkeeping times such as when a checkpoint was
+	// signed (default time.Now).
+	Now func() time.Time
 }
 
 // Ledger is an open ledger.
@@ -51,6 +54,7 @@ type Ledger struct {
 	mu        sync.Mutex // guards size
 	size      int64
 	readOnly  bool
+	now       func() time.Time
 }
 
 var agentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -90,7 +94,10 @@ func Open(dataDir, agent string, o Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ledger %s: %w", path, err)
 	}
-	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly}
+	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly, now: o.Now}
+	if l.now == nil {
+		l.now = time.Now
+	}
 	if !o.ReadOnly {
 		if err := db.Update(func(tx *bolt.Tx) error { return l.init(tx) }); err != nil {
 			db.Close()
@@ -215,6 +222,9 @@ type Commit struct {
 	Cursor    *string
 	// Run, if set, is stored with the records.
 	Run *Run
+	// Restored marks records rebuilt from the store (ledger restore): their
+	// bodies are already there, so they get no outbox entry.
+	Restored bool
 }
 
 type commitReq struct {
@@ -279,22 +289,44 @@ func (l *Ledger) writer() {
 
 func (l *Ledger) apply(batch []*commitReq) {
 	// Bodies first: every segment referenced is synced before the records.
-	synced := map[*Segment]bool{}
-	var syncErr error
+	// A segment that cannot be synced (a full disk) fails only the commits
+	// that reference it, not the other collectors' commits in the batch.
+	syncErr := map[*Segment]error{}
+	ready := batch[:0:0]
 	for _, r := range batch {
-		if s := r.c.Segment; s != nil && !synced[s] {
-			synced[s] = true
-			if err := s.Sync(); err != nil && syncErr == nil {
-				syncErr = err
+		if s := r.c.Segment; s != nil {
+			err, done := syncErr[s]
+			if !done {
+				err = s.Sync()
+				syncErr[s] = err
+			}
+			if err != nil {
+				r.done <- commitRes{err: err}
+				continue
 			}
 		}
+		ready = append(ready, r)
 	}
-	if syncErr != nil {
-		for _, r := range batch {
-			r.done <- commitRes{err: syncErr}
-		}
+	if len(ready) == 0 {
 		return
 	}
+	if err := l.applyTx(ready); err != nil && len(ready) > 1 {
+		// One transaction for the group failed: commit each alone, so a
+		// commit that cannot be written fails only its own collector.
+		for _, r := range ready {
+			if err := l.applyTx([]*commitReq{r}); err != nil {
+				r.done <- commitRes{err: err}
+			}
+		}
+		return
+	} else if err != nil {
+		ready[0].done <- commitRes{err: err}
+	}
+}
+
+// applyTx commits the batch in one transaction. On success it answers every
+// request; on failure it answers none and returns the error.
+func (l *Ledger) applyTx(batch []*commitReq) error {
 	firsts := make([]uint64, len(batch))
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		w := newTxWriter(tx, l.Size())
@@ -321,10 +353,12 @@ func (l *Ledger) apply(batch []*commitReq) {
 			}
 			return nil
 		})
+		return err
 	}
 	for i, r := range batch {
-		r.done <- commitRes{first: firsts[i], err: err}
+		r.done <- commitRes{first: firsts[i]}
 	}
+	return nil
 }
 
 // txWriter appends records within one transaction.
@@ -413,8 +447,10 @@ func (w *txWriter) commit(c *Commit) (uint64, error) {
 		if _, err := hexSum(rec.SHA256); err != nil {
 			return 0, err
 		}
-		if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {
-			return 0, err
+		if !c.Restored {
+			if err := w.b.out.Put(seq, p.Loc.encode()); err != nil {
+				return 0, err
+			}
 		}
 		w.size++
 	}

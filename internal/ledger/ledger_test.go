@@ -322,3 +322,21 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func TestKeyRoundTripsWhateverItsBase64(t *testing.T) {
+	// Base64 key material often contains '+', the note format's separator.
+	for i := 0; i < 50; i++ {
+		p := filepath.Join(t.TempDir(), "k")
+		k, err := GenerateKey(p, "tickmark/agent-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := LoadKey(p)
+		if err != nil {
+			t.Fatalf("loading a generated key: %v", err)
+		}
+		if l.Verifier != k.Verifier || l.ID != k.ID {
+			t.Fatalf("loaded key differs: %s vs %s", l.Verifier, k.Verifier)
+		}
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -100,6 +103,8 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 	if err != nil || len(items) == 0 {
 		return 0, 0, err
 	}
+	segs := &segFiles{sp: l.spool, m: map[string]*os.File{}}
+	defer segs.close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Concurrency)
 	objs := 0
@@ -114,13 +119,12 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 			key := layout.Evidence(ctl, it.rec)
 			objs++
 			g.Go(func() error {
-				body, err := l.spool.Open(it.loc)
+				body, err := segs.reader(it.loc)
 				if err != nil {
 					return fmt.Errorf("record %d (%s): body missing from spool: %w", it.seq, it.rec.Type, err)
 				}
-				defer body.Close()
 				if err := st.Put(gctx, key, body, it.rec.Size, s32); err != nil {
-					return fmt.Errorf("pushing record %d (%s) to %s: %w", it.seq, it.rec.Type, st.Describe(), err)
+					return fmt.Errorf("pushing record %d (%s): %w", it.seq, it.rec.Type, err) // the caller names the store
 				}
 				return nil
 			})
@@ -222,6 +226,16 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 	})
 	latest := cps[len(cps)-1].Size
 	agent := l.agent
+	// Public keys first: everything after is checked against them.
+	keys, err := l.Keys()
+	if err != nil {
+		return err
+	}
+	for id, vkey := range keys {
+		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+			return err
+		}
+	}
 	if latest > pubTiles {
 		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
 		err := l.View(func(v *Viewer) error {
@@ -262,12 +276,12 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 			return err
 		}
 	}
-	keys, err := l.Keys()
+	anns, err := l.Announcements()
 	if err != nil {
 		return err
 	}
-	for id, vkey := range keys {
-		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+	for id, msg := range anns {
+		if err := putBytes(ctx, st, layout.KeyAnnouncement(agent, id), msg); err != nil {
 			return err
 		}
 	}
@@ -327,4 +341,35 @@ func (l *Ledger) PutToken(size int64, token []byte) error {
 		}
 		return nil
 	})
+}
+
+// segFiles keeps spool segments open for the length of a push, so each
+// body is one positioned read rather than an open and a close.
+type segFiles struct {
+	sp *spool
+	mu sync.Mutex
+	m  map[string]*os.File
+}
+
+func (s *segFiles) reader(loc SpoolLoc) (io.Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.m[loc.Segment]
+	if !ok {
+		rc, err := s.sp.Open(SpoolLoc{Segment: loc.Segment})
+		if err != nil {
+			return nil, err
+		}
+		f = rc.(*sectionCloser).f
+		s.m[loc.Segment] = f
+	}
+	return io.NewSectionReader(f, loc.Offset, loc.Size), nil
+}
+
+func (s *segFiles) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.m {
+		f.Close()
+	}
 }

@@ -16,7 +16,8 @@ const (
 
 // Buckets. Every key in the ledger is declared here.
 var (
-	// bucketMeta: metaSchema, metaAgent, metaOrigin, metaPublishedTiles, metaPublishedCheckpoint.
+	// bucketMeta: metaSchema, metaAgent, metaOrigin, metaPublishedTiles, metaPublishedCheckpoint,
+	// metaCheckpointSignedAt.
 	bucketMeta = []byte("meta")
 	// bucketRecords: seq (u64 BE) -> canonical record bytes (a Merkle leaf).
 	bucketRecords = []byte("records")
@@ -43,8 +44,17 @@ var (
 	// bucketKeys: key hash (8 hex) -> verifier key text (note format).
 	bucketKeys = []byte("keys")
 
+	// bucketAnnouncements: new key ID -> key announcement note signed by
+	// the old and the new key (see rotate.go).
+	bucketAnnouncements = []byte("key_announcements")
+
+	// bucketCheckpointTimes: tree size (u64 BE) -> when the checkpoint was
+	// signed (ns since the epoch, u64 BE); read by `tickmark status`.
+	bucketCheckpointTimes = []byte("checkpoint_times")
+
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketHashes, bucketIdxTime, bucketIdxControl,
-		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys}
+		bucketIdxType, bucketIdxSHA, bucketOutbox, bucketCursors, bucketRuns, bucketCheckpoints, bucketTokens, bucketKeys, bucketAnnouncements,
+		bucketCheckpointTimes}
 )
 
 // Meta keys.
@@ -54,6 +64,8 @@ var (
 	metaOrigin              = []byte("origin")
 	metaPublishedTiles      = []byte("published_tiles")
 	metaPublishedCheckpoint = []byte("published_checkpoint")
+	// metaCheckpointSignedAt: when the latest checkpoint was signed (ns, u64 BE).
+	metaCheckpointSignedAt = []byte("checkpoint_signed_at")
 )
 
 func u64(v uint64) []byte {

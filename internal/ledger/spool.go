@@ -62,6 +62,11 @@ type Segment struct {
 	h    hash.Hash
 	mu   sync.Mutex
 	s    *spool
+	// synced is the length made durable by the last successful Sync.
+	synced int64
+	// err is the first write or sync error (a full disk, an I/O error):
+	// the segment then takes no more bodies and is cut back to synced.
+	err error
 }
 
 type spool struct {
@@ -95,16 +100,58 @@ func (s *spool) newSegment() (*Segment, error) {
 	return &Segment{name: name, f: f, w: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), s: s}, nil
 }
 
+// fail records the segment's first write or sync error and gives the disk
+// space of everything after the last sync back: those bytes belong only to
+// artifacts that can no longer be committed (a commit syncs the segment
+// first, and every later Sync fails with this error). On a full disk this
+// keeps one collector's failed bodies from failing every other collector.
+// The caller holds g.mu.
+func (g *Segment) fail(err error) error {
+	if g.err == nil {
+		g.err = err
+		_ = g.f.Truncate(g.synced)
+	}
+	return err
+}
+
+// broken is the error of a segment that failed earlier.
+func (g *Segment) broken() error {
+	return fmt.Errorf("spool: segment %s failed earlier: %w", g.name, g.err)
+}
+
+// writeErr remembers an error of the writer side of an io.Copy (the disk),
+// as opposed to the reader side (the collector's body stream).
+type writeErr struct {
+	w   io.Writer
+	err error
+}
+
+func (e *writeErr) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // Write streams a body into the segment, returning its location and SHA-256.
 func (g *Segment) Write(r io.Reader) (SpoolLoc, [32]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var sum [32]byte
+	if g.err != nil {
+		return SpoolLoc{}, sum, g.broken()
+	}
 	g.h.Reset()
 	start := g.off
-	n, err := io.Copy(io.MultiWriter(g.w, g.h), r)
+	w := &writeErr{w: g.w}
+	n, err := io.Copy(io.MultiWriter(w, g.h), r)
 	g.off += n
-	var sum [32]byte
+	if w.err != nil {
+		return SpoolLoc{}, sum, g.fail(fmt.Errorf("spool: writing body: %w", w.err))
+	}
 	if err != nil {
+		// The body stream failed; the bytes written stay unreferenced.
 		return SpoolLoc{}, sum, fmt.Errorf("spool: writing body: %w", err)
 	}
 	copy(sum[:], g.h.Sum(nil))
@@ -115,9 +162,12 @@ func (g *Segment) Write(r io.Reader) (SpoolLoc, [32]byte, error) {
 func (g *Segment) WriteBytes(b []byte) (SpoolLoc, [32]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.err != nil {
+		return SpoolLoc{}, [32]byte{}, g.broken()
+	}
 	start := g.off
 	if _, err := g.w.Write(b); err != nil {
-		return SpoolLoc{}, [32]byte{}, fmt.Errorf("spool: writing body: %w", err)
+		return SpoolLoc{}, [32]byte{}, g.fail(fmt.Errorf("spool: writing body: %w", err))
 	}
 	g.off += int64(len(b))
 	return SpoolLoc{Segment: g.name, Offset: start, Size: int64(len(b))}, sha256.Sum256(b), nil
@@ -127,12 +177,16 @@ func (g *Segment) WriteBytes(b []byte) (SpoolLoc, [32]byte, error) {
 func (g *Segment) Sync() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.err != nil {
+		return g.broken()
+	}
 	if err := g.w.Flush(); err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return g.fail(fmt.Errorf("spool: writing bodies to disk: %w", err))
 	}
 	if err := g.f.Sync(); err != nil {
-		return fmt.Errorf("spool: fsync: %w", err)
+		return g.fail(fmt.Errorf("spool: fsync: %w", err))
 	}
+	g.synced = g.off
 	return nil
 }
 
@@ -140,7 +194,10 @@ func (g *Segment) Sync() error {
 func (g *Segment) Close() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	err := g.w.Flush()
+	var err error
+	if g.err == nil {
+		err = g.w.Flush()
+	}
 	if cerr := g.f.Close(); err == nil {
 		err = cerr
 	}

@@ -176,6 +176,7 @@ func (e *emitter) commit(ctx context.Context, cursor *string, run *ledger.Run) e
 		}
 		e.stats.Artifacts -= len(recs)
 		e.stats.Bytes -= size
+		e.stats.Discarded += len(recs) // emitted, never committed
 		return fmt.Errorf("committing to the ledger: %w", err)
 	}
 	if cursor != nil {

@@ -39,6 +39,11 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+
+	// set by Start, used by Stop and Restart
+	bin, addr, data, vers string
+	mu                    sync.Mutex
+	stop                  func()
 }
 
 // Start starts versitygw for the test; it is stopped by t.Cleanup.
@@ -93,7 +98,6 @@ func (s *Server) run(t testing.TB, bin, addr, data, vers string) error {
 		<-exited
 	}
 	endpoint := "http://" + addr
-	probe := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -101,7 +105,7 @@ func (s *Server) run(t testing.TB, bin, addr, data, vers string) error {
 			return fmt.Errorf("versitygw exited: %s", strings.TrimSpace(out.String()))
 		default:
 		}
-		resp, err := probe.Get(endpoint + "/")
+		resp, err := http.Get(endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
 			break // any HTTP answer (403 without credentials) means it is serving
@@ -113,8 +117,43 @@ func (s *Server) run(t testing.TB, bin, addr, data, vers string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.Endpoint = endpoint
-	t.Cleanup(stop)
+	s.bin, s.addr, s.data, s.vers = bin, addr, data, vers
+	s.mu.Lock()
+	s.stop = stop
+	s.mu.Unlock()
+	t.Cleanup(s.halt)
 	return nil
+}
+
+// Stop stops the server (its data stays); Restart brings it back on the
+// same address. Tests use them to simulate a store outage.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.halt()
+}
+
+func (s *Server) halt() {
+	s.mu.Lock()
+	stop := s.stop
+	s.stop = nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// Restart starts a stopped server again on the same address and data.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.halt()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ { // the port may linger briefly
+		if err = s.run(t, s.bin, s.addr, s.data, s.vers); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("s3test: restarting versitygw: %v", err)
 }
 
 // Client returns an S3 client for the server (path-style, checksums only when required).

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,6 +33,8 @@ type Filesystem struct {
 	root string
 	dir  *os.File
 	dirs sync.Map // directories known to exist
+
+	noRenameat2 atomic.Bool
 }
 
 // OpenFilesystem opens (creating) a store rooted at path.
@@ -75,14 +78,6 @@ func (f *Filesystem) Put(ctx context.Context, key string, body io.Reader, size i
 	if err != nil {
 		return err
 	}
-	if ok, err := sameContent(p, sum); err == nil {
-		if ok {
-			return nil
-		}
-		return fmt.Errorf("put %s: %w", key, ErrConflict)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
 	dir := filepath.Dir(p)
 	if _, ok := f.dirs.Load(dir); !ok {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -95,28 +90,58 @@ func (f *Filesystem) Put(ctx context.Context, key string, body io.Reader, size i
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	defer os.Remove(tmp)
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tf, h), body)
 	if cerr := tf.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && (n != size || !bytes.Equal(h.Sum(nil), sum[:])) {
+		err = fmt.Errorf("body does not match its record (%d bytes, sha256 %x; expected %d bytes, %x)", n, h.Sum(nil), size, sum)
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if n != size || !bytes.Equal(h.Sum(nil), sum[:]) {
-		return fmt.Errorf("put %s: body does not match its record (%d bytes, sha256 %x; expected %d bytes, %x)", key, n, h.Sum(nil), size, sum)
-	}
-	if err := os.Link(tmp, p); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			if ok, _ := sameContent(p, sum); ok {
-				return nil
-			}
-			return fmt.Errorf("put %s: %w", key, ErrConflict)
+	// Move into place without ever replacing an existing object.
+	err = f.placeNoReplace(tmp, p)
+	if errors.Is(err, fs.ErrExist) {
+		os.Remove(tmp)
+		if ok, _ := sameContent(p, sum); ok {
+			return nil // already there: an idempotent retry
 		}
+		return fmt.Errorf("put %s: %w", key, ErrConflict)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// placeNoReplace renames tmp to p unless p exists (renameat2
+// RENAME_NOREPLACE: one atomic step), falling back to link+unlink on file
+// systems without it.
+func (f *Filesystem) placeNoReplace(tmp, p string) error {
+	if !f.noRenameat2.Load() {
+		err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, p, unix.RENAME_NOREPLACE)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EEXIST):
+			return fs.ErrExist
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+			f.noRenameat2.Store(true)
+		default:
+			return err
+		}
+	}
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		return err
+	}
+	return os.Remove(tmp)
 }
 
 func sameContent(p string, sum [32]byte) (bool, error) {

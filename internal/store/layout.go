@@ -162,6 +162,12 @@ func (l Layout) Key(agent, keyID string) string {
 	return l.LogPrefix(agent) + "keys/" + keyID + ".pub"
 }
 
+// KeyAnnouncement is the key of the note announcing keyID, signed by the
+// key before it.
+func (l Layout) KeyAnnouncement(agent, keyID string) string {
+	return l.LogPrefix(agent) + "keys/" + keyID + ".announce"
+}
+
 // KeysPrefix lists an agent's public keys.
 func (l Layout) KeysPrefix(agent string) string { return l.LogPrefix(agent) + "keys/" }
 
@@ -174,3 +180,17 @@ func (l Layout) Agent(key string) string {
 	a, _, _ := strings.Cut(rest, "/")
 	return a
 }
+
+// WriteProbe is the key of the small fixed object an S3 store writes twice
+// at start-up to learn whether the server honours If-None-Match.
+func (l Layout) WriteProbe() string { return l.prefix + "tickmark/conditional-write-probe" }
+
+// State is the key of an agent's state object (cursors and last runs)
+// published after a push at tree size size: what `ledger restore` needs
+// beyond the log. Keys sort by time.
+func (l Layout) State(agent string, t time.Time, size int64) string {
+	return fmt.Sprintf("%sstate/%s-%d.json", l.LogPrefix(agent), t.UTC().Format("20060102T150405.000000000Z"), size)
+}
+
+// StatePrefix lists an agent's state objects.
+func (l Layout) StatePrefix(agent string) string { return l.LogPrefix(agent) + "state/" }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/tickmark-dev/tickmark/collectors"
 	"io"
+	"log/slog"
 	"strings"
 )
 
@@ -85,6 +86,9 @@ type Config struct {
 	SSE             *SSE               `yaml:"sse"`
 	// Concurrency bounds parallel uploads (default 8).
 	Concurrency int `yaml:"concurrency"`
+
+	// Logger, if set, receives the store's own log lines (not from YAML).
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // ObjectLock is the retention applied to every object written.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Problem is one failed check.
@@ -62,6 +64,8 @@ type Report struct {
 	StoreCheckpoints int       `json:"store_checkpoints"`
 	BodiesChecked    int       `json:"bodies_checked"`
 	BodiesInSpool    int       `json:"bodies_in_spool"`
+	Timestamped      int       `json:"timestamped_checkpoints"`
+	Unstamped        []int64   `json:"unstamped_checkpoints,omitempty"`
 	TreeSize         int64     `json:"tree_size"`
 	Root             string    `json:"root,omitempty"`
 	Problems         []Problem `json:"problems"`
@@ -79,6 +83,9 @@ type Options struct {
 	Concurrency int
 	// MaxProblems stops collecting after this many (default 1000).
 	MaxProblems int
+	// TSARoots, when a timestamp authority is configured, checks every
+	// checkpoint's RFC 3161 token and lists checkpoints without one.
+	TSARoots *x509.CertPool
 }
 
 type reporter struct {
@@ -112,24 +119,34 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	rp := &reporter{r: rep, max: o.MaxProblems}
 	agent := l.Agent()
 
-	// Keys: the ledger's history plus those published in the store.
+	// Keys: the ledger's own history is trusted. A key published in the
+	// store that the ledger never held is reported: another agent claiming
+	// this agent's ID, or a planted key.
 	keys, err := l.Keys()
 	if err != nil {
 		return nil, err
 	}
 	var vkeys []string
+	known := map[string]bool{}
 	for _, k := range keys {
 		vkeys = append(vkeys, k)
+		known[k] = true
 	}
 	if o.Store != nil {
 		_ = o.Store.List(ctx, o.Layout.KeysPrefix(agent), func(key string) error {
+			if !strings.HasSuffix(key, ".pub") {
+				return nil
+			}
 			b, err := store.ReadAll(ctx, o.Store, key)
-			if err == nil {
-				vkeys = append(vkeys, strings.TrimSpace(string(b)))
+			if err != nil {
+				rp.add(Problem{Kind: "key", Key: key, Message: "unreadable: " + err.Error()})
+			} else if vk := strings.TrimSpace(string(b)); !known[vk] {
+				rp.add(Problem{Kind: "key", Key: key, Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 			}
 			return nil
 		})
 	}
+	checkAnnouncements(ctx, l, o, rp)
 	verifiers, err := ledger.Verifiers(dedupe(vkeys)...)
 	if err != nil {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
@@ -155,6 +172,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		rep.Checkpoints++
 		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
 	}
+	checkTokens(ctx, l, cps, o, rep, rp)
 	if o.Store != nil {
 		var keysCP []string
 		_ = o.Store.List(ctx, o.Layout.CheckpointsPrefix(agent), func(key string) error {
@@ -483,5 +501,95 @@ func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
 	prefix := fmt.Appendf(nil, `{"v":%d,"seq":%d,"agent":%q,`, evidence.Version, seq, agent)
 	if !bytes.HasPrefix(data, prefix) {
 		rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: fmt.Sprintf("does not begin with version %d, sequence number %d and agent %q", evidence.Version, seq, agent)})
+	}
+}
+
+// checkTokens verifies the RFC 3161 token of every checkpoint (ledger and
+// store copies) and lists checkpoints not yet stamped.
+func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint, o Options, rep *Report, rp *reporter) {
+	tokens, err := l.Tokens()
+	if err != nil {
+		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
+		return
+	}
+	if o.TSARoots == nil && len(tokens) == 0 {
+		return
+	}
+	for _, cp := range cps {
+		tok, ok := tokens[cp.Size]
+		if !ok {
+			rep.Unstamped = append(rep.Unstamped, cp.Size)
+			continue
+		}
+		if _, err := tsa.Verify(tok, cp.Note, o.TSARoots); err != nil {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "timestamp token: " + err.Error()})
+			continue
+		}
+		rep.Timestamped++
+		if o.Store == nil {
+			continue
+		}
+		key := o.Layout.CheckpointToken(l.Agent(), cp.Size)
+		stored, err := store.ReadAll(ctx, o.Store, key)
+		if err != nil {
+			continue // published with the next push
+		}
+		note, err := store.ReadAll(ctx, o.Store, o.Layout.Checkpoint(l.Agent(), cp.Size))
+		if err != nil {
+			continue
+		}
+		if _, err := tsa.Verify(stored, note, o.TSARoots); err != nil {
+			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: key, Message: "store copy of the timestamp token: " + err.Error()})
+		}
+	}
+}
+
+// checkAnnouncements checks every key rotation: each announcement (in the
+// ledger and in the store) must be signed by both keys it names, and every
+// key the ledger has signed with must be the first key or announced by a
+// trusted one.
+func checkAnnouncements(ctx context.Context, l *ledger.Ledger, o Options, rp *reporter) {
+	anns, err := l.Announcements()
+	if err != nil {
+		rp.add(Problem{Kind: "key", Message: err.Error()})
+		return
+	}
+	var msgs [][]byte
+	announced := map[string]bool{}
+	for id, m := range anns {
+		a, err := ledger.OpenAnnouncement(m)
+		if err != nil {
+			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
+			continue
+		}
+		msgs = append(msgs, m)
+		announced[a.New] = true
+		if o.Store != nil {
+			key := o.Layout.KeyAnnouncement(l.Agent(), id)
+			if b, err := store.ReadAll(ctx, o.Store, key); err == nil {
+				if _, err := ledger.OpenAnnouncement(b); err != nil {
+					rp.add(Problem{Kind: "key", Key: key, Message: "store copy of the key announcement: " + err.Error()})
+				}
+			}
+		}
+	}
+	keys, err := l.Keys()
+	if err != nil || len(anns) == 0 {
+		return
+	}
+	// The first key is the one no announcement introduces.
+	var first []string
+	for _, vk := range keys {
+		if !announced[vk] {
+			first = append(first, vk)
+		}
+	}
+	if len(first) != 1 {
+		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
+		return
+	}
+	_, errs := ledger.TrustedKeys(first[0], msgs)
+	for _, err := range errs {
+		rp.add(Problem{Kind: "key", Message: err.Error()})
 	}
 }

@@ -69,6 +69,7 @@ func init() {
 		list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 		list.Flags().BoolVar(&sample, "sample", false, "print each type's sample configuration")
 		c.AddCommand(list)
+		c.AddCommand(newCollectorsTestCmd(e)) // collectorstest.go
 		return c
 	})
 }

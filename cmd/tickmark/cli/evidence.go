@@ -17,9 +17,11 @@ func init() {
 	register(func(e *env) *cobra.Command {
 		ev := &cobra.Command{Use: "evidence", Short: "List and inspect evidence records"}
 		var (
-			q        ledger.Query
-			from, to string
-			asJSON   bool
+			q         ledger.Query
+			from, to  string
+			asJSON    bool
+			fromStore bool
+			agent     string
 		)
 		list := &cobra.Command{
 			Use:   "list",
@@ -28,7 +30,8 @@ func init() {
 the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 --to includes the whole day) or RFC 3339 times.`,
 			Example: `  tickmark evidence list --control CC6.1 --from 2026-09-01 --to 2026-11-30
-  tickmark evidence list --type okta.users --json`,
+  tickmark evidence list --type okta.users --json
+  tickmark evidence list --from-store --control CC6.1   # every agent, from the bucket alone`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				var err error
@@ -37,6 +40,9 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 				}
 				if q.To, err = parseDate(to, true); err != nil {
 					return usageErr(fmt.Errorf("--to: %w", err), "")
+				}
+				if fromStore {
+					return e.listFromStore(agent, q, asJSON)
 				}
 				cfg, err := e.loadConfig()
 				if err != nil {
@@ -57,6 +63,8 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 		list.Flags().StringVar(&to, "to", "", "end date, inclusive (YYYY-MM-DD or RFC 3339)")
 		list.Flags().IntVar(&q.Limit, "limit", 0, "at most this many records")
 		list.Flags().BoolVar(&asJSON, "json", false, "print one JSON record per line")
+		list.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
+		list.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
 		ev.AddCommand(list)
 		return ev
 	})

@@ -25,12 +25,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 // Exit codes (documented in docs/cli.md).
@@ -66,6 +68,8 @@ type env struct {
 	logFormat      string
 	logLevel       string
 	ctx            context.Context
+	// now is the engine clock (nil: time.Now); tests fake it.
+	now func() time.Time
 }
 
 // Main runs the CLI and returns the process exit code.
@@ -101,6 +105,11 @@ func report(w io.Writer, err error) int {
 	} else if isUsage(err) {
 		code = ExitUsage
 		hint = "run `tickmark --help` or `tickmark <command> --help`"
+	}
+	var sce *store.ConfigError
+	if errors.As(err, &sce) {
+		code, hint = ExitUsage, sce.Hint
+		err = fmt.Errorf("invalid configuration: %s", sce.Msg)
 	}
 	if ces, ok := collectors.AsConfigErrors(err); ok {
 		fmt.Fprintf(w, "tickmark: error: invalid configuration (%d problem%s):\n", len(ces), plural(len(ces)))

@@ -14,6 +14,8 @@ func init() {
 		var (
 			asJSON     bool
 			skipBodies bool
+			fromStore  bool
+			agent      string
 		)
 		c := &cobra.Command{
 			Use:   "verify",
@@ -25,9 +27,13 @@ store (or in the local spool if not yet pushed). Each problem names the
 record's sequence number, its evidence type and the object key. Exit 1 on any
 problem.`,
 			Example: `  tickmark verify --config tickmark.yaml
-  tickmark verify --json --skip-bodies`,
+  tickmark verify --json --skip-bodies
+  tickmark verify --from-store --config auditor.yaml   # every agent, from the bucket alone`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				if fromStore {
+					return e.verifyFromStore(agent, asJSON, skipBodies)
+				}
 				cfg, err := e.loadConfig()
 				if err != nil {
 					return err
@@ -37,7 +43,13 @@ problem.`,
 					return failErr(err, "")
 				}
 				defer a.Close()
-				rep, err := verify.Ledger(e.ctx, a.Ledger, verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies})
+				opts := verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies}
+				if t := cfg.TimestampAuthority; t != nil {
+					if opts.TSARoots, err = t.Roots(); err != nil {
+						return usageErr(err, "")
+					}
+				}
+				rep, err := verify.Ledger(e.ctx, a.Ledger, opts)
 				if err != nil {
 					return failErr(err, "")
 				}
@@ -59,6 +71,8 @@ problem.`,
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 		c.Flags().BoolVar(&skipBodies, "skip-bodies", false, "check structure and signatures only, not the bodies")
+		c.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
+		c.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
 		return c
 	})
 }
@@ -68,6 +82,13 @@ func printVerify(e *env, r *verify.Report) {
 	fmt.Fprintf(w, "agent %s: %d records, tree size %d\n", r.Agent, r.Records, r.TreeSize)
 	fmt.Fprintf(w, "checkpoints: %d in the ledger, %d in the store\n", r.Checkpoints, r.StoreCheckpoints)
 	fmt.Fprintf(w, "bodies re-hashed: %d (%d from the local spool)\n", r.BodiesChecked, r.BodiesInSpool)
+	if r.Timestamped > 0 || len(r.Unstamped) > 0 {
+		fmt.Fprintf(w, "timestamps: %d checkpoint%s carry a verified RFC 3161 token", r.Timestamped, plural(r.Timestamped))
+		if len(r.Unstamped) > 0 {
+			fmt.Fprintf(w, "; not yet stamped (TSA unreachable at the time): %v", r.Unstamped)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.OK {
 		fmt.Fprintf(w, "OK: every record, checkpoint signature, published tile and body verified\n")
 		return

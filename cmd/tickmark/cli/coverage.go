@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tickmark-dev/tickmark/internal/controls"
+)
+
+func init() {
+	register(func(e *env) *cobra.Command {
+		var sf storeFlags
+		var (
+			from, to, htmlOut, now string
+			ids                    []string
+			asJSON                 bool
+		)
+		c := &cobra.Command{
+			Use:   "coverage",
+			Short: "Show, for each control, which periods of a window have evidence and where the gaps are",
+			Long: `For each organisation control (the shipped set, or controls.file) and each
+period its frequency requires in [--from, --to] — days, ISO weeks, calendar
+months, quarters or years, UTC; continuous controls are checked per day —
+say whether evidence of a satisfying type was collected:
+
+  covered       a record of a satisfying evidence type was collected
+  gap_failure   nothing collected, and a collector producing the type ran and
+                failed (an API error, expired credentials...)
+  gap_no_run    nothing collected and nothing failed: no collector ran (or what
+                ran produced no satisfying evidence)
+  not_yet_due   the period has not ended yet (and has no evidence so far)
+
+Periods overlapping the window are judged whole. Only the ledger's indexes
+and run history are read. Exit 1 when any period is a gap (for alerting),
+0 otherwise.`,
+			Example: `  tickmark coverage --from 2026-01-01 --to 2026-06-30
+  tickmark coverage --from 2026-01-01 --to 2026-06-30 --control AC-02 --json
+  tickmark coverage --from 2026-01-01 --to 2026-12-31 --html coverage.html`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				f, t, err := window(from, to)
+				if err != nil {
+					return err
+				}
+				clock := time.Now().UTC()
+				if now != "" {
+					if clock, err = parseDate(now, false); err != nil {
+						return usageErr(fmt.Errorf("--now: %w", err), "")
+					}
+				}
+				v, err := e.openEvidence(sf)
+				if err != nil {
+					return err
+				}
+				defer v.Close()
+				for _, id := range ids {
+					if _, ok := v.set.Control(id); !ok {
+						return usageErr(fmt.Errorf("no control %q in the control set (%s)", id, v.set.Source), "run `tickmark controls list`")
+					}
+				}
+				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.link, NoRunHistory: v.fromStore})
+				if err != nil {
+					return failErr(err, "")
+				}
+				if htmlOut != "" {
+					if err := writeFileAtomic(htmlOut, rep.WriteHTML); err != nil {
+						return failErr(err, "")
+					}
+					fmt.Fprintf(e.stderr, "wrote %s\n", htmlOut)
+				}
+				if asJSON {
+					if err := printJSON(e.stdout, rep); err != nil {
+						return err
+					}
+				} else {
+					printCoverage(e, rep)
+				}
+				if !rep.OK {
+					if asJSON {
+						return silentFailure
+					}
+					return failErr(fmt.Errorf("%d gap period%s in %s to %s", rep.Gaps, plural(rep.Gaps), f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly)),
+						"fix failing collectors (`tickmark run --once` shows the errors) or add the missing evidence while the window is still open")
+				}
+				return nil
+			},
+		}
+		c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
+		c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
+		c.Flags().StringArrayVar(&ids, "control", nil, "only this control ID (repeatable)")
+		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+		c.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML report to this file")
+		c.Flags().StringVar(&now, "now", "", "judge due-ness as of this time instead of the clock (YYYY-MM-DD or RFC 3339)")
+		_ = c.Flags().MarkHidden("now")
+		sf.add(c)
+		return c
+	})
+}
+
+func printCoverage(e *env, rep *controls.Report) {
+	w := e.stdout
+	fmt.Fprintf(w, "coverage %s to %s (control set: %s)\n\n", rep.From.Format(time.DateOnly), rep.To.AddDate(0, 0, -1).Format(time.DateOnly), rep.Source)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTROL\tFREQUENCY\tCOVERED\tGAP:FAILED\tGAP:NO RUN\tNOT DUE\tLATEST EVIDENCE")
+	for _, c := range rep.Controls {
+		latest := "none"
+		if c.Latest != nil {
+			latest = c.Latest.CollectedAt.UTC().Format("2006-01-02 15:04") + " " + c.Latest.Type
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\n", c.Control.ID, c.Control.Frequency, c.Counts[controls.Covered], len(c.Periods),
+			c.Counts[controls.GapFailure], c.Counts[controls.GapNoRun], c.Counts[controls.NotYetDue], latest)
+	}
+	tw.Flush()
+	if rep.OK {
+		fmt.Fprintf(w, "\nno gaps\n")
+		return
+	}
+	fmt.Fprintf(w, "\ngaps:\n")
+	for _, c := range rep.Controls {
+		// consecutive gap periods with the same cause are one line
+		gaps := c.Gaps()
+		for i := 0; i < len(gaps); {
+			j := i + 1
+			for j < len(gaps) && gaps[j].Status == gaps[i].Status && gaps[j].Detail == gaps[i].Detail && gaps[j].Start.Equal(gaps[j-1].End) {
+				j++
+			}
+			label := gaps[i].Label
+			if j-i > 1 {
+				label += ".." + gaps[j-1].Label + fmt.Sprintf(" (%d)", j-i)
+			}
+			fmt.Fprintf(w, "  %-8s %-30s %-12s %s\n", c.Control.ID, label, gaps[i].Status, gaps[i].Detail)
+			i = j
+		}
+	}
+}
+
+// writeFileAtomic writes a file through a temporary file and a rename.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tickmark-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,421 @@
+package ghfake
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Org is the fake organisation's whole state.
+type Org struct {
+	Login                       string
+	ID                          int64
+	TwoFactorRequirementEnabled bool
+	DefaultRepositoryPermission string
+	MembersCanCreateRepos       bool
+	Members                     []*User // org members
+	Outside                     []*User // outside collaborators
+	Repos                       []*Repo
+	Rulesets                    []*Ruleset // organization rulesets
+}
+
+// User is a GitHub account.
+type User struct {
+	Login      string
+	ID         int64
+	Admin      bool // org owner
+	TwoFactor  bool // 2FA enabled
+	SiteAdmin  bool
+	AccountTyp string // "User" or "Bot"
+}
+
+// Repo is one repository.
+type Repo struct {
+	Name           string
+	ID             int64
+	DefaultBranch  string
+	Private        bool
+	Archived       bool
+	PushedAt       time.Time
+	Protection     *Protection // nil: "Branch not protected"
+	Rulesets       []*Ruleset  // repository rulesets
+	Pulls          []*Pull
+	Alerts         []*Alert
+	AlertsDisabled int // 0 enabled; 403 or 404: the status returned
+}
+
+// Protection is classic branch protection.
+type Protection struct {
+	RequiredReviews         int // 0 with ReviewsRequired false: no PR reviews rule
+	ReviewsRequired         bool
+	DismissStale            bool
+	CodeOwners              bool
+	RequireLastPushApproval bool
+	StatusChecks            []string
+	Strict                  bool
+	EnforceAdmins           bool
+	AllowForcePushes        bool
+	AllowDeletions          bool
+	LinearHistory           bool
+	ConversationResolution  bool
+	RequiredSignatures      bool
+}
+
+// Ruleset is a repository or organization ruleset.
+type Ruleset struct {
+	ID           int64
+	Name         string
+	SourceType   string // "Repository" or "Organization"
+	Source       string // repo full name or org login
+	Enforcement  string // active, evaluate, disabled
+	BypassActors []BypassActor
+	Rules        []Rule
+	UpdatedAt    time.Time
+}
+
+// BypassActor may bypass a ruleset.
+type BypassActor struct {
+	ActorID    int64
+	ActorType  string // OrganizationAdmin, Team, Integration, RepositoryRole, User
+	BypassMode string // always, pull_request
+}
+
+// Rule is one rule of a ruleset; Params is its "parameters" object.
+type Rule struct {
+	Type   string
+	Params map[string]any
+}
+
+// Pull is a pull request.
+type Pull struct {
+	Number     int
+	Title      string
+	Body       string
+	Author     string
+	HeadRef    string
+	BaseRef    string
+	HeadSHA    string
+	MergeSHA   string
+	State      string // open, closed
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ClosedAt   time.Time
+	MergedAt   time.Time // zero: not merged
+	MergedBy   string
+	Reviews    []Review
+	CheckRuns  []CheckRun
+	Statuses   []Status
+	reviewBase int64
+}
+
+// Review is a pull request review.
+type Review struct {
+	ID          int64
+	User        string
+	State       string // APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+	SubmittedAt time.Time
+	CommitID    string
+}
+
+// CheckRun is one check run on a commit.
+type CheckRun struct {
+	ID          int64
+	Name        string
+	Status      string // completed
+	Conclusion  string // success, failure, neutral, skipped...
+	CompletedAt time.Time
+	AppSlug     string
+}
+
+// Status is a commit status.
+type Status struct {
+	ID        int64
+	Context   string
+	State     string // success, failure, pending, error
+	UpdatedAt time.Time
+}
+
+// Alert is a Dependabot alert.
+type Alert struct {
+	Number          int
+	State           string // open, fixed, dismissed, auto_dismissed
+	Severity        string
+	Package         string
+	Ecosystem       string
+	Manifest        string
+	GHSA            string
+	CVE             string
+	Summary         string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	FixedAt         time.Time
+	DismissedAt     time.Time
+	DismissedBy     string
+	DismissedReason string
+}
+
+// Options shape a generated organisation.
+type Options struct {
+	Org string
+	// Repos is the number of repositories (default 5).
+	Repos int
+	// MergedPerRepo is the number of pull requests merged into the
+	// default branch inside the window, per repository (default 4).
+	MergedPerRepo int
+	// Now is the end of the window (default 2026-11-30T12:00:00Z).
+	Now time.Time
+	// Window is how far back merged pull requests go (default 80 days, so
+	// they sit inside a 90-day backfill).
+	Window time.Duration
+	// UnprotectedEvery leaves every n-th repository's default branch
+	// unprotected (default 10; negative: none).
+	UnprotectedEvery int
+	// AlertsEvery gives every n-th repository Dependabot alerts (default 3).
+	AlertsEvery int
+	// AlertsDisabledEvery disables Dependabot alerts on every n-th
+	// repository (default 10; the first is repository 5; negative: none).
+	AlertsDisabledEvery int
+	// Seed makes the data deterministic (default 1).
+	Seed uint64
+}
+
+func (o *Options) defaults() {
+	if o.Org == "" {
+		o.Org = "acme"
+	}
+	if o.Repos == 0 {
+		o.Repos = 5
+	}
+	if o.MergedPerRepo == 0 {
+		o.MergedPerRepo = 4
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	}
+	if o.Window == 0 {
+		o.Window = 80 * 24 * time.Hour
+	}
+	if o.UnprotectedEvery == 0 {
+		o.UnprotectedEvery = 10
+	}
+	if o.AlertsEvery == 0 {
+		o.AlertsEvery = 3
+	}
+	if o.AlertsDisabledEvery == 0 {
+		o.AlertsDisabledEvery = 10
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+}
+
+func sha(r *rand.Rand) string {
+	return fmt.Sprintf("%016x%016x%08x", r.Uint64(), r.Uint64(), r.Uint32())
+}
+
+// Generate builds a deterministic organisation. Repository i (from 1) is
+// unprotected when i%UnprotectedEvery == 0, has Dependabot alerts when
+// i%AlertsEvery == 0 and has alerts disabled when
+// i%AlertsDisabledEvery == 5%AlertsDisabledEvery. Every fifth merged pull request has no
+// review, every fifth (offset 1) only a comment: those lack an independent
+// approval.
+func Generate(o Options) *Org {
+	o.defaults()
+	r := rand.New(rand.NewPCG(o.Seed, 42))
+	org := &Org{Login: o.Org, ID: 1000, DefaultRepositoryPermission: "read", MembersCanCreateRepos: false}
+	nMembers := 12 + o.Repos/4
+	for i := 1; i <= nMembers; i++ {
+		org.Members = append(org.Members, &User{
+			Login: fmt.Sprintf("dev%03d", i), ID: int64(5000 + i), Admin: i <= 2,
+			TwoFactor: i%7 != 0, AccountTyp: "User",
+		})
+	}
+	for i := 1; i <= 3; i++ {
+		org.Outside = append(org.Outside, &User{Login: fmt.Sprintf("contractor%d", i), ID: int64(9000 + i), TwoFactor: i != 2, AccountTyp: "User"})
+	}
+	org.Rulesets = []*Ruleset{{
+		ID: 1, Name: "org-baseline", SourceType: "Organization", Source: o.Org, Enforcement: "active",
+		BypassActors: []BypassActor{{ActorID: 1, ActorType: "OrganizationAdmin", BypassMode: "always"}},
+		Rules: []Rule{
+			{Type: "deletion"}, {Type: "non_fast_forward"},
+			{Type: "pull_request", Params: map[string]any{"required_approving_review_count": 1, "dismiss_stale_reviews_on_push": true,
+				"require_code_owner_review": false, "require_last_push_approval": false, "required_review_thread_resolution": false}},
+		},
+		UpdatedAt: o.Now.Add(-200 * 24 * time.Hour),
+	}}
+	var prID int64 = 100000
+	var checkID int64 = 700000
+	for i := 1; i <= o.Repos; i++ {
+		repo := &Repo{Name: fmt.Sprintf("service-%03d", i), ID: int64(200000 + i), DefaultBranch: "main", Private: i%4 != 0,
+			PushedAt: o.Now.Add(-time.Duration(i) * time.Hour)}
+		if i%9 == 0 {
+			repo.DefaultBranch = "master"
+		}
+		if o.UnprotectedEvery > 0 && i%o.UnprotectedEvery == 0 {
+			repo.Protection = nil
+		} else {
+			repo.Protection = &Protection{ReviewsRequired: i%6 != 1, RequiredReviews: 1 + i%2, DismissStale: i%2 == 0,
+				CodeOwners: i%3 == 0, StatusChecks: []string{"ci/build", "ci/test"}, Strict: true, EnforceAdmins: i%4 != 0,
+				AllowForcePushes: i%11 == 0, AllowDeletions: false, ConversationResolution: i%2 == 1}
+		}
+		if i%5 == 0 {
+			repo.Rulesets = append(repo.Rulesets, &Ruleset{ID: int64(100 + i), Name: "release-gate", SourceType: "Repository",
+				Source: o.Org + "/" + repo.Name, Enforcement: "active",
+				BypassActors: []BypassActor{{ActorID: 42, ActorType: "Team", BypassMode: "pull_request"}, {ActorID: 7, ActorType: "Integration", BypassMode: "always"}},
+				Rules: []Rule{{Type: "required_status_checks", Params: map[string]any{"strict_required_status_checks_policy": true,
+					"required_status_checks": []map[string]any{{"context": "security/scan"}}}}},
+				UpdatedAt: o.Now.Add(-100 * 24 * time.Hour)})
+		}
+		if o.AlertsDisabledEvery > 0 && i%o.AlertsDisabledEvery == 5%o.AlertsDisabledEvery {
+			repo.AlertsDisabled = 403
+			if (i/o.AlertsDisabledEvery)%2 == 1 {
+				repo.AlertsDisabled = 404
+			}
+		} else if o.AlertsEvery > 0 && i%o.AlertsEvery == 0 {
+			n := 1 + r.IntN(5)
+			for a := 1; a <= n; a++ {
+				created := o.Now.Add(-time.Duration(24*(10+r.IntN(300))) * time.Hour)
+				al := &Alert{Number: a, Severity: []string{"low", "medium", "high", "critical"}[r.IntN(4)],
+					Package:   []string{"lodash", "golang.org/x/net", "requests", "log4j-core"}[a%4],
+					Ecosystem: []string{"npm", "go", "pip", "maven"}[a%4], Manifest: []string{"package-lock.json", "go.mod", "requirements.txt", "pom.xml"}[a%4],
+					GHSA: fmt.Sprintf("GHSA-%04x-%04x-%04x", r.IntN(65536), r.IntN(65536), r.IntN(65536)), CVE: fmt.Sprintf("CVE-2026-%05d", r.IntN(99999)),
+					Summary: "Vulnerable dependency", CreatedAt: created, UpdatedAt: created}
+				switch a % 3 {
+				case 0:
+					al.State = "open"
+				case 1:
+					al.State, al.FixedAt = "fixed", created.Add(72*time.Hour)
+					al.UpdatedAt = al.FixedAt
+				case 2:
+					al.State, al.DismissedAt, al.DismissedBy, al.DismissedReason = "dismissed", created.Add(24*time.Hour), "dev001", "tolerable_risk"
+					al.UpdatedAt = al.DismissedAt
+				}
+				repo.Alerts = append(repo.Alerts, al)
+			}
+		}
+		// Pull requests: merged inside the window, merged before it, closed
+		// unmerged, merged into another branch, and open.
+		num := 0
+		add := func(p *Pull) {
+			num++
+			p.Number = num
+			p.HeadSHA, p.reviewBase = sha(r), prID*10
+			prID++
+			repo.Pulls = append(repo.Pulls, p)
+		}
+		member := func(k int) string { return org.Members[k%len(org.Members)].Login }
+		for k := 0; k < o.MergedPerRepo+3; k++ {
+			author := member(i + k)
+			var merged time.Time
+			if k < o.MergedPerRepo {
+				merged = o.Now.Add(-time.Duration(r.Int64N(int64(o.Window-time.Hour))) - time.Hour)
+			} else {
+				merged = o.Now.Add(-o.Window - time.Duration(24*(10+k))*time.Hour) // before the window
+			}
+			merged = merged.Truncate(time.Second)
+			p := &Pull{Author: author, BaseRef: repo.DefaultBranch, State: "closed",
+				CreatedAt: merged.Add(-time.Duration(2+r.IntN(72)) * time.Hour), MergedAt: merged, ClosedAt: merged,
+				UpdatedAt: merged.Add(time.Duration(r.IntN(120)) * time.Minute), MergedBy: member(i + k + 1)}
+			p.Title = fmt.Sprintf("Change %d to %s", k, repo.Name)
+			p.HeadRef = fmt.Sprintf("feature/work-%d", k)
+			switch k % 4 {
+			case 0:
+				p.Title = fmt.Sprintf("CHG-%d: %s", 100+i*10+k, p.Title)
+			case 1:
+				p.HeadRef = fmt.Sprintf("feature/chg-%d-update", 100+i*10+k)
+			case 2:
+				p.Body = fmt.Sprintf("Implements OPS-%d.\n\nSee runbook.", 10+k)
+			}
+			add(p)
+			p.MergeSHA = sha(r)
+			t := p.CreatedAt.Add(time.Hour)
+			rid := p.reviewBase
+			review := func(user, state string) {
+				rid++
+				t = t.Add(30 * time.Minute)
+				p.Reviews = append(p.Reviews, Review{ID: rid, User: user, State: state, SubmittedAt: t, CommitID: p.HeadSHA})
+			}
+			switch k % 5 {
+			case 0: // merged without any review
+				p.MergedBy = author
+			case 1: // only a comment from someone else, and the author's own comment
+				review(member(i+k+2), "COMMENTED")
+				review(author, "COMMENTED")
+			case 2: // changes requested, then approved
+				review(member(i+k+3), "CHANGES_REQUESTED")
+				review(member(i+k+3), "APPROVED")
+			case 3: // approval dismissed, then approved by another reviewer
+				review(member(i+k+4), "DISMISSED")
+				review(member(i+k+5), "APPROVED")
+			default:
+				review(member(i+k+2), "APPROVED")
+				review(member(i+k+3), "APPROVED")
+			}
+			for _, name := range []string{"ci/build", "ci/test"} {
+				checkID++
+				c := CheckRun{ID: checkID, Name: name, Status: "completed", Conclusion: "success", CompletedAt: merged.Add(-10 * time.Minute), AppSlug: "github-actions"}
+				if name == "ci/test" && k%7 == 6 {
+					c.Conclusion = "failure"
+				}
+				p.CheckRuns = append(p.CheckRuns, c)
+			}
+			if k%2 == 0 {
+				checkID++
+				p.Statuses = append(p.Statuses, Status{ID: checkID, Context: "security/scan", State: "success", UpdatedAt: merged.Add(-20 * time.Minute)})
+			}
+		}
+		// closed without merging
+		c := o.Now.Add(-48 * time.Hour)
+		add(&Pull{Author: member(i), Title: "Abandoned experiment", HeadRef: "spike", BaseRef: repo.DefaultBranch, State: "closed",
+			CreatedAt: c.Add(-24 * time.Hour), UpdatedAt: c, ClosedAt: c})
+		// merged into a release branch, not the default branch
+		m := o.Now.Add(-72 * time.Hour)
+		add(&Pull{Author: member(i + 1), Title: "Backport CHG-1", HeadRef: "backport", BaseRef: "release-1.x", State: "closed",
+			CreatedAt: m.Add(-time.Hour), UpdatedAt: m, ClosedAt: m, MergedAt: m, MergedBy: member(i + 2), MergeSHA: sha(r)})
+		// still open
+		add(&Pull{Author: member(i + 2), Title: "WIP", HeadRef: "wip", BaseRef: repo.DefaultBranch, State: "open",
+			CreatedAt: o.Now.Add(-5 * time.Hour), UpdatedAt: o.Now.Add(-4 * time.Hour)})
+		org.Repos = append(org.Repos, repo)
+	}
+	if o.Repos >= 50 {
+		org.Repos[49].Archived = true
+	}
+	return org
+}
+
+// MergedInWindow counts pull requests merged into default branches of
+// non-archived repositories with merged_at in (from, to].
+func (o *Org) MergedInWindow(from, to time.Time) int {
+	n := 0
+	for _, r := range o.Repos {
+		if r.Archived {
+			continue
+		}
+		for _, p := range r.Pulls {
+			if !p.MergedAt.IsZero() && p.BaseRef == r.DefaultBranch && p.MergedAt.After(from) && !p.MergedAt.After(to) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// AddMergedPull adds a pull request into repo's default branch, merged at
+// `at` by reviewer after reviewer's approval, and returns its number.
+func (o *Org) AddMergedPull(repo, author, reviewer, title string, at time.Time) int {
+	for _, rp := range o.Repos {
+		if rp.Name != repo {
+			continue
+		}
+		n := len(rp.Pulls) + 1
+		p := &Pull{Number: n, Title: title, Author: author, HeadRef: fmt.Sprintf("feature/added-%d", n), BaseRef: rp.DefaultBranch,
+			HeadSHA: fmt.Sprintf("%040x", int64(rp.ID)*1000+int64(n)), MergeSHA: fmt.Sprintf("%040x", int64(rp.ID)*2000+int64(n)),
+			State: "closed", CreatedAt: at.Add(-time.Hour), UpdatedAt: at, ClosedAt: at, MergedAt: at, MergedBy: reviewer,
+			Reviews:   []Review{{ID: int64(rp.ID)*100000 + int64(n), User: reviewer, State: "APPROVED", SubmittedAt: at.Add(-30 * time.Minute)}},
+			CheckRuns: []CheckRun{{ID: int64(rp.ID)*100000 + int64(n), Name: "ci/build", Status: "completed", Conclusion: "success", CompletedAt: at.Add(-time.Minute), AppSlug: "github-actions"}}}
+		p.Reviews[0].CommitID = p.HeadSHA
+		rp.Pulls = append(rp.Pulls, p)
+		return n
+	}
+	panic("ghfake: no repository " + repo)
+}

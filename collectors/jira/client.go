@@ -1,0 +1,344 @@
+package jira
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/httpx"
+)
+
+// maxBody bounds one response body read into memory (a page of 100
+// tickets with 20 embedded histories each is a few MB).
+const maxBody = 64 << 20
+
+// api is the Jira client of one run.
+type api struct {
+	c          *gojira.Client
+	deployment string // cloud | datacenter
+	loc        *time.Location
+	// approverName is the approver field's display name.
+	approverName string
+}
+
+// authTransport wraps base (the engine's rate-limit-aware transport) with
+// go-jira's authentication for the deployment.
+func authTransport(cfg *Config, deployment string, base http.RoundTripper) http.RoundTripper {
+	if deployment == deployCloud {
+		return &gojira.BasicAuthTransport{Username: cfg.Email, Password: cfg.Token.Value(), Transport: base}
+	}
+	return &gojira.PATAuthTransport{Token: cfg.Token.Value(), Transport: base}
+}
+
+func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	deployment := cfg.Deployment
+	if deployment == deployAuto {
+		anon, err := gojira.NewClient(hc, cfg.BaseURL)
+		if err != nil {
+			return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
+		}
+		var info struct {
+			DeploymentType string `json:"deploymentType"`
+		}
+		if err := (&api{c: anon}).getJSON(ctx, "rest/api/2/serverInfo", nil, &info, nil); err != nil {
+			return nil, fmt.Errorf("detecting the deployment (set `deployment: cloud` or `datacenter` to skip this): %w", err)
+		}
+		deployment = deployDataCenter
+		if strings.EqualFold(info.DeploymentType, "Cloud") {
+			deployment = deployCloud
+		}
+		if deployment == deployCloud && cfg.Email == "" {
+			return nil, collectors.Permanent(errors.New("jira: the site is Jira Cloud, which needs `email` with the API token (Basic authentication)"))
+		}
+	}
+	authed := &http.Client{Transport: authTransport(cfg, deployment, hc.Transport), Timeout: hc.Timeout}
+	c, err := gojira.NewClient(authed, cfg.BaseURL)
+	if err != nil {
+		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
+	}
+	a := &api{c: c, deployment: deployment, loc: time.UTC}
+	// The account's time zone: JQL dates are read in it.
+	var me struct {
+		TimeZone string `json:"timeZone"`
+	}
+	if err := a.getJSON(ctx, "rest/api/2/myself", nil, &me, nil); err != nil {
+		return nil, err
+	}
+	if me.TimeZone != "" {
+		if loc, err := time.LoadLocation(me.TimeZone); err == nil {
+			a.loc = loc
+		}
+	}
+	if cfg.ApproverField != "" {
+		// Data Center changelogs name custom fields by display name only.
+		var fields []gojira.Field
+		if err := a.getJSON(ctx, "rest/api/2/field", nil, &fields, nil); err != nil {
+			return nil, err
+		}
+		for _, f := range fields {
+			if f.ID == cfg.ApproverField {
+				a.approverName = f.Name
+			}
+		}
+		if a.approverName == "" {
+			return nil, collectors.Permanent(fmt.Errorf("jira: approver_field %s does not exist on %s (or the account cannot see it); find the ID under Settings > Issues > Custom fields", cfg.ApproverField, a.endpoint("")))
+		}
+	}
+	return a, nil
+}
+
+// do sends a request through go-jira's client and returns the body of a 2xx
+// response; any other status becomes a classified error naming the endpoint.
+func (a *api) do(ctx context.Context, method, path string, q url.Values, body any) ([]byte, error) {
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	req, err := a.c.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return nil, collectors.Permanent(fmt.Errorf("jira: building %s %s: %w", method, path, err))
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.c.Do(req, nil)
+	if resp == nil || resp.Response == nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		err = fmt.Errorf("jira: %s %s: %w", method, redact(req.URL), err)
+		if collectors.IsClassified(err) { // httpx gave up waiting on a rate limit
+			return nil, err
+		}
+		return nil, collectors.Retryable(err)
+	}
+	defer resp.Body.Close()
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil { // non-2xx (go-jira's CheckResponse)
+		return nil, statusError(resp.Response, b)
+	}
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, collectors.Retryable(fmt.Errorf("jira: %s %s: reading response: %w", method, redact(req.URL), rerr))
+	}
+	if len(b) > maxBody {
+		return nil, collectors.Permanent(fmt.Errorf("jira: %s %s: response larger than %d MB; lower page_size", method, redact(req.URL), maxBody>>20))
+	}
+	return b, nil
+}
+
+// getJSON GETs path and decodes the JSON body into v; raw, when not nil,
+// receives the body as it came.
+func (a *api) getJSON(ctx context.Context, path string, q url.Values, v any, raw *json.RawMessage) error {
+	b, err := a.do(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return err
+	}
+	return a.decode(b, http.MethodGet, path, v, raw)
+}
+
+func (a *api) decode(b []byte, method, path string, v any, raw *json.RawMessage) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return collectors.Permanent(fmt.Errorf("jira: %s %s: malformed JSON response: %v", method, a.endpoint(path), err))
+	}
+	if raw != nil {
+		*raw = json.RawMessage(b)
+	}
+	return nil
+}
+
+func (a *api) endpoint(path string) string {
+	u := a.c.GetBaseURL()
+	p, _, _ := strings.Cut(path, "?")
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(p, "/")
+	u.RawQuery = ""
+	return u.String()
+}
+
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	return c.String()
+}
+
+// statusError turns a non-2xx response into a classified error carrying
+// Jira's own errorMessages (never the body otherwise).
+func statusError(resp *http.Response, body []byte) error {
+	se := httpx.NewStatusError(resp)
+	var ec struct {
+		ErrorMessages []string          `json:"errorMessages"`
+		Errors        map[string]string `json:"errors"`
+	}
+	if json.Unmarshal(body, &ec) == nil {
+		msgs := append([]string(nil), ec.ErrorMessages...)
+		for _, k := range sortedKeys(ec.Errors) {
+			msgs = append(msgs, k+": "+ec.Errors[k])
+		}
+		se.Message = strings.Join(msgs, "; ")
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		se.Hint = "check the credentials: Cloud uses `email` + an API token (id.atlassian.com > Security > API tokens), Data Center a personal access token"
+	case http.StatusForbidden:
+		se.Hint = "the account needs the Browse projects permission on the queried projects"
+	case http.StatusNotFound:
+		se.Hint = "the ticket is gone or the account lacks the Browse projects permission on its project"
+	case http.StatusGone:
+		se.Hint = "Jira Cloud removed this search endpoint in 2025; set `deployment: cloud` (or auto) so the collector uses /rest/api/3/search/jql"
+	case http.StatusTooManyRequests:
+		se.Hint = "Jira kept throttling after retries; the next run resumes from the last checkpoint"
+	case http.StatusBadRequest:
+		se.Hint = "fix the query's jql (try it in Jira's issue search first)"
+	}
+	return fmt.Errorf("jira: %w", httpx.Classify(se))
+}
+
+// ---- search ----
+
+// searchFields are the fields asked for explicitly (Cloud returns only ids otherwise).
+func (a *api) searchFields(cfg *Config) []string {
+	f := []string{"summary", "issuetype", "project", "status", "priority", "created", "updated",
+		"resolutiondate", "resolution", "reporter", "assignee", "labels", "issuelinks"}
+	if cfg.ApproverField != "" {
+		f = append(f, cfg.ApproverField)
+	}
+	return f
+}
+
+// searchPage is one page of search results.
+type searchPage struct {
+	Issues        []json.RawMessage `json:"issues"`
+	NextPageToken string            `json:"nextPageToken"` // Cloud
+	IsLast        *bool             `json:"isLast"`        // Cloud
+	StartAt       int               `json:"startAt"`       // Data Center
+	MaxResults    int               `json:"maxResults"`    // Data Center
+	Total         int               `json:"total"`         // Data Center
+}
+
+// searchEndpoint is the search endpoint of the deployment.
+func (a *api) searchEndpoint() string {
+	if a.deployment == deployCloud {
+		return "rest/api/3/search/jql"
+	}
+	return "rest/api/2/search"
+}
+
+// search fetches one page. pos is the Cloud nextPageToken or the Data
+// Center startAt (as a decimal string); "" is the first page.
+func (a *api) search(ctx context.Context, cfg *Config, jql, pos string) (*searchPage, error) {
+	var body any
+	if a.deployment == deployCloud {
+		body = struct {
+			JQL           string   `json:"jql"`
+			Fields        []string `json:"fields"`
+			Expand        string   `json:"expand"`
+			MaxResults    int      `json:"maxResults"`
+			NextPageToken string   `json:"nextPageToken,omitempty"`
+		}{jql, a.searchFields(cfg), "changelog", cfg.PageSize, pos}
+	} else {
+		start := 0
+		if pos != "" {
+			start, _ = strconv.Atoi(pos)
+		}
+		body = struct {
+			JQL        string   `json:"jql"`
+			StartAt    int      `json:"startAt"`
+			MaxResults int      `json:"maxResults"`
+			Fields     []string `json:"fields"`
+			Expand     []string `json:"expand"`
+		}{jql, start, cfg.PageSize, a.searchFields(cfg), []string{"changelog"}}
+	}
+	path := a.searchEndpoint()
+	b, err := a.do(ctx, http.MethodPost, path, nil, body)
+	if err != nil {
+		return nil, err
+	}
+	var p searchPage
+	if err := a.decode(b, http.MethodPost, path, &p, nil); err != nil {
+		return nil, err
+	}
+	if a.deployment == deployCloud && p.IsLast == nil && p.NextPageToken == "" && len(p.Issues) > 0 {
+		// neither isLast nor a token: not a search/jql answer
+		return nil, collectors.Permanent(fmt.Errorf("jira: POST %s: response has neither isLast nor nextPageToken", a.endpoint(path)))
+	}
+	return &p, nil
+}
+
+// next returns the position of the page after p and whether p was the last.
+func (a *api) next(p *searchPage) (string, bool) {
+	if a.deployment == deployCloud {
+		if p.NextPageToken == "" || (p.IsLast != nil && *p.IsLast) {
+			return "", true
+		}
+		return p.NextPageToken, false
+	}
+	n := p.StartAt + len(p.Issues)
+	if len(p.Issues) == 0 || n >= p.Total {
+		return "", true
+	}
+	return strconv.Itoa(n), false
+}
+
+// changelogPage is a page of /rest/api/3/issue/{key}/changelog.
+type changelogPage struct {
+	StartAt    int          `json:"startAt"`
+	MaxResults int          `json:"maxResults"`
+	Total      int          `json:"total"`
+	IsLast     *bool        `json:"isLast"`
+	Values     []rawHistory `json:"values"`
+	raw        json.RawMessage
+}
+
+// changelog pages through an issue's whole changelog (Cloud).
+func (a *api) changelog(ctx context.Context, key string) ([]rawHistory, []json.RawMessage, error) {
+	if a.deployment != deployCloud {
+		return nil, nil, collectors.Permanent(fmt.Errorf("jira: %s: the embedded changelog is truncated and Data Center has no changelog endpoint", key))
+	}
+	var all []rawHistory
+	var raws []json.RawMessage
+	path := "rest/api/3/issue/" + url.PathEscape(key) + "/changelog"
+	for start := 0; ; {
+		var p changelogPage
+		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		if err := a.getJSON(ctx, path, q, &p, &p.raw); err != nil {
+			return nil, nil, err
+		}
+		all = append(all, p.Values...)
+		raws = append(raws, p.raw)
+		start += len(p.Values)
+		if (p.IsLast != nil && *p.IsLast) || len(p.Values) == 0 || start >= p.Total {
+			return all, raws, nil
+		}
+		if len(raws) > 10000 {
+			return nil, nil, collectors.Permanent(fmt.Errorf("jira: GET %s: changelog does not end", a.endpoint(path)))
+		}
+	}
+}
+
+// remoteLinks returns an issue's remote links (pull requests and such),
+// decoded with go-jira's type, and the raw body.
+func (a *api) remoteLinks(ctx context.Context, key string) ([]gojira.RemoteLink, json.RawMessage, error) {
+	v := "2"
+	if a.deployment == deployCloud {
+		v = "3"
+	}
+	var links []gojira.RemoteLink
+	var raw json.RawMessage
+	if err := a.getJSON(ctx, "rest/api/"+v+"/issue/"+url.PathEscape(key)+"/remotelink", nil, &links, &raw); err != nil {
+		return nil, nil, err
+	}
+	return links, raw, nil
+}

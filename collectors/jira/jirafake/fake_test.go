@@ -1,0 +1,119 @@
+package jirafake
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func get(t *testing.T, f *Fake, path string, auth func(*http.Request)) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.URL+path, nil)
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+func TestCloudWire(t *testing.T) {
+	f := New(Options{Email: "a@b.c", Token: "tok"})
+	defer f.Close()
+	f.Generate(GenOptions{N: 30, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Seed: 1, LongHistoryEvery: 10})
+	basic := func(r *http.Request) { r.SetBasicAuth("a@b.c", "tok") }
+
+	if code, m, _ := get(t, f, "/rest/api/2/serverInfo", nil); code != 200 || m["deploymentType"] != "Cloud" {
+		t.Fatalf("serverInfo: %d %v", code, m)
+	}
+	if code, m, _ := get(t, f, "/rest/api/2/myself", func(r *http.Request) { r.SetBasicAuth("a@b.c", "wrong") }); code != 401 || m["errorMessages"] == nil {
+		t.Fatalf("bad credentials: %d %v", code, m)
+	}
+	for _, p := range []string{"/rest/api/2/search?jql=project%3DCHG", "/rest/api/3/search?jql=project%3DCHG"} {
+		if code, m, _ := get(t, f, p, basic); code != http.StatusGone || !strings.Contains(m["errorMessages"].([]any)[0].(string), "/rest/api/3/search/jql") {
+			t.Fatalf("%s: %d %v", p, code, m)
+		}
+	}
+	if code, m, _ := get(t, f, "/rest/api/3/search/jql?jql="+url.QueryEscape("order by updated"), basic); code != 400 || !strings.Contains(m["errorMessages"].([]any)[0].(string), "Unbounded JQL") {
+		t.Fatalf("unbounded: %d %v", code, m)
+	}
+	// Without fields only ids come back; pages chain by nextPageToken.
+	code, m, _ := get(t, f, "/rest/api/3/search/jql?maxResults=4&jql="+url.QueryEscape("project = CHG"), basic)
+	if code != 200 || m["isLast"] != false || m["nextPageToken"] == nil {
+		t.Fatalf("first page: %d %v", code, m)
+	}
+	first := m["issues"].([]any)[0].(map[string]any)
+	if len(first) != 1 || first["id"] == nil {
+		t.Fatalf("issue without fields: %v", first)
+	}
+	n := len(m["issues"].([]any))
+	for tok := m["nextPageToken"]; tok != nil; {
+		_, m, _ = get(t, f, "/rest/api/3/search/jql?maxResults=4&fields=summary&jql="+url.QueryEscape("project = CHG")+"&nextPageToken="+url.QueryEscape(tok.(string)), basic)
+		n += len(m["issues"].([]any))
+		tok = m["nextPageToken"]
+		if tok == nil && m["isLast"] != true {
+			t.Fatalf("last page without isLast: %v", m)
+		}
+	}
+	if n != 6 {
+		t.Fatalf("paged %d CHG issues, want 6", n)
+	}
+	// Embedded changelogs are truncated at 20; the changelog endpoint has them all.
+	_, m, _ = get(t, f, "/rest/api/3/search/jql?expand=changelog&fields=updated&jql="+url.QueryEscape("key = VULN-2"), basic)
+	cl := m["issues"].([]any)[0].(map[string]any)["changelog"].(map[string]any)
+	total := int(cl["total"].(float64))
+	if total < 50 || len(cl["histories"].([]any)) != 20 {
+		t.Fatalf("embedded changelog: total %d, %d histories", total, len(cl["histories"].([]any)))
+	}
+	_, m, _ = get(t, f, "/rest/api/3/issue/VULN-2/changelog?startAt=40&maxResults=100", basic)
+	if int(m["total"].(float64)) != total || len(m["values"].([]any)) != total-40 || m["isLast"] != true {
+		t.Fatalf("changelog page: %v", m)
+	}
+	// JQL errors in Jira's words.
+	for jql, want := range map[string]string{
+		"project = CHG AND issuetype Change": "Expecting operator but got 'Change'",
+		"project = NOPE":                     "The value 'NOPE' does not exist for the field 'project'.",
+		"foo = bar":                          "Field 'foo' does not exist",
+		`updated >= "30/11/2026"`:            "Date value '30/11/2026' for field 'updated' is invalid",
+	} {
+		code, m, _ := get(t, f, "/rest/api/3/search/jql?jql="+url.QueryEscape(jql), basic)
+		if code != 400 || !strings.Contains(m["errorMessages"].([]any)[0].(string), want) {
+			t.Errorf("%q: %d %v, want %q", jql, code, m, want)
+		}
+	}
+	f.Throttle(1)
+	if code, _, h := get(t, f, "/rest/api/3/search/jql?jql="+url.QueryEscape("project = CHG"), basic); code != 429 || h.Get("Retry-After") == "" {
+		t.Fatalf("throttle: %d %v", code, h)
+	}
+}
+
+func TestDataCenterWire(t *testing.T) {
+	f := New(Options{Deployment: DataCenter, Token: "pat"})
+	defer f.Close()
+	f.Generate(GenOptions{N: 10, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Seed: 1, LongHistoryEvery: 5})
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer pat") }
+	if _, m, _ := get(t, f, "/rest/api/2/serverInfo", nil); m["deploymentType"] == "Cloud" {
+		t.Fatalf("serverInfo: %v", m)
+	}
+	code, m, _ := get(t, f, "/rest/api/2/search?startAt=1&maxResults=1&expand=changelog&jql="+url.QueryEscape("project = CHG"), bearer)
+	if code != 200 || m["total"].(float64) != 2 || m["startAt"].(float64) != 1 {
+		t.Fatalf("DC search: %d %v", code, m)
+	}
+	cl := m["issues"].([]any)[0].(map[string]any)["changelog"].(map[string]any)
+	if int(cl["total"].(float64)) != len(cl["histories"].([]any)) {
+		t.Fatalf("DC embeds the full changelog: %v of %v", len(cl["histories"].([]any)), cl["total"])
+	}
+	if code, _, _ := get(t, f, "/rest/api/3/search/jql?jql=project%3DCHG", bearer); code != 404 {
+		t.Fatalf("DC has no search/jql: %d", code)
+	}
+}

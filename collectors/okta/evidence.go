@@ -1,0 +1,638 @@
+package okta
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+)
+
+// run is one collection run.
+type run struct {
+	*api
+	cfg  *Config
+	req  collectors.Request
+	emit collectors.Emitter
+	cur  cursor
+	// emitted counts artifacts per evidence type, for the run's log
+	emitted map[string]int
+}
+
+// retention is how far back Okta keeps the System Log.
+const retention = 90 * 24 * time.Hour
+
+// since is where a first run starts: the engine's backfill start, or the
+// System Log retention when there is none.
+func (r *run) since() time.Time {
+	if r.req.Since.IsZero() {
+		return r.req.Now.Add(-retention)
+	}
+	return r.req.Since
+}
+
+// logSince clamps a System Log query's start to the retention.
+func (r *run) logSince(t time.Time) time.Time {
+	if oldest := r.req.Now.Add(-retention); t.Before(oldest) {
+		return oldest
+	}
+	return t
+}
+
+// Okta's timestamp format in queries.
+const qtime = "2006-01-02T15:04:05.000Z"
+
+// allStatuses lists every user status: listUsers without a filter omits
+// DEPROVISIONED users, and the population must include them.
+var allStatuses = []string{"STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED"}
+
+func statusFilter(statuses ...string) string {
+	parts := make([]string, len(statuses))
+	for i, s := range statuses {
+		parts[i] = `status eq "` + s + `"`
+	}
+	return strings.Join(parts, " or ")
+}
+
+func (r *run) source(endpoint, query string, items, pages int, complete bool) collectors.Source {
+	return collectors.Source{System: "okta", Endpoint: endpoint, Query: query, Account: r.org,
+		CollectorVersion: Version, Items: items, Pages: pages, Complete: complete}
+}
+
+func (r *run) emitJSON(ctx context.Context, a collectors.Artifact, body any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(body); err != nil {
+		return collectors.Permanent(fmt.Errorf("okta: encoding %s: %w", a.Type, err))
+	}
+	a.ContentType, a.Body = "application/json", buf.Bytes()
+	r.emitted[a.Type]++
+	return r.emit.Emit(ctx, a)
+}
+
+// emitStream emits an artifact whose body produce writes while the engine
+// reads it (an io.Pipe), so a large body is never held in memory.
+func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce func(w io.Writer) error) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pw, 32<<10)
+		err := produce(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	a.ContentType, a.BodyReader = "application/json", pr
+	r.emitted[a.Type]++
+	emitErr := r.emit.Emit(ctx, a)
+	pr.CloseWithError(io.ErrClosedPipe) // stop the producer if the engine stopped reading
+	if perr := <-done; perr != nil && perr != io.ErrClosedPipe {
+		return perr
+	}
+	if emitErr != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return emitErr
+}
+
+// --- okta.users -----------------------------------------------------------
+
+type factorRecord struct {
+	ID       string     `json:"id"`
+	Type     string     `json:"factorType"`
+	Provider string     `json:"provider"`
+	Status   string     `json:"status"`
+	Created  *time.Time `json:"created,omitempty"`
+}
+
+type userRecord struct {
+	ID              string         `json:"id"`
+	Login           string         `json:"login"`
+	Status          string         `json:"status"`
+	Created         *time.Time     `json:"created"`
+	Activated       *time.Time     `json:"activated"`
+	StatusChanged   *time.Time     `json:"statusChanged"`
+	LastLogin       *time.Time     `json:"lastLogin"`
+	PasswordChanged *time.Time     `json:"passwordChanged"`
+	LastUpdated     *time.Time     `json:"lastUpdated"`
+	MFAEnrolled     bool           `json:"mfa_enrolled"`
+	Factors         []factorRecord `json:"factors"`
+	FactorsNote     string         `json:"factors_note,omitempty"`
+}
+
+func profileString(u *oktasdk.User, key string) string {
+	if u.Profile == nil {
+		return ""
+	}
+	s, _ := (*u.Profile)[key].(string)
+	return s
+}
+
+func userRec(u *oktasdk.User) userRecord {
+	return userRecord{ID: u.Id, Login: profileString(u, "login"), Status: u.Status, Created: u.Created, Activated: u.Activated,
+		StatusChanged: u.StatusChanged, LastLogin: u.LastLogin, PasswordChanged: u.PasswordChanged, LastUpdated: u.LastUpdated,
+		Factors: []factorRecord{}}
+}
+
+// users emits one artifact per page of users, each user with its enrolled
+// factors. Factor calls run at most FactorConcurrency at a time and spend
+// the users/{id} rate-limit budget, which the transport never lets reach 0.
+func (r *run) users(ctx context.Context) error {
+	q := url.Values{"limit": {strconv.Itoa(r.cfg.PageSize)}, "filter": {statusFilter(allStatuses...)}}
+	query := q.Encode()
+	page, total := 0, 0
+	return pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+query, func(us []oktasdk.User, pq string, last bool) error {
+		page++
+		recs := make([]userRecord, len(us))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(r.cfg.FactorConcurrency)
+		for i := range us {
+			recs[i] = userRec(&us[i])
+			if us[i].Status == "DEPROVISIONED" {
+				recs[i].FactorsNote = "not fetched: Okta resets the factors of deprovisioned users"
+				continue
+			}
+			g.Go(func() error {
+				fs, resp, err := r.cl.UserFactor.ListFactors(gctx, us[i].Id)
+				if err != nil {
+					return r.fail(gctx, "GET /api/v1/users/{id}/factors", resp, err)
+				}
+				for _, f := range fs {
+					if uf, ok := f.(*oktasdk.UserFactor); ok {
+						recs[i].Factors = append(recs[i].Factors, factorRecord{ID: uf.Id, Type: uf.FactorType, Provider: uf.Provider, Status: uf.Status, Created: uf.Created})
+						recs[i].MFAEnrolled = recs[i].MFAEnrolled || uf.Status == "ACTIVE"
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		withoutMFA := 0
+		for _, u := range recs {
+			if !u.MFAEnrolled && u.Status != "DEPROVISIONED" {
+				withoutMFA++
+			}
+		}
+		body := map[string]any{
+			"org": r.org, "endpoint": "GET /api/v1/users", "request": pq, "factors_endpoint": "GET /api/v1/users/{id}/factors",
+			"as_of": r.req.Now, "page": page, "users_before_page": total, "count": len(recs), "without_active_mfa": withoutMFA,
+			"last_page": last, "users": recs,
+		}
+		total += len(recs)
+		if last {
+			body["total_users"] = total
+		}
+		return r.emitJSON(ctx, collectors.Artifact{
+			Type: TypeUsers, Subject: fmt.Sprintf("%s users page %04d", hostOf(r.org), page), ObservedAt: r.req.Now,
+			Source: r.source("GET /api/v1/users", query, len(recs), 1, last),
+		}, body)
+	})
+}
+
+// --- okta.groups ----------------------------------------------------------
+
+type groupHead struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+}
+
+type memberRecord struct {
+	ID     string `json:"id"`
+	Login  string `json:"login"`
+	Status string `json:"status"`
+}
+
+type appRecord struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Label  string `json:"label"`
+	Status string `json:"status"`
+}
+
+// eachGroup pages through the groups, raw.
+func (r *run) eachGroup(ctx context.Context, fn func(raw json.RawMessage, g groupHead) error) error {
+	return pages(ctx, r.api, "GET /api/v1/groups", "/api/v1/groups?limit=200", func(gs []json.RawMessage, _ string, _ bool) error {
+		for _, raw := range gs {
+			var g groupHead
+			if err := json.Unmarshal(raw, &g); err != nil {
+				return r.fail(ctx, "GET /api/v1/groups", nil, err)
+			}
+			if err := fn(raw, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// groups emits one artifact per group: the group as Okta returns it, its
+// application assignments and its members, streamed page by page.
+func (r *run) groups(ctx context.Context) error {
+	return r.eachGroup(ctx, func(raw json.RawMessage, g groupHead) error {
+		var apps []appRecord
+		appsEP := "GET /api/v1/groups/{id}/apps"
+		err := pages(ctx, r.api, appsEP, "/api/v1/groups/"+url.PathEscape(g.ID)+"/apps?limit=200", func(as []appRecord, _ string, _ bool) error {
+			apps = append(apps, as...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		a := collectors.Artifact{Type: TypeGroups, Subject: fmt.Sprintf("%s group %s (%s)", hostOf(r.org), g.Profile.Name, g.ID), ObservedAt: r.req.Now,
+			Source: r.source("GET /api/v1/groups/{id}/users", "group="+g.ID, 0, 0, true)}
+		return r.emitStream(ctx, a, func(w io.Writer) error {
+			head := map[string]any{"org": r.org, "endpoints": []string{"GET /api/v1/groups", appsEP, "GET /api/v1/groups/{id}/users"},
+				"as_of": r.req.Now, "group": raw, "app_count": len(apps), "apps": append([]appRecord{}, apps...)}
+			hb, err := json.Marshal(head)
+			if err != nil {
+				return err
+			}
+			// {head..., "members": [ ... ], "member_count": n}
+			if _, err := w.Write(hb[:len(hb)-1]); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, `,"members":[`); err != nil {
+				return err
+			}
+			n := 0
+			err = pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktasdk.User, _ string, _ bool) error {
+				for i := range us {
+					b, err := json.Marshal(memberRecord{ID: us[i].Id, Login: profileString(&us[i], "login"), Status: us[i].Status})
+					if err != nil {
+						return err
+					}
+					if n > 0 {
+						b = append([]byte{','}, b...)
+					}
+					if _, err := w.Write(append(b, '\n')); err != nil {
+						return err
+					}
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "],\"member_count\":%d,\"complete\":true}\n", n)
+			return err
+		})
+	})
+}
+
+// --- okta.admins ----------------------------------------------------------
+
+type assignees struct {
+	Value []struct {
+		ID string `json:"id"`
+	} `json:"value"`
+	Links struct {
+		Next struct {
+			Href string `json:"href"`
+		} `json:"next"`
+	} `json:"_links"`
+}
+
+type adminUser struct {
+	ID     string            `json:"id"`
+	Login  string            `json:"login"`
+	Status string            `json:"status"`
+	Roles  []json.RawMessage `json:"roles"`
+}
+
+type adminGroup struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Roles   []json.RawMessage `json:"roles"`
+	Members []memberRecord    `json:"members"`
+}
+
+// admins emits one artifact: every user with a role assignment (and its
+// roles) and every group holding a role (with its roles and members).
+// Admin populations are small, so it is built in memory.
+func (r *run) admins(ctx context.Context) error {
+	users := []adminUser{}
+	ep := "GET /api/v1/iam/assignees/users"
+	for pq := "/api/v1/iam/assignees/users?limit=100"; pq != ""; {
+		var page assignees
+		if _, err := r.get(ctx, ep, pq, &page); err != nil {
+			return err
+		}
+		for _, v := range page.Value {
+			u, resp, err := r.cl.User.GetUser(ctx, v.ID)
+			if err != nil {
+				return r.fail(ctx, "GET /api/v1/users/{id}", resp, err)
+			}
+			au := adminUser{ID: u.Id, Login: profileString(u, "login"), Status: u.Status}
+			if _, err := r.get(ctx, "GET /api/v1/users/{id}/roles", "/api/v1/users/"+url.PathEscape(v.ID)+"/roles", &au.Roles); err != nil {
+				return err
+			}
+			users = append(users, au)
+		}
+		pq = ""
+		if h := page.Links.Next.Href; h != "" && len(page.Value) > 0 {
+			rel, err := r.relative(ep, h)
+			if err != nil {
+				return err
+			}
+			pq = rel
+		}
+	}
+	groups := []adminGroup{}
+	err := r.eachGroup(ctx, func(_ json.RawMessage, g groupHead) error {
+		var roles []json.RawMessage
+		if _, err := r.get(ctx, "GET /api/v1/groups/{id}/roles", "/api/v1/groups/"+url.PathEscape(g.ID)+"/roles", &roles); err != nil {
+			return err
+		}
+		if len(roles) == 0 {
+			return nil
+		}
+		ag := adminGroup{ID: g.ID, Name: g.Profile.Name, Roles: roles, Members: []memberRecord{}}
+		err := pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktasdk.User, _ string, _ bool) error {
+			for i := range us {
+				ag.Members = append(ag.Members, memberRecord{ID: us[i].Id, Login: profileString(&us[i], "login"), Status: us[i].Status})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		groups = append(groups, ag)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"org": r.org, "as_of": r.req.Now,
+		"endpoints":  []string{ep, "GET /api/v1/users/{id}/roles", "GET /api/v1/groups", "GET /api/v1/groups/{id}/roles", "GET /api/v1/groups/{id}/users"},
+		"user_count": len(users), "group_count": len(groups), "users": users, "groups": groups}
+	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAdmins, Subject: hostOf(r.org) + " admin role holders", ObservedAt: r.req.Now,
+		Source: r.source(ep, "", len(users)+len(groups), 0, true)}, body)
+}
+
+// --- okta.policies --------------------------------------------------------
+
+// PolicyTypes are the policy types collected, one artifact each.
+var PolicyTypes = []string{"PASSWORD", "MFA_ENROLL", "OKTA_SIGN_ON", "ACCESS_POLICY"}
+
+type policyRecord struct {
+	Policy json.RawMessage   `json:"policy"`
+	Rules  []json.RawMessage `json:"rules"`
+}
+
+// policies emits one artifact per policy type with every policy of that
+// type, as Okta returns it, and its rules.
+func (r *run) policies(ctx context.Context) error {
+	for _, typ := range PolicyTypes {
+		var recs []policyRecord
+		query := "type=" + typ
+		err := pages(ctx, r.api, "GET /api/v1/policies", "/api/v1/policies?"+query, func(ps []json.RawMessage, _ string, _ bool) error {
+			for _, raw := range ps {
+				var p struct {
+					ID string `json:"id"`
+				}
+				if err := json.Unmarshal(raw, &p); err != nil {
+					return r.fail(ctx, "GET /api/v1/policies", nil, err)
+				}
+				rec := policyRecord{Policy: raw, Rules: []json.RawMessage{}}
+				if _, err := r.get(ctx, "GET /api/v1/policies/{id}/rules", "/api/v1/policies/"+url.PathEscape(p.ID)+"/rules", &rec.Rules); err != nil {
+					return err
+				}
+				recs = append(recs, rec)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if recs == nil {
+			recs = []policyRecord{}
+		}
+		body := map[string]any{"org": r.org, "endpoint": "GET /api/v1/policies", "query": query, "rules_endpoint": "GET /api/v1/policies/{id}/rules",
+			"as_of": r.req.Now, "type": typ, "count": len(recs), "policies": recs}
+		err = r.emitJSON(ctx, collectors.Artifact{Type: TypePolicies, Subject: fmt.Sprintf("%s %s policies", hostOf(r.org), typ), ObservedAt: r.req.Now,
+			Source: r.source("GET /api/v1/policies", query, len(recs), 0, true)}, body)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- okta.deprovisioned_users ---------------------------------------------
+
+type logActor struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	AlternateID string `json:"alternateId"`
+	DisplayName string `json:"displayName"`
+}
+
+type logEventHead struct {
+	UUID      string     `json:"uuid"`
+	Published time.Time  `json:"published"`
+	EventType string     `json:"eventType"`
+	Actor     logActor   `json:"actor"`
+	Target    []logActor `json:"target"`
+}
+
+type departure struct {
+	UserID        string     `json:"id"`
+	Login         string     `json:"login"`
+	Status        string     `json:"status"` // current status ("" if no longer DEPROVISIONED/SUSPENDED)
+	StatusChanged *time.Time `json:"statusChanged,omitempty"`
+	EventUUID     string     `json:"event_uuid,omitempty"`
+	EventType     string     `json:"event_type,omitempty"`
+	At            time.Time  `json:"at"`
+	Actor         *logActor  `json:"actor"`
+	Note          string     `json:"note,omitempty"`
+}
+
+var departureEvents = map[string]string{"user.lifecycle.deactivate": "DEPROVISIONED", "user.lifecycle.suspend": "SUSPENDED"}
+
+// deprovisioned emits the users who left ACTIVE in [since, now): the
+// users now DEPROVISIONED or SUSPENDED whose status changed in the window,
+// joined with the System Log event that did it (time and actor). Events
+// for users whose status has changed again since are kept too.
+func (r *run) deprovisioned(ctx context.Context) error {
+	start := r.since()
+	if t, err := time.Parse(time.RFC3339Nano, r.cur.DeprovsUntil); err == nil {
+		start = t
+	}
+	end := r.req.Now
+	if !start.Before(end) {
+		return nil
+	}
+	logQ := url.Values{"since": {r.logSince(start).UTC().Format(qtime)}, "until": {end.UTC().Format(qtime)}, "limit": {"1000"}, "sortOrder": {"ASCENDING"},
+		"filter": {`eventType eq "user.lifecycle.deactivate" or eventType eq "user.lifecycle.suspend"`}}
+	events := map[string][]logEventHead{}
+	err := pages(ctx, r.api, "GET /api/v1/logs", "/api/v1/logs?"+logQ.Encode(), func(es []logEventHead, _ string, _ bool) error {
+		for _, e := range es {
+			for _, t := range e.Target {
+				if t.Type == "User" {
+					events[t.ID] = append(events[t.ID], e)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	search := fmt.Sprintf(`(%s) and statusChanged ge "%s" and statusChanged lt "%s"`, statusFilter("DEPROVISIONED", "SUSPENDED"), start.UTC().Format(qtime), end.UTC().Format(qtime))
+	userQ := url.Values{"search": {search}, "limit": {"200"}}
+	var out []departure
+	err = pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+userQ.Encode(), func(us []oktasdk.User, _ string, _ bool) error {
+		for i := range us {
+			u := &us[i]
+			d := departure{UserID: u.Id, Login: profileString(u, "login"), Status: u.Status, StatusChanged: u.StatusChanged}
+			if u.StatusChanged != nil {
+				d.At = *u.StatusChanged
+			}
+			// the latest event of the matching kind
+			evs := events[u.Id]
+			for k := len(evs) - 1; k >= 0; k-- {
+				if departureEvents[evs[k].EventType] == u.Status {
+					e := evs[k]
+					d.EventUUID, d.EventType, d.At, d.Actor = e.UUID, e.EventType, e.Published, &e.Actor
+					events[u.Id] = slices.Delete(evs, k, k+1)
+					break
+				}
+			}
+			if d.Actor == nil {
+				d.Note = "no matching System Log event in the window (log retention is 90 days)"
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for id, evs := range events {
+		for _, e := range evs {
+			login := ""
+			for _, t := range e.Target {
+				if t.ID == id {
+					login = t.AlternateID
+				}
+			}
+			out = append(out, departure{UserID: id, Login: login, EventUUID: e.UUID, EventType: e.EventType, At: e.Published, Actor: &e.Actor,
+				Note: "the user's status has changed again since this event"})
+		}
+	}
+	slices.SortFunc(out, func(a, b departure) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UserID+a.EventUUID, b.UserID+b.EventUUID)
+	})
+	if out == nil {
+		out = []departure{}
+	}
+	body := map[string]any{"org": r.org, "window": map[string]time.Time{"start": start.UTC(), "end": end.UTC()},
+		"queries": []map[string]string{{"endpoint": "GET /api/v1/users", "query": userQ.Encode()}, {"endpoint": "GET /api/v1/logs", "query": logQ.Encode()}},
+		"count":   len(out), "users": out}
+	err = r.emitJSON(ctx, collectors.Artifact{Type: TypeDeprovisioned, Subject: hostOf(r.org) + " deprovisioned and suspended users",
+		WindowStart: start.UTC(), WindowEnd: end.UTC(), Source: r.source("GET /api/v1/users", userQ.Encode(), len(out), 0, true)}, body)
+	if err != nil {
+		return err
+	}
+	r.cur.DeprovsUntil = end.UTC().Format(time.RFC3339Nano)
+	return nil
+}
+
+// --- okta.system_log ------------------------------------------------------
+
+// systemLog polls the System Log from the cursor's next link (or from the
+// backfill start), one artifact per non-empty page, checkpointing the next
+// link after each. It stops at an empty page (caught up), or once a page
+// reaches events published at or after the run's clock.
+func (r *run) systemLog(ctx context.Context) error {
+	pq := r.cur.LogNext
+	if pq == "" {
+		q := url.Values{"since": {r.logSince(r.since()).UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
+			"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
+		pq = "/api/v1/logs?" + q.Encode()
+	}
+	ep := "GET /api/v1/logs"
+	for pq != "" {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var page []json.RawMessage
+		resp, err := r.get(ctx, ep, pq, &page)
+		if err != nil {
+			return err
+		}
+		next, err := r.next(ep, resp.Header)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			if next != "" {
+				r.cur.LogNext = next
+			}
+			return nil
+		}
+		var first, last logEventHead
+		if err := json.Unmarshal(page[0], &first); err != nil {
+			return r.fail(ctx, ep, nil, err)
+		}
+		if err := json.Unmarshal(page[len(page)-1], &last); err != nil {
+			return r.fail(ctx, ep, nil, err)
+		}
+		body := map[string]any{"org": r.org, "endpoint": ep, "request": pq, "filter": r.cfg.SystemLogFilter,
+			"window": map[string]time.Time{"first_published": first.Published.UTC(), "last_published": last.Published.UTC()},
+			"count":  len(page), "events": page}
+		err = r.emitJSON(ctx, collectors.Artifact{Type: TypeSystemLog,
+			Subject:     fmt.Sprintf("%s System Log %s..%s", hostOf(r.org), first.Published.UTC().Format(time.RFC3339), last.Published.UTC().Format(time.RFC3339)),
+			WindowStart: first.Published.UTC(), WindowEnd: last.Published.UTC(),
+			Source: r.source(ep, pq[strings.Index(pq, "?")+1:], len(page), 1, next == "")}, body)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			// Polling always links onward; without a link, resume from the
+			// last event's time (Okta's since is inclusive, so this may
+			// repeat events published in that same millisecond).
+			q := url.Values{"since": {last.Published.UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
+				"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
+			next = "/api/v1/logs?" + q.Encode()
+			r.cur.LogNext = next
+			return r.emit.Checkpoint(ctx, r.cur.String())
+		}
+		r.cur.LogNext = next
+		if err := r.emit.Checkpoint(ctx, r.cur.String()); err != nil {
+			return err
+		}
+		if !last.Published.Before(r.req.Now) {
+			return nil
+		}
+		pq = next
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package controls
+
+import (
+	"html/template"
+	"io"
+	"time"
+)
+
+// WriteHTML writes the report as one self-contained HTML page (inline CSS,
+// no script, no network): a summary table and a calendar heatmap per
+// control, each period linking to its latest artifact.
+func (r *Report) WriteHTML(w io.Writer) error { return reportTmpl.Execute(w, r) }
+
+type weekCol struct{ Days []*Day }
+
+// Weeks lays a control's days out in ISO-week columns (Monday on top).
+func (c *ControlCoverage) Weeks() []weekCol {
+	var out []weekCol
+	var cur *weekCol
+	for i := range c.Days {
+		d := &c.Days[i]
+		t, _ := time.Parse(time.DateOnly, d.Date)
+		wd := (int(t.Weekday()) + 6) % 7
+		if cur == nil || wd == 0 {
+			out = append(out, weekCol{Days: make([]*Day, 7)})
+			cur = &out[len(out)-1]
+		}
+		cur.Days[wd] = d
+	}
+	return out
+}
+
+// Gaps returns the control's gap periods.
+func (c *ControlCoverage) Gaps() []PeriodStatus {
+	var out []PeriodStatus
+	for _, p := range c.Periods {
+		if p.Status.IsGap() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	// links are built by tickmark (file:// paths into the store), not taken from evidence
+	"url":   func(s string) template.URL { return template.URL(s) },
+	"count": func(m map[Status]int, s string) int { return m[Status(s)] },
+	"last":  func(d []Day) int { return len(d) - 1 },
+	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"shade": func(d *Day) string {
+		switch {
+		case d == nil:
+			return "none"
+		case d.Status == Covered && d.Records > 0:
+			return "c"
+		case d.Status == Covered:
+			return "cp"
+		case d.Status == GapFailure && d.Failed:
+			return "f"
+		case d.Status == GapFailure:
+			return "fp"
+		case d.Status == GapNoRun:
+			return "n"
+		}
+		return "d"
+	},
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tickmark coverage {{date .From}} to {{date .To}}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#1b1f24}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:.25em .5em;font-size:.9em;text-align:left;vertical-align:top}
+th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
+.cal{display:flex;gap:2px;margin:.5em 0}.wk{display:flex;flex-direction:column;gap:2px}
+.cal span{display:block;width:11px;height:11px;border-radius:2px}
+.c{background:#2da44e}.cp{background:#aceebb}.f{background:#cf222e}.fp{background:#ff8182}.n{background:#fb8f44}.d{background:#d0d7de}.none{background:transparent}
+.cap{color:#57606a;font-size:.85em;margin:.2em 0}
+.legend span{display:inline-block;width:11px;height:11px;border-radius:2px;margin:0 .3em 0 1em;vertical-align:middle}
+</style></head><body>
+<h1>Evidence coverage, {{date .From}} to {{date .To}}</h1>
+<p>Control set: {{.Source}}. Computed at {{ts .Now}}. {{if .OK}}<span class="ok">No gaps.</span>{{else}}<span class="bad">{{.Gaps}} gap period(s).</span>{{end}}</p>
+<p class="legend"><span class="c"></span>evidence that day<span class="cp"></span>period covered<span class="f"></span>collector failed<span class="fp"></span>period gap: collection failed<span class="n"></span>gap: nothing ran<span class="d"></span>not yet due</p>
+<table><thead><tr><th>control</th><th>title</th><th>owner</th><th>criteria</th><th>frequency</th><th>covered</th><th>gap: failed</th><th>gap: no run</th><th>not yet due</th><th>latest evidence</th></tr></thead><tbody>
+{{range .Controls}}<tr><td><a href="#{{.Control.ID}}">{{.Control.ID}}</a></td><td>{{.Control.Title}}</td><td>{{.Control.Owner}}</td><td>{{range $i, $c := .Control.Criteria}}{{if $i}}, {{end}}{{$c}}{{end}}</td><td>{{.Control.Frequency}}</td>
+<td class="ok">{{count .Counts "covered"}}</td><td{{if count .Counts "gap_failure"}} class="bad"{{end}}>{{count .Counts "gap_failure"}}</td><td{{if count .Counts "gap_no_run"}} class="bad"{{end}}>{{count .Counts "gap_no_run"}}</td><td>{{count .Counts "not_yet_due"}}</td>
+<td>{{with .Latest}}{{if .Link}}<a href="{{url .Link}}">{{ts .CollectedAt}}</a>{{else}}{{ts .CollectedAt}}{{end}} ({{.Type}}){{else}}none{{end}}</td></tr>
+{{end}}</tbody></table>
+{{range .Controls}}<section id="{{.Control.ID}}"><h2>{{.Control.ID}}: {{.Control.Title}}</h2>
+<p>{{.Control.Frequency}}; owner {{.Control.Owner}}; evidence: {{range $i, $t := .Control.Evidence}}{{if $i}}, {{end}}<code>{{$t}}</code>{{end}}; collectors: {{if .Sources}}{{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}}{{else}}<span class="bad">none produces these types</span>{{end}}</p>
+{{with .Days}}<p class="cap">{{(index . 0).Date}} to {{(index . (last .)).Date}}: one column per ISO week, Monday at the top; hover a day for its records.</p>{{end}}
+<div class="cal">{{range .Weeks}}<div class="wk">{{range .Days}}<span class="{{shade .}}"{{with .}} title="{{.Date}}: {{.Records}} record(s){{if .Failed}}, a collector failed{{end}} — {{.Status}}"{{end}}></span>{{end}}</div>{{end}}</div>
+{{with .Gaps}}<table><thead><tr><th>period</th><th>status</th><th>why</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.Label}}</td><td class="bad">{{.Status}}</td><td>{{.Detail}}</td></tr>
+{{end}}</tbody></table>{{end}}
+<details><summary>every period</summary><table><thead><tr><th>period</th><th>status</th><th>records</th><th>latest artifact</th></tr></thead><tbody>
+{{range .Periods}}<tr><td>{{.Label}}</td><td>{{.Status}}</td><td>{{.Records}}</td><td>{{with .Latest}}{{if .Link}}<a href="{{url .Link}}">{{.Type}} #{{.Seq}}</a>{{else}}{{.Type}} #{{.Seq}}{{end}} <code>{{short .SHA256}}</code>{{end}}</td></tr>
+{{end}}</tbody></table></details></section>
+{{end}}</body></html>
+`))

@@ -1,0 +1,622 @@
+// Package export builds auditor packages — a ZIP holding the evidence of an
+// observation window by control and date, every record, an inclusion proof
+// for every record against a signed checkpoint, the checkpoints and public
+// keys, an offline index and SHA256SUMS — and verifies them with nothing
+// but the package.
+package export
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+)
+
+// MemoryLimit is the soft Go memory limit the export command sets (unless
+// GOMEMLIMIT is set): an export allocates much short-lived garbage (one
+// decoded record per file), and on a busy machine the collector can lag
+// behind; the limit makes it keep the heap small. The live heap is a few MiB.
+const MemoryLimit = 64 << 20
+
+// Format names the package format (manifest.json "format").
+const Format = "tickmark-auditor-package/v1"
+
+// ProofHeader is the first line of every proof (C2SP tlog-proof).
+const ProofHeader = "c2sp.org/tlog-proof@v1"
+
+// Source is what an export reads: the local ledger (controls.LedgerSource)
+// or a view of the bucket.
+type Source interface {
+	Agent() string
+	// Find calls fn for matching records in collected_at order.
+	Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error
+	// Record returns one decoded record.
+	Record(seq uint64) (*evidence.Record, error)
+	// Body opens a record's body.
+	Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error)
+	Checkpoints() ([]*ledger.Checkpoint, error)
+	Keys() (map[string]string, error)
+	Tokens() (map[int64][]byte, error)
+	// Prove returns the inclusion proof of record seq in the tree of size treeSize.
+	Prove(seq uint64, treeSize int64) (tlog.RecordProof, error)
+	// ProveTree returns a consistency proof that the tree of size n is a
+	// prefix of the tree of size treeSize.
+	ProveTree(treeSize, n int64) (tlog.TreeProof, error)
+}
+
+// Selection is one control to export and how its evidence is found.
+type Selection struct {
+	// ID is the folder name under evidence/.
+	ID string
+	// Types, if set, selects records of these evidence types (an
+	// organisation control); otherwise records filed under the control ID
+	// (a criterion such as CC6.1).
+	Types []string
+	Title string
+}
+
+// Options for Write.
+type Options struct {
+	From, To time.Time // collected_at in [From, To)
+	// Controls to export; empty: every control ID found on the window's records.
+	Controls []Selection
+	// TempDir holds the spooled central directory and indexes (default os.TempDir()).
+	TempDir string
+}
+
+// Manifest is manifest.json.
+type Manifest struct {
+	Format      string            `json:"format"`
+	Agent       string            `json:"agent"`
+	Origin      string            `json:"origin"`
+	From        time.Time         `json:"from"`
+	To          time.Time         `json:"to"`
+	Controls    []ManifestCtl     `json:"controls"`
+	Checkpoint  ManifestCP        `json:"checkpoint"`
+	Records     int               `json:"records"`
+	Bodies      int               `json:"evidence_files"`
+	Unsigned    int               `json:"records_not_yet_signed"`
+	Keys        []string          `json:"keys"`
+	Checkpoints []int64           `json:"checkpoints"`
+	Layout      map[string]string `json:"layout"`
+}
+
+// ManifestCtl is one exported control.
+type ManifestCtl struct {
+	ID      string   `json:"id"`
+	Title   string   `json:"title,omitempty"`
+	Types   []string `json:"evidence_types,omitempty"`
+	Records int      `json:"records"`
+}
+
+// ManifestCP names the checkpoint every proof is against.
+type ManifestCP struct {
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+	File string `json:"file"`
+}
+
+// Result summarises an export.
+type Result struct {
+	Root     string // the folder inside the zip
+	Manifest Manifest
+	Files    int
+}
+
+// RootName is the folder every file of a package sits in.
+func RootName(agent string, from, to time.Time) string {
+	return fmt.Sprintf("tickmark-%s-%s-to-%s", agent, from.UTC().Format("20060102"), to.UTC().Add(-time.Nanosecond).Format("20060102"))
+}
+
+// RecordFile, ProofFile and EvidenceFile name a record's files.
+func RecordFile(seq uint64) string { return fmt.Sprintf("records/%012d.json", seq) }
+
+// ProofFile is the proof of record seq.
+func ProofFile(seq uint64) string { return fmt.Sprintf("proofs/%012d.tlog-proof", seq) }
+
+// EvidenceFile is a record's body filed under a control.
+func EvidenceFile(control string, r *evidence.Record) string {
+	return fmt.Sprintf("evidence/%s/%s/%s/%s-%012d-%s.%s", control, r.CollectedAt.UTC().Format(time.DateOnly), r.Type, r.Agent, r.Seq, r.SHA256[:8], evidence.Ext(r.ContentType))
+}
+
+type pkgWriter struct {
+	ctx  context.Context
+	z    *zipWriter
+	root string
+	sums *spoolFile
+}
+
+func (p *pkgWriter) add(name string, write func(w io.Writer) error) ([32]byte, uint64, error) {
+	sum, n, err := p.z.entry(p.root+"/"+name, write)
+	if err != nil {
+		return sum, n, fmt.Errorf("writing %s: %w", name, err)
+	}
+	fmt.Fprintf(p.sums.w, "%x  %s\n", sum, name)
+	return sum, n, nil
+}
+
+func (p *pkgWriter) addBytes(name string, b []byte) error {
+	sum, err := p.z.entryBytes(p.root+"/"+name, b)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	fmt.Fprintf(p.sums.w, "%x  %s\n", sum, name)
+	return nil
+}
+
+// smallBody is the size up to which a body is read into memory and stored
+// uncompressed: deflating a few hundred bytes costs more than it saves.
+const smallBody = 1 << 10
+
+// addBody streams a record's body from the source into the package.
+func (p *pkgWriter) addBody(ctx context.Context, name string, src Source, r *evidence.Record, buf []byte) ([32]byte, uint64, error) {
+	body, err := src.Body(ctx, r)
+	if err != nil {
+		return [32]byte{}, 0, err
+	}
+	defer body.Close()
+	if r.Size <= smallBody {
+		b, err := io.ReadAll(io.LimitReader(body, smallBody+1))
+		if err != nil {
+			return [32]byte{}, 0, err
+		}
+		if len(b) <= smallBody {
+			return p.addStored(name, b)
+		}
+		// larger than its record says: stream it all, the hash check reports it
+		return p.add(name, func(w io.Writer) error {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			_, err := io.CopyBuffer(w, body, buf)
+			return err
+		})
+	}
+	return p.add(name, func(w io.Writer) error {
+		_, err := io.CopyBuffer(w, body, buf)
+		return err
+	})
+}
+
+func (p *pkgWriter) addStored(name string, b []byte) ([32]byte, uint64, error) {
+	if err := p.addBytes(name, b); err != nil {
+		return [32]byte{}, 0, err
+	}
+	return sha256.Sum256(b), uint64(len(b)), nil
+}
+
+// spoolFile is an unlinked temporary file written then copied into the zip.
+type spoolFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newSpool(dir string) (*spoolFile, error) {
+	f, err := os.CreateTemp(dir, "tickmark-export-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	return &spoolFile{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+}
+
+func (s *spoolFile) copyTo(w io.Writer) error {
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(w, s.f)
+	return err
+}
+
+func (s *spoolFile) close() { s.f.Close() }
+
+// bitset marks the records already written.
+type bitset []uint64
+
+func (b *bitset) set(i uint64) {
+	for uint64(len(*b)) <= i/64 {
+		*b = append(*b, 0)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i uint64) bool { return i/64 < uint64(len(b)) && b[i/64]&(1<<(i%64)) != 0 }
+
+// Write streams a package to w. Memory stays bounded whatever the number
+// and size of the records: bodies are streamed from the source into the
+// zip, and the zip's central directory, the indexes and SHA256SUMS are
+// spooled to temporary files.
+func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, error) {
+	if !o.From.Before(o.To) {
+		return nil, errors.New("export: empty window")
+	}
+	cps, err := src.Checkpoints()
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) == 0 {
+		return nil, errors.New("export: the ledger has no signed checkpoint yet; run `tickmark run --once` first")
+	}
+	latest := cps[len(cps)-1]
+	keys, err := src.Keys()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := src.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	agent := src.Agent()
+	root := RootName(agent, o.From, o.To)
+	z, err := newZipWriter(w, o.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	spools := make([]*spoolFile, 0, 3)
+	newS := func() (*spoolFile, error) {
+		s, err := newSpool(o.TempDir)
+		if err == nil {
+			spools = append(spools, s)
+		}
+		return s, err
+	}
+	defer func() {
+		for _, s := range spools {
+			s.close()
+		}
+		z.cd.Close()
+	}()
+	sums, err := newS()
+	if err != nil {
+		return nil, err
+	}
+	csvS, err := newS()
+	if err != nil {
+		return nil, err
+	}
+	htmlS, err := newS()
+	if err != nil {
+		return nil, err
+	}
+	p := &pkgWriter{ctx: ctx, z: z, root: root, sums: sums}
+	man := Manifest{Format: Format, Agent: agent, Origin: ledger.Origin(agent), From: o.From.UTC(), To: o.To.UTC(),
+		Checkpoint: ManifestCP{Size: latest.Size, Root: base64.StdEncoding.EncodeToString(latest.Root[:]), File: checkpointFile(latest.Size)},
+		Layout: map[string]string{
+			"evidence":    "evidence/<control>/<yyyy-mm-dd>/<evidence-type>/<agent>-<seq>-<sha256[:8]>.<ext>",
+			"records":     "records/<seq>.json (canonical record bytes: the Merkle leaf)",
+			"proofs":      "proofs/<seq>.tlog-proof (c2sp.org/tlog-proof@v1 against checkpoint.file)",
+			"checkpoints": "checkpoints/<tree-size>.note (signed notes, c2sp.org/tlog-checkpoint); <tree-size>.consistency: RFC 6962 consistency proof to checkpoint.file",
+			"keys":        "keys/<key-id>.pub (note verifier keys)",
+		}}
+
+	// 1. Static files, keys and checkpoints.
+	if err := p.addBytes("VERIFY.md", []byte(verifyMD)); err != nil {
+		return nil, err
+	}
+	for _, id := range sortedKeys(keys) {
+		man.Keys = append(man.Keys, id)
+		if err := p.addBytes("keys/"+id+".pub", []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
+			return nil, err
+		}
+	}
+	for _, cp := range cps {
+		if cp.Size > latest.Size {
+			continue
+		}
+		man.Checkpoints = append(man.Checkpoints, cp.Size)
+		if err := p.addBytes(checkpointFile(cp.Size), cp.Note); err != nil {
+			return nil, err
+		}
+		if cp.Size < latest.Size && cp.Size > 0 {
+			proof, err := src.ProveTree(latest.Size, cp.Size)
+			if err != nil {
+				return nil, fmt.Errorf("proving checkpoint %d consistent with %d: %w", cp.Size, latest.Size, err)
+			}
+			if err := tlog.CheckTree(proof, latest.Size, latest.Root, cp.Size, cp.Root); err != nil {
+				return nil, fmt.Errorf("checkpoint %d is not consistent with checkpoint %d: %w (run `tickmark verify`)", cp.Size, latest.Size, err)
+			}
+			if err := p.addBytes(consistencyFile(cp.Size), FormatConsistency(cp.Size, latest.Size, proof)); err != nil {
+				return nil, err
+			}
+		}
+		if tok, ok := tokens[cp.Size]; ok {
+			if err := p.addBytes(fmt.Sprintf("checkpoints/%d.tsr", cp.Size), tok); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// 2. Which controls.
+	sel := o.Controls
+	if len(sel) == 0 {
+		seen := map[string]bool{}
+		n := 0
+		err := src.Find(ledger.Query{From: o.From, To: o.To}, func(r *evidence.Record, _ []byte) error {
+			if n++; n%1024 == 0 {
+				release(src)
+			}
+			for _, c := range r.Controls {
+				seen[c] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range sortedKeys(seen) {
+			sel = append(sel, Selection{ID: c})
+		}
+	}
+
+	// 3. Evidence by control, with the index rows.
+	cw := csv.NewWriter(csvS.w)
+	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
+	var recs bitset
+	unsigned := map[uint64]bool{}
+	buf := make([]byte, 256<<10)
+	for _, s := range sel {
+		mc := ManifestCtl{ID: s.ID, Title: s.Title, Types: s.Types}
+		fmt.Fprintf(htmlS.w, "<section id=\"%s\"><h2>%s</h2>", html.EscapeString(s.ID), html.EscapeString(s.ID))
+		if s.Title != "" {
+			fmt.Fprintf(htmlS.w, "<p>%s</p>", html.EscapeString(s.Title))
+		}
+		fmt.Fprintf(htmlS.w, "<table><thead><tr><th>collected (UTC)</th><th>type</th><th>subject</th><th>file</th><th>sha256</th><th>record</th><th>proof</th></tr></thead><tbody>\n")
+		queries := []ledger.Query{{Control: s.ID, From: o.From, To: o.To}}
+		if len(s.Types) > 0 {
+			queries = queries[:0]
+			for _, t := range s.Types {
+				queries = append(queries, ledger.Query{Type: t, From: o.From, To: o.To})
+			}
+		}
+		for _, q := range queries {
+			err := src.Find(q, func(r *evidence.Record, _ []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if int64(r.Seq) >= latest.Size {
+					unsigned[r.Seq] = true
+					return nil
+				}
+				name := EvidenceFile(s.ID, r)
+				sum, n, err := p.addBody(ctx, name, src, r, buf)
+				if err != nil {
+					return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
+				}
+				if hex.EncodeToString(sum[:]) != r.SHA256 || int64(n) != r.Size {
+					return fmt.Errorf("record %d (%s): the body read from the source does not match its record (sha256 %x, %d bytes; record says %s, %d bytes): run `tickmark verify`", r.Seq, r.Type, sum, n, r.SHA256, r.Size)
+				}
+				recs.set(r.Seq)
+				if man.Bodies%1024 == 0 {
+					release(src)
+				}
+				mc.Records++
+				man.Bodies++
+				at := r.CollectedAt.UTC().Format(time.RFC3339)
+				_ = cw.Write([]string{s.ID, r.Type, r.Subject, at, r.SHA256, name, fmt.Sprint(r.Seq), r.Collector, RecordFile(r.Seq), ProofFile(r.Seq)})
+				fmt.Fprintf(htmlS.w, "<tr><td>%s</td><td>%s</td><td>%s</td><td><a href=\"%s\">%s</a></td><td><code>%s</code></td><td><a href=\"%s\">%d</a></td><td><a href=\"%s\">proof</a></td></tr>\n",
+					at, html.EscapeString(r.Type), html.EscapeString(r.Subject), html.EscapeString(name), html.EscapeString(name[strings.LastIndexByte(name, '/')+1:]), r.SHA256[:16], RecordFile(r.Seq), r.Seq, ProofFile(r.Seq))
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(htmlS.w, "</tbody></table><p>%d file%s</p></section>\n", mc.Records, plural(mc.Records))
+		man.Controls = append(man.Controls, mc)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return nil, err
+	}
+	man.Unsigned = len(unsigned)
+
+	// 4. Records and their proofs, in sequence order.
+	for i := range uint64(len(recs)) * 64 {
+		if !recs.has(i) {
+			continue
+		}
+		if i%1024 == 0 {
+			release(src)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := src.Record(i)
+		if err != nil {
+			return nil, err
+		}
+		data, err := r.Encode()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.addBytes(RecordFile(i), data); err != nil {
+			return nil, err
+		}
+		proof, err := src.Prove(i, latest.Size)
+		if err != nil {
+			return nil, fmt.Errorf("proving record %d in checkpoint %d: %w", i, latest.Size, err)
+		}
+		if err := tlog.CheckRecord(proof, latest.Size, latest.Root, int64(i), tlog.RecordHash(data)); err != nil {
+			return nil, fmt.Errorf("record %d does not verify against checkpoint %d: %w (run `tickmark verify`)", i, latest.Size, err)
+		}
+		if err := p.addBytes(ProofFile(i), FormatProof(int64(i), proof, latest.Note)); err != nil {
+			return nil, err
+		}
+		man.Records++
+	}
+
+	// 5. Indexes and manifest.
+	if err := func() error {
+		_, _, err := p.add("index.csv", csvS.copyTo)
+		return err
+	}(); err != nil {
+		return nil, err
+	}
+	if _, _, err := p.add("index.html", func(w io.Writer) error {
+		if err := writeHTMLHead(w, &man); err != nil {
+			return err
+		}
+		if err := htmlS.copyTo(w); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "</body></html>\n")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	mj, err := json.MarshalIndent(&man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.addBytes("manifest.json", append(mj, '\n')); err != nil {
+		return nil, err
+	}
+	// 6. SHA256SUMS, last: every other file.
+	if _, _, err := z.entry(root+"/SHA256SUMS", sums.copyTo); err != nil {
+		return nil, err
+	}
+	files := int(z.entries)
+	if err := z.close(); err != nil {
+		return nil, err
+	}
+	return &Result{Root: root, Manifest: man, Files: files}, nil
+}
+
+// release asks a source that maps its data (the ledger) to drop mapped
+// pages from the resident set, so that memory stays bounded however many
+// records are read.
+func release(src Source) {
+	if r, ok := src.(interface{ ReleaseMemory() }); ok {
+		r.ReleaseMemory()
+	}
+}
+
+func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }
+
+func consistencyFile(size int64) string { return fmt.Sprintf("checkpoints/%d.consistency", size) }
+
+// ConsistencyHeader is the first line of a consistency proof file.
+const ConsistencyHeader = "tickmark.dev/tlog-consistency@v1"
+
+// FormatConsistency writes an RFC 6962 consistency proof from the tree of
+// size old to the tree of size new: a header line, "old <n>", "new <n>",
+// then one base64 hash per line.
+func FormatConsistency(old, new int64, proof tlog.TreeProof) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nold %d\nnew %d\n", ConsistencyHeader, old, new)
+	for _, h := range proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+	}
+	return []byte(b.String())
+}
+
+// ParseConsistency parses FormatConsistency's output.
+func ParseConsistency(b []byte) (old, new int64, proof tlog.TreeProof, err error) {
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) < 3 || lines[0] != ConsistencyHeader {
+		return 0, 0, nil, fmt.Errorf("consistency proof: first line is not %q", ConsistencyHeader)
+	}
+	if _, err := fmt.Sscanf(lines[1], "old %d", &old); err != nil {
+		return 0, 0, nil, errors.New("consistency proof: bad old line")
+	}
+	if _, err := fmt.Sscanf(lines[2], "new %d", &new); err != nil {
+		return 0, 0, nil, errors.New("consistency proof: bad new line")
+	}
+	for _, l := range lines[3:] {
+		h, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || len(h) != tlog.HashSize {
+			return 0, 0, nil, fmt.Errorf("consistency proof: bad hash line %q", l)
+		}
+		var th tlog.Hash
+		copy(th[:], h)
+		proof = append(proof, th)
+	}
+	return old, new, proof, nil
+}
+
+// FormatProof writes a C2SP tlog-proof: the header, the index, the
+// inclusion proof hashes (leaf sibling first), a blank line and the signed
+// checkpoint verbatim.
+func FormatProof(index int64, proof tlog.RecordProof, checkpoint []byte) []byte {
+	var b strings.Builder
+	b.WriteString(ProofHeader + "\n")
+	fmt.Fprintf(&b, "index %d\n", index)
+	for _, h := range proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(checkpoint)
+	return []byte(b.String())
+}
+
+// ParseProof parses a C2SP tlog-proof (an extra line is allowed and ignored).
+func ParseProof(b []byte) (index int64, proof tlog.RecordProof, checkpoint []byte, err error) {
+	s := string(b)
+	head, cp, ok := strings.Cut(s, "\n\n")
+	if !ok {
+		return 0, nil, nil, errors.New("proof: no blank line before the checkpoint")
+	}
+	lines := strings.Split(head, "\n")
+	if len(lines) < 2 || lines[0] != ProofHeader {
+		return 0, nil, nil, fmt.Errorf("proof: first line is not %q", ProofHeader)
+	}
+	i := 1
+	if strings.HasPrefix(lines[i], "extra ") {
+		i++
+	}
+	if i >= len(lines) {
+		return 0, nil, nil, errors.New("proof: no index line")
+	}
+	idx, ok := strings.CutPrefix(lines[i], "index ")
+	if !ok {
+		return 0, nil, nil, errors.New("proof: no index line")
+	}
+	if _, err := fmt.Sscanf(idx, "%d", &index); err != nil || fmt.Sprint(index) != idx || index < 0 {
+		return 0, nil, nil, fmt.Errorf("proof: bad index %q", idx)
+	}
+	for _, l := range lines[i+1:] {
+		h, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || len(h) != tlog.HashSize {
+			return 0, nil, nil, fmt.Errorf("proof: bad hash line %q", l)
+		}
+		var th tlog.Hash
+		copy(th[:], h)
+		proof = append(proof, th)
+	}
+	return index, proof, []byte(cp), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

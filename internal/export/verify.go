@@ -1,0 +1,482 @@
+package export
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
+)
+
+// Problem is one failed check, naming the item (a file in the package).
+type Problem struct {
+	Item    string `json:"item"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return p.Item + ": " + p.Message }
+
+// Report is the result of VerifyPackage.
+type Report struct {
+	Root        string   `json:"root"`
+	Agent       string   `json:"agent"`
+	Files       int      `json:"files"`
+	Records     int      `json:"records"`
+	Bodies      int      `json:"evidence_files"`
+	Proofs      int      `json:"proofs"`
+	Checkpoints int      `json:"checkpoints"`
+	Consistent  int      `json:"checkpoints_proven_consistent"`
+	Keys        []string `json:"keys"`
+	// Timestamps counts checkpoints whose RFC 3161 token verified; with
+	// TimestampChains false only the token's signature and imprint were
+	// checked (no TSA CA given).
+	Timestamps      int       `json:"timestamps_verified"`
+	TimestampChains bool      `json:"timestamp_chains_checked"`
+	TimestampTimes  []string  `json:"timestamp_times,omitempty"`
+	TreeSize        int64     `json:"tree_size"`
+	Problems        []Problem `json:"problems"`
+	OK              bool      `json:"ok"`
+}
+
+// First returns the first problem, if any.
+func (r *Report) First() (Problem, bool) {
+	if len(r.Problems) == 0 {
+		return Problem{}, false
+	}
+	return r.Problems[0], true
+}
+
+const maxProblems = 100
+
+type fileInfo struct {
+	sum  [32]byte
+	size uint64
+	f    *zip.File
+}
+
+type verifier struct {
+	rep   *Report
+	root  string
+	files map[string]*fileInfo
+}
+
+func (v *verifier) fail(item, format string, args ...any) {
+	if len(v.rep.Problems) < maxProblems {
+		v.rep.Problems = append(v.rep.Problems, Problem{Item: item, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (v *verifier) read(name string, limit int64) ([]byte, error) {
+	fi, ok := v.files[name]
+	if !ok {
+		return nil, errors.New("missing from the package")
+	}
+	rc, err := fi.f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// VerifyPackage checks a package with nothing but its own content: every
+// file against SHA256SUMS, every checkpoint's signature with the package's
+// keys, every record's inclusion proof against a signed checkpoint, and
+// every evidence file against its record. Problems name the file.
+func VerifyPackage(r io.ReaderAt, size int64) (*Report, error) {
+	return VerifyPackageWith(r, size, VerifyOptions{})
+}
+
+// VerifyOptions adds outside trust to a package verification.
+type VerifyOptions struct {
+	// TSARoots are the timestamp authority's CA certificates: with them
+	// every checkpoints/<size>.tsr token is checked up to the TSA's chain at
+	// the token's time; without them, only its signature and that it covers
+	// the checkpoint's exact bytes.
+	TSARoots *x509.CertPool
+}
+
+// VerifyPackageWith is VerifyPackage with outside trust anchors.
+func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("not a readable zip: %w", err)
+	}
+	rep := &Report{}
+	v := &verifier{rep: rep, files: map[string]*fileInfo{}}
+	// Root folder.
+	for _, f := range zr.File {
+		top, _, _ := strings.Cut(f.Name, "/")
+		if v.root == "" {
+			v.root = top
+		}
+		if top != v.root || !strings.Contains(f.Name, "/") {
+			v.fail(f.Name, "outside the package folder %s/", v.root)
+		}
+	}
+	rep.Root = v.root
+	// 1. Every file's hash.
+	order := make([]string, 0, len(zr.File))
+	buf := make([]byte, 256<<10)
+	for _, f := range zr.File {
+		name := strings.TrimPrefix(f.Name, v.root+"/")
+		if strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		if _, dup := v.files[name]; dup {
+			v.fail(name, "appears twice in the zip")
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			v.fail(name, "unreadable: %v", err)
+			continue
+		}
+		h := sha256.New()
+		n, err := io.CopyBuffer(h, rc, buf)
+		rc.Close()
+		if err != nil {
+			v.fail(name, "unreadable: %v", err)
+			continue
+		}
+		fi := &fileInfo{size: uint64(n), f: f}
+		copy(fi.sum[:], h.Sum(nil))
+		v.files[name] = fi
+		order = append(order, name)
+	}
+	rep.Files = len(order)
+	sums, err := v.read("SHA256SUMS", 1<<40)
+	listed := map[string]bool{}
+	if err != nil {
+		v.fail("SHA256SUMS", "%v", err)
+	} else {
+		sc := bufio.NewScanner(bytes.NewReader(sums))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for ln := 1; sc.Scan(); ln++ {
+			line := sc.Text()
+			want, name, ok := strings.Cut(line, "  ")
+			if _, herr := hex.DecodeString(want); !ok || len(want) != 64 || herr != nil {
+				v.fail("SHA256SUMS", "line %d is not `<sha256>  <file>`", ln)
+				continue
+			}
+			listed[name] = true
+			fi, ok := v.files[name]
+			if !ok {
+				v.fail(name, "listed in SHA256SUMS but missing from the package")
+				continue
+			}
+			if hex.EncodeToString(fi.sum[:]) != want {
+				v.fail(name, "altered: its sha256 is %x but SHA256SUMS says %s (the file, or its line in SHA256SUMS, was changed)", fi.sum, want)
+			}
+		}
+	}
+	for _, name := range order {
+		if name != "SHA256SUMS" && !listed[name] {
+			v.fail(name, "not listed in SHA256SUMS (added to the package)")
+		}
+	}
+	// 2. Manifest, keys, checkpoints.
+	var man Manifest
+	if b, err := v.read("manifest.json", 64<<20); err != nil {
+		v.fail("manifest.json", "%v", err)
+	} else if err := json.Unmarshal(b, &man); err != nil || man.Format != Format {
+		v.fail("manifest.json", "not a %s manifest", Format)
+	}
+	rep.Agent = man.Agent
+	origin := ledger.Origin(man.Agent)
+	var vkeys []note.Verifier
+	for _, name := range order {
+		if !strings.HasPrefix(name, "keys/") {
+			continue
+		}
+		b, err := v.read(name, 4096)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		nv, err := note.NewVerifier(strings.TrimSpace(string(b)))
+		if err != nil {
+			v.fail(name, "not a public key: %v", err)
+			continue
+		}
+		if id := fmt.Sprintf("%08x", nv.KeyHash()); name != "keys/"+id+".pub" || nv.Name() != origin {
+			v.fail(name, "key %s+%s does not match its file name or the agent's origin %q", nv.Name(), id, origin)
+			continue
+		}
+		vkeys = append(vkeys, nv)
+		rep.Keys = append(rep.Keys, strings.TrimSuffix(path.Base(name), ".pub"))
+	}
+	verifiers := note.VerifierList(vkeys...)
+	checkpoints := map[int64]*ledger.Checkpoint{}
+	for _, name := range order {
+		if !strings.HasPrefix(name, "checkpoints/") || !strings.HasSuffix(name, ".note") {
+			continue
+		}
+		b, err := v.read(name, 64<<10)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		cp, err := ledger.OpenCheckpoint(b, origin, verifiers)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		if name != checkpointFile(cp.Size) {
+			v.fail(name, "checkpoint says tree size %d", cp.Size)
+			continue
+		}
+		checkpoints[cp.Size] = cp
+		rep.Checkpoints++
+	}
+	// RFC 3161 tokens over the checkpoints' exact bytes.
+	rep.TimestampChains = o.TSARoots != nil
+	for _, name := range order {
+		if !strings.HasPrefix(name, "checkpoints/") || !strings.HasSuffix(name, ".tsr") {
+			continue
+		}
+		noteName := strings.TrimSuffix(name, ".tsr") + ".note"
+		nb, err := v.read(noteName, 64<<10)
+		if err != nil {
+			v.fail(name, "timestamp token without its checkpoint %s", noteName)
+			continue
+		}
+		tok, err := v.read(name, 1<<20)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		var tv *tsa.Verified
+		if o.TSARoots != nil {
+			tv, err = tsa.Verify(tok, nb, o.TSARoots)
+		} else {
+			tv, err = tsa.VerifySignature(tok, nb)
+		}
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		rep.Timestamps++
+		rep.TimestampTimes = append(rep.TimestampTimes, strings.TrimSuffix(path.Base(name), ".tsr")+"@"+tv.Time.UTC().Format(time.RFC3339))
+	}
+	if cp, ok := checkpoints[man.Checkpoint.Size]; !ok {
+		v.fail(checkpointFile(man.Checkpoint.Size), "the manifest's checkpoint is missing or not validly signed")
+	} else {
+		rep.TreeSize = cp.Size
+		if base64.StdEncoding.EncodeToString(cp.Root[:]) != man.Checkpoint.Root {
+			v.fail("manifest.json", "checkpoint root differs from %s", checkpointFile(cp.Size))
+		}
+		// Every earlier checkpoint is a prefix of the latest: one log.
+		sizes := make([]int64, 0, len(checkpoints))
+		for s := range checkpoints {
+			sizes = append(sizes, s)
+		}
+		sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
+		for _, s := range sizes {
+			old := checkpoints[s]
+			if s == 0 || s >= cp.Size {
+				continue
+			}
+			name := consistencyFile(s)
+			b, err := v.read(name, 1<<20)
+			if err != nil {
+				v.fail(name, "consistency proof of %s: %v", checkpointFile(s), err)
+				continue
+			}
+			o, n, proof, err := ParseConsistency(b)
+			if err == nil && (o != s || n != cp.Size) {
+				err = fmt.Errorf("proves %d to %d, not %d to %d", o, n, s, cp.Size)
+			}
+			if err == nil {
+				err = tlog.CheckTree(proof, cp.Size, cp.Root, s, old.Root)
+			}
+			if err != nil {
+				v.fail(checkpointFile(s), "not consistent with %s (%s): %v", checkpointFile(cp.Size), name, err)
+				continue
+			}
+			rep.Consistent++
+		}
+	}
+	// 3. Records and proofs.
+	type recInfo struct {
+		rec    *evidence.Record
+		bodies int
+	}
+	records := map[uint64]*recInfo{}
+	for _, name := range order {
+		if !strings.HasPrefix(name, "records/") {
+			continue
+		}
+		seq, ok := seqOf(name, "records/", ".json")
+		if !ok {
+			v.fail(name, "not a record file name")
+			continue
+		}
+		data, err := v.read(name, evidence.MaxRecordSize)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		rec, err := evidence.DecodeCanonical(data)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		if rec.Seq != seq || rec.Agent != man.Agent {
+			v.fail(name, "record says agent %q seq %d: it is not this package's record %d", rec.Agent, rec.Seq, seq)
+			continue
+		}
+		rep.Records++
+		pname := ProofFile(seq)
+		pb, err := v.read(pname, 1<<20)
+		if err != nil {
+			v.fail(pname, "inclusion proof of %s: %v", name, err)
+			continue
+		}
+		idx, proof, cpText, err := ParseProof(pb)
+		if err != nil {
+			v.fail(pname, "%v", err)
+			continue
+		}
+		if idx != int64(seq) {
+			v.fail(pname, "proves index %d, not record %d", idx, seq)
+			continue
+		}
+		cp, err := ledger.OpenCheckpoint(cpText, origin, verifiers)
+		if err != nil {
+			v.fail(pname, "its checkpoint: %v", err)
+			continue
+		}
+		if pc, ok := checkpoints[cp.Size]; !ok || !bytes.Equal(pc.Note, cpText) {
+			v.fail(pname, "its checkpoint (tree size %d) is not one of the package's checkpoints", cp.Size)
+			continue
+		}
+		if err := tlog.CheckRecord(proof, cp.Size, cp.Root, int64(seq), tlog.RecordHash(data)); err != nil {
+			v.fail(name, "not included in the signed checkpoint %d: the inclusion proof in %s does not verify (%v)", cp.Size, pname, err)
+			continue
+		}
+		rep.Proofs++
+		records[seq] = &recInfo{rec: rec}
+	}
+	for _, name := range order {
+		if strings.HasPrefix(name, "proofs/") {
+			if seq, ok := seqOf(name, "proofs/", ".tlog-proof"); !ok || !v.has(RecordFile(seq)) {
+				v.fail(name, "a proof without its record")
+			}
+		}
+	}
+	// 4. Evidence files against their records.
+	for _, name := range order {
+		if !strings.HasPrefix(name, "evidence/") {
+			continue
+		}
+		parts := strings.Split(name, "/")
+		if len(parts) != 5 {
+			v.fail(name, "not an evidence file name")
+			continue
+		}
+		base, _, _ := strings.Cut(parts[4], ".")
+		if len(base) < 22 {
+			v.fail(name, "not an evidence file name")
+			continue
+		}
+		seq, err := strconv.ParseUint(base[len(base)-21:len(base)-9], 10, 64)
+		if err != nil {
+			v.fail(name, "not an evidence file name")
+			continue
+		}
+		ri, ok := records[seq]
+		if !ok {
+			v.fail(name, "its record %s is missing or did not verify", RecordFile(seq))
+			continue
+		}
+		fi := v.files[name]
+		if name != EvidenceFile(parts[1], ri.rec) {
+			v.fail(name, "does not match its record %s (type, date or hash in the name)", RecordFile(seq))
+			continue
+		}
+		if hex.EncodeToString(fi.sum[:]) != ri.rec.SHA256 || int64(fi.size) != ri.rec.Size {
+			v.fail(name, "body does not match its record %s: sha256 %x (%d bytes), record says %s (%d bytes)", RecordFile(seq), fi.sum, fi.size, ri.rec.SHA256, ri.rec.Size)
+			continue
+		}
+		ri.bodies++
+		rep.Bodies++
+	}
+	seqs := make([]uint64, 0, len(records))
+	for s := range records {
+		seqs = append(seqs, s)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for _, s := range seqs {
+		if records[s].bodies == 0 {
+			v.fail(RecordFile(s), "no evidence file for this record")
+		}
+	}
+	// 5. index.csv names only files that are there, with their hashes.
+	if b, err := v.read("index.csv", 1<<40); err != nil {
+		v.fail("index.csv", "%v", err)
+	} else {
+		cr := csv.NewReader(bytes.NewReader(b))
+		rows, err := cr.ReadAll()
+		if err != nil || len(rows) == 0 {
+			v.fail("index.csv", "unreadable CSV: %v", err)
+		} else {
+			for i, row := range rows[1:] {
+				if len(row) < 6 {
+					v.fail("index.csv", "row %d has %d columns", i+2, len(row))
+					continue
+				}
+				fi, ok := v.files[row[5]]
+				if !ok || hex.EncodeToString(fi.sum[:]) != row[4] {
+					v.fail("index.csv", "row %d: %s is missing or has another sha256", i+2, row[5])
+				}
+			}
+			if len(rows)-1 != rep.Bodies {
+				v.fail("index.csv", "lists %d evidence files, the package has %d valid ones", len(rows)-1, rep.Bodies)
+			}
+		}
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}
+
+func (v *verifier) has(name string) bool { _, ok := v.files[name]; return ok }
+
+func seqOf(name, prefix, suffix string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, suffix)
+	if !ok || len(s) != 12 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
