@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -89,7 +90,11 @@ type Config struct {
 	Regions []string `yaml:"regions"`
 	// Endpoint overrides every service endpoint (VPC endpoints, tests).
 	Endpoint string `yaml:"endpoint"`
-	// AssumeRoleARN, when set, is assumed with the default-chain credentials.
+	// AccessKeyID and SecretAccessKey are optional static keys (env: or
+	// file: references); without them the SDK's default chain is used.
+	AccessKeyID     collectors.Secret `yaml:"access_key_id"`
+	SecretAccessKey collectors.Secret `yaml:"secret_access_key"`
+	// AssumeRoleARN, when set, is assumed with the base credentials.
 	AssumeRoleARN string `yaml:"assume_role_arn"`
 	// ExternalID is passed to AssumeRole.
 	ExternalID string `yaml:"external_id"`
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 		if !slices.Contains(allEvidence, e) {
 			errs = append(errs, &collectors.ConfigError{Key: "evidence", Msg: fmt.Sprintf("unknown evidence %q", e), Hint: "one of " + strings.Join(allEvidence, ", ")})
 		}
+	}
+	if c.AccessKeyID.IsSet() != c.SecretAccessKey.IsSet() {
+		errs = append(errs, &collectors.ConfigError{Key: "secret_access_key", Msg: "access_key_id and secret_access_key go together", Hint: "set both, or neither to use the default credential chain"})
 	}
 	if c.ExternalID != "" && c.AssumeRoleARN == "" {
 		errs = append(errs, &collectors.ConfigError{Key: "external_id", Msg: "external_id needs assume_role_arn"})
@@ -299,6 +307,9 @@ func loadAWSConfig(ctx context.Context, c *Config, instance string, logger *slog
 	}
 	if c.Endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(c.Endpoint))
+	}
+	if c.AccessKeyID.IsSet() {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID.Value(), c.SecretAccessKey.Value(), "")))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

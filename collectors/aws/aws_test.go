@@ -717,3 +717,25 @@ func TestEventDelayZero(t *testing.T) {
 		t.Errorf("event_delay 0s: %d events, want 61", len(got))
 	}
 }
+
+func TestStaticKeysFromSecretReferences(t *testing.T) {
+	e := newEnv(t, false)
+	t.Setenv("TEST_AWS_KEY_ID", "AKIDSTATICREF")
+	t.Setenv("TEST_AWS_SECRET", "static-secret-from-ref")
+	res := run(t, e.config("access_key_id: env:TEST_AWS_KEY_ID\nsecret_access_key: env:TEST_AWS_SECRET\nevidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if e.fake.RequestsSignedBy("AKIDSTATICREF") == 0 || e.fake.RequestsSignedBy("AKIDEXAMPLETEST") != 0 {
+		t.Errorf("configured keys not used instead of the default chain")
+	}
+	if strings.Contains(res.Logs, "static-secret-from-ref") {
+		t.Errorf("secret in logs")
+	}
+	if _, err := collectortest.BuildErr("aws", "regions: [us-east-1]\naccess_key_id: env:TEST_AWS_KEY_ID\n"); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Errorf("access_key_id without secret_access_key: %v", err)
+	}
+	if _, err := collectortest.BuildErr("aws", "regions: [us-east-1]\naccess_key_id: AKIDLITERAL\nsecret_access_key: env:TEST_AWS_SECRET\n"); err == nil || !strings.Contains(err.Error(), "literal") {
+		t.Errorf("literal key accepted: %v", err)
+	}
+}

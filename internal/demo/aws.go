@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors/aws/awsfake"
@@ -20,23 +19,18 @@ func init() {
 		Start: func(_ context.Context, env Env) (string, func(), error) {
 			fake := awsfake.NewSample(time.Now().UTC().Truncate(time.Hour))
 			url := fake.Start()
-			// Static sample keys for the default credential chain; no shared
-			// profile or instance metadata may be used instead.
-			for k, v := range map[string]string{
-				"AWS_ACCESS_KEY_ID":           "AKIADEMOSAMPLEKEY000",
-				"AWS_SECRET_ACCESS_KEY":       "demo-sample-secret-not-a-real-key",
-				"AWS_CONFIG_FILE":             filepath.Join(env.Dir, "aws-config-unused"),
-				"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(env.Dir, "aws-credentials-unused"),
-				"AWS_EC2_METADATA_DISABLED":   "true",
-			} {
-				env.Setenv(k, v)
-			}
+			// Static sample keys, referenced from the configuration like any
+			// secret (the collector otherwise uses the SDK's default chain).
+			env.Setenv("TICKMARK_DEMO_AWS_ACCESS_KEY_ID", "AKIADEMOSAMPLEKEY000")
+			env.Setenv("TICKMARK_DEMO_AWS_SECRET_ACCESS_KEY", "demo-sample-secret-not-a-real-key")
 			yaml := fmt.Sprintf(`- name: sample-aws
   type: aws
   schedule: "@every 1h"
   aws:
     regions: [us-east-1, eu-west-1]
     endpoint: %s
+    access_key_id: env:TICKMARK_DEMO_AWS_ACCESS_KEY_ID
+    secret_access_key: env:TICKMARK_DEMO_AWS_SECRET_ACCESS_KEY
     evidence: [cloudtrail_trails, cloudtrail_events, iam_credential_report]
     event_names: [ConsoleLogin, CreateUser, StopLogging, AuthorizeSecurityGroupIngress]
 `, url)
