@@ -274,6 +274,9 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 			sum.Push.Error = err.Error()
 		}
 		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; an object this agent writes already holds other bytes: is another agent using agent.id %q? run `tickmark verify --from-store`)", a.Store.Describe(), err, a.Cfg.Agent.ID)
+		}
 		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
 	}
 	// Cursors and runs, for `tickmark ledger restore` on a new disk.

@@ -7,6 +7,7 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -550,6 +551,9 @@ func ParseConsistency(b []byte) (old, new int64, proof tlog.TreeProof, err error
 		copy(th[:], h)
 		proof = append(proof, th)
 	}
+	if old < 0 || new < old || !bytes.Equal(FormatConsistency(old, new, proof), b) {
+		return 0, 0, nil, errors.New("consistency proof: not in canonical form")
+	}
 	return old, new, proof, nil
 }
 
@@ -580,7 +584,9 @@ func ParseProof(b []byte) (index int64, proof tlog.RecordProof, checkpoint []byt
 		return 0, nil, nil, fmt.Errorf("proof: first line is not %q", ProofHeader)
 	}
 	i := 1
+	extra := ""
 	if strings.HasPrefix(lines[i], "extra ") {
+		extra = lines[i]
 		i++
 	}
 	if i >= len(lines) {
@@ -601,6 +607,13 @@ func ParseProof(b []byte) (index int64, proof tlog.RecordProof, checkpoint []byt
 		var th tlog.Hash
 		copy(th[:], h)
 		proof = append(proof, th)
+	}
+	canon := FormatProof(index, proof, []byte(cp))
+	if extra != "" {
+		canon = bytes.Replace(canon, []byte("\n"), []byte("\n"+extra+"\n"), 1)
+	}
+	if !bytes.Equal(canon, b) {
+		return 0, nil, nil, errors.New("proof: not in canonical form")
 	}
 	return index, proof, []byte(cp), nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,9 +124,7 @@ func OpenS3(ctx context.Context, cfg Config, o S3Options) (*S3, error) {
 	if cfg.Region != "" {
 		loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Region))
 	}
-	if o.HTTPClient != nil {
-		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(o.HTTPClient))
-	} else {
+	if o.HTTPClient == nil {
 		// A server that accepts a connection and then hangs must not hold a
 		// run forever: bound the wait for response headers (bodies stream).
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
@@ -152,6 +151,9 @@ func OpenS3(ctx context.Context, cfg Config, o S3Options) (*S3, error) {
 			so.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		so.UsePathStyle = cfg.PathStyle
+		if o.HTTPClient != nil {
+			so.HTTPClient = o.HTTPClient
+		}
 		// The default CRC32 trailer breaks many S3-compatible servers; the
 		// SHA-256 checksum is set explicitly on every write instead.
 		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -185,7 +187,12 @@ func (s *S3) Describe() string {
 		d += " prefix " + p
 	}
 	if s.cfg.Endpoint != "" {
-		d += " at " + s.cfg.Endpoint
+		ep := s.cfg.Endpoint
+		if u, err := url.Parse(ep); err == nil && u.User != nil {
+			u.User = nil // never print credentials embedded in a URL
+			ep = u.String()
+		}
+		d += " at " + ep
 	}
 	return d
 }

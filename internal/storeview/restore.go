@@ -3,6 +3,7 @@ package storeview
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -49,6 +50,13 @@ func (e *RestoreError) Error() string {
 // and runs from the newest state object that the log covers.
 func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, error) {
 	agent := l.Agent()
+	var found bool
+	if err := v.Store.List(ctx, v.Layout.CheckpointsPrefix(agent), func(string) error { found = true; return errStop }); err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore (check agent.id and store.prefix)", agent, v.Store.Describe())
+	}
 	rep, err := v.VerifyAgent(ctx, agent, Options{SkipBodies: true})
 	if err != nil {
 		return nil, err

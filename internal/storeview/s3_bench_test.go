@@ -86,7 +86,7 @@ func BenchmarkS3Push10k(b *testing.B) {
 
 // plainLoop PUTs every body into a new bucket with an errgroup of
 // benchConcurrency and returns the rate.
-func plainLoop(b *testing.B, srv *s3test.Server, bodies [][]byte, bucket string, in func(bucket, key string, body []byte) *s3.PutObjectInput) float64 {
+func plainLoop(b testing.TB, srv *s3test.Server, bodies [][]byte, bucket string, in func(bucket, key string, body []byte) *s3.PutObjectInput) float64 {
 	srv.CreateBucket(b, bucket, true)
 	c := srv.Client()
 	start := time.Now()

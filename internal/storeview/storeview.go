@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/tsa"
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
@@ -373,6 +375,9 @@ type Options struct {
 	Agent       string // only this agent ("" for all)
 	SkipBodies  bool
 	MaxProblems int // per agent (default 1000)
+	// TSARoots, when a timestamp authority is configured, checks every
+	// published RFC 3161 token and lists the checkpoints without one.
+	TSARoots *x509.CertPool
 }
 
 // FleetReport is Verify's result: one report per agent.
@@ -431,6 +436,20 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		add(p)
 	}
 	rep.StoreCheckpoints = len(lg.Checkpoints)
+	if o.TSARoots != nil || len(lg.Tokens) > 0 {
+		for _, c := range lg.Checkpoints {
+			tok, ok := lg.Tokens[c.Size]
+			if !ok {
+				rep.Unstamped = append(rep.Unstamped, c.Size)
+				continue
+			}
+			if _, err := tsa.Verify(tok, c.Note, o.TSARoots); err != nil {
+				add(verify.Problem{Kind: "checkpoint", Size: c.Size, Key: v.Layout.CheckpointToken(agent, c.Size), Message: "timestamp token: " + err.Error()})
+				continue
+			}
+			rep.Timestamped++
+		}
+	}
 	if lg.Latest != nil {
 		rep.TreeSize = lg.Latest.Size
 		rep.Root = hex.EncodeToString(lg.Latest.Root[:])
@@ -549,7 +568,7 @@ func (v *View) Find(ctx context.Context, agent string, q ledger.Query, fn func(*
 			return err
 		}
 		if lg.Latest == nil {
-			return fmt.Errorf("agent %s: no verifiable checkpoint in the store", a)
+			continue // nothing published yet (or nothing verifiable: `verify --from-store` says which)
 		}
 		err = lg.Entries(ctx, func(e Entry) error {
 			if !Match(q, e.Record) {

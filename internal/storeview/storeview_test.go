@@ -201,6 +201,15 @@ func TestRestoreFromAFilesystemStoreKeepsKeysAndAnnouncements(t *testing.T) {
 	if err != nil || !vr.OK {
 		t.Fatalf("verify of the restored ledger: %v\n%s", err, problems(vr))
 	}
+	// An agent with nothing published: a clear error.
+	other, err := ledger.Open(t.TempDir(), "prod-9", ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := v.Restore(context.Background(), other); err == nil || !strings.Contains(err.Error(), "agent prod-9 has no checkpoint in filesystem store") {
+		t.Errorf("restore of an unknown agent = %v", err)
+	}
 	// A second restore into a ledger that holds records is refused.
 	if _, err := v.Restore(context.Background(), l); err == nil || !strings.Contains(err.Error(), "restore only into an empty data dir") {
 		t.Errorf("restore into a full ledger = %v", err)

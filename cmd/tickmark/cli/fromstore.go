@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -20,26 +21,37 @@ import (
 const fromStoreHelp = "read the bucket alone, every agent's log (no local ledger; read-only credentials are enough)"
 
 func (e *env) openView() (*storeview.View, func(), error) {
+	v, _, done, err := e.openViewConfig()
+	return v, done, err
+}
+
+func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	scfg := cfg.Store
 	scfg.Logger = e.logger(cfg)
 	st, err := store.Open(e.ctx, scfg)
 	if err != nil {
-		return nil, nil, failErr(fmt.Errorf("opening %s store: %w", cfg.Store.Type, err), "check the store section and the credentials")
+		return nil, nil, nil, failErr(fmt.Errorf("opening %s store: %w", cfg.Store.Type, err), "check the store section and the credentials")
 	}
-	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix)}, func() { st.Close() }, nil
+	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix)}, cfg, func() { st.Close() }, nil
 }
 
 func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool) error {
-	v, done, err := e.openView()
+	v, cfg, done, err := e.openViewConfig()
 	if err != nil {
 		return err
 	}
 	defer done()
-	fr, err := v.Verify(e.ctx, storeview.Options{Agent: agent, SkipBodies: skipBodies})
+	opts := storeview.Options{Agent: agent, SkipBodies: skipBodies}
+	if t := cfg.TimestampAuthority; t != nil {
+		if opts.TSARoots, err = t.Roots(); err != nil {
+			return usageErr(err, "")
+		}
+	}
+	fr, err := v.Verify(e.ctx, opts)
 	if err != nil {
 		return failErr(err, "")
 	}
@@ -76,6 +88,9 @@ func printStoreVerify(e *env, r *verify.Report) {
 	w := e.stdout
 	fmt.Fprintf(w, "agent %s: %d records, tree size %d, %d checkpoints in the store\n", r.Agent, r.Records, r.TreeSize, r.StoreCheckpoints)
 	fmt.Fprintf(w, "  evidence objects re-hashed: %d\n", r.BodiesChecked)
+	if r.Timestamped > 0 || len(r.Unstamped) > 0 {
+		fmt.Fprintf(w, "  RFC 3161 timestamps verified: %d (%d checkpoints without one)\n", r.Timestamped, len(r.Unstamped))
+	}
 	if r.OK {
 		fmt.Fprintf(w, "  OK: every checkpoint signature, hash tile, entry bundle and evidence object verified\n")
 		return

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,6 +25,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
+	"github.com/tickmark-dev/tickmark/internal/tsa/tsatest"
 )
 
 // counter is a test collector: each run emits `count` items after the
@@ -471,5 +473,33 @@ func TestObjectLockConfiguredOnABucketWithoutItIsAConfigurationError(t *testing.
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
+	}
+}
+
+func TestVerifyFromStoreChecksTimestampTokens(t *testing.T) {
+	f := newFleet(t)
+	ts := tsatest.Start(t, time.Time{}, time.Time{})
+	cfg := f.config("a", "prod-1", 2)
+	b, _ := os.ReadFile(cfg)
+	tsaCfg := "timestamp_authority:\n  url: " + ts.URL + "\n  ca_bundle: file:" + ts.CAFile + "\n"
+	if err := os.WriteFile(cfg, append(b, tsaCfg...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "run", "--once", "--config", cfg)
+	ts.SetDown(true)
+	mustRun(t, "run", "--once", "--config", cfg)
+	r := mustRun(t, "verify", "--from-store", "--config", cfg)
+	if !strings.Contains(r.stdout, "RFC 3161 timestamps verified: 1 (1 checkpoints without one)") {
+		t.Errorf("verify --from-store:\n%s", r.stdout)
+	}
+	// A token published beside another checkpoint does not cover its bytes.
+	c := f.srv.Client()
+	tok := get(t, c, "soc2/log/prod-1/checkpoints/2.tsr")
+	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("evidence"), Key: aws.String("soc2/log/prod-1/checkpoints/4.tsr"), Body: bytes.NewReader(tok)}); err != nil {
+		t.Fatal(err)
+	}
+	bad := tickmark(t, "verify", "--from-store", "--skip-bodies", "--config", cfg)
+	if bad.code != 1 || !strings.Contains(bad.stdout, "checkpoint 4: timestamp token:") {
+		t.Errorf("a moved token: exit %d\n%s", bad.code, bad.stdout)
 	}
 }
