@@ -2,6 +2,7 @@
 package all
 
 import (
+	_ "github.com/tickmark-dev/tickmark/collectors/aws"
 	_ "github.com/tickmark-dev/tickmark/collectors/exec"
 	_ "github.com/tickmark-dev/tickmark/collectors/github"
 	_ "github.com/tickmark-dev/tickmark/collectors/http"

@@ -1,0 +1,319 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tickmark-dev/tickmark/collectors"
+)
+
+// Security-relevant management events, by what they evidence. IAM and
+// Organizations are global services: CloudTrail records their events in
+// us-east-1, so they are looked up there only.
+var (
+	// console sign-in, with and without MFA (the record says which)
+	signInEvents = []string{"ConsoleLogin"}
+	// IAM identities, credentials, MFA and policies (CC6.1-CC6.3)
+	iamEvents = []string{
+		"CreateUser", "DeleteUser", "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
+		"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
+		"EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice",
+		"AddUserToGroup", "RemoveUserFromGroup",
+		"AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy", "DeleteUserPolicy",
+		"AttachGroupPolicy", "DetachGroupPolicy", "PutGroupPolicy",
+		"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
+		"CreateRole", "DeleteRole", "UpdateAssumeRolePolicy",
+		"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
+	}
+	// role assumption by people and federations (AssumeRoleWithWebIdentity,
+	// mostly workloads, is left out: it is high-volume machine traffic)
+	stsEvents = []string{"AssumeRole", "AssumeRoleWithSAML", "SwitchRole"}
+	// AWS Organizations: accounts and service control policies
+	orgEvents = []string{
+		"CreateAccount", "InviteAccountToOrganization", "RemoveAccountFromOrganization", "LeaveOrganization",
+		"AttachPolicy", "DetachPolicy", "UpdatePolicy", "EnablePolicyType", "DisablePolicyType",
+	}
+	// KMS keys (CreateGrant is left out: EBS and others call it constantly)
+	kmsEvents = []string{"DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"}
+	// CloudTrail itself and the other monitors (CC7.2)
+	monitoringEvents = []string{
+		"CreateTrail", "UpdateTrail", "DeleteTrail", "StopLogging", "StartLogging", "PutEventSelectors",
+		"StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDetector",
+	}
+	// S3 bucket policies and public access
+	s3Events = []string{
+		"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl",
+		"PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
+		"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
+	}
+	// security groups (CC6.6, CC8.1)
+	securityGroupEvents = []string{
+		"CreateSecurityGroup", "DeleteSecurityGroup", "ModifySecurityGroupRules",
+		"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+		"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+	}
+)
+
+// DefaultEventNames are the events collected when event_names is not set.
+var DefaultEventNames = slices.Concat(signInEvents, iamEvents, stsEvents, orgEvents, kmsEvents, monitoringEvents, s3Events, securityGroupEvents)
+
+// globalEventNames are looked up in us-east-1 only (by default).
+var globalEventNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range slices.Concat(iamEvents, orgEvents) {
+		m[n] = true
+	}
+	return m
+}()
+
+const (
+	lookupPageSize = 50                  // the documented maximum
+	lookupHistory  = 90 * 24 * time.Hour // LookupEvents keeps 90 days
+	regionWorkers  = 4
+	defaultDelay   = 15 * time.Minute
+)
+
+// regionCursor is the events state of one region. Done is the inclusive
+// end of the last fully collected window. Win is a window in progress:
+// Pending names still to look up (the first one possibly part-way, with
+// Upper the inclusive end for the rest of its query and Skip the IDs of
+// events at Upper already emitted).
+type regionCursor struct {
+	Done string  `json:"done,omitempty"`
+	Win  *window `json:"win,omitempty"`
+}
+
+type window struct {
+	Start   string   `json:"start"`
+	End     string   `json:"end"`
+	Pending []string `json:"pending"`
+	Upper   string   `json:"upper,omitempty"`
+	Skip    []string `json:"skip,omitempty"`
+}
+
+func (r *run) eventNames(region string) []string {
+	if len(r.cfg.EventNames) > 0 {
+		return r.cfg.EventNames
+	}
+	var out []string
+	for _, n := range DefaultEventNames {
+		if globalEventNames[n] && region != "us-east-1" {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (r *run) collectEvents(ctx context.Context) error {
+	if len(r.cfg.EventNames) == 0 && !containsStr(r.cfg.Regions, "us-east-1") {
+		r.req.Logger.Warn("IAM and Organizations events are recorded in us-east-1, which is not configured: they are not collected", "evidence_type", TypeEvents)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(regionWorkers)
+	for _, region := range r.cfg.Regions {
+		g.Go(func() error { return r.regionEvents(gctx, region) })
+	}
+	err := g.Wait()
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func parseTS(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
+
+func (r *run) regionEvents(ctx context.Context, region string) error {
+	r.mu.Lock()
+	st := r.cur.Events[region]
+	var win window
+	if st != nil && st.Win != nil {
+		win = *st.Win
+	}
+	done := ""
+	if st != nil {
+		done = st.Done
+	}
+	r.mu.Unlock()
+	if win.End == "" {
+		delay := defaultDelay
+		if r.cfg.EventDelay != nil {
+			delay = r.cfg.EventDelay.D()
+		}
+		end := r.req.Now.Add(-delay).UTC().Truncate(time.Second)
+		start := r.req.Since
+		if done != "" {
+			start = parseTS(done).Add(time.Second)
+		}
+		if floor := r.req.Now.Add(-lookupHistory); start.Before(floor) {
+			start = floor
+		}
+		start = start.UTC().Truncate(time.Second)
+		if start.After(end) {
+			return nil
+		}
+		win = window{Start: ts(start), End: ts(end), Pending: r.eventNames(region)}
+	}
+	ct := r.cloudTrail(region)
+	for len(win.Pending) > 0 {
+		name := win.Pending[0]
+		upper := win.End
+		if win.Upper != "" {
+			upper = win.Upper
+		}
+		skip := map[string]bool{}
+		for _, id := range win.Skip {
+			skip[id] = true
+		}
+		in := &cloudtrail.LookupEventsInput{
+			StartTime:        aws.Time(parseTS(win.Start)),
+			EndTime:          aws.Time(parseTS(upper)),
+			LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name)}},
+			MaxResults:       aws.Int32(lookupPageSize),
+		}
+		page := 0
+		for {
+			out, err := ct.LookupEvents(ctx, in)
+			if err != nil {
+				return r.fail(ctx, "cloudtrail:LookupEvents", region, err)
+			}
+			page++
+			var kept []cttypes.Event
+			oldest := time.Time{}
+			for _, e := range out.Events {
+				t := aws.ToTime(e.EventTime).UTC()
+				if oldest.IsZero() || t.Before(oldest) {
+					oldest = t
+				}
+				if skip[aws.ToString(e.EventId)] {
+					continue
+				}
+				kept = append(kept, e)
+			}
+			next := aws.ToString(out.NextToken)
+			last := next == ""
+			// the resume point after this page
+			nw := win
+			if last {
+				nw.Pending = win.Pending[1:]
+				nw.Upper, nw.Skip = "", nil
+			} else if !oldest.IsZero() {
+				if ts(oldest) != upper {
+					skip = map[string]bool{}
+				}
+				upper = ts(oldest)
+				for _, e := range out.Events {
+					if aws.ToTime(e.EventTime).UTC().Equal(oldest) {
+						skip[aws.ToString(e.EventId)] = true
+					}
+				}
+				nw.Upper, nw.Skip = upper, sortedKeys(skip)
+			}
+			var arts []collectors.Artifact
+			if len(kept) > 0 {
+				arts = append(arts, r.eventsArtifact(region, name, in, page, kept, last, win.Start))
+			}
+			finished := last && len(nw.Pending) == 0
+			if finished {
+				arts = append(arts, r.windowArtifact(region, win))
+			}
+			if err := r.emitAndCheckpoint(ctx, arts, func(c *cursor) {
+				if finished {
+					c.Events[region] = &regionCursor{Done: win.End}
+				} else {
+					w := nw
+					c.Events[region] = &regionCursor{Done: done, Win: &w}
+				}
+			}); err != nil {
+				return err
+			}
+			win = nw
+			if last {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	return nil
+}
+
+// eventDoc keeps every field LookupEvents returns; CloudTrailEvent is the
+// raw record exactly as CloudTrail returned it.
+type eventDoc struct {
+	EventID         string             `json:"EventId"`
+	EventName       string             `json:"EventName"`
+	EventSource     string             `json:"EventSource,omitempty"`
+	EventTime       string             `json:"EventTime"`
+	Username        string             `json:"Username,omitempty"`
+	AccessKeyID     string             `json:"AccessKeyId,omitempty"`
+	ReadOnly        string             `json:"ReadOnly,omitempty"`
+	Resources       []cttypes.Resource `json:"Resources"`
+	CloudTrailEvent string             `json:"CloudTrailEvent"`
+}
+
+func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInput, page int, evs []cttypes.Event, last bool, winStart string) collectors.Artifact {
+	docs := make([]eventDoc, 0, len(evs))
+	newest, oldest := time.Time{}, time.Time{}
+	for _, e := range evs {
+		t := aws.ToTime(e.EventTime).UTC()
+		if t.After(newest) {
+			newest = t
+		}
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+		res := e.Resources
+		if res == nil {
+			res = []cttypes.Resource{}
+		}
+		docs = append(docs, eventDoc{
+			EventID: aws.ToString(e.EventId), EventName: aws.ToString(e.EventName), EventSource: aws.ToString(e.EventSource),
+			EventTime: ts(t), Username: aws.ToString(e.Username), AccessKeyID: aws.ToString(e.AccessKeyId),
+			ReadOnly: aws.ToString(e.ReadOnly), Resources: res, CloudTrailEvent: aws.ToString(e.CloudTrailEvent),
+		})
+	}
+	wStart := oldest
+	if last {
+		wStart = parseTS(winStart)
+	}
+	wEnd := aws.ToTime(in.EndTime).UTC()
+	query := fmt.Sprintf("LookupAttributes=[EventName=%s] StartTime=%s EndTime=%s MaxResults=%d", name, ts(aws.ToTime(in.StartTime)), ts(wEnd), lookupPageSize)
+	body := map[string]any{
+		"account": r.account, "region": region, "event_name": name, "query": query, "page": page,
+		"window_start": ts(wStart), "window_end": ts(wEnd), "events": docs,
+	}
+	src := r.source("cloudtrail:LookupEvents", region, query)
+	src.Pages, src.Items, src.Complete = 1, len(docs), last
+	return collectors.Artifact{
+		Type: TypeEvents, Subject: r.account + "/" + region + "/" + name, ContentType: "application/json",
+		Body: mustJSON(body), ObservedAt: newest, WindowStart: wStart, WindowEnd: wEnd, Source: src,
+	}
+}
+
+// windowArtifact records that a region's window was looked up completely
+// for every event name, so a window without events is evidence too.
+func (r *run) windowArtifact(region string, win window) collectors.Artifact {
+	names := r.eventNames(region)
+	body := map[string]any{
+		"account": r.account, "region": region, "window_start": win.Start, "window_end": win.End,
+		"event_names": names, "complete": true,
+		"note": "every listed event name was looked up over the whole window; events are in the aws.cloudtrail.events artifacts of subject " + r.account + "/" + region + "/<event name>",
+	}
+	src := r.source("cloudtrail:LookupEvents", region, "EventName in ["+strings.Join(names, ",")+"]")
+	src.Complete = true
+	return collectors.Artifact{
+		Type: TypeEvents, Subject: r.account + "/" + region, ContentType: "application/json", Body: mustJSON(body),
+		WindowStart: parseTS(win.Start), WindowEnd: parseTS(win.End), Source: src,
+	}
+}
