@@ -48,7 +48,7 @@ func (l *Ledger) Push(ctx context.Context, st store.Store, layout store.Layout, 
 		o.Concurrency = 8
 	}
 	if o.Batch <= 0 {
-		o.Batch = 8192
+		o.Batch = 16384
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -68,7 +68,7 @@ func (l *Ledger) Push(ctx context.Context, st store.Store, layout store.Layout, 
 	if err := l.cleanSpool(); err != nil {
 		o.Logger.Warn("cleaning spool", "err", err)
 	}
-	if err := l.publishLog(ctx, st, layout, &res); err != nil {
+	if err := l.publishLog(ctx, st, layout, &res, o.Concurrency); err != nil {
 		res.Backlog, _ = l.OutboxLen()
 		return res, err
 	}
@@ -212,7 +212,7 @@ func ParseEntryBundle(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
-func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.Layout, res *PushResult) error {
+func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.Layout, res *PushResult, conc int) error {
 	cps, err := l.Checkpoints()
 	if err != nil || len(cps) == 0 {
 		return err
@@ -238,16 +238,20 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 	}
 	if latest > pubTiles {
 		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
+		// Tiles and bundles are read in one snapshot and uploaded in
+		// parallel (one object each; a full tile is 8 KiB).
+		type object struct {
+			key  string
+			data []byte
+		}
+		var objs []object
 		err := l.View(func(v *Viewer) error {
 			for _, t := range tiles {
 				data, err := tlog.ReadTileData(t, v.Hashes)
 				if err != nil {
 					return fmt.Errorf("reading tile %s: %w", t.Path(), err)
 				}
-				if err := putBytes(ctx, st, layout.Tile(agent, t), data); err != nil {
-					return err
-				}
-				res.Tiles++
+				objs = append(objs, object{layout.Tile(agent, t), data})
 				if t.L == 0 {
 					start := uint64(t.N) << store.TileHeight
 					entries := make([][]byte, 0, t.W)
@@ -264,10 +268,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 					}
 					et := t
 					et.L = -1
-					if err := putBytes(ctx, st, layout.Tile(agent, et), bundle); err != nil {
-						return err
-					}
-					res.Tiles++
+					objs = append(objs, object{layout.Tile(agent, et), bundle})
 				}
 			}
 			return nil
@@ -275,6 +276,15 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 		if err != nil {
 			return err
 		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(conc)
+		for _, o := range objs {
+			g.Go(func() error { return putBytes(gctx, st, o.key, o.data) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		res.Tiles += len(objs)
 	}
 	anns, err := l.Announcements()
 	if err != nil {
