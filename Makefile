@@ -28,11 +28,7 @@ race:
 # Each fuzz target runs briefly (FUZZTIME each); longer runs are local work.
 FUZZTIME ?= 10s
 fuzz:
-	@set -e; for spec in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | awk '/^Fuzz/ {f[n++]=$$1} /^ok/ {for (i=0;i<n;i++) print $$2 ":" f[i]; n=0}'); do \
-	  pkg=$${spec%%:*}; fn=$${spec##*:}; \
-	  echo "fuzz $$pkg $$fn"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+	FUZZTIME=$(FUZZTIME) ./.ci/fuzz
 
 # The Helm chart (rendered with Helm's Go library, every manifest decoded
 # strictly into the Kubernetes API types), the kustomize base, and the
