@@ -288,19 +288,21 @@ func (l *Ledger) writer() {
 }
 
 func (l *Ledger) apply(batch []*commitReq) {
-	// Bodies first: every segment referenced is synced before the records.
-	// A segment that cannot be synced (a full disk) fails only the commits
+	// Bodies first: every segment referenced is synced before the records
+	// commit. The fsyncs run while this goroutine builds the transaction;
+	// the commit waits for them.
+	syncs := startSyncs(batch)
+	if l.applyFast(batch, syncs) {
+		return
+	}
+	// Slow path (a segment failed to sync, or the transaction failed): a
+	// segment that cannot be synced (a full disk) fails only the commits
 	// that reference it, not the other collectors' commits in the batch.
-	syncErr := map[*Segment]error{}
+	syncErr := syncs()
 	ready := batch[:0:0]
 	for _, r := range batch {
 		if s := r.c.Segment; s != nil {
-			err, done := syncErr[s]
-			if !done {
-				err = s.Sync()
-				syncErr[s] = err
-			}
-			if err != nil {
+			if err := syncErr[s]; err != nil {
 				r.done <- commitRes{err: err}
 				continue
 			}
@@ -322,6 +324,69 @@ func (l *Ledger) apply(batch []*commitReq) {
 	} else if err != nil {
 		ready[0].done <- commitRes{err: err}
 	}
+}
+
+// startSyncs fsyncs the batch's segments in the background; the returned
+// function waits for (and remembers) each segment's outcome.
+func startSyncs(batch []*commitReq) func() map[*Segment]error {
+	var segs []*Segment
+	seen := map[*Segment]bool{}
+	for _, r := range batch {
+		if s := r.c.Segment; s != nil && !seen[s] {
+			seen[s] = true
+			segs = append(segs, s)
+		}
+	}
+	done := make(chan map[*Segment]error, 1)
+	go func() {
+		m := make(map[*Segment]error, len(segs))
+		for _, s := range segs {
+			m[s] = s.Sync()
+		}
+		done <- m
+	}()
+	var once sync.Once
+	var res map[*Segment]error
+	return func() map[*Segment]error {
+		once.Do(func() { res = <-done })
+		return res
+	}
+}
+
+// applyFast builds one transaction for the whole batch while the spool
+// syncs, and commits it once every segment is durable. It reports false,
+// having written nothing, if anything failed.
+func (l *Ledger) applyFast(batch []*commitReq, syncs func() map[*Segment]error) bool {
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return false
+	}
+	w := newTxWriter(tx, l.Size())
+	firsts := make([]uint64, len(batch))
+	for i, r := range batch {
+		first, err := w.commit(r.c)
+		if err != nil {
+			tx.Rollback()
+			return false
+		}
+		firsts[i] = first
+	}
+	for _, err := range syncs() {
+		if err != nil {
+			tx.Rollback()
+			return false
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false // the slow path retries, and reports
+	}
+	l.mu.Lock()
+	l.size = w.size
+	l.mu.Unlock()
+	for i, r := range batch {
+		r.done <- commitRes{first: firsts[i]}
+	}
+	return true
 }
 
 // applyTx commits the batch in one transaction. On success it answers every
