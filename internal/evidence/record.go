@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,38 @@ func (r *Record) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("record for %s %q is %d bytes, over the %d-byte limit (shorten the subject or source)", r.Type, r.Subject, len(b), MaxRecordSize)
 	}
 	return b, nil
+}
+
+// Split is a record encoded without its sequence number, so the expensive
+// part of encoding can happen before the ledger assigns one: the canonical
+// bytes are `{"v":1,"seq":` + the number + Tail.
+type Split struct {
+	Tail []byte
+}
+
+// EncodeSplit encodes r with its sequence number left out (see Split).
+func (r *Record) EncodeSplit() (Split, error) {
+	c := *r
+	c.Seq = 0
+	b, err := c.Encode()
+	if err != nil {
+		return Split{}, err
+	}
+	head := fmt.Appendf(nil, `{"v":%d,"seq":0`, c.V)
+	if !bytes.HasPrefix(b, head) {
+		return Split{}, errors.New("evidence: unexpected canonical prefix")
+	}
+	return Split{Tail: b[len(head):]}, nil
+}
+
+// Join returns the canonical bytes of the split record with seq filled in.
+func (s Split) Join(version int, seq uint64) []byte {
+	out := make([]byte, 0, 24+len(s.Tail))
+	out = append(out, `{"v":`...)
+	out = strconv.AppendInt(out, int64(version), 10)
+	out = append(out, `,"seq":`...)
+	out = strconv.AppendUint(out, seq, 10)
+	return append(out, s.Tail...)
 }
 
 func utcPtr(t *time.Time) *time.Time {

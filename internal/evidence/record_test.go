@@ -90,3 +90,18 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitJoinEqualsEncode(t *testing.T) {
+	r := sample()
+	for _, seq := range []uint64{0, 7, 42, 1 << 40} {
+		r.Seq = seq
+		want, _ := r.Encode()
+		sp, err := r.EncodeSplit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sp.Join(r.V, seq); !bytes.Equal(got, want) {
+			t.Fatalf("seq %d:\n got %s\nwant %s", seq, got, want)
+		}
+	}
+}

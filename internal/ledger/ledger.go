@@ -210,6 +210,9 @@ func (l *Ledger) OpenSpool(loc SpoolLoc) (interface {
 type Pending struct {
 	Record evidence.Record
 	Loc    SpoolLoc
+	// Encoded, if set, is Record.EncodeSplit() done by the caller: the
+	// writer then only splices in the sequence number.
+	Encoded *evidence.Split
 }
 
 // Commit is one unit of work for the writer.
@@ -474,7 +477,13 @@ func (w *txWriter) commit(c *Commit) (uint64, error) {
 		p := &c.Records[i]
 		rec := p.Record
 		rec.Seq = uint64(w.size)
-		data, err := rec.Encode()
+		var data []byte
+		var err error
+		if p.Encoded != nil {
+			data = p.Encoded.Join(rec.V, rec.Seq)
+		} else {
+			data, err = rec.Encode()
+		}
 		if err != nil {
 			return 0, err
 		}

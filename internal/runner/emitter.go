@@ -129,12 +129,18 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	if n := len(rec.Subject) + len(src.Endpoint) + len(src.Query) + len(src.Account) + len(src.System) + len(src.CollectorVersion); n > 32<<10 {
 		return collectors.Permanent(fmt.Errorf("artifact %s: subject and source take %d bytes; keep them under 32 KiB (put long queries in the body)", a.Type, n))
 	}
+	// Encode now, on the collector's goroutine: the ledger's single
+	// writer then only splices in the sequence number.
+	enc, err := rec.EncodeSplit()
+	if err != nil {
+		return collectors.Permanent(err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.pending) >= maxPending {
 		return collectors.Permanent(fmt.Errorf("%d artifacts emitted without a checkpoint; call Checkpoint after each page (exec: print a {\"cursor\": ...} line)", maxPending))
 	}
-	e.pending = append(e.pending, ledger.Pending{Record: rec, Loc: loc})
+	e.pending = append(e.pending, ledger.Pending{Record: rec, Loc: loc, Encoded: &enc})
 	e.pendingSize += loc.Size
 	return nil
 }
