@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
@@ -112,7 +113,11 @@ func (r *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nevidence by control:\n")
 		for _, k := range app.SortedKeys(byControl) {
-			fmt.Fprintf(w, "  %-8s %d artifacts   %s\n", k, byControl[k], filepath.Join(r.StorePath, "controls", k))
+			noun := "artifacts"
+			if byControl[k] == 1 {
+				noun = "artifact "
+			}
+			fmt.Fprintf(w, "  %-8s %3d %s  %s\n", k, byControl[k], noun, filepath.Join(r.StorePath, "controls", k))
 		}
 		if cp := r.Summary.Checkpoint; cp != nil {
 			fmt.Fprintf(w, "\nsigned checkpoint: tree size %d, root %s\n", cp.Size, cp.Root)
@@ -130,5 +135,6 @@ func (r *Result) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nworkspace: %s\n", r.Dir)
 	fmt.Fprintf(w, "  configuration  %s\n  ledger         %s\n  store          %s\n", r.Config, filepath.Join(r.Dir, "data"), r.StorePath)
-	fmt.Fprintf(w, "\nnext:\n  tickmark evidence list --config %s\n  tickmark verify --config %s\n", r.Config, r.Config)
+	fmt.Fprintf(w, "\nnext:\n  tickmark evidence list --config %s\n  tickmark verify --config %s\n  tickmark coverage --config %s --from %s --to %s\n",
+		r.Config, r.Config, r.Config, time.Now().UTC().Format("2006-01-02"), time.Now().UTC().Format("2006-01-02"))
 }
