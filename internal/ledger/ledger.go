@@ -451,6 +451,8 @@ func newTxWriter(tx *bolt.Tx, size int64) *txWriter {
 	w.b.rec.FillPercent = 1.0
 	w.b.hashes.FillPercent = 1.0
 	w.b.t.FillPercent = 0.9
+	w.b.ctl.FillPercent = 0.9 // keys grow within each control's range
+	w.b.typ.FillPercent = 0.9
 	w.b.out.FillPercent = 1.0
 	return w
 }
