@@ -180,13 +180,22 @@ var commands []func(*env) *cobra.Command
 
 func register(f func(*env) *cobra.Command) { commands = append(commands, f) }
 
-// loadConfig resolves and loads the configuration.
-func (e *env) loadConfig() (*config.Config, error) {
+// loadConfig resolves and loads the configuration, building every collector
+// (their secrets must resolve): for the commands that run collectors.
+func (e *env) loadConfig() (*config.Config, error) { return e.loadConfigWith(config.Load) }
+
+// loadConfigForReading loads the configuration without building collectors:
+// read commands need no collector secret.
+func (e *env) loadConfigForReading() (*config.Config, error) {
+	return e.loadConfigWith(config.LoadForReading)
+}
+
+func (e *env) loadConfigWith(load func(string) (*config.Config, error)) (*config.Config, error) {
 	p, err := config.Resolve(e.configPath)
 	if err != nil {
 		return nil, usageErr(err, "see config/tickmark.example.yaml for a starting point")
 	}
-	cfg, err := config.Load(p)
+	cfg, err := load(p)
 	if err != nil {
 		if _, ok := collectors.AsConfigErrors(err); ok {
 			return nil, fmt.Errorf("%s: %w", p, err)
