@@ -446,3 +446,25 @@ func TestDemoNextCommandsNeedNoSecrets(t *testing.T) {
 		t.Errorf("config validate without secrets: exit %d, want 2 naming the missing variable\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// TestMistypedSubcommandExits2WithSuggestion: a typo in a command group is a
+// usage error naming the nearest command, never help with exit 0.
+func TestMistypedSubcommandExits2WithSuggestion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"config", "valdate"}, `did you mean validate?`},
+		{[]string{"evidence", "lst"}, `did you mean list?`},
+		{[]string{"ledger", "restor"}, `did you mean restore?`},
+		{[]string{"evidnce", "list"}, `unknown command "evidnce"`},
+	} {
+		r := tickmark(t, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("tickmark %s: exit %d, want 2 with %q\nstderr: %s", strings.Join(tc.args, " "), r.code, tc.want, r.stderr)
+		}
+	}
+	if r := tickmark(t, "config"); r.code != 0 || !strings.Contains(r.stdout, "validate") {
+		t.Errorf("tickmark config alone: exit %d, want its help with exit 0\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
