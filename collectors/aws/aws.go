@@ -159,6 +159,7 @@ type run struct {
 	emit    collectors.Emitter
 	awsCfg  aws.Config
 	account string
+	regions []string   // the regions collected
 	mu      sync.Mutex // guards cur and serialises emit+checkpoint
 	cur     *cursor
 	ct      map[string]*cloudtrail.Client
@@ -178,7 +179,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("aws: loading the AWS configuration: %w", err))
 	}
-	r := &run{cfg: c.cfg, req: req, emit: emit, awsCfg: awsCfg, cur: cur, ct: map[string]*cloudtrail.Client{}}
+	r := &run{cfg: c.cfg, req: req, emit: emit, awsCfg: awsCfg, cur: cur, ct: map[string]*cloudtrail.Client{}, regions: c.cfg.Regions}
 	id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return r.fail(ctx, "sts:GetCallerIdentity", awsCfg.Region, err)

@@ -739,3 +739,35 @@ func TestStaticKeysFromSecretReferences(t *testing.T) {
 		t.Errorf("literal key accepted: %v", err)
 	}
 }
+
+// Regions are judged after every trail's status is known: eu-west-1 sorts
+// before us-east-1, the home of the only logging trail (multi-region "main"),
+// and must not be reported as unrecorded.
+func TestRegionCoveredByTrailHomedInLaterRegion(t *testing.T) {
+	e := newEnv(t, false)
+	e.fake.SetTrailStatus("org-trail", awsfake.TrailStatus{IsLogging: false})
+	e.fake.SetTrailStatus("ap-trail", awsfake.TrailStatus{IsLogging: false})
+	res := run(t, e.config("evidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var judged int
+	for _, a := range byType(res, awscol.TypeTrails) {
+		var body struct {
+			Region   string   `json:"region"`
+			Findings []string `json:"findings"`
+		}
+		if err := json.Unmarshal(a.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Region == "eu-west-1" || body.Region == "us-east-1" {
+			judged++
+			if len(body.Findings) != 0 {
+				t.Errorf("%s is recorded by the logging multi-region trail main, findings %q", body.Region, body.Findings)
+			}
+		}
+	}
+	if judged != 2 {
+		t.Fatalf("judged %d of the 2 configured regions", judged)
+	}
+}

@@ -114,12 +114,12 @@ func (r *run) eventNames(region string) []string {
 }
 
 func (r *run) collectEvents(ctx context.Context) error {
-	if len(r.cfg.EventNames) == 0 && !containsStr(r.cfg.Regions, "us-east-1") {
+	if len(r.cfg.EventNames) == 0 && !containsStr(r.regions, "us-east-1") {
 		r.req.Logger.Warn("IAM and Organizations events are recorded in us-east-1, which is not configured: they are not collected", "evidence_type", TypeEvents)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(regionWorkers)
-	for _, region := range r.cfg.Regions {
+	for _, region := range r.regions {
 		g.Go(func() error { return r.regionEvents(gctx, region) })
 	}
 	err := g.Wait()
