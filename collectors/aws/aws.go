@@ -106,6 +106,11 @@ type Config struct {
 	// so that events CloudTrail delivers late are not skipped (default 15m;
 	// 0s is allowed).
 	EventDelay *collectors.Duration `yaml:"event_delay"`
+	// EventOverlap is how much of the already collected history every run
+	// reads again, so that events CloudTrail delivers later than the delay
+	// still land in a later artifact; events already collected are skipped
+	// by EventId (default 1h; 0s turns the re-read off).
+	EventOverlap *collectors.Duration `yaml:"event_overlap"`
 }
 
 // Validate checks the configuration.

@@ -771,3 +771,53 @@ func TestRegionCoveredByTrailHomedInLaterRegion(t *testing.T) {
 		t.Fatalf("judged %d of the 2 configured regions", judged)
 	}
 }
+
+// An event CloudTrail delivers after its window was collected is caught by
+// the next run's overlap, exactly once, and nothing else is repeated.
+func TestLateEventCaughtByOverlap(t *testing.T) {
+	e := newEnv(t, false)
+	cfg := "regions: [us-east-1]\nendpoint: " + e.url + "\nevidence: [cloudtrail_events]\nevent_names: [ConsoleLogin, StopLogging]\n"
+	got := map[string]int{}
+	first := run(t, cfg, collectortest.Options{})
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	collectIDs(t, first, got)
+	before := len(got)
+	// delivered late: its event time is 40 minutes before the first run's
+	// window end, inside what the first run already reported complete
+	e.fake.AddEvents("us-east-1", awsfake.Event{EventID: "late-stoplogging", EventName: "StopLogging", EventSource: "cloudtrail.amazonaws.com", Username: "mallory", Time: now.Add(-55 * time.Minute)})
+	second := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	collectIDs(t, second, got)
+	if got["us-east-1/late-stoplogging"] != 1 {
+		t.Fatalf("the late event was not collected by the next run")
+	}
+	// the 5-minute-old login, inside the first run's delay, is new too
+	if len(got) != before+2 {
+		t.Errorf("second run added %d events, want the late one and the one past the first delay", len(got)-before)
+	}
+	assertOnce(t, got)
+	var win struct {
+		Start   string `json:"window_start"`
+		Overlap struct {
+			From, To string
+		} `json:"reread_overlap"`
+	}
+	for _, a := range byType(second, awscol.TypeEvents) {
+		if a.Subject == awsfake.SampleAccount+"/us-east-1" {
+			if err := json.Unmarshal(a.Body, &win); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	firstEnd := now.Add(-15 * time.Minute)
+	if win.Start != ts(firstEnd.Add(time.Second-time.Hour)) || win.Overlap.To != ts(firstEnd) {
+		t.Errorf("second window starts %s with overlap to %s; want the hour before %s re-read", win.Start, win.Overlap.To, ts(firstEnd))
+	}
+	third := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: second.Cursor})
+	collectIDs(t, third, got)
+	assertOnce(t, got)
+}
