@@ -89,7 +89,7 @@ Services Criteria and their ISO/IEC 27001:2022 and NIST CSF 2.0 crosswalks.`,
 func (e *env) controlSet() (*controls.Set, *config.Config, error) {
 	var cfg *config.Config
 	if p, err := config.Resolve(e.configPath); err == nil {
-		if cfg, err = config.Load(p); err != nil {
+		if cfg, err = config.LoadForReading(p); err != nil {
 			if _, ok := collectors.AsConfigErrors(err); ok {
 				return nil, nil, fmt.Errorf("%s: %w", p, err)
 			}

@@ -37,7 +37,7 @@ func (f *storeFlags) add(c *cobra.Command) {
 }
 
 func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
-	cfg, err := e.loadConfig()
+	cfg, err := e.loadConfigForReading()
 	if err != nil {
 		return nil, err
 	}
