@@ -150,6 +150,18 @@ func WithScope(ctx context.Context, scope string) context.Context {
 	return context.WithValue(ctx, scopeKey{}, scope)
 }
 
+type retryHookKey struct{}
+
+// WithRetryHook returns a context whose requests, when this transport
+// retries them, are cloned and passed to hook before each resend. Requests
+// that must differ per attempt use it: an OAuth 2.0 DPoP proof (RFC 9449)
+// is single-use, so a retry must carry a fresh one. The first attempt is
+// sent as the caller built it; transports without the hook send retries
+// unchanged.
+func WithRetryHook(ctx context.Context, hook func(*http.Request) error) context.Context {
+	return context.WithValue(ctx, retryHookKey{}, hook)
+}
+
 func (t *Transport) scope(r *http.Request) *budget {
 	key := r.URL.Host
 	if s, ok := r.Context().Value(scopeKey{}).(string); ok && s != "" {
@@ -200,6 +212,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r = req.Clone(ctx)
 			r.Body = body
+		}
+		if hook, ok := ctx.Value(retryHookKey{}).(func(*http.Request) error); ok && attempt > 0 {
+			if r == req {
+				r = req.Clone(ctx)
+			}
+			if err := hook(r); err != nil {
+				t.done(b)
+				return nil, err
+			}
 		}
 		t.mu.Lock()
 		t.stats.Requests++

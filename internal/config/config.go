@@ -115,12 +115,21 @@ var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // Load reads, decodes and validates a configuration file. The returned error
 // is a collectors.ConfigErrors listing every problem.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// LoadForReading reads and validates a configuration for the read commands
+// (verify, evidence list, coverage, export, status, ...): collector sections
+// are not built, so their secrets are not resolved and need not be set. The
+// entries' names, types and control mappings are still validated. Use Load
+// (and `tickmark config validate`) where collectors run.
+func LoadForReading(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, build bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := parse(data, build)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +146,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and validates configuration bytes.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) { return parse(data, true) }
+
+func parse(data []byte, build bool) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, collectors.ConfigErrors{syntaxError(err)}
@@ -181,7 +192,7 @@ func Parse(data []byte) (*Config, error) {
 	names := map[string]int{}
 	for i := range top.Collectors {
 		n := &top.Collectors[i]
-		cc, ces := decodeCollector(n, i)
+		cc, ces := decodeCollector(n, i, build)
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
@@ -290,7 +301,7 @@ func (c *Config) validateStore(root *yaml.Node, errs *collectors.ConfigErrors) {
 	}
 }
 
-func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigErrors) {
+func decodeCollector(n *yaml.Node, i int, build bool) (*CollectorConfig, collectors.ConfigErrors) {
 	path := fmt.Sprintf("collectors[%d]", i)
 	if n.Kind != yaml.MappingNode {
 		return nil, collectors.ConfigErrors{{Line: n.Line, Key: path, Msg: "must be a mapping with name, type, schedule and a section for the type"}}
@@ -369,6 +380,9 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 		return cc, errs
 	}
 	cc.Definition, cc.Section = def, section
+	if !build {
+		return cc, errs
+	}
 	col, err := collectors.Build(cc.Type, section, path)
 	if err != nil {
 		if ces, ok := collectors.AsConfigErrors(err); ok {

@@ -64,7 +64,7 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 						return usageErr(fmt.Errorf("no control %q in the control set (%s)", id, v.set.Source), "run `tickmark controls list`")
 					}
 				}
-				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.link, NoRunHistory: v.fromStore})
+				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible()})
 				if err != nil {
 					return failErr(err, "")
 				}

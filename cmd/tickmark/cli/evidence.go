@@ -44,7 +44,7 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 				if fromStore {
 					return e.listFromStore(agent, q, asJSON)
 				}
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}

@@ -26,7 +26,7 @@ func (e *env) openView() (*storeview.View, func(), error) {
 }
 
 func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) {
-	cfg, err := e.loadConfig()
+	cfg, err := e.loadConfigForReading()
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -34,7 +34,7 @@ problem.`,
 				if fromStore {
 					return e.verifyFromStore(agent, asJSON, skipBodies)
 				}
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}
