@@ -35,6 +35,7 @@ var evidenceTypes = []collectors.EvidenceType{
 	{Name: "jira.offboarding", Controls: []string{"CC6.2", "CC6.3"}, Description: "offboarding tickets and when access removal was completed"},
 	{Name: "jira.vulnerabilities", Controls: []string{"CC7.1"}, Description: "vulnerability remediation tickets"},
 	{Name: "jira.tickets", Controls: nil, Description: "tickets of any other query (set controls on the query)"},
+	{Name: "jira.population", Controls: nil, Description: "each query's population per run: collected count beside Jira's count, deleted tickets (filed under the query's controls)"},
 }
 
 func init() {
@@ -80,6 +81,23 @@ type Config struct {
 	// Concurrency bounds per-ticket requests (changelog pages, remote
 	// links) in flight (default 4).
 	Concurrency int `yaml:"concurrency"`
+	// ImplementerField is the user field naming who implemented a change
+	// (segregation of duties; optional).
+	ImplementerField string `yaml:"implementer_field"`
+	// DoneStatuses are the statuses meaning "implemented" (default [Done]).
+	DoneStatuses []string `yaml:"done_statuses"`
+	// JSMApprovals reads Jira Service Management approvals of tickets in
+	// service projects (default true; one request per such ticket).
+	JSMApprovals *bool `yaml:"jsm_approvals"`
+	// Comments reads each ticket's comment count and last comment time
+	// (default true; a request only when the embedded page is full).
+	Comments *bool `yaml:"comments"`
+	// Reconcile compares each query's collected count with Jira's count
+	// (default true; two requests per query and run).
+	Reconcile *bool `yaml:"reconcile"`
+	// DeletedTickets reads deleted tickets from the audit log (default
+	// true; needs Administer Jira, recorded as not visible otherwise).
+	DeletedTickets *bool `yaml:"deleted_tickets"`
 }
 
 // Query is one JQL query and where its tickets are filed.
@@ -88,12 +106,26 @@ type Query struct {
 	JQL          string   `yaml:"jql"`
 	EvidenceType string   `yaml:"evidence_type"`
 	Controls     []string `yaml:"controls"`
+	// Fields are extra fields to keep as Jira returns them (risk, change
+	// type, implementation window, linked PRs...), by field ID.
+	Fields []string `yaml:"fields"`
+	// Segregation adds the segregation-of-duties check to each ticket
+	// (default: on for jira.change_tickets and jira.access_requests).
+	Segregation *bool `yaml:"segregation"`
+}
+
+func (q *Query) segregation() bool {
+	if q.Segregation != nil {
+		return *q.Segregation
+	}
+	return q.EvidenceType == "jira.change_tickets" || q.EvidenceType == "jira.access_requests"
 }
 
 var (
 	queryNameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	evidenceTypeRE = regexp.MustCompile(`^jira\.[a-z][a-z0-9_]*$`)
 	fieldRE        = regexp.MustCompile(`^customfield_[0-9]+$`)
+	anyFieldRE     = regexp.MustCompile(`^(customfield_[0-9]+|[a-z][A-Za-z0-9_]*)$`)
 	orderByRE      = regexp.MustCompile(`(?i)\border\s+by\b`)
 )
 
@@ -152,6 +184,23 @@ func (c *Config) Validate() error {
 		}
 		if !evidenceTypeRE.MatchString(q.EvidenceType) {
 			add(key+".evidence_type", fmt.Sprintf("%q is not a jira evidence type", q.EvidenceType), "e.g. jira.change_tickets, jira.incidents, jira.access_requests")
+		}
+		for j, f := range q.Fields {
+			if !anyFieldRE.MatchString(f) {
+				add(fmt.Sprintf("%s.fields[%d]", key, j), fmt.Sprintf("%q is not a field ID", f), "e.g. customfield_10070 or duedate (see Settings > Issues > Custom fields)")
+			}
+		}
+	}
+	if c.ImplementerField != "" && !fieldRE.MatchString(c.ImplementerField) && c.ImplementerField != "assignee" {
+		add("implementer_field", fmt.Sprintf("%q is not a custom field ID", c.ImplementerField), "e.g. customfield_10060")
+	}
+	if len(c.DoneStatuses) == 0 {
+		c.DoneStatuses = []string{"Done"}
+	}
+	for _, p := range []**bool{&c.JSMApprovals, &c.Comments, &c.Reconcile, &c.DeletedTickets} {
+		if *p == nil {
+			t := true
+			*p = &t
 		}
 	}
 	if c.PageSize == 0 {

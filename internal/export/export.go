@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
@@ -350,7 +350,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	}
 
 	// 3. Evidence by control, with the index rows.
-	cw := csv.NewWriter(csvS.w)
+	cw := csvsafe.NewWriter(csvS.w)
 	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
 	var recs bitset
 	unsigned := map[uint64]bool{}

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
@@ -70,7 +70,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 						}
 					}
 				} else {
-					w := csv.NewWriter(e.stdout)
+					w := csvsafe.NewWriter(e.stdout)
 					_ = w.Write(header)
 					for i, r := range rows {
 						_ = w.Write(append([]string{strconv.Itoa(i + 1)}, pop.Record(r)...))
