@@ -113,6 +113,37 @@ func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce fun
 	return emitErr
 }
 
+// streamObject writes head's fields, then key: an array of the items that
+// produce adds (one per line), then the fields tail returns for the item
+// count: a large list goes to the writer as it is read, never held.
+func streamObject(w io.Writer, head map[string]any, key string, produce func(add func(any) error) error, tail func(n int) string) error {
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "%s,%q:[", hb[:len(hb)-1], key); err != nil {
+		return err
+	}
+	n := 0
+	err = produce(func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			b = append([]byte{','}, b...)
+		}
+		n++
+		_, err = w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "],%s}\n", tail(n))
+	return err
+}
+
 // --- okta.users -----------------------------------------------------------
 
 type factorRecord struct {
@@ -286,39 +317,16 @@ func (r *run) groups(ctx context.Context) error {
 		return r.emitStream(ctx, a, func(w io.Writer) error {
 			head := map[string]any{"org": r.org, "endpoints": []string{"GET /api/v1/groups", appsEP, "GET /api/v1/groups/{id}/users"},
 				"as_of": r.req.Now, "group": raw, "app_count": len(apps), "apps": append([]appRecord{}, apps...)}
-			hb, err := json.Marshal(head)
-			if err != nil {
-				return err
-			}
-			// {head..., "members": [ ... ], "member_count": n}
-			if _, err := w.Write(hb[:len(hb)-1]); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, `,"members":[`); err != nil {
-				return err
-			}
-			n := 0
-			err = pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
-				for i := range us {
-					b, err := json.Marshal(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status})
-					if err != nil {
-						return err
+			return streamObject(w, head, "members", func(add func(any) error) error {
+				return pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
+					for i := range us {
+						if err := add(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status}); err != nil {
+							return err
+						}
 					}
-					if n > 0 {
-						b = append([]byte{','}, b...)
-					}
-					if _, err := w.Write(append(b, '\n')); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "],\"member_count\":%d,\"complete\":true}\n", n)
-			return err
+					return nil
+				})
+			}, func(n int) string { return fmt.Sprintf(`"member_count":%d,"complete":true`, n) })
 		})
 	})
 }
