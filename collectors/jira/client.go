@@ -29,6 +29,7 @@ const maxBody = 64 << 20
 type api struct {
 	c          *gojira.Client
 	site       *url.URL // the site (base_url): the account evidence names
+	pacer      *pacer
 	deployment string   // cloud | datacenter
 	loc        *time.Location
 	// approverName is the approver field's display name.
@@ -111,12 +112,13 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		}
 		apiBase = strings.TrimSuffix(cfg.GatewayURL, "/") + "/ex/jira/" + url.PathEscape(id)
 	}
-	authed := &http.Client{Transport: authTransport(ctx, cfg, hc), Timeout: hc.Timeout}
+	pc := newPacer(hc.Transport)
+	authed := &http.Client{Transport: authTransport(ctx, cfg, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
 	c, err := gojira.NewClient(authed, apiBase)
 	if err != nil {
 		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
 	}
-	a := &api{c: c, site: site, deployment: deployment, loc: time.UTC}
+	a := &api{c: c, site: site, deployment: deployment, loc: time.UTC, pacer: pc}
 	// The account's time zone: JQL dates are read in it.
 	var me struct {
 		TimeZone string `json:"timeZone"`

@@ -92,6 +92,9 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			failed = append(failed, err)
 		}
 	}
+	if log != nil && a.pacer.carefulRequests() > 0 {
+		log.Info("jira rate limit: requests sent one at a time while the budget was low", "requests", a.pacer.carefulRequests())
+	}
 	switch len(failed) {
 	case 0:
 		return nil
