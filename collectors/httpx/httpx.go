@@ -246,7 +246,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.stats.NotModified++
 			t.mu.Unlock()
 		}
-		wait, retry := t.retryDecision(resp, attempt)
+		wait, retry := t.retryDecision(ctx, resp, attempt)
+		if retry && isThrottle(resp) && throttleBackoff(ctx) > 0 {
+			// hold every request of the scope, not only this one
+			b.mu.Lock()
+			if until := t.now().Add(wait); until.After(b.blocked) {
+				b.blocked = until
+			}
+			b.mu.Unlock()
+		}
 		if !retry || !replayable || attempt >= t.maxRetries() {
 			if retry && attempt >= t.maxRetries() {
 				t.log("giving up after retries", req, "status", resp.StatusCode, "attempts", attempt+1)
@@ -371,12 +379,36 @@ func isThrottle(resp *http.Response) bool {
 	return false
 }
 
+type throttleKey struct{}
+
+// WithThrottleBackoff returns a context whose requests, when throttled
+// (429, or 403 with Retry-After) without a Retry-After value while the
+// budget is not exhausted (X-RateLimit-Remaining present and not 0), wait
+// min, then 2·min, 4·min… before they are retried, and hold every other
+// request of their scope as long. That is GitHub's documented rule for
+// secondary rate limits ("wait at least one minute … increasing
+// exponentially"). Without it such responses are retried as before: at
+// X-RateLimit-Reset, or after a short backoff.
+func WithThrottleBackoff(ctx context.Context, min time.Duration) context.Context {
+	return context.WithValue(ctx, throttleKey{}, min)
+}
+
+func throttleBackoff(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(throttleKey{}).(time.Duration)
+	return d
+}
+
 // retryDecision says whether and how long to wait before retrying.
-func (t *Transport) retryDecision(resp *http.Response, attempt int) (time.Duration, bool) {
+func (t *Transport) retryDecision(ctx context.Context, resp *http.Response, attempt int) (time.Duration, bool) {
 	now := t.now()
 	if isThrottle(resp) {
 		if ra := retryAfter(now, resp.Header.Get("Retry-After")); ra > 0 {
 			return ra, true
+		}
+		if base := throttleBackoff(ctx); base > 0 {
+			if rem := resp.Header.Get("X-RateLimit-Remaining"); rem != "" && strings.TrimSpace(rem) != "0" {
+				return base << min(attempt, 10), true
+			}
 		}
 		if reset, ok := headerInt(resp.Header, "X-RateLimit-Reset", "X-Rate-Limit-Reset", "RateLimit-Reset"); ok {
 			if d := resetTime(now, int64(reset)).Sub(now) + time.Second; d > 0 {

@@ -425,7 +425,7 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 			latest = is.updated
 		}
 	}
-	base := a.c.GetBaseURL()
+	base := a.site
 	account := (&url.URL{Scheme: base.Scheme, Host: base.Host}).String()
 	art := collectors.Artifact{
 		Type:        q.EvidenceType,

@@ -34,12 +34,13 @@ var sampleConfig string
 
 // Evidence types.
 const (
-	TypeUsers         = "okta.users"
-	TypeDeprovisioned = "okta.deprovisioned_users"
-	TypeGroups        = "okta.groups"
-	TypeAdmins        = "okta.admins"
-	TypePolicies      = "okta.policies"
-	TypeSystemLog     = "okta.system_log"
+	TypeUsers          = "okta.users"
+	TypeDeprovisioned  = "okta.deprovisioned_users"
+	TypeGroups         = "okta.groups"
+	TypeAdmins         = "okta.admins"
+	TypePolicies       = "okta.policies"
+	TypeSystemLog      = "okta.system_log"
+	TypeAuthenticators = "okta.authenticators"
 )
 
 // Version is recorded in every artifact's Source.
@@ -52,6 +53,7 @@ var evidenceNames = []struct{ short, typ string }{
 	{"groups", TypeGroups},
 	{"admins", TypeAdmins},
 	{"policies", TypePolicies},
+	{"authenticators", TypeAuthenticators},
 	{"deprovisioned_users", TypeDeprovisioned},
 	{"system_log", TypeSystemLog},
 }
@@ -186,7 +188,8 @@ func init() {
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},
 			{Name: TypeGroups, Controls: []string{"CC6.3"}, Description: "groups with their members and application assignments"},
 			{Name: TypeAdmins, Controls: []string{"CC6.3"}, Description: "users and groups holding admin roles"},
-			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "password, MFA enrollment, sign-on and authentication policies with their rules"},
+			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "every policy type the org supports (others recorded as not applicable) with all rules"},
+			{Name: TypeAuthenticators, Controls: []string{"CC6.1"}, Description: "the org's authenticators, classified knowledge/possession/inherence and phishing-resistant"},
 			{Name: TypeSystemLog, Controls: []string{"CC6.1", "CC6.2", "CC6.3", "CC7.2"}, Description: "security-relevant System Log events, raw, one artifact per page, incremental"},
 		},
 		SampleConfig: sampleConfig,
@@ -274,6 +277,7 @@ func (c *collector) scopes() []string {
 	add(TypeGroups, "okta.groups.read", "okta.apps.read")
 	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read")
 	add(TypePolicies, "okta.policies.read")
+	add(TypeAuthenticators, "okta.authenticators.read")
 	add(TypeSystemLog, "okta.logs.read")
 	out := make([]string, 0, len(set))
 	for s := range set {
@@ -302,6 +306,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		{TypeGroups, r.groups},
 		{TypeAdmins, r.admins},
 		{TypePolicies, r.policies},
+		{TypeAuthenticators, r.authenticators},
 		{TypeDeprovisioned, r.deprovisioned},
 		{TypeSystemLog, r.systemLog},
 	}
