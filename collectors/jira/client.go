@@ -30,7 +30,7 @@ type api struct {
 	c          *gojira.Client
 	site       *url.URL // the site (base_url): the account evidence names
 	pacer      *pacer
-	deployment string   // cloud | datacenter
+	deployment string // cloud | datacenter
 	loc        *time.Location
 	// approverName is the approver field's display name.
 	approverName string
