@@ -283,5 +283,7 @@ func isNotSupported(err error) bool {
 	if !errors.As(err, &se) {
 		return false
 	}
-	return se.Status == http.StatusBadRequest || se.Status == http.StatusNotFound || (se.Status == http.StatusForbidden && se.Code == "E0000038")
+	// 400 E0000001 invalid type, 404 E0000007, 401 E0000015 feature not enabled, 403 E0000038 not available
+	return (se.Status == http.StatusBadRequest && se.Code == "E0000001") || se.Status == http.StatusNotFound ||
+		se.Code == "E0000015" || se.Code == "E0000038"
 }
