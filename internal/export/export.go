@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,8 +24,10 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
@@ -296,7 +297,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	}
 	for _, id := range sortedKeys(keys) {
 		man.Keys = append(man.Keys, id)
-		if err := p.addBytes("keys/"+id+".pub", []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
+		if err := p.addBytes(publog.KeyPath(id), []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
 			return nil, err
 		}
 	}
@@ -321,7 +322,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 			}
 		}
 		if tok, ok := tokens[cp.Size]; ok {
-			if err := p.addBytes(fmt.Sprintf("checkpoints/%d.tsr", cp.Size), tok); err != nil {
+			if err := p.addBytes(publog.TokenPath(cp.Size), tok); err != nil {
 				return nil, err
 			}
 		}
@@ -350,7 +351,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	}
 
 	// 3. Evidence by control, with the index rows.
-	cw := csv.NewWriter(csvS.w)
+	cw := csvsafe.NewWriter(csvS.w)
 	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
 	var recs bitset
 	unsigned := map[uint64]bool{}
@@ -492,7 +493,7 @@ func release(src readmodel.Source) {
 	}
 }
 
-func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }
+func checkpointFile(size int64) string { return publog.CheckpointPath(size) }
 
 func consistencyFile(size int64) string { return fmt.Sprintf("checkpoints/%d.consistency", size) }
 

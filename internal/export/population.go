@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
@@ -396,7 +397,7 @@ func (p *Population) Record(r Row) []string {
 
 // WriteCSV writes the population as CSV.
 func (p *Population) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	if err := cw.Write(p.Header()); err != nil {
 		return err
 	}
