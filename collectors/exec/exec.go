@@ -35,7 +35,9 @@ func init() {
 		EvidenceTypes: nil, // the command names its own types; map them with collectors[].controls
 		NewConfig:     func() any { return &Config{} },
 		New: func(cfg any) (collectors.Collector, error) {
-			return &Collector{cfg: *cfg.(*Config)}, nil
+			c := &Collector{cfg: *cfg.(*Config)}
+			c.registerSecrets()
+			return c, nil
 		},
 	})
 }
@@ -105,6 +107,7 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 	cmd := osexec.Command(c.cfg.Command[0], c.cfg.Command[1:]...)
 	cmd.Dir = c.cfg.Dir
 	cmd.Env = c.env(req)
+	c.registerSecrets() // the environment may have changed since the start
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = p.outW, p.errW
 	if err := cmd.Start(); err != nil {
@@ -155,7 +158,9 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 		if t := strings.TrimSpace(stderr.String()); t != "" {
 			msg += "; stderr: " + t
 		}
-		return collectors.Permanent(errors.New(msg))
+		// The variables passed to the command are its credentials: none of
+		// them, in any encoding, leaves in the message.
+		return collectors.Permanent(errors.New(collectors.SecretRedactor().String(msg)))
 	}
 	return nil
 }
@@ -252,6 +257,16 @@ func (c *Collector) relay(ctx context.Context, r io.Reader, emit collectors.Emit
 	}
 }
 
+// registerSecrets marks the values of the variables passed to the command
+// (other than PATH) as secrets: they are its credentials.
+func (c *Collector) registerSecrets() {
+	for _, name := range c.cfg.Env {
+		if v, ok := os.LookupEnv(name); ok && name != "PATH" {
+			collectors.RegisterSecretValue(v)
+		}
+	}
+}
+
 func (c *Collector) env(req collectors.Request) []string {
 	env := []string{
 		"TICKMARK_CURSOR=" + req.Cursor,
@@ -278,6 +293,7 @@ type tailBuffer struct {
 	mu  sync.Mutex
 	max int
 	b   []byte
+	cut bool
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
@@ -286,12 +302,24 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.b = append(t.b, p...)
 	if len(t.b) > t.max {
 		t.b = t.b[len(t.b)-t.max:]
+		t.cut = true
 	}
 	return len(p), nil
 }
 
+// String returns the tail. When earlier output was dropped, the tail starts
+// at a line break (or, without one, 512 bytes in), so that no fragment of a
+// secret cut in half by the drop is left where the redactor cannot know it.
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.b)
+	b := t.b
+	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		} else {
+			b = b[min(len(b), 512):]
+		}
+	}
+	return string(b)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
@@ -26,6 +28,8 @@ const maxBody = 64 << 20
 // api is the Jira client of one run.
 type api struct {
 	c          *gojira.Client
+	site       *url.URL // the site (base_url): the account evidence names
+	pacer      *pacer
 	deployment string // cloud | datacenter
 	loc        *time.Location
 	// approverName is the approver field's display name.
@@ -33,12 +37,43 @@ type api struct {
 }
 
 // authTransport wraps base (the engine's rate-limit-aware transport) with
-// go-jira's authentication for the deployment.
-func authTransport(cfg *Config, deployment string, base http.RoundTripper) http.RoundTripper {
-	if deployment == deployCloud {
+// the authentication of cfg.Auth.
+func authTransport(ctx context.Context, cfg *Config, hc *http.Client) http.RoundTripper {
+	base := hc.Transport
+	switch cfg.Auth {
+	case authAPIToken, authScoped:
 		return &gojira.BasicAuthTransport{Username: cfg.Email, Password: cfg.Token.Value(), Transport: base}
+	case authBasic:
+		return &gojira.BasicAuthTransport{Username: cfg.Username, Password: cfg.Password.Value(), Transport: base}
+	case authOAuth:
+		// Atlassian's OAuth 2.0 client credentials for service accounts: the
+		// token comes from the token endpoint through the same transport.
+		cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Value(), TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams}
+		tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: hc.Timeout})
+		return &oauth2.Transport{Source: cc.TokenSource(tctx), Base: base}
 	}
 	return &gojira.PATAuthTransport{Token: cfg.Token.Value(), Transport: base}
+}
+
+// cloudID reads the site's cloud ID from /_edge/tenant_info (anonymous).
+func cloudID(ctx context.Context, cfg *Config, hc *http.Client) (string, error) {
+	if cfg.CloudID != "" {
+		return cfg.CloudID, nil
+	}
+	anon, err := gojira.NewClient(hc, cfg.BaseURL)
+	if err != nil {
+		return "", collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
+	}
+	var info struct {
+		CloudID string `json:"cloudId"`
+	}
+	if err := (&api{c: anon}).getJSON(ctx, "_edge/tenant_info", nil, &info, nil); err != nil {
+		return "", fmt.Errorf("discovering the cloud ID for the gateway (set `cloud_id` to skip this): %w", err)
+	}
+	if info.CloudID == "" {
+		return "", collectors.Permanent(fmt.Errorf("jira: %s/_edge/tenant_info has no cloudId; set `cloud_id`", strings.TrimSuffix(cfg.BaseURL, "/")))
+	}
+	return info.CloudID, nil
 }
 
 func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
@@ -61,16 +96,29 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		if strings.EqualFold(info.DeploymentType, "Cloud") {
 			deployment = deployCloud
 		}
-		if deployment == deployCloud && cfg.Email == "" {
+		if deployment == deployCloud && cfg.Auth == authPAT {
 			return nil, collectors.Permanent(errors.New("jira: the site is Jira Cloud, which needs `email` with the API token (Basic authentication)"))
 		}
 	}
-	authed := &http.Client{Transport: authTransport(cfg, deployment, hc.Transport), Timeout: hc.Timeout}
-	c, err := gojira.NewClient(authed, cfg.BaseURL)
+	site, err := url.Parse(cfg.BaseURL)
 	if err != nil {
 		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
 	}
-	a := &api{c: c, deployment: deployment, loc: time.UTC}
+	apiBase := cfg.BaseURL
+	if cfg.gateway() {
+		id, err := cloudID(ctx, cfg, hc)
+		if err != nil {
+			return nil, err
+		}
+		apiBase = strings.TrimSuffix(cfg.GatewayURL, "/") + "/ex/jira/" + url.PathEscape(id)
+	}
+	pc := newPacer(hc.Transport)
+	authed := &http.Client{Transport: authTransport(ctx, cfg, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
+	c, err := gojira.NewClient(authed, apiBase)
+	if err != nil {
+		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
+	}
+	a := &api{c: c, site: site, deployment: deployment, loc: time.UTC, pacer: pc}
 	// The account's time zone: JQL dates are read in it.
 	var me struct {
 		TimeZone string `json:"timeZone"`
@@ -116,6 +164,10 @@ func (a *api) do(ctx context.Context, method, path string, q url.Values, body an
 	if resp == nil || resp.Response == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) { // the token endpoint refused the client credentials
+			return nil, collectors.Permanent(fmt.Errorf("jira: OAuth 2.0 token for client_id: HTTP %d %s (hint: check client_id/client_secret of the service account's OAuth 2.0 credential)", re.Response.StatusCode, re.ErrorCode))
 		}
 		err = fmt.Errorf("jira: %s %s: %w", method, redact(req.URL), err)
 		if collectors.IsClassified(err) { // httpx gave up waiting on a rate limit
@@ -182,9 +234,16 @@ func statusError(resp *http.Response, body []byte) error {
 	var ec struct {
 		ErrorMessages []string          `json:"errorMessages"`
 		Errors        map[string]string `json:"errors"`
+		Message       string            `json:"message"`      // the api.atlassian.com gateway
+		ErrorMessage  string            `json:"errorMessage"` // Jira Service Management
 	}
 	if json.Unmarshal(body, &ec) == nil {
 		msgs := append([]string(nil), ec.ErrorMessages...)
+		for _, m := range []string{ec.Message, ec.ErrorMessage} {
+			if m != "" {
+				msgs = append(msgs, m)
+			}
+		}
 		for _, k := range sortedKeys(ec.Errors) {
 			msgs = append(msgs, k+": "+ec.Errors[k])
 		}
@@ -193,6 +252,9 @@ func statusError(resp *http.Response, body []byte) error {
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		se.Hint = "check the credentials: Cloud uses `email` + an API token (id.atlassian.com > Security > API tokens), Data Center a personal access token"
+		if strings.Contains(se.Message, "scope") || strings.Contains(resp.Request.URL.Path, "/ex/jira/") {
+			se.Hint = "the scoped token or OAuth credential lacks a scope this call needs, or has expired: see the scopes table in the jira collector's README"
+		}
 	case http.StatusForbidden:
 		se.Hint = "the account needs the Browse projects permission on the queried projects"
 	case http.StatusNotFound:

@@ -92,6 +92,9 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			failed = append(failed, err)
 		}
 	}
+	if log != nil && a.pacer.carefulRequests() > 0 {
+		log.Info("jira rate limit: requests sent one at a time while the budget was low", "requests", a.pacer.carefulRequests())
+	}
 	switch len(failed) {
 	case 0:
 		return nil
@@ -425,7 +428,7 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 			latest = is.updated
 		}
 	}
-	base := a.c.GetBaseURL()
+	base := a.site
 	account := (&url.URL{Scheme: base.Scheme, Host: base.Host}).String()
 	art := collectors.Artifact{
 		Type:        q.EvidenceType,

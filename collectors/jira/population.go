@@ -152,7 +152,7 @@ func (c *collector) reconcile(ctx context.Context, a *api, req collectors.Reques
 			}
 		}
 	}
-	base := a.c.GetBaseURL()
+	base := a.site
 	art := collectors.Artifact{
 		Type: "jira.population", Subject: q.Name, Controls: controls, ContentType: "application/json",
 		Body: buf.Bytes(), ObservedAt: upper, WindowStart: from, WindowEnd: upper,

@@ -113,14 +113,47 @@ func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce fun
 	return emitErr
 }
 
+// streamObject writes head's fields, then key: an array of the items that
+// produce adds (one per line), then the fields tail returns for the item
+// count: a large list goes to the writer as it is read, never held.
+func streamObject(w io.Writer, head map[string]any, key string, produce func(add func(any) error) error, tail func(n int) string) error {
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "%s,%q:[", hb[:len(hb)-1], key); err != nil {
+		return err
+	}
+	n := 0
+	err = produce(func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			b = append([]byte{','}, b...)
+		}
+		n++
+		_, err = w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "],%s}\n", tail(n))
+	return err
+}
+
 // --- okta.users -----------------------------------------------------------
 
 type factorRecord struct {
-	ID       string     `json:"id"`
-	Type     string     `json:"factorType"`
-	Provider string     `json:"provider"`
-	Status   string     `json:"status"`
-	Created  *time.Time `json:"created,omitempty"`
+	ID         string     `json:"id"`
+	Type       string     `json:"factorType"`
+	Provider   string     `json:"provider"`
+	VendorName string     `json:"vendorName,omitempty"`
+	Status     string     `json:"status"`
+	Created    *time.Time `json:"created,omitempty"`
+	factorClass
 }
 
 // userDates are the lifecycle timestamps of Okta's User object.
@@ -138,9 +171,13 @@ type userRecord struct {
 	Login  string `json:"login"`
 	Status string `json:"status"`
 	userDates
-	MFAEnrolled bool           `json:"mfa_enrolled"`
-	Factors     []factorRecord `json:"factors"`
-	FactorsNote string         `json:"factors_note,omitempty"`
+	// MFAEnrolled: an ACTIVE possession or inherence factor that is not
+	// restricted (SMS, voice, email); PhishingResistant: an ACTIVE
+	// phishing-resistant one. Both null for users whose factors were not read.
+	MFAEnrolled       *bool          `json:"mfa_enrolled"`
+	PhishingResistant *bool          `json:"phishing_resistant"`
+	Factors           []factorRecord `json:"factors"`
+	FactorsNote       string         `json:"factors_note,omitempty"`
 }
 
 // oktaUser is the part of Okta's User object the evidence records.
@@ -180,10 +217,14 @@ func (r *run) users(ctx context.Context) error {
 				if _, err := r.get(gctx, "GET /api/v1/users/{id}/factors", "/api/v1/users/"+url.PathEscape(us[i].ID)+"/factors", &fs); err != nil {
 					return err
 				}
+				mfa, pr := false, false
 				for _, f := range fs {
+					f.factorClass = classify(f.Type, f.Provider)
 					recs[i].Factors = append(recs[i].Factors, f)
-					recs[i].MFAEnrolled = recs[i].MFAEnrolled || f.Status == "ACTIVE"
+					mfa = mfa || (f.Status == "ACTIVE" && f.CountsAsMFA)
+					pr = pr || (f.Status == "ACTIVE" && f.PhishingResistant)
 				}
+				recs[i].MFAEnrolled, recs[i].PhishingResistant = &mfa, &pr
 				return nil
 			})
 		}
@@ -193,15 +234,19 @@ func (r *run) users(ctx context.Context) error {
 			}
 			return err
 		}
-		withoutMFA := 0
+		withoutMFA, withoutPR := 0, 0
 		for _, u := range recs {
-			if !u.MFAEnrolled && u.Status != "DEPROVISIONED" {
+			if u.MFAEnrolled != nil && !*u.MFAEnrolled {
 				withoutMFA++
+			}
+			if u.PhishingResistant != nil && !*u.PhishingResistant {
+				withoutPR++
 			}
 		}
 		body := map[string]any{
 			"org": r.org, "endpoint": "GET /api/v1/users", "request": pq, "factors_endpoint": "GET /api/v1/users/{id}/factors",
-			"as_of": r.req.Now, "page": page, "users_before_page": total, "count": len(recs), "without_active_mfa": withoutMFA,
+			"as_of": r.req.Now, "page": page, "users_before_page": total, "count": len(recs), "without_active_mfa": withoutMFA, "without_phishing_resistant": withoutPR,
+			"mfa_rule":  "mfa_enrolled: an ACTIVE possession or inherence factor other than SMS, voice or email codes; phishing_resistant: an ACTIVE WebAuthn/FIDO2, U2F, Okta Verify FastPass (signed_nonce) or smart card factor",
 			"last_page": last, "users": recs,
 		}
 		total += len(recs)
@@ -272,137 +317,27 @@ func (r *run) groups(ctx context.Context) error {
 		return r.emitStream(ctx, a, func(w io.Writer) error {
 			head := map[string]any{"org": r.org, "endpoints": []string{"GET /api/v1/groups", appsEP, "GET /api/v1/groups/{id}/users"},
 				"as_of": r.req.Now, "group": raw, "app_count": len(apps), "apps": append([]appRecord{}, apps...)}
-			hb, err := json.Marshal(head)
-			if err != nil {
-				return err
-			}
-			// {head..., "members": [ ... ], "member_count": n}
-			if _, err := w.Write(hb[:len(hb)-1]); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, `,"members":[`); err != nil {
-				return err
-			}
-			n := 0
-			err = pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
-				for i := range us {
-					b, err := json.Marshal(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status})
-					if err != nil {
-						return err
+			return streamObject(w, head, "members", func(add func(any) error) error {
+				return pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
+					for i := range us {
+						if err := add(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status}); err != nil {
+							return err
+						}
 					}
-					if n > 0 {
-						b = append([]byte{','}, b...)
-					}
-					if _, err := w.Write(append(b, '\n')); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "],\"member_count\":%d,\"complete\":true}\n", n)
-			return err
+					return nil
+				})
+			}, func(n int) string { return fmt.Sprintf(`"member_count":%d,"complete":true`, n) })
 		})
 	})
-}
-
-// --- okta.admins ----------------------------------------------------------
-
-type assignees struct {
-	Value []struct {
-		ID string `json:"id"`
-	} `json:"value"`
-	Links struct {
-		Next struct {
-			Href string `json:"href"`
-		} `json:"next"`
-	} `json:"_links"`
-}
-
-type adminUser struct {
-	ID     string            `json:"id"`
-	Login  string            `json:"login"`
-	Status string            `json:"status"`
-	Roles  []json.RawMessage `json:"roles"`
-}
-
-type adminGroup struct {
-	ID      string            `json:"id"`
-	Name    string            `json:"name"`
-	Roles   []json.RawMessage `json:"roles"`
-	Members []memberRecord    `json:"members"`
-}
-
-// admins emits one artifact: every user with a role assignment (and its
-// roles) and every group holding a role (with its roles and members).
-// Admin populations are small, so it is built in memory.
-func (r *run) admins(ctx context.Context) error {
-	users := []adminUser{}
-	ep := "GET /api/v1/iam/assignees/users"
-	for pq := "/api/v1/iam/assignees/users?limit=100"; pq != ""; {
-		var page assignees
-		if _, err := r.get(ctx, ep, pq, &page); err != nil {
-			return err
-		}
-		for _, v := range page.Value {
-			var u oktaUser
-			if _, err := r.get(ctx, "GET /api/v1/users/{id}", "/api/v1/users/"+url.PathEscape(v.ID), &u); err != nil {
-				return err
-			}
-			au := adminUser{ID: u.ID, Login: u.Profile.Login, Status: u.Status}
-			if _, err := r.get(ctx, "GET /api/v1/users/{id}/roles", "/api/v1/users/"+url.PathEscape(v.ID)+"/roles", &au.Roles); err != nil {
-				return err
-			}
-			users = append(users, au)
-		}
-		pq = ""
-		if h := page.Links.Next.Href; h != "" && len(page.Value) > 0 {
-			rel, err := r.relative(ep, h)
-			if err != nil {
-				return err
-			}
-			pq = rel
-		}
-	}
-	groups := []adminGroup{}
-	err := r.eachGroup(ctx, func(_ json.RawMessage, g groupHead) error {
-		var roles []json.RawMessage
-		if _, err := r.get(ctx, "GET /api/v1/groups/{id}/roles", "/api/v1/groups/"+url.PathEscape(g.ID)+"/roles", &roles); err != nil {
-			return err
-		}
-		if len(roles) == 0 {
-			return nil
-		}
-		ag := adminGroup{ID: g.ID, Name: g.Profile.Name, Roles: roles, Members: []memberRecord{}}
-		err := pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
-			for i := range us {
-				ag.Members = append(ag.Members, memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		groups = append(groups, ag)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"org": r.org, "as_of": r.req.Now,
-		"endpoints":  []string{ep, "GET /api/v1/users/{id}/roles", "GET /api/v1/groups", "GET /api/v1/groups/{id}/roles", "GET /api/v1/groups/{id}/users"},
-		"user_count": len(users), "group_count": len(groups), "users": users, "groups": groups}
-	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAdmins, Subject: hostOf(r.org) + " admin role holders", ObservedAt: r.req.Now,
-		Source: r.source(ep, "", len(users)+len(groups), 0, true)}, body)
 }
 
 // --- okta.policies --------------------------------------------------------
 
-// PolicyTypes are the policy types collected, one artifact each.
-var PolicyTypes = []string{"PASSWORD", "MFA_ENROLL", "OKTA_SIGN_ON", "ACCESS_POLICY"}
+// PolicyTypes are the policy types collected, one artifact each: every
+// type listPolicies accepts. Types of the other engine (Identity Engine
+// only on a Classic org) are recorded as not applicable.
+var PolicyTypes = []string{"OKTA_SIGN_ON", "PASSWORD", "MFA_ENROLL", "IDP_DISCOVERY", "ACCESS_POLICY", "PROFILE_ENROLLMENT",
+	"POST_AUTH_SESSION", "ENTITY_RISK", "DEVICE_SIGNAL_COLLECTION"}
 
 type policyRecord struct {
 	Policy json.RawMessage   `json:"policy"`
@@ -410,7 +345,7 @@ type policyRecord struct {
 }
 
 // policies emits one artifact per policy type with every policy of that
-// type, as Okta returns it, and its rules.
+// type, as Okta returns it, and all its rules (paginated).
 func (r *run) policies(ctx context.Context) error {
 	for _, typ := range PolicyTypes {
 		var recs []policyRecord
@@ -424,21 +359,36 @@ func (r *run) policies(ctx context.Context) error {
 					return malformed(r.org, "GET /api/v1/policies", err)
 				}
 				rec := policyRecord{Policy: raw, Rules: []json.RawMessage{}}
-				if _, err := r.get(ctx, "GET /api/v1/policies/{id}/rules", "/api/v1/policies/"+url.PathEscape(p.ID)+"/rules", &rec.Rules); err != nil {
+				err := pages(ctx, r.api, "GET /api/v1/policies/{id}/rules", "/api/v1/policies/"+url.PathEscape(p.ID)+"/rules", func(rs []json.RawMessage, _ string, _ bool) error {
+					rec.Rules = append(rec.Rules, rs...)
+					return nil
+				})
+				if err != nil {
 					return err
 				}
 				recs = append(recs, rec)
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if recs == nil {
-			recs = []policyRecord{}
-		}
 		body := map[string]any{"org": r.org, "endpoint": "GET /api/v1/policies", "query": query, "rules_endpoint": "GET /api/v1/policies/{id}/rules",
-			"as_of": r.req.Now, "type": typ, "count": len(recs), "policies": recs}
+			"as_of": r.req.Now, "type": typ}
+		switch {
+		case err != nil && isNotSupported(err):
+			body["applicable"] = false
+			body["reason"] = "the org does not support this policy type (Classic Engine vs Identity Engine): " + err.Error()
+			body["count"], body["policies"] = nil, nil
+		case err != nil:
+			return err
+		default:
+			if recs == nil {
+				recs = []policyRecord{}
+			}
+			rules := 0
+			for _, p := range recs {
+				rules += len(p.Rules)
+			}
+			body["applicable"], body["count"], body["rule_count"], body["policies"] = true, len(recs), rules, recs
+		}
 		err = r.emitJSON(ctx, collectors.Artifact{Type: TypePolicies, Subject: fmt.Sprintf("%s %s policies", hostOf(r.org), typ), ObservedAt: r.req.Now,
 			Source: r.source("GET /api/v1/policies", query, len(recs), 0, true)}, body)
 		if err != nil {
@@ -446,6 +396,43 @@ func (r *run) policies(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// --- okta.authenticators --------------------------------------------------
+
+// authenticators emits the org's authenticators (Identity Engine) with
+// their class; on a Classic org, where factors are configured instead,
+// the artifact records the evidence as not applicable. Enrollment rules
+// are in the MFA_ENROLL policies of okta.policies.
+func (r *run) authenticators(ctx context.Context) error {
+	ep := "GET /api/v1/authenticators"
+	var raw []json.RawMessage
+	_, err := r.get(ctx, ep, "/api/v1/authenticators", &raw)
+	body := map[string]any{"org": r.org, "endpoint": ep, "as_of": r.req.Now, "enrollment_policies": "okta.policies type MFA_ENROLL"}
+	switch {
+	case err != nil && isNotSupported(err):
+		body["applicable"], body["reason"], body["authenticators"] = false, "the org has no authenticators API (Classic Engine: MFA factors are listed per user in okta.users): "+err.Error(), nil
+	case err != nil:
+		return err
+	default:
+		type authn struct {
+			Authenticator json.RawMessage `json:"authenticator"`
+			Key           string          `json:"key"`
+			Status        string          `json:"status"`
+			factorClass
+		}
+		out := make([]authn, 0, len(raw))
+		for _, a := range raw {
+			var h struct{ Key, Status string }
+			if err := json.Unmarshal(a, &h); err != nil {
+				return malformed(r.org, ep, err)
+			}
+			out = append(out, authn{Authenticator: a, Key: h.Key, Status: h.Status, factorClass: authenticatorClass(h.Key)})
+		}
+		body["applicable"], body["count"], body["authenticators"] = true, len(out), out
+	}
+	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAuthenticators, Subject: hostOf(r.org) + " authenticators", ObservedAt: r.req.Now,
+		Source: r.source(ep, "", len(raw), 1, true)}, body)
 }
 
 // --- okta.deprovisioned_users ---------------------------------------------

@@ -34,12 +34,14 @@ var sampleConfig string
 
 // Evidence types.
 const (
-	TypeUsers         = "okta.users"
-	TypeDeprovisioned = "okta.deprovisioned_users"
-	TypeGroups        = "okta.groups"
-	TypeAdmins        = "okta.admins"
-	TypePolicies      = "okta.policies"
-	TypeSystemLog     = "okta.system_log"
+	TypeUsers          = "okta.users"
+	TypeDeprovisioned  = "okta.deprovisioned_users"
+	TypeGroups         = "okta.groups"
+	TypeAdmins         = "okta.admins"
+	TypePolicies       = "okta.policies"
+	TypeSystemLog      = "okta.system_log"
+	TypeAuthenticators = "okta.authenticators"
+	TypeAppAssignments = "okta.app_assignments"
 )
 
 // Version is recorded in every artifact's Source.
@@ -50,8 +52,10 @@ const Version = "okta/2"
 var evidenceNames = []struct{ short, typ string }{
 	{"users", TypeUsers},
 	{"groups", TypeGroups},
+	{"app_assignments", TypeAppAssignments},
 	{"admins", TypeAdmins},
 	{"policies", TypePolicies},
+	{"authenticators", TypeAuthenticators},
 	{"deprovisioned_users", TypeDeprovisioned},
 	{"system_log", TypeSystemLog},
 }
@@ -185,8 +189,10 @@ func init() {
 			{Name: TypeUsers, Controls: []string{"CC6.1", "CC6.2", "CC6.3"}, Description: "every user with status, lifecycle dates and enrolled MFA factors"},
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},
 			{Name: TypeGroups, Controls: []string{"CC6.3"}, Description: "groups with their members and application assignments"},
+			{Name: TypeAppAssignments, Controls: []string{"CC6.2", "CC6.3"}, Description: "for each active application, every user assigned and how (directly or through a group), for access reviews"},
 			{Name: TypeAdmins, Controls: []string{"CC6.3"}, Description: "users and groups holding admin roles"},
-			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "password, MFA enrollment, sign-on and authentication policies with their rules"},
+			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "every policy type the org supports (others recorded as not applicable) with all rules"},
+			{Name: TypeAuthenticators, Controls: []string{"CC6.1"}, Description: "the org's authenticators, classified knowledge/possession/inherence and phishing-resistant"},
 			{Name: TypeSystemLog, Controls: []string{"CC6.1", "CC6.2", "CC6.3", "CC7.2"}, Description: "security-relevant System Log events, raw, one artifact per page, incremental"},
 		},
 		SampleConfig: sampleConfig,
@@ -272,8 +278,10 @@ func (c *collector) scopes() []string {
 	add(TypeUsers, "okta.users.read")
 	add(TypeDeprovisioned, "okta.users.read", "okta.logs.read")
 	add(TypeGroups, "okta.groups.read", "okta.apps.read")
-	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read")
+	add(TypeAppAssignments, "okta.apps.read")
+	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read", "okta.apps.read", "okta.apiTokens.read")
 	add(TypePolicies, "okta.policies.read")
+	add(TypeAuthenticators, "okta.authenticators.read")
 	add(TypeSystemLog, "okta.logs.read")
 	out := make([]string, 0, len(set))
 	for s := range set {
@@ -300,8 +308,10 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}{
 		{TypeUsers, r.users},
 		{TypeGroups, r.groups},
+		{TypeAppAssignments, r.appAssignments},
 		{TypeAdmins, r.admins},
 		{TypePolicies, r.policies},
+		{TypeAuthenticators, r.authenticators},
 		{TypeDeprovisioned, r.deprovisioned},
 		{TypeSystemLog, r.systemLog},
 	}

@@ -38,14 +38,18 @@ type usersBody struct {
 	TotalUsers *int   `json:"total_users"`
 	Org        string `json:"org"`
 	Users      []struct {
-		ID          string `json:"id"`
-		Login       string `json:"login"`
-		Status      string `json:"status"`
-		MFAEnrolled bool   `json:"mfa_enrolled"`
-		Factors     []struct {
-			Type     string `json:"factorType"`
-			Provider string `json:"provider"`
-			Status   string `json:"status"`
+		ID                string `json:"id"`
+		Login             string `json:"login"`
+		Status            string `json:"status"`
+		MFAEnrolled       *bool  `json:"mfa_enrolled"`
+		PhishingResistant *bool  `json:"phishing_resistant"`
+		Factors           []struct {
+			Type              string `json:"factorType"`
+			Provider          string `json:"provider"`
+			Status            string `json:"status"`
+			Category          string `json:"category"`
+			PhishingResistant bool   `json:"phishing_resistant"`
+			CountsAsMFA       bool   `json:"counts_as_mfa"`
 		} `json:"factors"`
 	} `json:"users"`
 }
@@ -208,7 +212,7 @@ func TestTenThousandUsersCollectedOnce(t *testing.T) {
 			if usr.Status == "DEPROVISIONED" {
 				deprovisioned++
 			}
-			if !usr.MFAEnrolled && usr.Status != "DEPROVISIONED" {
+			if usr.Status != "DEPROVISIONED" && !*usr.MFAEnrolled {
 				noMFA++
 			}
 		}
@@ -226,7 +230,7 @@ func TestTenThousandUsersCollectedOnce(t *testing.T) {
 	}
 	want := 0
 	for i := 0; i < n; i++ {
-		if f.User(i).Status != "DEPROVISIONED" && len(f.Factors(i)) == 0 {
+		if f.User(i).Status != "DEPROVISIONED" && !hasStrongFactor(f.Factors(i)) {
 			want++
 		}
 	}
@@ -238,12 +242,26 @@ func TestTenThousandUsersCollectedOnce(t *testing.T) {
 	}
 	// user 3 has no factor; user 15 has push, TOTP and WebAuthn
 	b := decode[usersBody](t, pages[0])
-	if b.Users[3].MFAEnrolled || len(b.Users[3].Factors) != 0 {
+	if *b.Users[3].MFAEnrolled || len(b.Users[3].Factors) != 0 {
 		t.Errorf("user 3 should have no factors: %+v", b.Users[3])
 	}
 	if got := b.Users[15].Factors; len(got) != 3 || got[1].Provider != "GOOGLE" || got[2].Type != "webauthn" {
 		t.Errorf("user 15 factors: %+v", got)
 	}
+}
+
+// hasStrongFactor: an active factor that is possession (not SMS, voice or
+// email) or inherence, by Okta's factor types.
+func hasStrongFactor(fs []oktafake.Factor) bool {
+	for _, f := range fs {
+		switch f.FactorType {
+		case "push", "token:software:totp", "webauthn", "signed_nonce", "u2f", "token:hardware":
+			if f.Status == "ACTIVE" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestDeprovisionedUsersCarryTheActor(t *testing.T) {

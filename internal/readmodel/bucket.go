@@ -12,7 +12,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
-	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
 )
 
@@ -170,22 +170,15 @@ func (s *Bucket) RecordData(seq uint64) ([]byte, error) {
 	if int64(seq) >= size {
 		return nil, fmt.Errorf("record %d is beyond the latest checkpoint (%d)", seq, size)
 	}
-	n := int64(seq) >> store.TileHeight
+	n := int64(seq) >> publog.TileHeight
 	if n != s.bundleN || s.bundleSize != size {
-		start := n << store.TileHeight
-		w := int(min(size-start, 1<<store.TileHeight))
-		key := s.view.Layout.Tile(s.agent, tlog.Tile{H: store.TileHeight, L: -1, N: n, W: w})
-		b, err := store.ReadAll(context.Background(), s.view.Store, key)
+		entries, err := s.log.Bundle(context.Background(), n)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", key, err)
-		}
-		entries, err := ledger.ParseEntryBundle(b)
-		if err != nil || len(entries) != w {
-			return nil, fmt.Errorf("entry bundle %s is malformed", key)
+			return nil, err
 		}
 		s.bundleN, s.bundle, s.bundleSize = n, entries, size
 	}
-	return s.bundle[int64(seq)-s.bundleN<<store.TileHeight], nil
+	return s.bundle[int64(seq)-s.bundleN<<publog.TileHeight], nil
 }
 
 // Record returns one record, its leaf hash checked against the signed log.

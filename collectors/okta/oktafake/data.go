@@ -120,19 +120,30 @@ func (s *Server) userView(i int, search bool) User {
 }
 
 // Factors returns the factors enrolled by user i: every 10th user (offset
-// 3) and staged users have none.
+// 3) and staged users have none; every 10th (offset 7) only a security
+// question and SMS; the others Okta Verify push, plus TOTP (every 3rd),
+// WebAuthn (every 5th) and Okta Verify FastPass (every 20th, offset 9).
 func (s *Server) factors(i int) []Factor {
 	u := s.user(i)
 	if i%10 == 3 || u.Status == "STAGED" {
 		return nil
 	}
 	at := u.Activated.Add(2 * time.Hour)
+	if i%10 == 7 {
+		return []Factor{
+			{ID: fmt.Sprintf("ufs%017d", i), FactorType: "question", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at},
+			{ID: fmt.Sprintf("mbl%017d", i), FactorType: "sms", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at.Add(time.Hour)},
+		}
+	}
 	fs := []Factor{{ID: fmt.Sprintf("opf%017d", i), FactorType: "push", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at}}
 	if i%3 == 0 {
 		fs = append(fs, Factor{ID: fmt.Sprintf("uft%017d", i), FactorType: "token:software:totp", Provider: "GOOGLE", VendorName: "GOOGLE", Status: "ACTIVE", Created: at.Add(time.Hour)})
 	}
 	if i%5 == 0 {
 		fs = append(fs, Factor{ID: fmt.Sprintf("fwf%017d", i), FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", Status: "ACTIVE", Created: at.Add(2 * time.Hour)})
+	}
+	if i%20 == 9 {
+		fs = append(fs, Factor{ID: fmt.Sprintf("osn%017d", i), FactorType: "signed_nonce", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at.Add(3 * time.Hour)})
 	}
 	return fs
 }
@@ -172,6 +183,10 @@ func userRoles(i int) []role {
 		return []role{{"ra1usr0000000000sup", "SUPER_ADMIN", "Super Administrator"}}
 	case i == 1:
 		return []role{{"ra1usr0000000000org", "ORG_ADMIN", "Organization Administrator"}}
+	case i == 4:
+		return []role{{"ra1usr00000000appadm", "APP_ADMIN", "Application Administrator"}}
+	case i == 5:
+		return []role{{"irb0000000000custom5", "CUSTOM", "Access Reviewer"}}
 	case i%1000 == 500:
 		return []role{{fmt.Sprintf("ra1hd%014d", i), "HELP_DESK_ADMIN", "Help Desk Administrator"}}
 	}

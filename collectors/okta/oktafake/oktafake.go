@@ -74,6 +74,12 @@ type Options struct {
 	BearerOnly bool
 	// TokenLifetime of access tokens (default 1h).
 	TokenLifetime time.Duration
+	// Apps is the number of synthetic applications besides the four named
+	// ones (default 0); each user is directly assigned to one in 30 of them.
+	Apps int
+	// Classic is a Classic Engine org: Identity Engine policy types and
+	// /api/v1/authenticators are refused.
+	Classic bool
 	// RotateNonceEvery rotates the DPoP nonces after every so many API
 	// requests (0: only when RotateNonce is called).
 	RotateNonceEvery int
@@ -319,7 +325,11 @@ func Family(path string) string {
 		return "groups"
 	case seg[0] == "groups":
 		return "groups/{id}"
-	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "apps":
+	case seg[0] == "apps" && len(seg) == 1:
+		return "apps"
+	case seg[0] == "apps":
+		return "apps/{id}"
+	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "authenticators", seg[0] == "api-tokens":
 		return seg[0]
 	}
 	return "other"
@@ -469,6 +479,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	seg := strings.Split(p, "/")
 	q := r.URL.Query()
+	if s.adminRoute(w, r, q) {
+		return
+	}
 	switch {
 	case p == "users":
 		s.listUsers(w, r, q)
@@ -492,7 +505,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case p == "policies":
 		s.listPolicies(w, r, q)
 	case len(seg) == 3 && seg[0] == "policies" && seg[2] == "rules":
-		s.listRules(w, seg[1])
+		s.listRules(w, r, q, seg[1])
+	case p == "apps":
+		s.listApps(w, r, q)
+	case len(seg) == 3 && seg[0] == "apps":
+		s.appSub(w, r, q, seg[1], seg[2])
+	case p == "authenticators":
+		s.listAuthenticators(w)
 	case p == "logs":
 		s.listLogs(w, r, q)
 	default:
@@ -592,7 +611,20 @@ func afterUser(w http.ResponseWriter, q url.Values) (int, bool) {
 // pageUsers writes one Link-paginated page of the users that match, in ID
 // order, at most maxLimit per page.
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values, maxLimit int, view func(int) User, match func(User) bool) {
-	limit := limitParam(q, maxLimit, maxLimit)
+	s.pageByUser(w, r, q, maxLimit, maxLimit, func(i int) (map[string]any, bool) {
+		if u := view(i); match(u) {
+			s.stats.UsersServed++
+			return s.userJSON(r.Host, u), true
+		}
+		return nil, false
+	})
+}
+
+// pageByUser writes one Link-paginated page of the objects item returns
+// for users in index order (limit def by default, at most maxLimit; the
+// after cursor is the last user's ID). item is called with s.mu held.
+func (s *Server) pageByUser(w http.ResponseWriter, r *http.Request, q url.Values, def, maxLimit int, item func(i int) (map[string]any, bool)) {
+	limit := limitParam(q, def, maxLimit)
 	start, ok := afterUser(w, q)
 	if !ok {
 		return
@@ -601,12 +633,11 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values,
 	s.mu.Lock()
 	last := -1
 	for i := start; i < s.opts.Users && len(out) < limit; i++ {
-		if u := view(i); match(u) {
-			out = append(out, s.userJSON(r.Host, u))
+		if v, ok := item(i); ok {
+			out = append(out, v)
 			last = i
 		}
 	}
-	s.stats.UsersServed += len(out)
 	users := s.opts.Users
 	s.mu.Unlock()
 	var next url.Values
@@ -667,7 +698,7 @@ func (s *Server) listUserRoles(w http.ResponseWriter, id string) {
 	}
 	out := []map[string]any{}
 	for _, rl := range userRoles(i) {
-		out = append(out, roleJSON(rl, "USER"))
+		out = append(out, roleWithTargets(rl, "USER"))
 	}
 	for _, g := range s.groupList() {
 		if g.Member(i) {
@@ -778,7 +809,18 @@ type policy struct {
 }
 
 func policies() []policy {
+	// an app sign-in policy with 25 rules: more than one page of rules
+	many := make([]map[string]any, 25)
+	for k := range many {
+		many[k] = map[string]any{"id": fmt.Sprintf("rul00000000000app%03d", k), "name": fmt.Sprintf("Rule %d", k), "type": "ACCESS_POLICY", "status": "ACTIVE", "priority": k,
+			"actions": map[string]any{"appSignOn": map[string]any{"access": "ALLOW", "verificationMethod": map[string]any{"factorMode": "2FA", "type": "ASSURANCE"}}}}
+	}
 	return []policy{
+		{"rst00000000000appsso", "ACCESS_POLICY", "Any two factors", map[string]any{}, many},
+		{"00p000000000profile", "PROFILE_ENROLLMENT", "Default Policy", map[string]any{},
+			[]map[string]any{{"id": "0pr000000000profile", "name": "Catch-all Rule", "type": "PROFILE_ENROLLMENT", "status": "ACTIVE", "priority": 99, "actions": map[string]any{"profileEnrollment": map[string]any{"access": "DENY"}}}}},
+		{"00p000000000idpdisc", "IDP_DISCOVERY", "Idp Discovery Policy", map[string]any{},
+			[]map[string]any{{"id": "0pr000000000idpdisc", "name": "Default Rule", "type": "IDP_DISCOVERY", "status": "ACTIVE", "priority": 1, "actions": map[string]any{"idp": map[string]any{"providers": []map[string]string{{"type": "OKTA"}}}}}}},
 		{"00p0000000password1", "PASSWORD", "Default Policy", map[string]any{"password": map[string]any{"complexity": map[string]any{"minLength": 12, "minLowerCase": 1, "minUpperCase": 1, "minNumber": 1, "minSymbol": 0}, "age": map[string]any{"maxAgeDays": 0, "historyCount": 4}, "lockout": map[string]any{"maxAttempts": 10, "autoUnlockMinutes": 0}}},
 			[]map[string]any{{"id": "0pr0000000password1", "name": "Default Rule", "type": "PASSWORD", "status": "ACTIVE", "priority": 1, "actions": map[string]any{"passwordChange": map[string]string{"access": "ALLOW"}, "selfServicePasswordReset": map[string]string{"access": "ALLOW"}}}}},
 		{"00p000000mfaenroll1", "MFA_ENROLL", "Require MFA enrollment", map[string]any{"type": "AUTHENTICATORS", "authenticators": []map[string]any{{"key": "okta_verify", "enroll": map[string]string{"self": "REQUIRED"}}, {"key": "webauthn", "enroll": map[string]string{"self": "OPTIONAL"}}}},
@@ -792,8 +834,8 @@ func policies() []policy {
 
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, q url.Values) {
 	typ := q.Get("type")
-	if typ == "" {
-		writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: type")
+	if !policyTypes[typ] || (s.opts.Classic && identityEngineOnly[typ]) {
+		writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: type: Invalid policy type "+typ)
 		return
 	}
 	out := []map[string]any{}
@@ -808,14 +850,62 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, q url.Valu
 	writeJSON(w, out)
 }
 
-func (s *Server) listRules(w http.ResponseWriter, id string) {
+// listRules pages a policy's rules: 20 by default (limit up to 200), Link
+// header to the next page.
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request, q url.Values, id string) {
 	for _, p := range policies() {
-		if p.ID == id {
-			writeJSON(w, p.Rules)
-			return
+		if p.ID != id {
+			continue
 		}
+		limit := limitParam(q, 20, 200)
+		start := 0
+		if a := q.Get("after"); a != "" {
+			for k, rl := range p.Rules {
+				if rl["id"] == a {
+					start = k + 1
+				}
+			}
+		}
+		end := min(start+limit, len(p.Rules))
+		var next url.Values
+		if end < len(p.Rules) {
+			next = cloneValues(q)
+			next.Set("after", p.Rules[end-1]["id"].(string))
+		}
+		link(w, r, next)
+		writeJSON(w, p.Rules[start:end])
+		return
 	}
 	writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (Policy)")
+}
+
+// identityEngineOnly are the policy types a Classic Engine org refuses.
+var identityEngineOnly = map[string]bool{"ACCESS_POLICY": true, "PROFILE_ENROLLMENT": true, "POST_AUTH_SESSION": true, "ENTITY_RISK": true, "DEVICE_SIGNAL_COLLECTION": true}
+
+// policyTypes are the types listPolicies accepts.
+var policyTypes = map[string]bool{"OKTA_SIGN_ON": true, "PASSWORD": true, "MFA_ENROLL": true, "IDP_DISCOVERY": true, "ACCESS_POLICY": true,
+	"PROFILE_ENROLLMENT": true, "POST_AUTH_SESSION": true, "ENTITY_RISK": true, "DEVICE_SIGNAL_COLLECTION": true}
+
+// listAuthenticators answers GET /api/v1/authenticators (Identity Engine;
+// a Classic org has factors only and answers 404).
+func (s *Server) listAuthenticators(w http.ResponseWriter) {
+	if s.opts.Classic {
+		writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: authenticators (Path)")
+		return
+	}
+	out := []map[string]any{}
+	for _, a := range []struct{ id, key, typ, name, status string }{
+		{"aut0000000okta_verify", "okta_verify", "app", "Okta Verify", "ACTIVE"},
+		{"aut00000000000webauthn", "webauthn", "security_key", "Security Key or Biometric", "ACTIVE"},
+		{"aut0000000okta_password", "okta_password", "password", "Password", "ACTIVE"},
+		{"aut000000phone_number", "phone_number", "phone", "Phone", "ACTIVE"},
+		{"aut00000security_question", "security_question", "security_question", "Security Question", "INACTIVE"},
+		{"aut00000000okta_email", "okta_email", "email", "Email", "ACTIVE"},
+	} {
+		out = append(out, map[string]any{"id": a.id, "key": a.key, "type": a.typ, "name": a.name, "status": a.status,
+			"created": "2024-01-01T00:00:00.000Z", "lastUpdated": "2026-10-01T00:00:00.000Z", "settings": map[string]any{}})
+	}
+	writeJSON(w, out)
 }
 
 func (e Event) attr(a string) (string, bool) {
