@@ -113,6 +113,37 @@ func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce fun
 	return emitErr
 }
 
+// streamObject writes head's fields, then key: an array of the items that
+// produce adds (one per line), then the fields tail returns for the item
+// count: a large list goes to the writer as it is read, never held.
+func streamObject(w io.Writer, head map[string]any, key string, produce func(add func(any) error) error, tail func(n int) string) error {
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "%s,%q:[", hb[:len(hb)-1], key); err != nil {
+		return err
+	}
+	n := 0
+	err = produce(func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			b = append([]byte{','}, b...)
+		}
+		n++
+		_, err = w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "],%s}\n", tail(n))
+	return err
+}
+
 // --- okta.users -----------------------------------------------------------
 
 type factorRecord struct {
@@ -286,131 +317,18 @@ func (r *run) groups(ctx context.Context) error {
 		return r.emitStream(ctx, a, func(w io.Writer) error {
 			head := map[string]any{"org": r.org, "endpoints": []string{"GET /api/v1/groups", appsEP, "GET /api/v1/groups/{id}/users"},
 				"as_of": r.req.Now, "group": raw, "app_count": len(apps), "apps": append([]appRecord{}, apps...)}
-			hb, err := json.Marshal(head)
-			if err != nil {
-				return err
-			}
-			// {head..., "members": [ ... ], "member_count": n}
-			if _, err := w.Write(hb[:len(hb)-1]); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, `,"members":[`); err != nil {
-				return err
-			}
-			n := 0
-			err = pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
-				for i := range us {
-					b, err := json.Marshal(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status})
-					if err != nil {
-						return err
+			return streamObject(w, head, "members", func(add func(any) error) error {
+				return pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
+					for i := range us {
+						if err := add(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status}); err != nil {
+							return err
+						}
 					}
-					if n > 0 {
-						b = append([]byte{','}, b...)
-					}
-					if _, err := w.Write(append(b, '\n')); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "],\"member_count\":%d,\"complete\":true}\n", n)
-			return err
+					return nil
+				})
+			}, func(n int) string { return fmt.Sprintf(`"member_count":%d,"complete":true`, n) })
 		})
 	})
-}
-
-// --- okta.admins ----------------------------------------------------------
-
-type assignees struct {
-	Value []struct {
-		ID string `json:"id"`
-	} `json:"value"`
-	Links struct {
-		Next struct {
-			Href string `json:"href"`
-		} `json:"next"`
-	} `json:"_links"`
-}
-
-type adminUser struct {
-	ID     string            `json:"id"`
-	Login  string            `json:"login"`
-	Status string            `json:"status"`
-	Roles  []json.RawMessage `json:"roles"`
-}
-
-type adminGroup struct {
-	ID      string            `json:"id"`
-	Name    string            `json:"name"`
-	Roles   []json.RawMessage `json:"roles"`
-	Members []memberRecord    `json:"members"`
-}
-
-// admins emits one artifact: every user with a role assignment (and its
-// roles) and every group holding a role (with its roles and members).
-// Admin populations are small, so it is built in memory.
-func (r *run) admins(ctx context.Context) error {
-	users := []adminUser{}
-	ep := "GET /api/v1/iam/assignees/users"
-	for pq := "/api/v1/iam/assignees/users?limit=100"; pq != ""; {
-		var page assignees
-		if _, err := r.get(ctx, ep, pq, &page); err != nil {
-			return err
-		}
-		for _, v := range page.Value {
-			var u oktaUser
-			if _, err := r.get(ctx, "GET /api/v1/users/{id}", "/api/v1/users/"+url.PathEscape(v.ID), &u); err != nil {
-				return err
-			}
-			au := adminUser{ID: u.ID, Login: u.Profile.Login, Status: u.Status}
-			if _, err := r.get(ctx, "GET /api/v1/users/{id}/roles", "/api/v1/users/"+url.PathEscape(v.ID)+"/roles", &au.Roles); err != nil {
-				return err
-			}
-			users = append(users, au)
-		}
-		pq = ""
-		if h := page.Links.Next.Href; h != "" && len(page.Value) > 0 {
-			rel, err := r.relative(ep, h)
-			if err != nil {
-				return err
-			}
-			pq = rel
-		}
-	}
-	groups := []adminGroup{}
-	err := r.eachGroup(ctx, func(_ json.RawMessage, g groupHead) error {
-		var roles []json.RawMessage
-		if _, err := r.get(ctx, "GET /api/v1/groups/{id}/roles", "/api/v1/groups/"+url.PathEscape(g.ID)+"/roles", &roles); err != nil {
-			return err
-		}
-		if len(roles) == 0 {
-			return nil
-		}
-		ag := adminGroup{ID: g.ID, Name: g.Profile.Name, Roles: roles, Members: []memberRecord{}}
-		err := pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
-			for i := range us {
-				ag.Members = append(ag.Members, memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		groups = append(groups, ag)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"org": r.org, "as_of": r.req.Now,
-		"endpoints":  []string{ep, "GET /api/v1/users/{id}/roles", "GET /api/v1/groups", "GET /api/v1/groups/{id}/roles", "GET /api/v1/groups/{id}/users"},
-		"user_count": len(users), "group_count": len(groups), "users": users, "groups": groups}
-	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAdmins, Subject: hostOf(r.org) + " admin role holders", ObservedAt: r.req.Now,
-		Source: r.source(ep, "", len(users)+len(groups), 0, true)}, body)
 }
 
 // --- okta.policies --------------------------------------------------------

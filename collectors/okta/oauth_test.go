@@ -51,7 +51,7 @@ func TestOAuthServiceApp(t *testing.T) {
 		{name: "scope not granted to the app", granted: []string{"okta.users.read", "okta.groups.read", "okta.apps.read", "okta.roles.read", "okta.policies.read"},
 			want: []string{"/oauth2/v1/token", clientID, "invalid_scope", "okta.logs.read"}},
 		{name: "token lacks the scope for the System Log", granted: oktafake.ReadScopes,
-			extra: []string{"scopes: [okta.users.read, okta.groups.read, okta.apps.read, okta.roles.read, okta.policies.read]"},
+			extra: []string{"scopes: [okta.users.read, okta.groups.read, okta.apps.read, okta.roles.read, okta.policies.read, okta.authenticators.read, okta.apiTokens.read]"},
 			want:  []string{"GET ", "/api/v1/logs", "HTTP 403", "required scopes", "okta.logs.read"}},
 		{name: "private key does not match the app", granted: oktafake.ReadScopes, pub: &other.PublicKey,
 			want: []string{"/oauth2/v1/token", "invalid_client", "private_key matches"}},

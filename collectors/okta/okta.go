@@ -41,6 +41,7 @@ const (
 	TypePolicies       = "okta.policies"
 	TypeSystemLog      = "okta.system_log"
 	TypeAuthenticators = "okta.authenticators"
+	TypeAppAssignments = "okta.app_assignments"
 )
 
 // Version is recorded in every artifact's Source.
@@ -51,6 +52,7 @@ const Version = "okta/2"
 var evidenceNames = []struct{ short, typ string }{
 	{"users", TypeUsers},
 	{"groups", TypeGroups},
+	{"app_assignments", TypeAppAssignments},
 	{"admins", TypeAdmins},
 	{"policies", TypePolicies},
 	{"authenticators", TypeAuthenticators},
@@ -187,6 +189,7 @@ func init() {
 			{Name: TypeUsers, Controls: []string{"CC6.1", "CC6.2", "CC6.3"}, Description: "every user with status, lifecycle dates and enrolled MFA factors"},
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},
 			{Name: TypeGroups, Controls: []string{"CC6.3"}, Description: "groups with their members and application assignments"},
+			{Name: TypeAppAssignments, Controls: []string{"CC6.2", "CC6.3"}, Description: "for each active application, every user assigned and how (directly or through a group), for access reviews"},
 			{Name: TypeAdmins, Controls: []string{"CC6.3"}, Description: "users and groups holding admin roles"},
 			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "every policy type the org supports (others recorded as not applicable) with all rules"},
 			{Name: TypeAuthenticators, Controls: []string{"CC6.1"}, Description: "the org's authenticators, classified knowledge/possession/inherence and phishing-resistant"},
@@ -275,7 +278,8 @@ func (c *collector) scopes() []string {
 	add(TypeUsers, "okta.users.read")
 	add(TypeDeprovisioned, "okta.users.read", "okta.logs.read")
 	add(TypeGroups, "okta.groups.read", "okta.apps.read")
-	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read")
+	add(TypeAppAssignments, "okta.apps.read")
+	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read", "okta.apps.read", "okta.apiTokens.read")
 	add(TypePolicies, "okta.policies.read")
 	add(TypeAuthenticators, "okta.authenticators.read")
 	add(TypeSystemLog, "okta.logs.read")
@@ -304,6 +308,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}{
 		{TypeUsers, r.users},
 		{TypeGroups, r.groups},
+		{TypeAppAssignments, r.appAssignments},
 		{TypeAdmins, r.admins},
 		{TypePolicies, r.policies},
 		{TypeAuthenticators, r.authenticators},

@@ -141,8 +141,12 @@ func TestRunOnceFilesEveryArtifactUnderEachControl(t *testing.T) {
 	if got := listRecords(t, cfg, "--control", "A1.2", "--limit", "7"); len(got) != 7 {
 		t.Fatalf("--control --limit: %d records", len(got))
 	}
-	if got := listRecords(t, cfg, "--type", "no.such_type"); len(got) != 0 {
+	if got := listRecords(t, cfg, "--type", "test.item", "--limit", "3"); len(got) != 3 {
 		t.Fatalf("--type filter returned %d", len(got))
+	}
+	// A type nothing declares or emitted is an error, not an empty list.
+	if r := tickmark(t, "evidence", "list", "--config", cfg, "--type", "no.such_type"); r.code != 2 || !strings.Contains(r.stderr, `unknown evidence type "no.such_type"`) {
+		t.Fatalf("--type no.such_type: exit %d, want 2\n%s", r.code, r.stderr)
 	}
 }
 

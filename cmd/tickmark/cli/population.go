@@ -43,6 +43,9 @@ printed on stderr so a sample can be tied to it.`,
 					return err
 				}
 				defer v.Close()
+				if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+					return err
+				}
 				pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
 				if err != nil {
 					return failErr(err, "")

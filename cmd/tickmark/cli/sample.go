@@ -48,6 +48,9 @@ population columns; the population's size and SHA-256 go to stderr.`,
 					return err
 				}
 				defer v.Close()
+				if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+					return err
+				}
 				pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
 				if err != nil {
 					return failErr(err, "")
@@ -55,6 +58,9 @@ population columns; the population's size and SHA-256 go to stderr.`,
 				rows, err := pop.Sample(n, seed)
 				if err != nil {
 					return usageErr(err, "")
+				}
+				if n > len(pop.Rows) {
+					fmt.Fprintf(e.stderr, "warning: --n %d is larger than the population (%d item%s): the sample is the whole population\n", n, len(pop.Rows), plural(len(pop.Rows)))
 				}
 				header := append([]string{"draw"}, pop.Header()...)
 				if asJSON {

@@ -74,6 +74,9 @@ type Options struct {
 	BearerOnly bool
 	// TokenLifetime of access tokens (default 1h).
 	TokenLifetime time.Duration
+	// Apps is the number of synthetic applications besides the four named
+	// ones (default 0); each user is directly assigned to one in 30 of them.
+	Apps int
 	// Classic is a Classic Engine org: Identity Engine policy types and
 	// /api/v1/authenticators are refused.
 	Classic bool
@@ -322,7 +325,11 @@ func Family(path string) string {
 		return "groups"
 	case seg[0] == "groups":
 		return "groups/{id}"
-	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "apps":
+	case seg[0] == "apps" && len(seg) == 1:
+		return "apps"
+	case seg[0] == "apps":
+		return "apps/{id}"
+	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "authenticators", seg[0] == "api-tokens":
 		return seg[0]
 	}
 	return "other"
@@ -472,6 +479,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	seg := strings.Split(p, "/")
 	q := r.URL.Query()
+	if s.adminRoute(w, r, q) {
+		return
+	}
 	switch {
 	case p == "users":
 		s.listUsers(w, r, q)
@@ -496,6 +506,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.listPolicies(w, r, q)
 	case len(seg) == 3 && seg[0] == "policies" && seg[2] == "rules":
 		s.listRules(w, r, q, seg[1])
+	case p == "apps":
+		s.listApps(w, r, q)
+	case len(seg) == 3 && seg[0] == "apps":
+		s.appSub(w, r, q, seg[1], seg[2])
 	case p == "authenticators":
 		s.listAuthenticators(w)
 	case p == "logs":
@@ -597,7 +611,20 @@ func afterUser(w http.ResponseWriter, q url.Values) (int, bool) {
 // pageUsers writes one Link-paginated page of the users that match, in ID
 // order, at most maxLimit per page.
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values, maxLimit int, view func(int) User, match func(User) bool) {
-	limit := limitParam(q, maxLimit, maxLimit)
+	s.pageByUser(w, r, q, maxLimit, maxLimit, func(i int) (map[string]any, bool) {
+		if u := view(i); match(u) {
+			s.stats.UsersServed++
+			return s.userJSON(r.Host, u), true
+		}
+		return nil, false
+	})
+}
+
+// pageByUser writes one Link-paginated page of the objects item returns
+// for users in index order (limit def by default, at most maxLimit; the
+// after cursor is the last user's ID). item is called with s.mu held.
+func (s *Server) pageByUser(w http.ResponseWriter, r *http.Request, q url.Values, def, maxLimit int, item func(i int) (map[string]any, bool)) {
+	limit := limitParam(q, def, maxLimit)
 	start, ok := afterUser(w, q)
 	if !ok {
 		return
@@ -606,12 +633,11 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values,
 	s.mu.Lock()
 	last := -1
 	for i := start; i < s.opts.Users && len(out) < limit; i++ {
-		if u := view(i); match(u) {
-			out = append(out, s.userJSON(r.Host, u))
+		if v, ok := item(i); ok {
+			out = append(out, v)
 			last = i
 		}
 	}
-	s.stats.UsersServed += len(out)
 	users := s.opts.Users
 	s.mu.Unlock()
 	var next url.Values
@@ -672,7 +698,7 @@ func (s *Server) listUserRoles(w http.ResponseWriter, id string) {
 	}
 	out := []map[string]any{}
 	for _, rl := range userRoles(i) {
-		out = append(out, roleJSON(rl, "USER"))
+		out = append(out, roleWithTargets(rl, "USER"))
 	}
 	for _, g := range s.groupList() {
 		if g.Member(i) {
