@@ -18,6 +18,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/controls"
@@ -43,9 +44,23 @@ type Config struct {
 	Controls Controls `yaml:"controls"`
 	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
 	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
+	// Verify pins the key verifiers expect (verify, verify --from-store,
+	// verify-package; --key and --key-id override it).
+	Verify Verify `yaml:"verify"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
+}
+
+// Verify is the `verify:` section: the key the agent's log must be signed
+// with (or a key it announced in a rotation), so that a log re-signed
+// under another key fails verification.
+type Verify struct {
+	// Key is the public key in note format ("<origin>+<id>+<base64>", the
+	// content of log/<agent>/keys/<id>.pub).
+	Key string `yaml:"key"`
+	// KeyID is its 8-hex-digit ID (enough when the key itself is published).
+	KeyID string `yaml:"key_id"`
 }
 
 // Agent identifies this agent and where it keeps its state.
@@ -187,6 +202,7 @@ func parse(data []byte, build bool) (*Config, error) {
 		Collectors []yaml.Node  `yaml:"collectors"`
 		Controls   Controls     `yaml:"controls"`
 		TSA        *tsa.Config  `yaml:"timestamp_authority"`
+		Verify     Verify       `yaml:"verify"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -198,7 +214,10 @@ func parse(data []byte, build bool) (*Config, error) {
 		// the collectors' included.
 		errs = append(errs, ces...)
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Verify: top.Verify}
+	if err := ValidatePin(c.Verify.Key, c.Verify.KeyID); err != nil {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "verify"), Key: "verify", Msg: err.Error()})
+	}
 	if t := c.TimestampAuthority; t != nil {
 		tn := child(root, "timestamp_authority")
 		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
@@ -269,6 +288,28 @@ var yamlParserProblems = map[string]bool{
 	"found incompatible YAML document":       true,
 	"found undefined tag handle":             true,
 }
+
+// ValidatePin checks an expected key (verify.key, --key) and key ID
+// (verify.key_id, --key-id): a note verifier key, 8 hex digits, and the
+// ID the key's own when both are given.
+func ValidatePin(key, keyID string) error {
+	if keyID != "" && !keyIDRE.MatchString(keyID) {
+		return fmt.Errorf("key ID %q is not 8 lowercase hex digits (the name of log/<agent>/keys/<id>.pub)", keyID)
+	}
+	if key == "" {
+		return nil
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return fmt.Errorf("key %q is not a public key in note format (<origin>+<id>+<base64>): %v", key, err)
+	}
+	if id := fmt.Sprintf("%08x", v.KeyHash()); keyID != "" && id != keyID {
+		return fmt.Errorf("key ID %s is not the ID of the key given (%s)", keyID, id)
+	}
+	return nil
+}
+
+var keyIDRE = regexp.MustCompile(`^[0-9a-f]{8}$`)
 
 func line(n *yaml.Node, key string) int { return collectors.FieldLine(n, key) }
 

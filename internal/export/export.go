@@ -27,6 +27,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
@@ -296,7 +297,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	}
 	for _, id := range sortedKeys(keys) {
 		man.Keys = append(man.Keys, id)
-		if err := p.addBytes("keys/"+id+".pub", []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
+		if err := p.addBytes(publog.KeyPath(id), []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
 			return nil, err
 		}
 	}
@@ -321,7 +322,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 			}
 		}
 		if tok, ok := tokens[cp.Size]; ok {
-			if err := p.addBytes(fmt.Sprintf("checkpoints/%d.tsr", cp.Size), tok); err != nil {
+			if err := p.addBytes(publog.TokenPath(cp.Size), tok); err != nil {
 				return nil, err
 			}
 		}
@@ -492,7 +493,7 @@ func release(src readmodel.Source) {
 	}
 }
 
-func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }
+func checkpointFile(size int64) string { return publog.CheckpointPath(size) }
 
 func consistencyFile(size int64) string { return fmt.Sprintf("checkpoints/%d.consistency", size) }
 

@@ -157,6 +157,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		}()
 	}
 	var walkErr error
+	named, complete := verify.NewNamed(), lg.Latest != nil
 	if lg.Latest != nil {
 		walkErr = lg.Entries(ctx, func(e Entry) error {
 			rep.Records++
@@ -164,14 +165,16 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 				return nil
 			}
 			for _, c := range e.Record.Controls {
+				key := v.Layout.Evidence(c, e.Record)
+				named.Add(key)
 				select {
-				case jobs <- job{seq: e.Seq, rec: e.Record, key: v.Layout.Evidence(c, e.Record)}:
+				case jobs <- job{seq: e.Seq, rec: e.Record, key: key}:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
 			}
 			return nil
-		}, add)
+		}, func(p verify.Problem) { complete = false; add(p) })
 	}
 	close(jobs)
 	wg.Wait()
@@ -179,6 +182,11 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		return nil, walkErr
 	}
 	rep.BodiesChecked = checked
+	if !o.SkipBodies && complete {
+		// Only over a complete walk: a record the log could not serve
+		// would make its objects look stray.
+		verify.StrayObjects(ctx, v.Store, v.Layout, agent, lg.Latest.Size, named, add)
+	}
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return seqOf(rep.Problems[i]) < seqOf(rep.Problems[j]) })
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil

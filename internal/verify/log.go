@@ -181,8 +181,6 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	sort.Slice(lg.Checkpoints, func(i, j int) bool { return lg.Checkpoints[i].Size < lg.Checkpoints[j].Size })
 	if n := len(lg.Checkpoints); n > 0 {
 		lg.Latest = lg.Checkpoints[n-1]
-	} else {
-		lg.problem(Problem{Kind: "checkpoint", Message: "no verifiable checkpoint published in " + r.Where()})
 	}
 	return lg, nil
 }
@@ -453,6 +451,7 @@ func (lg *Log) CheckHeads(ctx context.Context, rep *Report, roots *x509.CertPool
 		}
 	}
 	if lg.Latest == nil {
+		add(Problem{Kind: "checkpoint", Message: "no verifiable checkpoint published in " + lg.r.Where()})
 		return
 	}
 	rep.TreeSize = lg.Latest.Size

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -256,6 +257,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 
 	var fr frontier
+	named := NewNamed()
 	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
 	var storeBundle [][]byte // entries of the current block, from the store
 	curBlock := int64(-1)
@@ -289,9 +291,13 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 					continue
 				}
 				bj := bodyJob{seq: j.seq, rec: rec, loc: j.loc}
-				if j.loc == nil && o.Store != nil {
+				if o.Store != nil {
 					for _, c := range rec.Controls {
-						bj.keys = append(bj.keys, o.Layout.Evidence(c, rec))
+						key := o.Layout.Evidence(c, rec)
+						named.Add(key)
+						if j.loc == nil {
+							bj.keys = append(bj.keys, key)
+						}
 					}
 				}
 				if bj.loc != nil || len(bj.keys) > 0 {
@@ -310,6 +316,13 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		rep.TreeSize = size
 		var expect uint64
 		leaf := v.LeafHashes()
+		// Every interior hash the ledger stores is recomputed from the
+		// records: proofs and published tiles are made from them.
+		interior := func(level int, index int64, h tlog.Hash) {
+			if sh, ok := v.StoredHash(tlog.StoredHashIndex(level, index)); !ok || sh != h {
+				rp.add(Problem{Kind: "hash", Message: fmt.Sprintf("the ledger's stored Merkle hash at level %d, index %d is missing or altered: it does not match the hash recomputed from the records (inclusion proofs and published tiles made from it would not verify)", level, index)})
+			}
+		}
 		return v.Records(0, func(seq uint64, data []byte) error {
 			if seq&1023 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -321,7 +334,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				// keep the tree aligned with the stored hash so later
 				// records and checkpoints can still be checked
 				if h, ok := v.StoredHash(tlog.StoredHashIndex(0, int64(expect))); ok {
-					fr.add(h)
+					fr.add(h, nil)
 				}
 				expect++
 				checkRoots(rp, &fr, want)
@@ -349,7 +362,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "differs from the published copy in the store's entry bundle"})
 				}
 			}
-			fr.add(h)
+			fr.add(h, interior)
 			checkRoots(rp, &fr, want)
 			if o.SkipBodies {
 				// Structure only: the leaf hash already proves the bytes
@@ -376,6 +389,9 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep.BodiesChecked, rep.BodiesInSpool = bodiesChecked, inSpool
+	if o.Store != nil && !o.SkipBodies {
+		StrayObjects(ctx, o.Store, o.Layout, agent, math.MaxInt64, named, rp.add)
+	}
 	// Checkpoints beyond the records: truncated ledger.
 	var sizes []int64
 	for s := range want {

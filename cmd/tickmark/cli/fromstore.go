@@ -38,15 +38,20 @@ func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) 
 	if err != nil {
 		return nil, nil, nil, failErr(fmt.Errorf("opening %s store: %w", cfg.Store.Type, err), "check the store section and the credentials")
 	}
-	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix)}, cfg, func() { st.Close() }, nil
+	// Every read of the bucket holds the logs to the configured key.
+	pin := verify.Pin{Key: cfg.Verify.Key, KeyID: cfg.Verify.KeyID}
+	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix), Pin: pin}, cfg, func() { st.Close() }, nil
 }
 
-func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool) error {
+func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlags) error {
 	v, cfg, done, err := e.openViewConfig()
 	if err != nil {
 		return err
 	}
 	defer done()
+	if v.Pin, err = pf.pin(cfg); err != nil {
+		return err
+	}
 	opts := storeview.Options{Agent: agent, SkipBodies: skipBodies}
 	if t := cfg.TimestampAuthority; t != nil {
 		if opts.TSARoots, err = t.Roots(); err != nil {
