@@ -95,6 +95,11 @@ type Runner struct {
 	// up to this bound, so many agents or collectors on one schedule do not
 	// hit an API at the same instant (default 0; collectors[].jitter wins).
 	Jitter collectors.Duration `yaml:"jitter"`
+	// Per-run limits of each collector (0: the defaults; see docs/security.md).
+	MaxArtifactsPerRun     int      `yaml:"max_artifacts_per_run"`
+	MaxBytesPerRun         ByteSize `yaml:"max_bytes_per_run"`
+	MaxControlsPerArtifact int      `yaml:"max_controls_per_artifact"`
+	MaxPendingBytes        ByteSize `yaml:"max_pending_bytes"`
 }
 
 // CollectorConfig is one collectors[] entry.
@@ -207,6 +212,12 @@ func parse(data []byte, build bool) (*Config, error) {
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {
 		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.concurrency", Msg: "must be positive"})
+	}
+	if c.Runner.MaxArtifactsPerRun < 0 {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.max_artifacts_per_run", Msg: "must be positive"})
+	}
+	if c.Runner.MaxControlsPerArtifact < 0 {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.max_controls_per_artifact", Msg: "must be positive"})
 	}
 	names := map[string]int{}
 	for i := range top.Collectors {
