@@ -42,6 +42,8 @@ type Config struct {
 	Controls Controls `yaml:"controls"`
 	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
 	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
+	// Checks configures the control tests (default: the shipped set).
+	Checks Checks `yaml:"checks"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
@@ -133,6 +135,17 @@ func Load(path string) (*Config, error) {
 			return nil, collectors.ConfigErrors{{Line: controlsLine(data), Key: "controls.file", Msg: "invalid control set: " + err.Error()}}
 		}
 	}
+	if f := c.Checks.File; f != "" && !filepath.IsAbs(f) {
+		c.Checks.File = filepath.Join(filepath.Dir(path), f)
+	}
+	if _, err := c.CheckSet(); err != nil {
+		var doc yaml.Node
+		l := 0
+		if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+			l = line(doc.Content[0], "checks")
+		}
+		return nil, collectors.ConfigErrors{{Line: l, Key: "checks", Msg: "invalid checks: " + err.Error()}}
+	}
 	return c, nil
 }
 
@@ -155,6 +168,7 @@ func Parse(data []byte) (*Config, error) {
 		Collectors []yaml.Node  `yaml:"collectors"`
 		Controls   Controls     `yaml:"controls"`
 		TSA        *tsa.Config  `yaml:"timestamp_authority"`
+		Checks     Checks       `yaml:"checks"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -163,7 +177,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Checks: top.Checks}
 	if t := c.TimestampAuthority; t != nil {
 		tn := child(root, "timestamp_authority")
 		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
@@ -173,6 +187,7 @@ func Parse(data []byte) (*Config, error) {
 			errs = append(errs, &collectors.ConfigError{Line: line(tn, "ca_bundle"), Key: "timestamp_authority.ca_bundle", Msg: err.Error()})
 		}
 	}
+	c.validateChecks(root, &errs)
 	c.validateAgent(root, &errs)
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {
@@ -185,6 +200,10 @@ func Parse(data []byte) (*Config, error) {
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
+		}
+		if cc.Name == ChecksInstance {
+			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),
+				Msg: fmt.Sprintf("the name %q is reserved: check results are recorded under it", ChecksInstance)})
 		}
 		if prev, dup := names[cc.Name]; dup && cc.Name != "" {
 			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),
