@@ -106,6 +106,11 @@ type Config struct {
 	// so that events CloudTrail delivers late are not skipped (default 15m;
 	// 0s is allowed).
 	EventDelay *collectors.Duration `yaml:"event_delay"`
+	// EventOverlap is how much of the already collected history every run
+	// reads again, so that events CloudTrail delivers later than the delay
+	// still land in a later artifact; events already collected are skipped
+	// by EventId (default 1h; 0s turns the re-read off).
+	EventOverlap *collectors.Duration `yaml:"event_overlap"`
 }
 
 // Validate checks the configuration.
@@ -159,6 +164,7 @@ type run struct {
 	emit    collectors.Emitter
 	awsCfg  aws.Config
 	account string
+	regions []string   // the regions collected
 	mu      sync.Mutex // guards cur and serialises emit+checkpoint
 	cur     *cursor
 	ct      map[string]*cloudtrail.Client
@@ -178,7 +184,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("aws: loading the AWS configuration: %w", err))
 	}
-	r := &run{cfg: c.cfg, req: req, emit: emit, awsCfg: awsCfg, cur: cur, ct: map[string]*cloudtrail.Client{}}
+	r := &run{cfg: c.cfg, req: req, emit: emit, awsCfg: awsCfg, cur: cur, ct: map[string]*cloudtrail.Client{}, regions: c.cfg.Regions}
 	id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return r.fail(ctx, "sts:GetCallerIdentity", awsCfg.Region, err)

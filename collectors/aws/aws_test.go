@@ -739,3 +739,85 @@ func TestStaticKeysFromSecretReferences(t *testing.T) {
 		t.Errorf("literal key accepted: %v", err)
 	}
 }
+
+// Regions are judged after every trail's status is known: eu-west-1 sorts
+// before us-east-1, the home of the only logging trail (multi-region "main"),
+// and must not be reported as unrecorded.
+func TestRegionCoveredByTrailHomedInLaterRegion(t *testing.T) {
+	e := newEnv(t, false)
+	e.fake.SetTrailStatus("org-trail", awsfake.TrailStatus{IsLogging: false})
+	e.fake.SetTrailStatus("ap-trail", awsfake.TrailStatus{IsLogging: false})
+	res := run(t, e.config("evidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var judged int
+	for _, a := range byType(res, awscol.TypeTrails) {
+		var body struct {
+			Region   string   `json:"region"`
+			Findings []string `json:"findings"`
+		}
+		if err := json.Unmarshal(a.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Region == "eu-west-1" || body.Region == "us-east-1" {
+			judged++
+			if len(body.Findings) != 0 {
+				t.Errorf("%s is recorded by the logging multi-region trail main, findings %q", body.Region, body.Findings)
+			}
+		}
+	}
+	if judged != 2 {
+		t.Fatalf("judged %d of the 2 configured regions", judged)
+	}
+}
+
+// An event CloudTrail delivers after its window was collected is caught by
+// the next run's overlap, exactly once, and nothing else is repeated.
+func TestLateEventCaughtByOverlap(t *testing.T) {
+	e := newEnv(t, false)
+	cfg := "regions: [us-east-1]\nendpoint: " + e.url + "\nevidence: [cloudtrail_events]\nevent_names: [ConsoleLogin, StopLogging]\n"
+	got := map[string]int{}
+	first := run(t, cfg, collectortest.Options{})
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	collectIDs(t, first, got)
+	before := len(got)
+	// delivered late: its event time is 40 minutes before the first run's
+	// window end, inside what the first run already reported complete
+	e.fake.AddEvents("us-east-1", awsfake.Event{EventID: "late-stoplogging", EventName: "StopLogging", EventSource: "cloudtrail.amazonaws.com", Username: "mallory", Time: now.Add(-55 * time.Minute)})
+	second := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	collectIDs(t, second, got)
+	if got["us-east-1/late-stoplogging"] != 1 {
+		t.Fatalf("the late event was not collected by the next run")
+	}
+	// the 5-minute-old login, inside the first run's delay, is new too
+	if len(got) != before+2 {
+		t.Errorf("second run added %d events, want the late one and the one past the first delay", len(got)-before)
+	}
+	assertOnce(t, got)
+	var win struct {
+		Start   string `json:"window_start"`
+		Overlap struct {
+			From, To string
+		} `json:"reread_overlap"`
+	}
+	for _, a := range byType(second, awscol.TypeEvents) {
+		if a.Subject == awsfake.SampleAccount+"/us-east-1" {
+			if err := json.Unmarshal(a.Body, &win); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	firstEnd := now.Add(-15 * time.Minute)
+	if win.Start != ts(firstEnd.Add(time.Second-time.Hour)) || win.Overlap.To != ts(firstEnd) {
+		t.Errorf("second window starts %s with overlap to %s; want the hour before %s re-read", win.Start, win.Overlap.To, ts(firstEnd))
+	}
+	third := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: second.Cursor})
+	collectIDs(t, third, got)
+	assertOnce(t, got)
+}

@@ -100,7 +100,7 @@ func (r *run) collectDigests(ctx context.Context, trails []trailInfo) error {
 		home := aws.ToString(t.HomeRegion)
 		regions := []string{home}
 		if aws.ToBool(t.IsMultiRegionTrail) {
-			regions = append([]string{}, r.cfg.Regions...)
+			regions = append([]string{}, r.regions...)
 			if !containsStr(regions, home) {
 				regions = append(regions, home)
 			}

@@ -12,7 +12,8 @@ func init() {
 			Path: "tickets", Key: []string{"key"},
 			Fields: []string{"summary", "type", "status", "created", "resolved"},
 			Known: []string{"key", "id", "project", "summary", "type", "status", "status_category", "priority", "resolution", "created", "updated",
-				"resolved", "reporter", "assignee", "approvers", "labels", "links", "remote_links", "transitions", "changelog_entries", "raw"},
+				"resolved", "reporter", "assignee", "implementer", "approvers", "jsm_approvals", "jsm_approvals_note", "segregation", "labels", "links",
+				"remote_links", "transitions", "history", "changelog_entries", "changelog_complete", "changelog_source", "comment_count", "last_comment_at", "raw"},
 		})
 	}
 }

@@ -8,12 +8,12 @@ func init() {
 	collectors.RegisterItems(TypeUsers, collectors.ItemLayout{
 		Path: "users", Key: []string{"id"}, Snapshot: true,
 		Fields: []string{"login", "status", "created", "lastLogin", "mfa_enrolled"},
-		Known:  []string{"id", "login", "status", "created", "activated", "statusChanged", "lastLogin", "passwordChanged", "lastUpdated", "mfa_enrolled", "factors", "factors_note"},
+		Known:  []string{"id", "login", "status", "created", "activated", "statusChanged", "lastLogin", "passwordChanged", "lastUpdated", "mfa_enrolled", "phishing_resistant", "factors", "factors_note"},
 	})
 	collectors.RegisterItems(TypeDeprovisioned, collectors.ItemLayout{
 		Path: "users", Key: []string{"id"},
 		Fields: []string{"login", "status", "statusChanged", "event_type", "actor.alternateId"},
-		Known:  []string{"id", "login", "status", "statusChanged", "event_uuid", "event_type", "at", "actor", "note"},
+		Known:  []string{"id", "login", "status", "statusChanged", "event_uuid", "event_type", "at", "actor", "late", "note"},
 	})
 	collectors.RegisterItems(TypeGroups, collectors.ItemLayout{
 		Path: "members", Key: []string{"id"}, WithSubject: true, Snapshot: true,

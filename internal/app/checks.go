@@ -13,6 +13,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 )
 
@@ -79,7 +80,7 @@ func (a *App) RunChecks(ctx context.Context, cs []*checks.Check, observe func(ru
 	if err != nil {
 		return nil, err
 	}
-	src := &controls.LedgerSource{L: a.Ledger, Store: a.Store, Layout: a.Layout}
+	src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout}
 	prev := map[string]string{}
 	for _, c := range cs {
 		if st, ok := a.lastCheckStatus(c); ok {

@@ -133,7 +133,7 @@ func celValue(v any) any {
 	case map[string]any:
 		for k, e := range x {
 			switch e.(type) {
-			case json.Number, map[string]any, []any:
+			case json.Number, map[string]any, []any, nil:
 				x[k] = celValue(e)
 			}
 		}
@@ -143,6 +143,8 @@ func celValue(v any) any {
 			x[i] = celValue(e)
 		}
 		return x
+	case nil: // JSON null: CEL's null, so that `item.x == null` works
+		return types.NullValue
 	}
 	return v
 }

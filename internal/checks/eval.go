@@ -22,8 +22,9 @@ import (
 )
 
 // Source is what checks read: records by type in a window, and bodies.
-// The local ledger (controls.LedgerSource), a view of the bucket and an
-// auditor package implement it.
+// Every readmodel.Source (the agent's ledger, one agent's published log in
+// the bucket) implements it; verify-package gives the auditor package's
+// own files.
 type Source interface {
 	// Find calls fn for matching records in collected_at order.
 	Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error

@@ -14,11 +14,11 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/config"
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 )
 
@@ -66,7 +66,7 @@ func evidenceLedger(t *testing.T) *controlstest.Built {
 func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.Time, forge func(*checks.Result)) []*checks.Result {
 	t.Helper()
 	ctx := context.Background()
-	src := &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 	criteria := func(id string) []string {
 		return map[string][]string{"CM-01": {"CC8.1"}, "AC-02": {"CC6.2", "CC6.3"}}[id]
 	}
@@ -104,7 +104,7 @@ func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.
 func pkg(t *testing.T, b *controlstest.Built, o export.Options) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	src := &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 	if _, err := export.Write(context.Background(), &buf, src, o); err != nil {
 		t.Fatal(err)
 	}

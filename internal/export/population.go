@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +14,10 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // Item layouts are declared with each evidence type in the collector SDK
@@ -48,7 +49,7 @@ type Population struct {
 
 // BuildPopulation reads every artifact of typ collected in [from, to) and
 // extracts its items, streaming each body.
-func BuildPopulation(ctx context.Context, src Source, typ string, from, to time.Time) (*Population, error) {
+func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from, to time.Time) (*Population, error) {
 	spec, known := collectors.Items(typ)
 	pop := &Population{Type: typ, Fields: spec.Fields}
 	rows := map[string]*Row{}
@@ -135,7 +136,7 @@ func (p *Population) Record(r Row) []string {
 
 // WriteCSV writes the population as CSV.
 func (p *Population) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	if err := cw.Write(p.Header()); err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
@@ -180,38 +179,6 @@ func putBytes(ctx context.Context, st store.Store, key string, data []byte) erro
 	return st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data))
 }
 
-// EntryBundle encodes records as a C2SP tlog-tiles entry bundle: each
-// entry a big-endian uint16 length and the bytes.
-func EntryBundle(entries [][]byte) ([]byte, error) {
-	var buf bytes.Buffer
-	for _, e := range entries {
-		if len(e) > 0xffff {
-			return nil, errors.New("entry too large for a bundle")
-		}
-		buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(e))))
-		buf.Write(e)
-	}
-	return buf.Bytes(), nil
-}
-
-// ParseEntryBundle splits an entry bundle.
-func ParseEntryBundle(b []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(b) > 0 {
-		if len(b) < 2 {
-			return nil, errors.New("entry bundle: truncated length")
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		b = b[2:]
-		if len(b) < n {
-			return nil, errors.New("entry bundle: truncated entry")
-		}
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return out, nil
-}
-
 func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.Layout, res *PushResult, conc int) error {
 	cps, err := l.Checkpoints()
 	if err != nil || len(cps) == 0 {
@@ -237,7 +204,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 		}
 	}
 	if latest > pubTiles {
-		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
+		tiles := tlog.NewTiles(publog.TileHeight, pubTiles, latest)
 		// Tiles and bundles are read in one snapshot and uploaded in
 		// parallel (one object each; a full tile is 8 KiB).
 		type object struct {
@@ -253,7 +220,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 				}
 				objs = append(objs, object{layout.Tile(agent, t), data})
 				if t.L == 0 {
-					start := uint64(t.N) << store.TileHeight
+					start := uint64(t.N) << publog.TileHeight
 					entries := make([][]byte, 0, t.W)
 					for i := 0; i < t.W; i++ {
 						r := v.tx.Bucket(bucketRecords).Get(u64(start + uint64(i)))
@@ -262,7 +229,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 						}
 						entries = append(entries, r)
 					}
-					bundle, err := EntryBundle(entries)
+					bundle, err := publog.EncodeBundle(entries)
 					if err != nil {
 						return err
 					}

@@ -1,4 +1,4 @@
-package controls
+package readmodel
 
 import (
 	"context"
@@ -14,27 +14,37 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
-// LedgerSource reads evidence from the local ledger, and bodies from the
-// store (or the local spool, for bodies not yet pushed). It implements
-// Source and export.Source.
-type LedgerSource struct {
+// Ledger reads evidence from the local ledger, and bodies from the store
+// (or the local spool, for bodies not yet pushed).
+type Ledger struct {
 	L      *ledger.Ledger
 	Store  store.Store // may be nil: bodies then come from the spool only
 	Layout store.Layout
+	// Locate turns an object key into a location for people (see
+	// Locator); nil: Location reports "".
+	Locate func(key string) string
 }
 
+var _ Source = (*Ledger)(nil)
+
 // ScanType reads the ledger's type index.
-func (s *LedgerSource) ScanType(typ string, from, to time.Time, fn func(ns int64, seq uint64) error) error {
+func (s *Ledger) ScanType(typ string, from, to time.Time, fn func(ns int64, seq uint64) error) error {
 	return s.L.ScanType(typ, from, to, fn)
 }
 
+// RunsVisible is true: the ledger keeps every run.
+func (s *Ledger) RunsVisible() bool { return true }
+
+// Location is where a person finds the record's body in the store.
+func (s *Ledger) Location(r *evidence.Record) string { return locate(s.Locate, s.Layout, r) }
+
 // Runs reads the run history.
-func (s *LedgerSource) Runs(from, to time.Time, fn func(*ledger.Run) error) error {
+func (s *Ledger) Runs(from, to time.Time, fn func(*ledger.Run) error) error {
 	return s.L.Runs("", from, to, fn)
 }
 
 // Record returns one decoded record.
-func (s *LedgerSource) Record(seq uint64) (*evidence.Record, error) {
+func (s *Ledger) Record(seq uint64) (*evidence.Record, error) {
 	var data []byte
 	if err := s.L.View(func(v *ledger.Viewer) error { data = v.Record(seq); return nil }); err != nil {
 		return nil, err
@@ -46,16 +56,16 @@ func (s *LedgerSource) Record(seq uint64) (*evidence.Record, error) {
 }
 
 // Find calls fn for the records matching q (see ledger.Query).
-func (s *LedgerSource) Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error {
+func (s *Ledger) Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error {
 	return s.L.Find(q, fn)
 }
 
 // Agent is the ledger's agent ID.
-func (s *LedgerSource) Agent() string { return s.L.Agent() }
+func (s *Ledger) Agent() string { return s.L.Agent() }
 
 // Body opens a record's body: from the spool while it waits in the
 // outbox, else from the store under the record's first control.
-func (s *LedgerSource) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error) {
+func (s *Ledger) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error) {
 	var loc ledger.SpoolLoc
 	var queued bool
 	if err := s.L.View(func(v *ledger.Viewer) error { loc, queued = v.Outbox(r.Seq); return nil }); err != nil {
@@ -79,16 +89,16 @@ func (s *LedgerSource) Body(ctx context.Context, r *evidence.Record) (io.ReadClo
 }
 
 // Checkpoints returns the ledger's signed checkpoints, oldest first.
-func (s *LedgerSource) Checkpoints() ([]*ledger.Checkpoint, error) { return s.L.Checkpoints() }
+func (s *Ledger) Checkpoints() ([]*ledger.Checkpoint, error) { return s.L.Checkpoints() }
 
 // Keys returns the ledger's public keys by key ID.
-func (s *LedgerSource) Keys() (map[string]string, error) { return s.L.Keys() }
+func (s *Ledger) Keys() (map[string]string, error) { return s.L.Keys() }
 
 // Tokens returns RFC 3161 tokens by checkpoint size.
-func (s *LedgerSource) Tokens() (map[int64][]byte, error) { return s.L.Tokens() }
+func (s *Ledger) Tokens() (map[int64][]byte, error) { return s.L.Tokens() }
 
 // Prove returns an inclusion proof of record seq in the tree of size treeSize.
-func (s *LedgerSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error) {
+func (s *Ledger) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error) {
 	var p tlog.RecordProof
 	err := s.L.View(func(v *ledger.Viewer) error {
 		var err error
@@ -100,10 +110,10 @@ func (s *LedgerSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, erro
 
 // ReleaseMemory drops the read-only ledger's mapped pages from the
 // resident set (see ledger.ReleaseMemory).
-func (s *LedgerSource) ReleaseMemory() { s.L.ReleaseMemory() }
+func (s *Ledger) ReleaseMemory() { s.L.ReleaseMemory() }
 
 // ProveTree returns a consistency proof from the tree of size n to treeSize.
-func (s *LedgerSource) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
+func (s *Ledger) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
 	var p tlog.TreeProof
 	err := s.L.View(func(v *ledger.Viewer) error {
 		var err error

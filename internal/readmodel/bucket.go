@@ -1,4 +1,4 @@
-package controls
+package readmodel
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
-	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
 )
 
-// StoreSource reads one agent's evidence from the bucket alone
+// Bucket reads one agent's evidence from the bucket alone
 // (--from-store): its signed checkpoints and keys, the records of its
 // published log (entry bundles, every one authenticated against the latest
 // signed checkpoint when the source is opened), inclusion proofs from its
@@ -26,7 +26,11 @@ import (
 // memory. The bucket holds no run history: Runs reports none, so coverage
 // cannot tell a failed collection from no collection (every gap shows as
 // gap_no_run).
-type StoreSource struct {
+type Bucket struct {
+	// Locate turns an object key into a location for people (see
+	// Locator); nil: Location reports "".
+	Locate func(key string) string
+
 	view  *storeview.View
 	log   *storeview.Log
 	hr    tlog.HashReader
@@ -50,8 +54,10 @@ type indexEntry struct {
 	ctlLen   uint32
 }
 
-// OpenStoreSource reads agent's published log from the bucket.
-func OpenStoreSource(ctx context.Context, v *storeview.View, agent string) (*StoreSource, error) {
+var _ Source = (*Bucket)(nil)
+
+// OpenBucket reads agent's published log from the bucket.
+func OpenBucket(ctx context.Context, v *storeview.View, agent string) (*Bucket, error) {
 	lg, err := v.OpenLog(ctx, agent)
 	if err != nil {
 		return nil, err
@@ -66,7 +72,7 @@ func OpenStoreSource(ctx context.Context, v *storeview.View, agent string) (*Sto
 	if err != nil {
 		return nil, err
 	}
-	s := &StoreSource{view: v, log: lg, hr: hr, agent: agent, bundleN: -1}
+	s := &Bucket{view: v, log: lg, hr: hr, agent: agent, bundleN: -1}
 	typeIDs, ctlIDs := map[string]uint32{}, map[string]uint32{}
 	intern := func(m map[string]uint32, names *[]string, x string) uint32 {
 		id, ok := m[x]
@@ -96,10 +102,10 @@ func OpenStoreSource(ctx context.Context, v *storeview.View, agent string) (*Sto
 }
 
 // Agent is the agent whose log this is.
-func (s *StoreSource) Agent() string { return s.agent }
+func (s *Bucket) Agent() string { return s.agent }
 
 // window returns the index entries collected in [from, to).
-func (s *StoreSource) window(from, to time.Time) []indexEntry {
+func (s *Bucket) window(from, to time.Time) []indexEntry {
 	lo, hi := 0, len(s.idx)
 	if !from.IsZero() {
 		f := from.UnixNano()
@@ -115,7 +121,7 @@ func (s *StoreSource) window(from, to time.Time) []indexEntry {
 	return s.idx[lo:hi]
 }
 
-func (s *StoreSource) typeID(typ string) (uint32, bool) {
+func (s *Bucket) typeID(typ string) (uint32, bool) {
 	for i, t := range s.types {
 		if t == typ {
 			return uint32(i), true
@@ -124,7 +130,7 @@ func (s *StoreSource) typeID(typ string) (uint32, bool) {
 	return 0, false
 }
 
-func (s *StoreSource) hasControl(e indexEntry, control string) bool {
+func (s *Bucket) hasControl(e indexEntry, control string) bool {
 	for _, c := range s.ctlFlat[e.ctlStart : e.ctlStart+e.ctlLen] {
 		if s.controls[c] == control {
 			return true
@@ -134,7 +140,7 @@ func (s *StoreSource) hasControl(e indexEntry, control string) bool {
 }
 
 // ScanType scans the in-memory index.
-func (s *StoreSource) ScanType(typ string, from, to time.Time, fn func(ns int64, seq uint64) error) error {
+func (s *Bucket) ScanType(typ string, from, to time.Time, fn func(ns int64, seq uint64) error) error {
 	id, ok := s.typeID(typ)
 	if !ok {
 		return nil
@@ -149,35 +155,34 @@ func (s *StoreSource) ScanType(typ string, from, to time.Time, fn func(ns int64,
 	return nil
 }
 
+// RunsVisible is false: run outcomes are not published to the bucket.
+func (s *Bucket) RunsVisible() bool { return false }
+
+// Location is where a person finds the record's body in the bucket.
+func (s *Bucket) Location(r *evidence.Record) string { return locate(s.Locate, s.view.Layout, r) }
+
 // Runs reports nothing: run outcomes are not published to the bucket.
-func (s *StoreSource) Runs(from, to time.Time, fn func(*ledger.Run) error) error { return nil }
+func (s *Bucket) Runs(from, to time.Time, fn func(*ledger.Run) error) error { return nil }
 
 // RecordData returns a record's canonical bytes from its entry bundle.
-func (s *StoreSource) RecordData(seq uint64) ([]byte, error) {
+func (s *Bucket) RecordData(seq uint64) ([]byte, error) {
 	size := s.log.Latest.Size
 	if int64(seq) >= size {
 		return nil, fmt.Errorf("record %d is beyond the latest checkpoint (%d)", seq, size)
 	}
-	n := int64(seq) >> store.TileHeight
+	n := int64(seq) >> publog.TileHeight
 	if n != s.bundleN || s.bundleSize != size {
-		start := n << store.TileHeight
-		w := int(min(size-start, 1<<store.TileHeight))
-		key := s.view.Layout.Tile(s.agent, tlog.Tile{H: store.TileHeight, L: -1, N: n, W: w})
-		b, err := store.ReadAll(context.Background(), s.view.Store, key)
+		entries, err := s.log.Bundle(context.Background(), n)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", key, err)
-		}
-		entries, err := ledger.ParseEntryBundle(b)
-		if err != nil || len(entries) != w {
-			return nil, fmt.Errorf("entry bundle %s is malformed", key)
+			return nil, err
 		}
 		s.bundleN, s.bundle, s.bundleSize = n, entries, size
 	}
-	return s.bundle[int64(seq)-s.bundleN<<store.TileHeight], nil
+	return s.bundle[int64(seq)-s.bundleN<<publog.TileHeight], nil
 }
 
 // Record returns one record, its leaf hash checked against the signed log.
-func (s *StoreSource) Record(seq uint64) (*evidence.Record, error) {
+func (s *Bucket) Record(seq uint64) (*evidence.Record, error) {
 	data, err := s.RecordData(seq)
 	if err != nil {
 		return nil, err
@@ -193,7 +198,7 @@ func (s *StoreSource) Record(seq uint64) (*evidence.Record, error) {
 }
 
 // Find calls fn for the records matching q, in collection-time order.
-func (s *StoreSource) Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error {
+func (s *Bucket) Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error {
 	tid, typed := uint32(0), q.Type != ""
 	if typed {
 		var ok bool
@@ -228,7 +233,7 @@ func (s *StoreSource) Find(q ledger.Query, fn func(r *evidence.Record, data []by
 }
 
 // Body opens the record's evidence object (under its first control that has one).
-func (s *StoreSource) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error) {
+func (s *Bucket) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error) {
 	var lastErr error = errors.New("the record names no control")
 	for _, c := range r.Controls {
 		rc, err := s.view.Store.Get(ctx, s.view.Layout.Evidence(c, r))
@@ -241,17 +246,17 @@ func (s *StoreSource) Body(ctx context.Context, r *evidence.Record) (io.ReadClos
 }
 
 // Checkpoints returns the verified checkpoints, oldest first.
-func (s *StoreSource) Checkpoints() ([]*ledger.Checkpoint, error) { return s.log.Checkpoints, nil }
+func (s *Bucket) Checkpoints() ([]*ledger.Checkpoint, error) { return s.log.Checkpoints, nil }
 
 // Keys returns the agent's published keys.
-func (s *StoreSource) Keys() (map[string]string, error) { return s.log.Keys, nil }
+func (s *Bucket) Keys() (map[string]string, error) { return s.log.Keys, nil }
 
 // Tokens returns published RFC 3161 tokens.
-func (s *StoreSource) Tokens() (map[int64][]byte, error) { return s.log.Tokens, nil }
+func (s *Bucket) Tokens() (map[int64][]byte, error) { return s.log.Tokens, nil }
 
 // Prove returns an inclusion proof from the published hash tiles
 // (authenticated against the latest checkpoint, the only size it serves).
-func (s *StoreSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error) {
+func (s *Bucket) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error) {
 	if treeSize != s.log.Latest.Size {
 		return nil, fmt.Errorf("the bucket view proves against its latest checkpoint (%d), not %d", s.log.Latest.Size, treeSize)
 	}
@@ -259,7 +264,7 @@ func (s *StoreSource) Prove(seq uint64, treeSize int64) (tlog.RecordProof, error
 }
 
 // ProveTree returns a consistency proof from the published hash tiles.
-func (s *StoreSource) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
+func (s *Bucket) ProveTree(treeSize, n int64) (tlog.TreeProof, error) {
 	if treeSize != s.log.Latest.Size {
 		return nil, fmt.Errorf("the bucket view proves against its latest checkpoint (%d), not %d", s.log.Latest.Size, treeSize)
 	}
