@@ -30,9 +30,6 @@ type api struct {
 // family maps a path to Okta's org-wide rate-limit bucket: collection and
 // single-object endpoints of users and groups are separate buckets.
 func family(path string) string {
-	if strings.HasPrefix(path, "/oauth2/") {
-		return "oauth2"
-	}
 	rest, ok := strings.CutPrefix(path, "/api/v1/")
 	if !ok {
 		return "other"
@@ -201,7 +198,7 @@ func scopeFor(endpoint string) string {
 		return "okta.apiTokens.read"
 	case strings.Contains(endpoint, "/authenticators"):
 		return "okta.authenticators.read"
-	case strings.Contains(endpoint, "/roles"), strings.Contains(endpoint, "/iam/"):
+	case strings.Contains(endpoint, "/roles"), strings.Contains(endpoint, "/iam/"), strings.Contains(endpoint, "/oauth2/v1/clients"):
 		return "okta.roles.read"
 	case strings.Contains(endpoint, "/apps"):
 		return "okta.apps.read"
@@ -286,4 +283,10 @@ func isNotSupported(err error) bool {
 	// 400 E0000001 invalid type, 404 E0000007, 401 E0000015 feature not enabled, 403 E0000038 not available
 	return (se.Status == http.StatusBadRequest && se.Code == "E0000001") || se.Status == http.StatusNotFound ||
 		se.Code == "E0000015" || se.Code == "E0000038"
+}
+
+// isForbidden reports whether err is a 403: the credentials may not read it.
+func isForbidden(err error) bool {
+	var se *httpx.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusForbidden
 }

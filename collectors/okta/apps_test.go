@@ -44,8 +44,9 @@ func TestAppAssignments(t *testing.T) {
 		t.Fatalf("%d 429s (want none); %d waits (the limits must bind)", st.Throttled, tr.Stats().Waits)
 	}
 	arts := ofType(res.Committed, okta.TypeAppAssignments)
-	if len(arts) != 3+apps {
-		t.Fatalf("got %d app artifacts, want %d active apps", len(arts), 3+apps)
+	// Slack, GitHub, AWS, three service apps and the synthetic ones
+	if len(arts) != 6+apps {
+		t.Fatalf("got %d app artifacts, want %d active apps", len(arts), 6+apps)
 	}
 	got := map[string]appBody{}
 	for _, a := range arts {

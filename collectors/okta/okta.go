@@ -279,7 +279,7 @@ func (c *collector) scopes() []string {
 	add(TypeDeprovisioned, "okta.users.read", "okta.logs.read")
 	add(TypeGroups, "okta.groups.read", "okta.apps.read")
 	add(TypeAppAssignments, "okta.apps.read")
-	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read")
+	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read", "okta.apps.read", "okta.apiTokens.read")
 	add(TypePolicies, "okta.policies.read")
 	add(TypeAuthenticators, "okta.authenticators.read")
 	add(TypeSystemLog, "okta.logs.read")

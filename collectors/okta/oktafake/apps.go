@@ -28,6 +28,9 @@ func (s *Server) appList() []appInfo {
 		{app: appAWS, Status: "ACTIVE", direct: func(i int) bool { return i == 1 }},
 		{app: app{"0oa00000000legacyapp", "legacy_intranet", "Legacy Intranet"}, Status: "INACTIVE", direct: func(i int) bool { return i%2 == 0 }},
 	}
+	for _, sa := range serviceApps {
+		out = append(out, appInfo{app: sa.app, Status: "ACTIVE", direct: func(int) bool { return false }})
+	}
 	for k := 0; k < s.opts.Apps; k++ {
 		out = append(out, appInfo{app: app{fmt.Sprintf("0oasyn%014d", k), fmt.Sprintf("app_%d", k), fmt.Sprintf("Internal App %d", k)}, Status: "ACTIVE",
 			direct: func(i int) bool { return (i+k)%directEvery == 0 }})
@@ -46,8 +49,13 @@ func (s *Server) findApp(w http.ResponseWriter, id string) (appInfo, bool) {
 }
 
 func appJSON(host string, a appInfo) map[string]any {
-	return map[string]any{"id": a.ID, "name": a.Name, "label": a.Label, "status": a.Status, "signOnMode": "SAML_2_0",
-		"created": "2024-03-01T00:00:00.000Z", "lastUpdated": "2026-10-01T00:00:00.000Z",
+	mode := "SAML_2_0"
+	if a.Name == "oidc_client" {
+		mode = "OPENID_CONNECT"
+	}
+	return map[string]any{"id": a.ID, "name": a.Name, "label": a.Label, "status": a.Status, "signOnMode": mode,
+		"credentials": map[string]any{"oauthClient": map[string]any{"client_id": a.ID, "token_endpoint_auth_method": "private_key_jwt"}},
+		"created":     "2024-03-01T00:00:00.000Z", "lastUpdated": "2026-10-01T00:00:00.000Z",
 		"_links": map[string]any{"users": map[string]string{"href": "http://" + host + "/api/v1/apps/" + a.ID + "/users"},
 			"groups": map[string]string{"href": "http://" + host + "/api/v1/apps/" + a.ID + "/groups"}}}
 }

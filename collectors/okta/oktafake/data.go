@@ -183,6 +183,10 @@ func userRoles(i int) []role {
 		return []role{{"ra1usr0000000000sup", "SUPER_ADMIN", "Super Administrator"}}
 	case i == 1:
 		return []role{{"ra1usr0000000000org", "ORG_ADMIN", "Organization Administrator"}}
+	case i == 4:
+		return []role{{"ra1usr00000000appadm", "APP_ADMIN", "Application Administrator"}}
+	case i == 5:
+		return []role{{"irb0000000000custom5", "CUSTOM", "Access Reviewer"}}
 	case i%1000 == 500:
 		return []role{{fmt.Sprintf("ra1hd%014d", i), "HELP_DESK_ADMIN", "Help Desk Administrator"}}
 	}

@@ -26,7 +26,7 @@ func scopeFor(path string) string {
 		return "okta.apiTokens.read"
 	case fam == "authenticators":
 		return "okta.authenticators.read"
-	case strings.Contains(path, "/roles"), fam == "iam":
+	case strings.Contains(path, "/roles"), fam == "iam", strings.HasPrefix(path, "/oauth2/v1/clients/"):
 		return "okta.roles.read"
 	case strings.HasSuffix(path, "/apps"), strings.HasPrefix(fam, "apps"):
 		return "okta.apps.read"

@@ -479,6 +479,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	seg := strings.Split(p, "/")
 	q := r.URL.Query()
+	if s.adminRoute(w, r, q) {
+		return
+	}
 	switch {
 	case p == "users":
 		s.listUsers(w, r, q)
@@ -695,7 +698,7 @@ func (s *Server) listUserRoles(w http.ResponseWriter, id string) {
 	}
 	out := []map[string]any{}
 	for _, rl := range userRoles(i) {
-		out = append(out, roleJSON(rl, "USER"))
+		out = append(out, roleWithTargets(rl, "USER"))
 	}
 	for _, g := range s.groupList() {
 		if g.Member(i) {
