@@ -36,6 +36,8 @@ type App struct {
 	// StoreErr is why the store could not be opened, when Open was asked
 	// to defer that error (Options.DeferStoreError); Store is nil then.
 	StoreErr error
+	// CheckMetrics, if set, receives every check result (metrics).
+	CheckMetrics CheckMetrics
 }
 
 // Options for Open.
@@ -158,6 +160,9 @@ type PushSummary struct {
 	Tiles   int    `json:"tiles"`
 	Backlog int    `json:"backlog"`
 	Error   string `json:"error,omitempty"`
+	// Unpushable names outbox entries the store cannot hold; they stay
+	// queued and block nothing (see docs/security.md).
+	Unpushable []string `json:"unpushable,omitempty"`
 }
 
 // Failed lists the collectors that did not succeed.
@@ -209,6 +214,9 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
 	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
 	results := a.Runner(observe).Run(ctx, ccs)
+	if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
+		results = append(results, *cr)
+	}
 	for _, r := range results {
 		cs := CollectorSummary{Name: r.Collector, Type: r.Type, RunID: r.RunID, Outcome: r.Outcome, Attempts: r.Attempts,
 			Artifacts: r.Stats.Artifacts, Bytes: r.Stats.Bytes, ByControl: nonZero(r.Stats.ByControl), ByType: nonZero(r.Stats.ByType),
@@ -268,6 +276,9 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {
 		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
+		for _, u := range res.Unpushable {
+			sum.Push.Unpushable = append(sum.Push.Unpushable, u.Reason)
+		}
 	}
 	if err != nil {
 		if sum != nil {
@@ -284,6 +295,10 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
+	if n := len(res.Unpushable); n > 0 {
+		return fmt.Errorf("pushing to %s: outbox entries the store cannot hold: %d, left queued and reported on every push (first: %s); everything else was pushed",
+			a.Store.Describe(), n, res.Unpushable[0].Reason)
+	}
 	return nil
 }
 

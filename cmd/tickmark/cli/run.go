@@ -111,6 +111,7 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 			return failErr(err, "")
 		}
 		observe = m.Observe
+		a.CheckMetrics = m
 	}
 	sum, runErr := a.RunOnce(e.ctx, ccs, observe)
 	if m != nil {
@@ -194,6 +195,9 @@ func printSummary(w io.Writer, s *app.Summary) {
 		fmt.Fprintf(w, "pushed to %s: %d artifacts (%d objects), %d tiles; %d queued\n", p.Store, p.Bodies, p.Objects, p.Tiles, p.Backlog)
 		if p.Error != "" {
 			fmt.Fprintf(w, "push failed: %s\n", p.Error)
+		}
+		for _, u := range p.Unpushable {
+			fmt.Fprintf(w, "cannot be pushed (stays queued, blocks nothing): %s\n", u)
 		}
 	}
 }

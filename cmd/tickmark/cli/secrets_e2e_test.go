@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
@@ -21,9 +20,7 @@ import (
 // export) holds the secret in any of those forms.
 func TestSecretPrintedToStderrPersistsNowhere(t *testing.T) {
 	const secret = "tm-SeCrEt+/value=42&q"
-	dir := t.TempDir()
-	script := filepath.Join(dir, "leaky.sh")
-	if err := os.WriteFile(script, []byte(`#!/bin/sh
+	dir, cfg := scriptWorkspace(t, "leaky", `#!/bin/sh
 echo '{"type":"test.item","subject":"item-1","body":{"ok":true}}'
 echo '{"cursor":"1"}'
 echo "debug: calling the API with token $API_TOKEN" >&2
@@ -32,30 +29,8 @@ printf 'token64=%s\n' "$(printf '%s' "$API_TOKEN" | base64 -w0)" >&2
 printf 'GET /v1/items?token=%s\n' "$(printf '%s' "$API_TOKEN" | sed 's/+/%2B/g; s#/#%2F#g; s/=/%3D/g; s/&/%26/g')" >&2
 echo "error: 401 for $API_TOKEN" >&2
 exit 3
-`), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "tickmark.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`agent:
-  id: leak-test
-  data_dir: %s/data
-store:
-  type: filesystem
-  path: %s/store
-runner:
-  retries: 0
-collectors:
-  - name: leaky
-    type: exec
-    schedule: "@every 1h"
-    controls:
-      test.item: [CC7.2]
-    exec:
-      command: ["/bin/sh", %q]
-      env: [API_TOKEN]
-`, dir, dir, script)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, "API_TOKEN")
+	script := filepath.Join(dir, "leaky.sh")
 	t.Setenv("API_TOKEN", secret)
 
 	var written [][]byte // everything the agent printed
