@@ -32,7 +32,7 @@ type env struct {
 
 // credentialEnv points the SDK's default chain at static test keys and
 // nothing else (no profile files, no instance metadata).
-func credentialEnv(t *testing.T, akid, secret string) {
+func credentialEnv(t testing.TB, akid, secret string) {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
@@ -327,7 +327,7 @@ type eventsBody struct {
 	}
 }
 
-func collectIDs(t *testing.T, res collectortest.Result, into map[string]int) {
+func collectIDs(t testing.TB, res collectortest.Result, into map[string]int) {
 	t.Helper()
 	for _, a := range byType(res, awscol.TypeEvents) {
 		var b eventsBody
@@ -374,8 +374,8 @@ func TestEventsExactlyOncePerRegionAcrossRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		if cur.Events[r].Done != ts(now.Add(-15*time.Minute)) {
-			t.Errorf("cursor of %s = %q, want done up to %s", r, cur.Events[r].Done, ts(now.Add(-15*time.Minute)))
+		if cur.Events[awsfake.SampleAccount+"/"+r].Done != ts(now.Add(-15*time.Minute)) {
+			t.Errorf("cursor of %s = %q, want done up to %s", r, cur.Events[awsfake.SampleAccount+"/"+r].Done, ts(now.Add(-15*time.Minute)))
 		}
 	}
 	// new events arrive in one region only; the late one from before is now in range
@@ -431,7 +431,7 @@ func resumeExactlyOnce(t *testing.T, cfg, cursor string, got map[string]int, wan
 	assertOnce(t, got)
 }
 
-func assertOnce(t *testing.T, got map[string]int) {
+func assertOnce(t testing.TB, got map[string]int) {
 	t.Helper()
 	for id, n := range got {
 		if n != 1 {

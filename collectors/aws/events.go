@@ -65,7 +65,8 @@ var (
 // DefaultEventNames are the events collected when event_names is not set.
 var DefaultEventNames = slices.Concat(signInEvents, iamEvents, stsEvents, orgEvents, kmsEvents, monitoringEvents, s3Events, securityGroupEvents)
 
-// globalEventNames are looked up in us-east-1 only (by default).
+// globalEventNames are looked up only in the partition's global-service
+// region (us-east-1, us-gov-west-1, cn-north-1) by default.
 var globalEventNames = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range slices.Concat(iamEvents, orgEvents) {
@@ -143,7 +144,7 @@ func (r *run) eventNames(region string) []string {
 	}
 	var out []string
 	for _, n := range DefaultEventNames {
-		if globalEventNames[n] && region != "us-east-1" {
+		if globalEventNames[n] && region != globalRegion(r.partition) {
 			continue
 		}
 		out = append(out, n)
@@ -152,8 +153,8 @@ func (r *run) eventNames(region string) []string {
 }
 
 func (r *run) collectEvents(ctx context.Context) error {
-	if len(r.cfg.EventNames) == 0 && !containsStr(r.regions, "us-east-1") {
-		r.req.Logger.Warn("IAM and Organizations events are recorded in us-east-1, which is not configured: they are not collected", "evidence_type", TypeEvents)
+	if gr := globalRegion(r.partition); len(r.cfg.EventNames) == 0 && !containsStr(r.regions, gr) {
+		r.req.Logger.Warn("IAM and Organizations events are recorded in "+gr+", which is not collected: they are not collected", "evidence_type", TypeEvents, "account", r.account)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(regionWorkers)
@@ -174,7 +175,8 @@ func parseTS(s string) time.Time {
 
 func (r *run) regionEvents(ctx context.Context, region string) error {
 	r.mu.Lock()
-	st := r.cur.Events[region]
+	key := r.account + "/" + region
+	st := r.cur.Events[key]
 	var win window
 	if st != nil && st.Win != nil {
 		win = *st.Win
@@ -291,10 +293,10 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			snap := copySeen(seen)
 			if err := r.emitAndCheckpoint(ctx, arts, func(c *cursor) {
 				if finished {
-					c.Events[region] = &regionCursor{Done: win.End, Seen: pruneSeen(snap, nextFrom)}
+					c.Events[key] = &regionCursor{Done: win.End, Seen: pruneSeen(snap, nextFrom)}
 				} else {
 					w := nw
-					c.Events[region] = &regionCursor{Done: done, Seen: snap, Win: &w}
+					c.Events[key] = &regionCursor{Done: done, Seen: snap, Win: &w}
 				}
 			}); err != nil {
 				return err
