@@ -105,7 +105,8 @@ type prBody struct {
 			Result string `json:"result"`
 		} `json:"rule_suite"`
 	} `json:"direct_pushes"`
-	Complete bool `json:"complete"`
+	Complete  bool  `json:"complete"`
+	Collected *bool `json:"collected"` // false: a finding, not a population
 }
 
 // wantIndependent is the test's own reading of the rule, from the fake's

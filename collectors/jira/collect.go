@@ -217,12 +217,15 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 					fresh = append(fresh, is)
 				}
 			}
+			before := run.reqs.Changelog + run.reqs.RemoteLinks + run.reqs.Approvals + run.reqs.Comments
 			tickets, err := c.enrich(ctx, a, &q, fresh, &run.reqs)
 			if err != nil {
 				return err
 			}
+			// the responses this page's evidence was built from
+			responses := 1 + run.reqs.Changelog + run.reqs.RemoteLinks + run.reqs.Approvals + run.reqs.Comments - before
 			if len(tickets) > 0 {
-				if err := c.emitPage(ctx, emit, a, q, jql, from, upper, page, tickets, fresh); err != nil {
+				if err := c.emitPage(ctx, emit, a, q, jql, from, upper, page, responses, tickets, fresh); err != nil {
 					return err
 				}
 			}
@@ -247,7 +250,7 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 			st.prune(st.From.Add(-overlap - dstGuard))
 			run.emitted += len(tickets)
 			if req.Logger != nil {
-				req.Logger.Debug("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets))
+				req.Logger.Debug("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets), "requests", responses)
 			}
 			if err := emit.Checkpoint(ctx, cur.String()); err != nil {
 				return err
@@ -403,7 +406,7 @@ func changelogTotal(is *rawIssue) int {
 	return is.Changelog.Total
 }
 
-func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *api, q Query, jql string, from, upper time.Time, page int, tickets []Ticket, issues []*rawIssue) error {
+func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *api, q Query, jql string, from, upper time.Time, page, responses int, tickets []Ticket, issues []*rawIssue) error {
 	body := PageBody{
 		Collector:  "jira",
 		Query:      QueryRef{Name: q.Name, JQL: q.JQL, Executed: jql, EvidenceType: q.EvidenceType},
@@ -422,7 +425,6 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 	}
 	b := buf.Bytes()
 	var latest time.Time
-	pages := 1
 	for _, is := range issues {
 		if is.updated.After(latest) {
 			latest = is.updated
@@ -445,7 +447,7 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 			Query:            jql,
 			Account:          account,
 			CollectorVersion: Version,
-			Pages:            pages,
+			Pages:            responses,
 			Complete:         true,
 			Items:            len(tickets),
 		},

@@ -417,6 +417,12 @@ func TestIncrementalExactlyOnce(t *testing.T) {
 	if n := f.Count("remotelink"); n != len(want) {
 		t.Fatalf("second run read remote links of %d tickets, want %d (only changed tickets)", n, len(want))
 	}
+	// The incremental window's population (overlap included) reconciles too.
+	for _, p := range populations(t, second.Committed) {
+		if p.JiraCount == nil || *p.JiraCount != p.Collected || p.Reconciled == nil || !*p.Reconciled || p.Emitted > p.Collected {
+			t.Fatalf("second run %s: collected %d (emitted %d), Jira %v: %s", p.Query.Name, p.Collected, p.Emitted, p.JiraCount, p.Finding)
+		}
+	}
 	// no overlap duplicates across the two runs
 	all := append(versions(t, first.Committed), versions(t, second.Committed)...)
 	dup := map[string]bool{}
@@ -476,6 +482,12 @@ func TestDataCenter(t *testing.T) {
 	}
 	if f.Count("changelog") != 0 {
 		t.Fatalf("Data Center embeds the whole changelog; the collector paged it anyway")
+	}
+	// Data Center's count is the search total.
+	for _, p := range populations(t, res.Committed) {
+		if p.JiraCount == nil || *p.JiraCount != p.Collected || p.Reconciled == nil || !*p.Reconciled || p.JiraCountEndpoint != "POST /rest/api/2/search" {
+			t.Fatalf("%s: collected %d, Jira %v via %s", p.Query.Name, p.Collected, p.JiraCount, p.JiraCountEndpoint)
+		}
 	}
 	// A second run fetches nothing new.
 	again := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(time.Hour), Cursor: res.Cursor})

@@ -118,6 +118,7 @@ func (f *Fake) Add(issues ...Issue) {
 		f.projects[is.Project] = true
 		f.types[is.Type] = true
 		f.issues[is.Key] = &is
+		f.byID[is.ID] = is.Key
 	}
 }
 
@@ -214,6 +215,8 @@ type GenOptions struct {
 	ServiceDesk bool
 	// Comments gives tickets 0-3 comments (long histories 30).
 	Comments bool
+	// Kinds overrides the kinds of tickets made (default Kinds, in turn).
+	Kinds []Kind
 }
 
 // Generate adds deterministic sample tickets and returns their keys.
@@ -223,8 +226,12 @@ func (f *Fake) Generate(o GenOptions) []string {
 	counters := map[string]int{}
 	var keys []string
 	var batch []Issue
+	kinds := o.Kinds
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
 	for i := 0; i < o.N; i++ {
-		k := Kinds[i%len(Kinds)]
+		k := kinds[i%len(kinds)]
 		counters[k.Project]++
 		key := fmt.Sprintf("%s-%d", k.Project, counters[k.Project])
 		// created somewhere in the first half of the span, then transitions

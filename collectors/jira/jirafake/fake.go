@@ -119,7 +119,8 @@ type Fake struct {
 	counts   map[string]int
 	fetched  map[string]int // issue key -> times returned with fields by search
 	nextID   int
-	hidden   map[string]bool // issues the search index has not caught up with
+	hidden   map[string]bool   // issues the search index has not caught up with
+	byID     map[string]string // issue ID -> key
 	audit    []auditRecord
 	tokens   map[string]bool // OAuth access tokens issued
 	limiter  *limiter
@@ -164,7 +165,7 @@ func New(o Options) *Fake {
 		loc = time.UTC
 	}
 	f := &Fake{opts: o, loc: loc, issues: map[string]*Issue{}, projects: map[string]bool{}, types: map[string]bool{},
-		counts: map[string]int{}, fetched: map[string]int{}, nextID: 10000, hidden: map[string]bool{}, tokens: map[string]bool{}}
+		counts: map[string]int{}, fetched: map[string]int{}, nextID: 10000, hidden: map[string]bool{}, tokens: map[string]bool{}, byID: map[string]string{}}
 	if o.RateLimit != nil {
 		f.limiter = newLimiter(*o.RateLimit)
 	}
@@ -707,13 +708,8 @@ func (f *Fake) remoteLinks(w http.ResponseWriter, key string) {
 
 // lookup finds an issue by key or ID, or answers 404 as Jira does.
 func (f *Fake) lookup(w http.ResponseWriter, key string) *Issue {
-	if is, ok := f.issues[strings.ToUpper(key)]; ok {
+	if is := f.find(key); is != nil {
 		return is
-	}
-	for _, is := range f.issues {
-		if is.ID == key {
-			return is
-		}
 	}
 	writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
 	return nil
