@@ -9,8 +9,13 @@ export PATH := $(GOBIN):$(PATH)
 
 test: tools vet unit race fuzz chart
 
-# Everything the tests need that Go modules do not bring: the real S3 server.
-tools: $(VERSITYGW)
+# Everything the tests need that Go modules do not bring: the real S3 server
+# and, for the console's browser tests, Debian's chromium.
+tools: $(VERSITYGW) chromium
+
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
 
 $(VERSITYGW):
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
