@@ -3,15 +3,17 @@
 GO        ?= go
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 VERSITYGW := $(GOBIN)/versitygw
+GOVULNCHECK := $(GOBIN)/govulncheck
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test tools vet unit race fuzz chart build bench
+.PHONY: test tools vet unit race fuzz chart build bench vulncheck
 
 test: tools vet unit race fuzz chart
 
-# Everything the tests need that Go modules do not bring: the real S3 server
-# and, for the console's browser tests, Debian's chromium.
-tools: $(VERSITYGW) chromium
+# Everything the tests need that Go modules do not bring: the real S3 server,
+# govulncheck for the dependency check and, for the console's browser tests,
+# Debian's chromium.
+tools: $(VERSITYGW) $(GOVULNCHECK) chromium
 
 .PHONY: chromium
 chromium:
@@ -19,6 +21,14 @@ chromium:
 
 $(VERSITYGW):
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
+$(GOVULNCHECK):
+	$(GO) install golang.org/x/vuln/cmd/govulncheck@v1.10.0
+
+# Known vulnerabilities in what tickmark calls; says so when the database
+# cannot be reached (see .ci/vulncheck).
+vulncheck: $(GOVULNCHECK)
+	./.ci/vulncheck
 
 vet:
 	$(GO) vet ./...

@@ -92,6 +92,7 @@ func resolveSecret(ref string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("environment variable %s is empty", name)
 		}
+		RegisterSecretValue(v)
 		return v, nil
 	case strings.HasPrefix(ref, "file:"):
 		p := strings.TrimPrefix(ref, "file:")
@@ -103,6 +104,7 @@ func resolveSecret(ref string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("secret file %s is empty", p)
 		}
+		RegisterSecretValue(v)
 		return v, nil
 	default:
 		return "", errLiteralSecret

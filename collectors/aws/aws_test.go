@@ -32,7 +32,7 @@ type env struct {
 
 // credentialEnv points the SDK's default chain at static test keys and
 // nothing else (no profile files, no instance metadata).
-func credentialEnv(t *testing.T, akid, secret string) {
+func credentialEnv(t testing.TB, akid, secret string) {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
@@ -327,7 +327,7 @@ type eventsBody struct {
 	}
 }
 
-func collectIDs(t *testing.T, res collectortest.Result, into map[string]int) {
+func collectIDs(t testing.TB, res collectortest.Result, into map[string]int) {
 	t.Helper()
 	for _, a := range byType(res, awscol.TypeEvents) {
 		var b eventsBody
@@ -374,8 +374,8 @@ func TestEventsExactlyOncePerRegionAcrossRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []string{"us-east-1", "eu-west-1"} {
-		if cur.Events[r].Done != ts(now.Add(-15*time.Minute)) {
-			t.Errorf("cursor of %s = %q, want done up to %s", r, cur.Events[r].Done, ts(now.Add(-15*time.Minute)))
+		if cur.Events[awsfake.SampleAccount+"/"+r].Done != ts(now.Add(-15*time.Minute)) {
+			t.Errorf("cursor of %s = %q, want done up to %s", r, cur.Events[awsfake.SampleAccount+"/"+r].Done, ts(now.Add(-15*time.Minute)))
 		}
 	}
 	// new events arrive in one region only; the late one from before is now in range
@@ -431,7 +431,7 @@ func resumeExactlyOnce(t *testing.T, cfg, cursor string, got map[string]int, wan
 	assertOnce(t, got)
 }
 
-func assertOnce(t *testing.T, got map[string]int) {
+func assertOnce(t testing.TB, got map[string]int) {
 	t.Helper()
 	for id, n := range got {
 		if n != 1 {
@@ -738,4 +738,86 @@ func TestStaticKeysFromSecretReferences(t *testing.T) {
 	if _, err := collectortest.BuildErr("aws", "regions: [us-east-1]\naccess_key_id: AKIDLITERAL\nsecret_access_key: env:TEST_AWS_SECRET\n"); err == nil || !strings.Contains(err.Error(), "literal") {
 		t.Errorf("literal key accepted: %v", err)
 	}
+}
+
+// Regions are judged after every trail's status is known: eu-west-1 sorts
+// before us-east-1, the home of the only logging trail (multi-region "main"),
+// and must not be reported as unrecorded.
+func TestRegionCoveredByTrailHomedInLaterRegion(t *testing.T) {
+	e := newEnv(t, false)
+	e.fake.SetTrailStatus("org-trail", awsfake.TrailStatus{IsLogging: false})
+	e.fake.SetTrailStatus("ap-trail", awsfake.TrailStatus{IsLogging: false})
+	res := run(t, e.config("evidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var judged int
+	for _, a := range byType(res, awscol.TypeTrails) {
+		var body struct {
+			Region   string   `json:"region"`
+			Findings []string `json:"findings"`
+		}
+		if err := json.Unmarshal(a.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Region == "eu-west-1" || body.Region == "us-east-1" {
+			judged++
+			if len(body.Findings) != 0 {
+				t.Errorf("%s is recorded by the logging multi-region trail main, findings %q", body.Region, body.Findings)
+			}
+		}
+	}
+	if judged != 2 {
+		t.Fatalf("judged %d of the 2 configured regions", judged)
+	}
+}
+
+// An event CloudTrail delivers after its window was collected is caught by
+// the next run's overlap, exactly once, and nothing else is repeated.
+func TestLateEventCaughtByOverlap(t *testing.T) {
+	e := newEnv(t, false)
+	cfg := "regions: [us-east-1]\nendpoint: " + e.url + "\nevidence: [cloudtrail_events]\nevent_names: [ConsoleLogin, StopLogging]\n"
+	got := map[string]int{}
+	first := run(t, cfg, collectortest.Options{})
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	collectIDs(t, first, got)
+	before := len(got)
+	// delivered late: its event time is 40 minutes before the first run's
+	// window end, inside what the first run already reported complete
+	e.fake.AddEvents("us-east-1", awsfake.Event{EventID: "late-stoplogging", EventName: "StopLogging", EventSource: "cloudtrail.amazonaws.com", Username: "mallory", Time: now.Add(-55 * time.Minute)})
+	second := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	collectIDs(t, second, got)
+	if got["us-east-1/late-stoplogging"] != 1 {
+		t.Fatalf("the late event was not collected by the next run")
+	}
+	// the 5-minute-old login, inside the first run's delay, is new too
+	if len(got) != before+2 {
+		t.Errorf("second run added %d events, want the late one and the one past the first delay", len(got)-before)
+	}
+	assertOnce(t, got)
+	var win struct {
+		Start   string `json:"window_start"`
+		Overlap struct {
+			From, To string
+		} `json:"reread_overlap"`
+	}
+	for _, a := range byType(second, awscol.TypeEvents) {
+		if a.Subject == awsfake.SampleAccount+"/us-east-1" {
+			if err := json.Unmarshal(a.Body, &win); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	firstEnd := now.Add(-15 * time.Minute)
+	if win.Start != ts(firstEnd.Add(time.Second-time.Hour)) || win.Overlap.To != ts(firstEnd) {
+		t.Errorf("second window starts %s with overlap to %s; want the hour before %s re-read", win.Start, win.Overlap.To, ts(firstEnd))
+	}
+	third := run(t, cfg, collectortest.Options{Now: now.Add(30 * time.Minute), Cursor: second.Cursor})
+	collectIDs(t, third, got)
+	assertOnce(t, got)
 }

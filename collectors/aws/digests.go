@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
@@ -37,21 +38,26 @@ type digestCursor struct {
 
 // digestFile is the documented digest file structure (the fields we check).
 type digestFile struct {
-	AWSAccountID                string  `json:"awsAccountId"`
-	DigestStartTime             string  `json:"digestStartTime"`
-	DigestEndTime               string  `json:"digestEndTime"`
-	DigestS3Bucket              string  `json:"digestS3Bucket"`
-	DigestS3Object              string  `json:"digestS3Object"`
-	DigestPublicKeyFingerprint  string  `json:"digestPublicKeyFingerprint"`
-	DigestSignatureAlgorithm    string  `json:"digestSignatureAlgorithm"`
-	PreviousDigestS3Bucket      *string `json:"previousDigestS3Bucket"`
-	PreviousDigestS3Object      *string `json:"previousDigestS3Object"`
-	PreviousDigestHashValue     *string `json:"previousDigestHashValue"`
-	PreviousDigestHashAlgorithm *string `json:"previousDigestHashAlgorithm"`
-	PreviousDigestSignature     *string `json:"previousDigestSignature"`
-	LogFiles                    []struct {
-		S3Object string `json:"s3Object"`
-	} `json:"logFiles"`
+	AWSAccountID                string          `json:"awsAccountId"`
+	DigestStartTime             string          `json:"digestStartTime"`
+	DigestEndTime               string          `json:"digestEndTime"`
+	DigestS3Bucket              string          `json:"digestS3Bucket"`
+	DigestS3Object              string          `json:"digestS3Object"`
+	DigestPublicKeyFingerprint  string          `json:"digestPublicKeyFingerprint"`
+	DigestSignatureAlgorithm    string          `json:"digestSignatureAlgorithm"`
+	PreviousDigestS3Bucket      *string         `json:"previousDigestS3Bucket"`
+	PreviousDigestS3Object      *string         `json:"previousDigestS3Object"`
+	PreviousDigestHashValue     *string         `json:"previousDigestHashValue"`
+	PreviousDigestHashAlgorithm *string         `json:"previousDigestHashAlgorithm"`
+	PreviousDigestSignature     *string         `json:"previousDigestSignature"`
+	LogFiles                    []digestLogFile `json:"logFiles"`
+}
+
+type digestLogFile struct {
+	S3Bucket      string `json:"s3Bucket"`
+	S3Object      string `json:"s3Object"`
+	HashValue     string `json:"hashValue"`
+	HashAlgorithm string `json:"hashAlgorithm"`
 }
 
 // digestResult is what the artifact records for one digest file.
@@ -69,6 +75,9 @@ type digestResult struct {
 	Valid              bool     `json:"valid"`
 	Failures           []string `json:"failures"`
 	Content            string   `json:"content,omitempty"` // the uncompressed digest file, byte for byte
+
+	logs    []digestLogFile
+	account string
 }
 
 type publicKeyDoc struct {
@@ -86,7 +95,8 @@ var digestTimeRE = regexp.MustCompile(`_(\d{8}T\d{6}Z)\.json\.gz$`)
 // collectDigests validates the digest files of every trail with log file
 // validation, per region the trail records, from where the last run left
 // off (or the backfill start) to the run's clock. One artifact per trail,
-// region and day.
+// region and day. Organisation trails are validated per member account
+// from the log-archive bucket (log_archive:), not here.
 func (r *run) collectDigests(ctx context.Context, trails []trailInfo) error {
 	for _, ti := range trails {
 		t := ti.Trail
@@ -94,20 +104,16 @@ func (r *run) collectDigests(ctx context.Context, trails []trailInfo) error {
 			continue
 		}
 		if aws.ToBool(t.IsOrganizationTrail) {
-			r.req.Logger.Info("organization trail digests live under AWSLogs/<org-id>/ and are validated from the management account", "evidence_type", TypeDigests, "trail", aws.ToString(t.TrailARN))
+			r.req.Logger.Info("organization trail digests live under AWSLogs/<org-id>/<account-id>/ in the log-archive bucket; configure log_archive to validate them", "evidence_type", TypeDigests, "trail", aws.ToString(t.TrailARN))
 			continue
 		}
 		home := aws.ToString(t.HomeRegion)
-		regions := []string{home}
-		if aws.ToBool(t.IsMultiRegionTrail) {
-			regions = append([]string{}, r.cfg.Regions...)
-			if !containsStr(regions, home) {
-				regions = append(regions, home)
-			}
-			sort.Strings(regions)
-		}
-		for _, region := range regions {
-			if err := r.trailDigests(ctx, t.TrailARN, aws.ToString(t.Name), home, aws.ToString(t.S3BucketName), aws.ToString(t.S3KeyPrefix), region); err != nil {
+		bucket := aws.ToString(t.S3BucketName)
+		s3c := r.s3(r.bucketRegion(ctx, bucket, home))
+		for _, region := range trailRegions(t, r.regions) {
+			tgt := digestTarget{arn: aws.ToString(t.TrailARN), name: aws.ToString(t.Name), home: home, bucket: bucket,
+				prefix: aws.ToString(t.S3KeyPrefix), region: region, s3c: s3c}
+			if err := r.trailDigests(ctx, tgt); err != nil {
 				return err
 			}
 		}
@@ -115,14 +121,51 @@ func (r *run) collectDigests(ctx context.Context, trails []trailInfo) error {
 	return nil
 }
 
+// trailRegions are the regions whose digests a trail writes, of those collected.
+func trailRegions(t cttypes.Trail, collected []string) []string {
+	home := aws.ToString(t.HomeRegion)
+	regions := []string{home}
+	if aws.ToBool(t.IsMultiRegionTrail) {
+		regions = append([]string{}, collected...)
+		if !containsStr(regions, home) {
+			regions = append(regions, home)
+		}
+		sort.Strings(regions)
+	}
+	return regions
+}
+
 type listedDigest struct {
 	key string
 	end time.Time
 }
 
-func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket, prefix, region string) error {
-	arn := aws.ToString(arnp)
+// digestTarget is the digest chain of one trail, account and region.
+type digestTarget struct {
+	arn, name, home, bucket, prefix, region string
+	orgID                                   string // organisation trail: AWSLogs/<org-id>/<account-id>/
+	s3c                                     *s3.Client
+}
+
+// logsBase is the key prefix of the account's CloudTrail files.
+func (t digestTarget) logsBase(account string) string {
+	base := "AWSLogs/"
+	if t.orgID != "" {
+		base += t.orgID + "/"
+	}
+	base += account + "/"
+	if t.prefix != "" {
+		base = strings.TrimSuffix(t.prefix, "/") + "/" + base
+	}
+	return base
+}
+
+func (r *run) trailDigests(ctx context.Context, tgt digestTarget) error {
+	arn, name, home, bucket, region := tgt.arn, tgt.name, tgt.home, tgt.bucket, tgt.region
 	ck := arn + "|" + region
+	if tgt.orgID != "" {
+		ck = arn + "|" + r.account + "|" + region
+	}
 	r.mu.Lock()
 	prev := r.cur.Digests[ck]
 	r.mu.Unlock()
@@ -134,14 +177,12 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 	if !to.After(from) {
 		return nil
 	}
-	s3c := r.s3(r.bucketRegion(ctx, bucket, home))
-	base := fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/%s/", r.account, region)
-	if prefix != "" {
-		base = strings.TrimSuffix(prefix, "/") + "/" + base
-	}
+	s3c := tgt.s3c
+	base := tgt.logsBase(r.account) + "CloudTrail-Digest/" + region + "/"
 	marker := fmt.Sprintf("_CloudTrail-Digest_%s_%s_%s_", region, name, home)
 	var keys []*publicKeyDoc
 	keysLoaded := false
+	lc := &logChecker{r: r, tgt: tgt, listed: map[string]map[string]bool{}}
 	for day := from.Truncate(24 * time.Hour); !day.After(to); day = day.Add(24 * time.Hour) {
 		var files []listedDigest
 		p := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(base + day.Format("2006/01/02/"))})
@@ -189,7 +230,11 @@ func (r *run) trailDigests(ctx context.Context, arnp *string, name, home, bucket
 			results = append(results, res)
 			prev = &digestCursor{End: ts(f.end), Key: f.key, Sig: res.Signature, SHA: res.SHA256}
 		}
-		art := r.digestArtifact(arn, name, region, bucket, day, results, keys, used)
+		logs, err := lc.check(ctx, day, results)
+		if err != nil {
+			return err
+		}
+		art := r.digestArtifact(tgt, day, results, keys, used, logs)
 		next := *prev
 		if err := r.emitAndCheckpoint(ctx, []collectors.Artifact{art}, func(c *cursor) { c.Digests[ck] = &next }); err != nil {
 			return err
@@ -283,6 +328,8 @@ func verifyDigest(bucket string, f listedDigest, raw []byte, signature, algorith
 	res.DigestStartTime = d.DigestStartTime
 	res.KeyFingerprint = d.DigestPublicKeyFingerprint
 	res.LogFiles = len(d.LogFiles)
+	res.logs = d.LogFiles
+	res.account = d.AWSAccountID
 	if d.DigestS3Bucket != bucket || d.DigestS3Object != f.key {
 		fail("digest file was moved: it says s3://%s/%s", d.DigestS3Bucket, d.DigestS3Object)
 	}
@@ -372,7 +419,14 @@ func gunzip(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (r *run) digestArtifact(arn, name, region, bucket string, day time.Time, results []digestResult, keys []*publicKeyDoc, used map[string]bool) collectors.Artifact {
+func (r *run) digestArtifact(tgt digestTarget, day time.Time, results []digestResult, keys []*publicKeyDoc, used map[string]bool, logs *logFilesDoc) collectors.Artifact {
+	arn, name, region, bucket := tgt.arn, tgt.name, tgt.region, tgt.bucket
+	for i := range results {
+		if a := results[i].account; a != "" && a != r.account {
+			results[i].Failures = append(results[i].Failures, fmt.Sprintf("digest is for account %s, found under account %s", a, r.account))
+			results[i].Valid = false
+		}
+	}
 	valid, invalid := 0, 0
 	chainIntact := true
 	for _, res := range results {
@@ -403,11 +457,19 @@ func (r *run) digestArtifact(arn, name, region, bucket string, day time.Time, re
 		"method":      "signature: SHA256withRSA (PKCS#1 v1.5) over digestEndTime + \"\\n\" + bucket/key + \"\\n\" + hex(sha256(uncompressed content)) + \"\\n\" + previousDigestSignature (\"null\" for a starting digest), with the ListPublicKeys key whose fingerprint the digest names; chain: previousDigestS3Object, previousDigestSignature and previousDigestHashValue match the digest before it",
 		"digests":     results,
 		"public_keys": usedKeys,
+		"log_files":   logs,
+		"findings":    logs.Findings,
 	}
-	src := r.source("s3:GetObject,cloudtrail:ListPublicKeys", region, "s3://"+bucket+"/…/CloudTrail-Digest/"+region+"/"+day.Format("2006/01/02/"))
+	if tgt.orgID != "" {
+		body["organization_id"] = tgt.orgID
+		body["organization_trail"] = true
+	}
+	src := r.source("s3:GetObject,cloudtrail:ListPublicKeys", region, "s3://"+bucket+"/"+tgt.logsBase(r.account)+"CloudTrail-Digest/"+region+"/"+day.Format("2006/01/02/"))
 	src.Items, src.Complete = len(results), true
 	return collectors.Artifact{
 		Type: TypeDigests, Subject: r.account + "/" + name + "/" + region + "/" + day.Format("2006-01-02"), ContentType: "application/json",
 		Body: mustJSON(body), ObservedAt: wEnd, WindowStart: wStart, WindowEnd: wEnd, Source: src,
 	}
 }
+
+func gzipReader(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }

@@ -40,6 +40,13 @@ func (r *run) fail(ctx context.Context, action, region string, err error) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if r.multi { // one of several accounts: say which
+		if region == "" {
+			region = r.account
+		} else {
+			region = r.account + " " + region
+		}
+	}
 	return classify(action, region, err)
 }
 

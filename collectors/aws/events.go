@@ -65,7 +65,8 @@ var (
 // DefaultEventNames are the events collected when event_names is not set.
 var DefaultEventNames = slices.Concat(signInEvents, iamEvents, stsEvents, orgEvents, kmsEvents, monitoringEvents, s3Events, securityGroupEvents)
 
-// globalEventNames are looked up in us-east-1 only (by default).
+// globalEventNames are looked up only in the partition's global-service
+// region (us-east-1, us-gov-west-1, cn-north-1) by default.
 var globalEventNames = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range slices.Concat(iamEvents, orgEvents) {
@@ -79,6 +80,7 @@ const (
 	lookupHistory  = 90 * 24 * time.Hour // LookupEvents keeps 90 days
 	regionWorkers  = 4
 	defaultDelay   = 15 * time.Minute
+	defaultOverlap = time.Hour
 )
 
 // regionCursor is the events state of one region. Done is the inclusive
@@ -86,9 +88,43 @@ const (
 // Pending names still to look up (the first one possibly part-way, with
 // Upper the inclusive end for the rest of its query and Skip the IDs of
 // events at Upper already emitted).
+//
+// Seen holds the EventIds already emitted whose event time lies in the
+// overlap that the next window reads again (event time -> IDs), so a
+// re-read emits only events that arrived late.
 type regionCursor struct {
-	Done string  `json:"done,omitempty"`
-	Win  *window `json:"win,omitempty"`
+	Done string              `json:"done,omitempty"`
+	Seen map[string][]string `json:"seen,omitempty"`
+	Win  *window             `json:"win,omitempty"`
+}
+
+func (r *run) overlap() time.Duration {
+	if r.cfg.EventOverlap != nil {
+		return r.cfg.EventOverlap.D()
+	}
+	return defaultOverlap
+}
+
+// pruneSeen keeps the IDs of events at or after from.
+func pruneSeen(seen map[string][]string, from time.Time) map[string][]string {
+	out := map[string][]string{}
+	for t, ids := range seen {
+		if !parseTS(t).Before(from) {
+			out[t] = ids
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func copySeen(seen map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(seen))
+	for t, ids := range seen {
+		out[t] = slices.Clone(ids)
+	}
+	return out
 }
 
 type window struct {
@@ -97,6 +133,9 @@ type window struct {
 	Pending []string `json:"pending"`
 	Upper   string   `json:"upper,omitempty"`
 	Skip    []string `json:"skip,omitempty"`
+	// After is the end of the window before this one: from Start to After
+	// the window reads again what was collected (the overlap).
+	After string `json:"after,omitempty"`
 }
 
 func (r *run) eventNames(region string) []string {
@@ -105,7 +144,7 @@ func (r *run) eventNames(region string) []string {
 	}
 	var out []string
 	for _, n := range DefaultEventNames {
-		if globalEventNames[n] && region != "us-east-1" {
+		if globalEventNames[n] && region != globalRegion(r.partition) {
 			continue
 		}
 		out = append(out, n)
@@ -114,12 +153,12 @@ func (r *run) eventNames(region string) []string {
 }
 
 func (r *run) collectEvents(ctx context.Context) error {
-	if len(r.cfg.EventNames) == 0 && !containsStr(r.cfg.Regions, "us-east-1") {
-		r.req.Logger.Warn("IAM and Organizations events are recorded in us-east-1, which is not configured: they are not collected", "evidence_type", TypeEvents)
+	if gr := globalRegion(r.partition); len(r.cfg.EventNames) == 0 && !containsStr(r.regions, gr) {
+		r.req.Logger.Warn("IAM and Organizations events are recorded in "+gr+", which is not collected: they are not collected", "evidence_type", TypeEvents, "account", r.account)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(regionWorkers)
-	for _, region := range r.cfg.Regions {
+	for _, region := range r.regions {
 		g.Go(func() error { return r.regionEvents(gctx, region) })
 	}
 	err := g.Wait()
@@ -136,16 +175,25 @@ func parseTS(s string) time.Time {
 
 func (r *run) regionEvents(ctx context.Context, region string) error {
 	r.mu.Lock()
-	st := r.cur.Events[region]
+	key := r.account + "/" + region
+	st := r.cur.Events[key]
 	var win window
 	if st != nil && st.Win != nil {
 		win = *st.Win
 	}
 	done := ""
+	seen := map[string][]string{}
 	if st != nil {
 		done = st.Done
+		seen = copySeen(st.Seen)
 	}
 	r.mu.Unlock()
+	seenID := map[string]bool{}
+	for _, ids := range seen {
+		for _, id := range ids {
+			seenID[id] = true
+		}
+	}
 	if win.End == "" {
 		delay := defaultDelay
 		if r.cfg.EventDelay != nil {
@@ -154,18 +202,20 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 		end := r.req.Now.Add(-delay).UTC().Truncate(time.Second)
 		start := r.req.Since
 		if done != "" {
-			start = parseTS(done).Add(time.Second)
+			// read the overlap again: late events land in this window
+			start = parseTS(done).Add(time.Second).Add(-r.overlap())
 		}
 		if floor := r.req.Now.Add(-lookupHistory); start.Before(floor) {
 			start = floor
 		}
 		start = start.UTC().Truncate(time.Second)
-		if start.After(end) {
-			return nil
+		if start.After(end) || (done != "" && !end.After(parseTS(done))) {
+			return nil // the clock has not moved past the last window
 		}
-		win = window{Start: ts(start), End: ts(end), Pending: r.eventNames(region)}
+		win = window{Start: ts(start), End: ts(end), Pending: r.eventNames(region), After: done}
 	}
 	ct := r.cloudTrail(region)
+	nextFrom := parseTS(win.End).Add(time.Second).Add(-r.overlap()) // where the next window starts
 	for len(win.Pending) > 0 {
 		name := win.Pending[0]
 		upper := win.End
@@ -191,13 +241,25 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			page++
 			var kept []cttypes.Event
 			oldest := time.Time{}
+			already := 0
 			for _, e := range out.Events {
 				t := aws.ToTime(e.EventTime).UTC()
 				if oldest.IsZero() || t.Before(oldest) {
 					oldest = t
 				}
-				if skip[aws.ToString(e.EventId)] {
+				id := aws.ToString(e.EventId)
+				if skip[id] {
 					continue
+				}
+				if seenID[id] {
+					already++ // emitted by an earlier window (overlap) or lookup
+					continue
+				}
+				// remembered only where a window reads again: this window's
+				// overlap, and the next window's
+				if (win.After != "" && !t.After(parseTS(win.After))) || !t.Before(nextFrom) {
+					seenID[id] = true
+					seen[ts(t)] = append(seen[ts(t)], id)
 				}
 				kept = append(kept, e)
 			}
@@ -222,18 +284,19 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			}
 			var arts []collectors.Artifact
 			if len(kept) > 0 {
-				arts = append(arts, r.eventsArtifact(region, name, in, page, kept, last, win.Start))
+				arts = append(arts, r.eventsArtifact(region, name, in, page, kept, last, win.Start, already))
 			}
 			finished := last && len(nw.Pending) == 0
 			if finished {
 				arts = append(arts, r.windowArtifact(region, win))
 			}
+			snap := copySeen(seen)
 			if err := r.emitAndCheckpoint(ctx, arts, func(c *cursor) {
 				if finished {
-					c.Events[region] = &regionCursor{Done: win.End}
+					c.Events[key] = &regionCursor{Done: win.End, Seen: pruneSeen(snap, nextFrom)}
 				} else {
 					w := nw
-					c.Events[region] = &regionCursor{Done: done, Win: &w}
+					c.Events[key] = &regionCursor{Done: done, Seen: snap, Win: &w}
 				}
 			}); err != nil {
 				return err
@@ -262,7 +325,7 @@ type eventDoc struct {
 	CloudTrailEvent string             `json:"CloudTrailEvent"`
 }
 
-func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInput, page int, evs []cttypes.Event, last bool, winStart string) collectors.Artifact {
+func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInput, page int, evs []cttypes.Event, last bool, winStart string, already int) collectors.Artifact {
 	docs := make([]eventDoc, 0, len(evs))
 	newest, oldest := time.Time{}, time.Time{}
 	for _, e := range evs {
@@ -292,6 +355,7 @@ func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInp
 	body := map[string]any{
 		"account": r.account, "region": region, "event_name": name, "query": query, "page": page,
 		"window_start": ts(wStart), "window_end": ts(wEnd), "events": docs,
+		"already_collected_skipped": already,
 	}
 	src := r.source("cloudtrail:LookupEvents", region, query)
 	src.Pages, src.Items, src.Complete = 1, len(docs), last
@@ -309,6 +373,12 @@ func (r *run) windowArtifact(region string, win window) collectors.Artifact {
 		"account": r.account, "region": region, "window_start": win.Start, "window_end": win.End,
 		"event_names": names, "complete": true,
 		"note": "every listed event name was looked up over the whole window; events are in the aws.cloudtrail.events artifacts of subject " + r.account + "/" + region + "/<event name>",
+	}
+	if win.After != "" {
+		body["reread_overlap"] = map[string]any{
+			"from": win.Start, "to": win.After,
+			"note": "this part was collected before and was read again for events CloudTrail delivered late; events already collected (by EventId) were skipped, late ones are in this window's events artifacts",
+		}
 	}
 	src := r.source("cloudtrail:LookupEvents", region, "EventName in ["+strings.Join(names, ",")+"]")
 	src.Complete = true

@@ -24,9 +24,10 @@ import (
 
 // trailInfo is a trail seen in DescribeTrails, with the regions it was seen from.
 type trailInfo struct {
-	Trail   cttypes.Trail
-	SeenIn  []string
-	Logging bool
+	Trail      cttypes.Trail
+	SeenIn     []string
+	Logging    bool
+	Management bool // its selectors include management events
 }
 
 type trailDoc struct {
@@ -69,7 +70,7 @@ type statusDoc struct {
 // organization trails are not repeated) and returns them for digests.
 func (r *run) collectTrails(ctx context.Context, emit bool) ([]trailInfo, error) {
 	byARN := map[string]*trailInfo{}
-	for _, region := range r.cfg.Regions {
+	for _, region := range r.regions {
 		out, err := r.cloudTrail(region).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 		if err != nil {
 			return nil, r.fail(ctx, "cloudtrail:DescribeTrails", region, err)
@@ -85,7 +86,7 @@ func (r *run) collectTrails(ctx context.Context, emit bool) ([]trailInfo, error)
 		}
 	}
 	homes := map[string][]*trailInfo{}
-	for _, region := range r.cfg.Regions {
+	for _, region := range r.regions {
 		homes[region] = nil
 	}
 	for _, arn := range sortedKeys(byARN) {
@@ -94,17 +95,22 @@ func (r *run) collectTrails(ctx context.Context, emit bool) ([]trailInfo, error)
 		homes[home] = append(homes[home], ti)
 	}
 	if emit { // digests alone need only DescribeTrails
-		var arts []collectors.Artifact
+		// Every trail's status is read before any region is judged: a region
+		// is recorded by trails homed anywhere (multi-region and organization
+		// trails), whatever order the regions sort in.
+		docs := map[string][]trailDoc{}
 		for _, region := range sortedKeys(homes) {
-			var docs []trailDoc
 			for _, ti := range homes[region] {
 				d, err := r.describeTrail(ctx, region, ti)
 				if err != nil {
 					return nil, err
 				}
-				docs = append(docs, d)
+				docs[region] = append(docs[region], d)
 			}
-			arts = append(arts, r.trailsArtifact(region, docs, byARN))
+		}
+		var arts []collectors.Artifact
+		for _, region := range sortedKeys(homes) {
+			arts = append(arts, r.trailsArtifact(region, docs[region], byARN))
 		}
 		if err := r.emitAndCheckpoint(ctx, arts, nil); err != nil {
 			return nil, err
@@ -130,6 +136,15 @@ func (r *run) describeTrail(ctx context.Context, region string, ti *trailInfo) (
 		return trailDoc{}, r.fail(ctx, "cloudtrail:GetEventSelectors", region, err)
 	}
 	ti.Logging = aws.ToBool(st.IsLogging)
+	ti.Management = len(sel.AdvancedEventSelectors) > 0 // judged by their own fields; counted as recording
+	for _, s := range sel.EventSelectors {
+		if aws.ToBool(s.IncludeManagementEvents) {
+			ti.Management = true
+		}
+	}
+	if len(sel.EventSelectors) == 0 && len(sel.AdvancedEventSelectors) == 0 {
+		ti.Management = true // no selectors: the default, all management events
+	}
 	d := trailDoc{
 		Name: aws.ToString(t.Name), ARN: arn, HomeRegion: aws.ToString(t.HomeRegion),
 		IsMultiRegionTrail: aws.ToBool(t.IsMultiRegionTrail), IsOrganizationTrail: aws.ToBool(t.IsOrganizationTrail),
@@ -195,20 +210,15 @@ func (r *run) trailsArtifact(region string, docs []trailDoc, byARN map[string]*t
 				if aws.ToString(ti.Trail.HomeRegion) != region {
 					covering = append(covering, arn)
 				}
-				if ti.Logging {
+				if ti.Logging && ti.Management {
 					logged = true
 				}
 			}
 		}
 	}
-	for _, d := range docs {
-		if d.Status.(statusDoc).IsLogging {
-			logged = true
-		}
-	}
 	findings := []string{}
-	if !logged && len(r.cfg.Regions) > 0 && containsStr(r.cfg.Regions, region) {
-		findings = append(findings, "no logging trail records this region")
+	if !logged && containsStr(r.regions, region) {
+		findings = append(findings, "no logging trail records this region's management events")
 	}
 	if docs == nil {
 		docs = []trailDoc{}

@@ -49,7 +49,7 @@ type digestsBody struct {
 	} `json:"digests"`
 }
 
-func digestBody(t *testing.T, a collectortest.Artifact) digestsBody {
+func digestBody(t testing.TB, a collectortest.Artifact) digestsBody {
 	t.Helper()
 	var b digestsBody
 	if err := json.Unmarshal(a.Body, &b); err != nil {

@@ -183,6 +183,18 @@ func (r *recorder) Emit(ctx context.Context, a collectors.Artifact) error {
 	if a.Type == "" {
 		return errors.New("collectortest: artifact without an evidence type")
 	}
+	// The engine's rule for names, so a collector learns of a bad one here.
+	if err := collectors.ValidEvidenceType(a.Type); err != nil {
+		return collectors.Permanent(err)
+	}
+	if err := collectors.ValidSubject(a.Subject); err != nil {
+		return collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
+	}
+	for _, c := range a.Controls {
+		if err := collectors.ValidControlID(c); err != nil {
+			return collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
+		}
+	}
 	body := a.Body
 	if body == nil && a.BodyReader != nil {
 		b, err := io.ReadAll(a.BodyReader)

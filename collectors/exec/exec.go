@@ -14,6 +14,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,7 +35,9 @@ func init() {
 		EvidenceTypes: nil, // the command names its own types; map them with collectors[].controls
 		NewConfig:     func() any { return &Config{} },
 		New: func(cfg any) (collectors.Collector, error) {
-			return &Collector{cfg: *cfg.(*Config)}, nil
+			c := &Collector{cfg: *cfg.(*Config)}
+			c.registerSecrets()
+			return c, nil
 		},
 	})
 }
@@ -86,40 +89,68 @@ type Collector struct {
 }
 
 // Collect runs the command once and relays its output.
+//
+// The run ends by exec.timeout whatever the command's children do. The
+// command gets its own process group; stdout and stderr are pipes this
+// process owns, so when the deadline passes the group is killed, any process
+// still holding one of the pipes (a grandchild that left the group with
+// setsid) is killed too, and the reads are cut by a deadline on the pipes:
+// nothing waits on an end of file that a stray process could withhold.
 func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.D())
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, c.cfg.Command[0], c.cfg.Command[1:]...)
+	p, err := newPipes()
+	if err != nil {
+		return collectors.Retryable(fmt.Errorf("exec: %w", err))
+	}
+	defer p.close()
+	cmd := osexec.Command(c.cfg.Command[0], c.cfg.Command[1:]...)
 	cmd.Dir = c.cfg.Dir
 	cmd.Env = c.env(req)
+	c.registerSecrets() // the environment may have changed since the start
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// the whole process group: scripts often start children
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = 5 * time.Second
-	stderr := &tailBuffer{max: 4096}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return collectors.Permanent(err)
-	}
+	cmd.Stdout, cmd.Stderr = p.outW, p.errW
 	if err := cmd.Start(); err != nil {
 		return collectors.Permanent(fmt.Errorf("exec: starting %s: %w", c.name(), err))
 	}
-	readErr := c.relay(ctx, stdout, emit)
+	p.closeWriters() // the command's copies are the only writers left
+	pgid := cmd.Process.Pid
+	stderr := &tailBuffer{max: 4096}
+	stderrDone := make(chan struct{})
+	go func() {
+		defer close(stderrDone)
+		_, _ = io.Copy(stderr, p.errR)
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		p.cut() // holders of the pipes are killed, and no read waits any longer
+	})
+	defer stop()
+
+	readErr := c.relay(ctx, p.outR, emit)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	if readErr != nil {
 		cancel() // stop the command: its output is no longer wanted
-		_, _ = io.Copy(io.Discard, stdout)
 	}
-	waitErr := cmd.Wait()
-	if readErr != nil {
+	waitErr := cmd.Wait() // returns once the command has exited or been killed
+	timedOut = timedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) && readErr == nil
+	// A writer that outlives the command (a background child holding stderr)
+	// has a moment to finish; then it is cut off.
+	select {
+	case <-stderrDone:
+	case <-time.After(stderrGrace):
+		p.cut()
+		<-stderrDone
+	}
+	switch {
+	case timedOut:
+		return c.ctxError(ctx, context.DeadlineExceeded)
+	case readErr != nil:
 		if ctx.Err() != nil && errors.Is(readErr, ctx.Err()) {
 			return c.ctxError(ctx, readErr)
 		}
 		return readErr
-	}
-	if waitErr != nil {
+	case waitErr != nil:
 		if ctx.Err() != nil {
 			return c.ctxError(ctx, waitErr)
 		}
@@ -127,10 +158,15 @@ func (c *Collector) Collect(ctx context.Context, req collectors.Request, emit co
 		if t := strings.TrimSpace(stderr.String()); t != "" {
 			msg += "; stderr: " + t
 		}
-		return collectors.Permanent(errors.New(msg))
+		// The variables passed to the command are its credentials: none of
+		// them, in any encoding, leaves in the message.
+		return collectors.Permanent(errors.New(collectors.SecretRedactor().String(msg)))
 	}
 	return nil
 }
+
+// stderrGrace is how long stderr is read after the command has exited.
+const stderrGrace = time.Second
 
 // name is the command for messages: the program and its arguments (an
 // interpreter alone, like /bin/sh, would not say which script failed).
@@ -149,7 +185,7 @@ func (c *Collector) name() string {
 }
 
 func (c *Collector) ctxError(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return collectors.Retryable(fmt.Errorf("exec: %s did not finish within %s (exec.timeout)", c.name(), c.cfg.Timeout))
 	}
 	return ctx.Err()
@@ -168,6 +204,17 @@ func (c *Collector) relay(ctx context.Context, r io.Reader, emit collectors.Emit
 			}
 			continue
 		}
+		if err != nil && err != io.EOF || err == io.EOF && ctx.Err() != nil {
+			// Cut off (the deadline, or the command was killed) in the
+			// middle of a line: that is the timeout, not a malformed line.
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+				return context.Canceled
+			}
+			return collectors.Retryable(fmt.Errorf("exec: reading output: %w", err))
+		}
 		line := chunk
 		if long != nil {
 			line = append(long, chunk...)
@@ -177,9 +224,6 @@ func (c *Collector) relay(ctx context.Context, r io.Reader, emit collectors.Emit
 			lineNo++
 			if len(line) > c.cfg.MaxLineBytes {
 				return collectors.Permanent(fmt.Errorf("exec: output line %d is longer than %d bytes (exec.max_line_bytes)", lineNo, c.cfg.MaxLineBytes))
-			}
-			if err == io.EOF && !bytes.HasSuffix(line, []byte("\n")) {
-				// A final line without newline is accepted only if complete JSON.
 			}
 			l, perr := ParseLine(line)
 			if perr != nil {
@@ -210,11 +254,15 @@ func (c *Collector) relay(ctx context.Context, r io.Reader, emit collectors.Emit
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return collectors.Retryable(fmt.Errorf("exec: reading output: %w", err))
+	}
+}
+
+// registerSecrets marks the values of the variables passed to the command
+// (other than PATH) as secrets: they are its credentials.
+func (c *Collector) registerSecrets() {
+	for _, name := range c.cfg.Env {
+		if v, ok := os.LookupEnv(name); ok && name != "PATH" {
+			collectors.RegisterSecretValue(v)
 		}
 	}
 }
@@ -242,16 +290,36 @@ func (c *Collector) env(req collectors.Request) []string {
 
 // tailBuffer keeps the last max bytes written (stderr for error messages).
 type tailBuffer struct {
+	mu  sync.Mutex
 	max int
 	b   []byte
+	cut bool
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.b = append(t.b, p...)
 	if len(t.b) > t.max {
 		t.b = t.b[len(t.b)-t.max:]
+		t.cut = true
 	}
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return string(t.b) }
+// String returns the tail. When earlier output was dropped, the tail starts
+// at a line break (or, without one, 512 bytes in), so that no fragment of a
+// secret cut in half by the drop is left where the redactor cannot know it.
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.b
+	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		} else {
+			b = b[min(len(b), 512):]
+		}
+	}
+	return string(b)
+}

@@ -60,6 +60,13 @@ func (c *collector) client(req collectors.Request) (*gh.Client, error) {
 		token = func(ctx context.Context) (string, error) { return c.tokens.token(ctx, jwtClient) }
 	}
 	g := newGate(c.cfg.Concurrency)
+	g.log = req.Logger
+	if c.now != nil {
+		g.now = c.now
+	}
+	if c.sleep != nil {
+		g.sleep = c.sleep
+	}
 	if ht, ok := base.(*httpx.Transport); ok {
 		g.seen = func() int { return ht.Stats().Throttled }
 	}
@@ -80,7 +87,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := req.Clone(req.Context())
+	// GitHub's rule for secondary limits without Retry-After: wait at
+	// least a minute, exponentially longer after each (honoured by httpx).
+	r := req.Clone(httpx.WithThrottleBackoff(req.Context(), minSecondaryWait))
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return t.base.RoundTrip(r)
 }

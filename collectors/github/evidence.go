@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -39,20 +38,35 @@ type userRow struct {
 
 // ---- github.org_members ----
 
+// orgSettings is the part of GET /orgs/{org} the evidence uses. GitHub
+// returns several of these fields to organisation owners only: a field it
+// did not return is null, never false or zero.
 type orgSettings struct {
-	Login                       string `json:"login"`
-	TwoFactorRequirementEnabled *bool  `json:"two_factor_requirement_enabled"`
-	DefaultRepositoryPermission string `json:"default_repository_permission,omitempty"`
-	MembersCanCreateRepos       *bool  `json:"members_can_create_repositories,omitempty"`
-	MembersCanCreatePublicRepos *bool  `json:"members_can_create_public_repositories,omitempty"`
-	WebCommitSignoffRequired    *bool  `json:"web_commit_signoff_required,omitempty"`
+	Login                       string  `json:"login"`
+	TwoFactorRequirementEnabled *bool   `json:"two_factor_requirement_enabled"`
+	DefaultRepositoryPermission *string `json:"default_repository_permission"`
+	MembersCanCreateRepos       *bool   `json:"members_can_create_repositories"`
+	MembersCanCreatePublicRepos *bool   `json:"members_can_create_public_repositories"`
+	WebCommitSignoffRequired    *bool   `json:"web_commit_signoff_required"`
+	PublicRepos                 *int    `json:"public_repos"`
+	TotalPrivateRepos           *int    `json:"total_private_repos"`
+	// OwnerFieldsVisible is false when GitHub withheld the owner-only
+	// fields (two_factor_requirement_enabled and the private totals).
+	OwnerFieldsVisible bool `json:"owner_fields_visible"`
+}
+
+func shapeOrg(g orgSettings) orgSettings {
+	g.OwnerFieldsVisible = g.TwoFactorRequirementEnabled != nil
+	return g
 }
 
 type memberRow struct {
-	Login             string `json:"login"`
-	ID                int64  `json:"id"`
-	Role              string `json:"role"`
-	TwoFactorDisabled bool   `json:"two_factor_disabled"`
+	Login string `json:"login"`
+	ID    int64  `json:"id"`
+	Role  string `json:"role"`
+	// TwoFactorDisabled is null when the credentials may not use the
+	// 2fa_disabled filter (organisation owners only).
+	TwoFactorDisabled *bool `json:"two_factor_disabled"`
 }
 
 // collectLogins walks a user list into a set.
@@ -69,33 +83,70 @@ func (r *run) collectLogins(ctx context.Context, u string) (map[string]bool, []u
 	return set, rows, pages, err
 }
 
+// ownerOnly reports whether err is GitHub refusing a filter or field to a
+// caller who is not an organisation owner (422, or 403 without a rate limit).
+func ownerOnly(err error) bool {
+	var se *httpx.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusUnprocessableEntity || se.Status == http.StatusForbidden) && !collectors.IsRetryable(err)
+}
+
+func boolp(b bool) *bool { return &b }
+
 func (r *run) orgMembers(ctx context.Context) (collectors.Artifact, error) {
 	o := pathEsc(r.org)
-	settings, _, err := getPage(ctx, r, "orgs/"+o, true, func(g *gh.Organization) orgSettings {
-		return orgSettings{Login: g.GetLogin(), TwoFactorRequirementEnabled: g.TwoFactorRequirementEnabled,
-			DefaultRepositoryPermission: g.GetDefaultRepoPermission(), MembersCanCreateRepos: g.MembersCanCreateRepos,
-			MembersCanCreatePublicRepos: g.MembersCanCreatePublicRepos, WebCommitSignoffRequired: g.WebCommitSignoffRequired}
-	})
+	settings := r.orgInfo
+	pages := 1
+	admins, _, p, err := r.collectLogins(ctx, "orgs/"+o+"/members?per_page=100&role=admin")
 	if err != nil {
 		return collectors.Artifact{}, err
 	}
-	pages := 1
-	// admins, members without 2FA, outside collaborators without 2FA, all outside collaborators
-	lists := []string{"members?per_page=100&role=admin", "members?filter=2fa_disabled&per_page=100",
-		"outside_collaborators?filter=2fa_disabled&per_page=100", "outside_collaborators?per_page=100"}
-	sets := make([]map[string]bool, len(lists))
-	var outside []userRow
-	for i, l := range lists {
-		set, rows, p, err := r.collectLogins(ctx, "orgs/"+o+"/"+l)
-		if err != nil {
+	pages += p
+	outsideSet, outside, p, err := r.collectLogins(ctx, "orgs/"+o+"/outside_collaborators?per_page=100")
+	if err != nil {
+		return collectors.Artifact{}, err
+	}
+	_ = outsideSet
+	pages += p
+	// The 2FA filter is for organisation owners only: anyone else gets 422,
+	// and 2FA status is then recorded as unknown.
+	twoFAVisible := true
+	var hidden []string
+	no2fa, _, p, err := r.collectLogins(ctx, "orgs/"+o+"/members?filter=2fa_disabled&per_page=100")
+	pages += p
+	if err != nil {
+		if !ownerOnly(err) {
 			return collectors.Artifact{}, err
 		}
-		sets[i], outside, pages = set, rows, pages+p
+		twoFAVisible, no2fa = false, nil
+		hidden = append(hidden, "members 2FA status: "+err.Error())
 	}
-	admins, no2fa, outNo2fa := sets[0], sets[1], sets[2]
+	var outNo2fa map[string]bool
+	if twoFAVisible {
+		outNo2fa, _, p, err = r.collectLogins(ctx, "orgs/"+o+"/outside_collaborators?filter=2fa_disabled&per_page=100")
+		pages += p
+		if err != nil {
+			if !ownerOnly(err) {
+				return collectors.Artifact{}, err
+			}
+			twoFAVisible, no2fa, outNo2fa = false, nil, nil
+			hidden = append(hidden, "outside collaborators 2FA status: "+err.Error())
+		}
+	}
+	if !twoFAVisible {
+		r.log.Warn("GitHub withheld members' 2FA status (organisation owners only); recorded as unknown", "org", r.org)
+	}
+	if !settings.OwnerFieldsVisible {
+		hidden = append(hidden, "organisation settings two_factor_requirement_enabled, default_repository_permission, total_private_repos: returned to organisation owners only")
+	}
+	flag := func(set map[string]bool, login string) *bool {
+		if !twoFAVisible {
+			return nil
+		}
+		return boolp(set[login])
+	}
 	var sp spool
 	var nAdmins, nMembers int
-	p, err := eachPage(ctx, r, "orgs/"+o+"/members?per_page=100&role=all", true, logins, func(rows []userRow) error {
+	p, err = eachPage(ctx, r, "orgs/"+o+"/members?per_page=100&role=all", true, logins, func(rows []userRow) error {
 		for _, x := range rows {
 			role := "member"
 			if admins[x.Login] {
@@ -103,7 +154,7 @@ func (r *run) orgMembers(ctx context.Context) (collectors.Artifact, error) {
 				nAdmins++
 			}
 			nMembers++
-			if err := sp.add(memberRow{Login: x.Login, ID: x.ID, Role: role, TwoFactorDisabled: no2fa[x.Login]}); err != nil {
+			if err := sp.add(memberRow{Login: x.Login, ID: x.ID, Role: role, TwoFactorDisabled: flag(no2fa, x.Login)}); err != nil {
 				return err
 			}
 		}
@@ -117,31 +168,46 @@ func (r *run) orgMembers(ctx context.Context) (collectors.Artifact, error) {
 	type outsideRow struct {
 		Login             string `json:"login"`
 		ID                int64  `json:"id"`
-		TwoFactorDisabled bool   `json:"two_factor_disabled"`
+		TwoFactorDisabled *bool  `json:"two_factor_disabled"`
 	}
 	outRows := make([]outsideRow, 0, len(outside))
 	for _, x := range outside {
-		outRows = append(outRows, outsideRow{x.Login, x.ID, outNo2fa[x.Login]})
+		outRows = append(outRows, outsideRow{x.Login, x.ID, flag(outNo2fa, x.Login)})
 	}
 	head := struct {
 		Organization string      `json:"organization"`
 		AsOf         string      `json:"as_of"`
 		Settings     orgSettings `json:"settings"`
 	}{r.org, ts(r.req.Now), settings}
+	count := func(m map[string]bool) *int {
+		if !twoFAVisible {
+			return nil
+		}
+		n := len(m)
+		return &n
+	}
+	var no2faList []string
+	if twoFAVisible {
+		no2faList = sortedKeys(no2fa)
+	}
 	tail := struct {
-		Summary map[string]int `json:"summary"`
-		No2FA   []string       `json:"members_with_2fa_disabled"`
-		Outside []outsideRow   `json:"outside_collaborators"`
-	}{Summary: map[string]int{"members": nMembers, "admins": nAdmins, "members_2fa_disabled": len(no2fa),
-		"outside_collaborators": len(outRows), "outside_collaborators_2fa_disabled": len(outNo2fa)},
-		No2FA: sortedKeys(no2fa), Outside: outRows}
+		Summary      map[string]*int `json:"summary"`
+		TwoFAVisible bool            `json:"two_factor_visible"`
+		No2FA        []string        `json:"members_with_2fa_disabled"`
+		Outside      []outsideRow    `json:"outside_collaborators"`
+		Hidden       []string        `json:"not_visible_to_credentials"`
+	}{Summary: map[string]*int{"members": &nMembers, "admins": &nAdmins, "members_2fa_disabled": count(no2fa),
+		"outside_collaborators": intp(len(outRows)), "outside_collaborators_2fa_disabled": count(outNo2fa)},
+		TwoFAVisible: twoFAVisible, No2FA: no2faList, Outside: outRows, Hidden: append([]string{}, hidden...)}
 	body, err := sp.body(jsonHead(head, "members"), jsonTail(tail))
 	if err != nil {
 		return collectors.Artifact{}, err
 	}
-	return collectors.Artifact{Type: EvOrgMembers, Subject: r.org, ContentType: "application/json", BodyReader: body,
-		Source: r.source("GET /orgs/"+r.org+"/members", "role=all, role=admin, filter=2fa_disabled; GET /orgs/"+r.org+"/outside_collaborators; GET /orgs/"+r.org, pages, nMembers)}, nil
+	src := r.source("GET /orgs/"+r.org+"/members", "role=all, role=admin, filter=2fa_disabled; GET /orgs/"+r.org+"/outside_collaborators; GET /orgs/"+r.org, pages, nMembers)
+	return collectors.Artifact{Type: EvOrgMembers, Subject: r.org, ContentType: "application/json", BodyReader: body, Source: src}, nil
 }
+
+func intp(n int) *int { return &n }
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
@@ -224,13 +290,31 @@ type bypassActor struct {
 }
 
 type rulesetInfo struct {
-	ID           int64         `json:"id"`
-	Name         string        `json:"name"`
-	SourceType   string        `json:"source_type"`
-	Source       string        `json:"source"`
-	Enforcement  string        `json:"enforcement"`
-	BypassActors []bypassActor `json:"bypass_actors"`
-	Rules        []ruleRow     `json:"rules,omitempty"` // the rules that apply to this branch
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	SourceType  string `json:"source_type"`
+	Source      string `json:"source"`
+	Enforcement string `json:"enforcement"`
+	// BypassActors is null when GitHub did not return the field: it shows
+	// bypass_actors only to a caller with write access to the ruleset.
+	BypassActors        []bypassActor `json:"bypass_actors"`
+	BypassActorsVisible bool          `json:"bypass_actors_visible"`
+	// CurrentUserCanBypass is GitHub's answer for the collector's own
+	// credentials (repository-level endpoint only; null otherwise).
+	CurrentUserCanBypass *string   `json:"current_user_can_bypass"`
+	Rules                []ruleRow `json:"rules,omitempty"` // the rules that apply to this branch
+}
+
+// rulesetWire is the part of GitHub's repository-ruleset the evidence
+// uses; pointers tell a missing field from an empty one.
+type rulesetWire struct {
+	ID                   int64          `json:"id"`
+	Name                 string         `json:"name"`
+	SourceType           string         `json:"source_type"`
+	Source               string         `json:"source"`
+	Enforcement          string         `json:"enforcement"`
+	BypassActors         *[]bypassActor `json:"bypass_actors"`
+	CurrentUserCanBypass *string        `json:"current_user_can_bypass"`
 }
 
 type ruleRow struct {
@@ -238,69 +322,82 @@ type ruleRow struct {
 	Parameters json.RawMessage `json:"parameters,omitempty"`
 }
 
-func shapeRuleset(g *gh.Ruleset) rulesetInfo {
-	ri := rulesetInfo{ID: g.GetID(), Name: g.Name, SourceType: derefStr(g.SourceType), Source: g.Source, Enforcement: g.Enforcement, BypassActors: []bypassActor{}}
-	for _, a := range g.BypassActors {
-		ri.BypassActors = append(ri.BypassActors, bypassActor{ActorID: derefInt(a.ActorID), ActorType: derefStr(a.ActorType), BypassMode: derefStr(a.BypassMode)})
+func shapeRuleset(g rulesetWire) rulesetInfo {
+	ri := rulesetInfo{ID: g.ID, Name: g.Name, SourceType: g.SourceType, Source: g.Source, Enforcement: g.Enforcement,
+		CurrentUserCanBypass: g.CurrentUserCanBypass}
+	if g.BypassActors != nil {
+		ri.BypassActors, ri.BypassActorsVisible = append([]bypassActor{}, *g.BypassActors...), true
 	}
 	return ri
 }
 
-func derefStr(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
+// futures computes a value once per key and run, for concurrent callers;
+// a failure is not kept, so a later caller tries again.
+type futures[V any] struct {
+	mu sync.Mutex
+	m  map[string]*future[V]
 }
 
-func derefInt(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-type rulesetFuture struct {
+type future[V any] struct {
 	once sync.Once
-	v    rulesetInfo
+	v    V
 	err  error
+}
+
+func (fs *futures[V]) get(key string, fill func() (V, error)) (V, error) {
+	fs.mu.Lock()
+	if fs.m == nil {
+		fs.m = map[string]*future[V]{}
+	}
+	f, ok := fs.m[key]
+	if !ok {
+		f = &future[V]{}
+		fs.m[key] = f
+	}
+	fs.mu.Unlock()
+	f.once.Do(func() { f.v, f.err = fill() })
+	if f.err != nil {
+		fs.mu.Lock()
+		if fs.m[key] == f {
+			delete(fs.m, key)
+		}
+		fs.mu.Unlock()
+	}
+	return f.v, f.err
 }
 
 // ruleset fetches a ruleset's details (for its bypass actors); organization
 // rulesets are fetched once per run.
 func (r *run) ruleset(ctx context.Context, repo repoInfo, sourceType, source string, id int64) (rulesetInfo, error) {
 	if sourceType == "Organization" {
-		r.rsMu.Lock()
-		f, ok := r.orgRulesets[id]
-		if !ok {
-			f = &rulesetFuture{}
-			r.orgRulesets[id] = f
-		}
-		r.rsMu.Unlock()
-		f.once.Do(func() {
-			f.v, _, f.err = getPage(ctx, r, fmt.Sprintf("orgs/%s/rulesets/%d", pathEsc(source), id), true, shapeRuleset)
+		return r.orgRulesets.get(fmt.Sprintf("%s/%d", source, id), func() (rulesetInfo, error) {
+			v, _, err := getPage(ctx, r, fmt.Sprintf("orgs/%s/rulesets/%d", pathEsc(source), id), true, shapeRuleset)
+			return v, err
 		})
-		return f.v, f.err
 	}
 	v, _, err := getPage(ctx, r, fmt.Sprintf("repos/%s/%s/rulesets/%d", pathEsc(r.org), pathEsc(repo.Name), id), true, shapeRuleset)
 	return v, err
 }
 
 type effectiveProtection struct {
-	PullRequestRequired     bool          `json:"pull_request_required"`
-	RequiredApprovals       int           `json:"required_approvals"`
-	DismissStaleReviews     bool          `json:"dismiss_stale_reviews"`
-	CodeOwnerReviews        bool          `json:"code_owner_reviews"`
-	RequiredStatusChecks    []string      `json:"required_status_checks"`
-	ForcePushBlocked        bool          `json:"force_push_blocked"`
-	DeletionBlocked         bool          `json:"deletion_blocked"`
-	AdminsExempt            bool          `json:"admins_exempt_from_classic_protection"`
-	RulesetBypassActors     []bypassActor `json:"ruleset_bypass_actors"`
-	ProtectedByAnyMechanism bool          `json:"protected"`
+	PullRequestRequired  bool     `json:"pull_request_required"`
+	RequiredApprovals    int      `json:"required_approvals"`
+	DismissStaleReviews  bool     `json:"dismiss_stale_reviews"`
+	CodeOwnerReviews     bool     `json:"code_owner_reviews"`
+	RequiredStatusChecks []string `json:"required_status_checks"`
+	ForcePushBlocked     bool     `json:"force_push_blocked"`
+	DeletionBlocked      bool     `json:"deletion_blocked"`
+	AdminsExempt         bool     `json:"admins_exempt_from_classic_protection"`
+	// RulesetBypassActors is null (and visible false) when any active
+	// ruleset's bypass actors were hidden from the credentials.
+	RulesetBypassActors        []bypassActor `json:"ruleset_bypass_actors"`
+	RulesetBypassActorsVisible bool          `json:"ruleset_bypass_actors_visible"`
+	ProtectedByAnyMechanism    bool          `json:"protected"`
 }
 
-// branchProtection returns the artifact and the required status checks.
-func (r *run) branchProtection(ctx context.Context, repo repoInfo) (collectors.Artifact, []string, error) {
+// branchProtection returns the artifact and the effective protection.
+func (r *run) branchProtection(ctx context.Context, repo repoInfo) (collectors.Artifact, effectiveProtection, error) {
+	var none effectiveProtection
 	base := fmt.Sprintf("repos/%s/%s", pathEsc(r.org), pathEsc(repo.Name))
 	br := pathEsc(repo.DefaultBranch)
 	pages := 1
@@ -315,14 +412,16 @@ func (r *run) branchProtection(ctx context.Context, repo repoInfo) (collectors.A
 		status = "not protected"
 	case errors.As(err, &se) && se.Status == http.StatusForbidden && strings.Contains(se.Message, "Upgrade to GitHub Pro"):
 		status = "unavailable on this plan: " + se.Message
+	case errors.As(err, &se) && se.Status == http.StatusNotFound && se.Message == "Branch not found":
+		status = "branch not found (an empty repository has no branch)"
 	default:
-		return collectors.Artifact{}, nil, err
+		return collectors.Artifact{}, none, err
 	}
 	var rules []branchRule
 	p, err := eachPage(ctx, r, base+"/rules/branches/"+br+"?per_page=100", true, func(g []branchRule) []branchRule { return g },
 		func(rs []branchRule) error { rules = append(rules, rs...); return nil })
 	if err != nil {
-		return collectors.Artifact{}, nil, err
+		return collectors.Artifact{}, none, err
 	}
 	pages += p
 	byID := map[int64]*rulesetInfo{}
@@ -332,7 +431,7 @@ func (r *run) branchProtection(ctx context.Context, repo repoInfo) (collectors.A
 		if !ok {
 			info, err := r.ruleset(ctx, repo, rule.RulesetSourceType, rule.RulesetSource, rule.RulesetID)
 			if err != nil {
-				return collectors.Artifact{}, nil, err
+				return collectors.Artifact{}, none, err
 			}
 			pages++
 			info.Rules = nil
@@ -359,16 +458,16 @@ func (r *run) branchProtection(ctx context.Context, repo repoInfo) (collectors.A
 	}{r.org + "/" + repo.Name, repo.DefaultBranch, repo.Visibility, ts(r.req.Now), status, classic, rulesets, eff}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return collectors.Artifact{}, nil, collectors.Permanent(err)
+		return collectors.Artifact{}, none, collectors.Permanent(err)
 	}
 	ep := "GET /" + base + "/branches/" + repo.DefaultBranch + "/protection"
 	return collectors.Artifact{Type: EvBranchProtection, Subject: r.org + "/" + repo.Name + "@" + repo.DefaultBranch,
 		ContentType: "application/json", Body: b,
-		Source: r.source(ep, "GET /"+base+"/rules/branches/"+repo.DefaultBranch+" and the rulesets it names", pages, 1+len(rulesets))}, eff.RequiredStatusChecks, nil
+		Source: r.source(ep, "GET /"+base+"/rules/branches/"+repo.DefaultBranch+" and the rulesets it names", pages, 1+len(rulesets))}, eff, nil
 }
 
-func effective(c *classicProtection, rulesets []rulesetInfo) effectiveProtection {
-	e := effectiveProtection{RequiredStatusChecks: []string{}, RulesetBypassActors: []bypassActor{}}
+func effective(c *classicProtection, rulesets []rulesetInfo) (e effectiveProtection) {
+	e = effectiveProtection{RequiredStatusChecks: []string{}, RulesetBypassActors: []bypassActor{}, RulesetBypassActorsVisible: true}
 	if c != nil {
 		e.ProtectedByAnyMechanism = true
 		if rv := c.RequiredPullRequestReviews; rv != nil {
@@ -384,11 +483,19 @@ func effective(c *classicProtection, rulesets []rulesetInfo) effectiveProtection
 		e.DeletionBlocked = !c.AllowDeletions
 		e.AdminsExempt = !c.EnforceAdmins
 	}
+	defer func() {
+		if !e.RulesetBypassActorsVisible {
+			e.RulesetBypassActors = nil
+		}
+	}()
 	for _, rs := range rulesets {
 		if rs.Enforcement != "active" {
 			continue
 		}
 		e.ProtectedByAnyMechanism = true
+		if !rs.BypassActorsVisible {
+			e.RulesetBypassActorsVisible = false
+		}
 		e.RulesetBypassActors = append(e.RulesetBypassActors, rs.BypassActors...)
 		for _, rule := range rs.Rules {
 			switch rule.Type {
@@ -554,202 +661,6 @@ func (r *run) dependabotAlerts(ctx context.Context, repo repoInfo) (collectors.A
 	return art, nil
 }
 
-// ---- github.pull_requests ----
-
-type prRecord struct {
-	Number              int         `json:"number"`
-	Title               string      `json:"title"`
-	URL                 string      `json:"html_url"`
-	Author              string      `json:"author"`
-	HeadBranch          string      `json:"head_branch"`
-	BaseBranch          string      `json:"base_branch"`
-	CreatedAt           string      `json:"created_at"`
-	MergedAt            string      `json:"merged_at"`
-	MergedBy            string      `json:"merged_by"`
-	MergeCommitSHA      string      `json:"merge_commit_sha"`
-	HeadSHA             string      `json:"head_sha"`
-	Reviews             []reviewRec `json:"reviews"`
-	ApprovedBy          []string    `json:"approved_by"`
-	IndependentApproval bool        `json:"independent_approval"`
-	MergedByAuthor      bool        `json:"merged_by_author"`
-	Checks              checksRec   `json:"checks_at_merge"`
-	IssueKeys           []string    `json:"issue_keys"`
-}
-
-type reviewRec struct {
-	Reviewer    string `json:"reviewer"`
-	State       string `json:"state"`
-	SubmittedAt string `json:"submitted_at"`
-	CommitID    string `json:"commit_id"`
-}
-
-type checkRec struct {
-	Name       string `json:"name"`
-	Kind       string `json:"kind"` // check_run or status
-	Status     string `json:"status"`
-	Conclusion string `json:"conclusion"`
-	At         string `json:"completed_at,omitempty"`
-	App        string `json:"app,omitempty"`
-}
-
-type checksRec struct {
-	Commit          string     `json:"commit"`
-	State           string     `json:"state"` // success, failure, pending, none
-	Required        []string   `json:"required"`
-	RequiredKnown   bool       `json:"required_known"`
-	RequiredPassed  *bool      `json:"required_passed"`
-	RequiredMissing []string   `json:"required_missing"`
-	RequiredFailed  []string   `json:"required_failed"`
-	Results         []checkRec `json:"results"`
-}
-
-func (r *run) pullRequests(ctx context.Context, repo repoInfo, required []string, requiredKnown bool) (*collectors.Artifact, pullState, error) {
-	r.mu.Lock()
-	prev := r.state.Pulls[repo.Name]
-	r.mu.Unlock()
-	from := r.req.Since
-	if !prev.Until.IsZero() {
-		from = prev.Until
-	}
-	to := r.req.Now
-	if !from.Before(to) {
-		return nil, prev, nil
-	}
-	base := fmt.Sprintf("repos/%s/%s", pathEsc(r.org), pathEsc(repo.Name))
-	q := url.Values{"state": {"closed"}, "base": {repo.DefaultBranch}, "sort": {"updated"}, "direction": {"desc"}, "per_page": {"100"}}
-	first := base + "/pulls?" + q.Encode()
-	var sp spool
-	pages, firstETag, beyond := 0, "", false
-	for u := first; u != ""; {
-		etag := ""
-		if u == first {
-			etag = prev.ETag
-		}
-		resp, err := r.do(ctx, u, etag)
-		if errors.Is(err, errNotModified) {
-			// Nothing was updated since the previous run read this list
-			// (and that run saw no merge beyond its window): no new merge.
-			resp.Body.Close()
-			return nil, pullState{Until: to, ETag: prev.ETag}, nil
-		}
-		if err != nil {
-			sp.discard()
-			return nil, prev, err
-		}
-		var list []*gh.PullRequest
-		if err := decodeBody(resp, u, &list); err != nil {
-			sp.discard()
-			return nil, prev, err
-		}
-		if u == first {
-			firstETag = resp.Header.Get("ETag")
-		}
-		pages++
-		next := r.nextLink(resp.Header)
-		for _, pr := range list {
-			if pr.UpdatedAt != nil && !pr.UpdatedAt.After(from) {
-				next = "" // sorted by updated desc: everything further was last updated before the window
-				break
-			}
-			if pr.MergedAt == nil {
-				continue
-			}
-			m := pr.MergedAt.Time
-			if m.After(to) {
-				beyond = true
-				continue
-			}
-			if !m.After(from) {
-				continue
-			}
-			rec, err := r.pullRecord(ctx, base, pr, required, requiredKnown)
-			if err != nil {
-				sp.discard()
-				return nil, prev, err
-			}
-			if err := sp.add(rec); err != nil {
-				sp.discard()
-				return nil, prev, err
-			}
-		}
-		u = next
-	}
-	nextState := pullState{Until: to}
-	if !beyond {
-		nextState.ETag = firstETag
-	}
-	if sp.n == 0 {
-		sp.discard()
-		return nil, nextState, nil
-	}
-	head := struct {
-		Repository   string `json:"repository"`
-		BaseBranch   string `json:"base_branch"`
-		WindowStart  string `json:"merged_after"`
-		WindowEnd    string `json:"merged_at_or_before"`
-		Completeness string `json:"completeness"`
-	}{r.org + "/" + repo.Name, repo.DefaultBranch, ts(from), ts(to),
-		"every closed pull request into the base branch updated after merged_after was read (merging updates a pull request, so none merged in the window is missed)"}
-	body, err := sp.body(jsonHead(head, "pull_requests"), jsonTail(struct {
-		Count int `json:"count"`
-	}{sp.n}))
-	if err != nil {
-		return nil, prev, err
-	}
-	a := &collectors.Artifact{Type: EvPullRequests, Subject: r.org + "/" + repo.Name, ContentType: "application/json",
-		BodyReader: body, WindowStart: from, WindowEnd: to,
-		Source: r.source("GET /"+base+"/pulls", q.Encode()+"; per merged pull request: GET pulls/{n}, pulls/{n}/reviews, commits/{head}/check-runs, commits/{head}/status", pages, sp.n)}
-	return a, nextState, nil
-}
-
-func (r *run) pullRecord(ctx context.Context, base string, listed *gh.PullRequest, required []string, requiredKnown bool) (prRecord, error) {
-	n := listed.GetNumber()
-	pr, _, err := getPage(ctx, r, fmt.Sprintf("%s/pulls/%d", base, n), false, func(g *gh.PullRequest) *gh.PullRequest { return g })
-	if err != nil {
-		return prRecord{}, err
-	}
-	rec := prRecord{Number: n, Title: pr.GetTitle(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin(),
-		HeadBranch: pr.GetHead().GetRef(), BaseBranch: pr.GetBase().GetRef(), CreatedAt: tsp(pr.CreatedAt), MergedAt: tsp(pr.MergedAt),
-		MergedBy: pr.GetMergedBy().GetLogin(), MergeCommitSHA: pr.GetMergeCommitSHA(), HeadSHA: pr.GetHead().GetSHA(),
-		Reviews: []reviewRec{}, ApprovedBy: []string{}}
-	rec.MergedByAuthor = rec.MergedBy != "" && rec.MergedBy == rec.Author
-	_, err = eachPage(ctx, r, fmt.Sprintf("%s/pulls/%d/reviews?per_page=100", base, n), false,
-		func(g []*gh.PullRequestReview) []reviewRec {
-			out := make([]reviewRec, 0, len(g))
-			for _, rv := range g {
-				out = append(out, reviewRec{Reviewer: rv.GetUser().GetLogin(), State: rv.GetState(), SubmittedAt: tsp(rv.SubmittedAt), CommitID: rv.GetCommitID()})
-			}
-			return out
-		}, func(rs []reviewRec) error { rec.Reviews = append(rec.Reviews, rs...); return nil })
-	if err != nil {
-		return prRecord{}, err
-	}
-	// A reviewer's latest approving/blocking review counts, as on GitHub;
-	// comments do not change it and a dismissed approval no longer counts.
-	latest := map[string]string{}
-	for _, rv := range rec.Reviews {
-		if rv.State == "COMMENTED" || rv.State == "PENDING" {
-			continue
-		}
-		latest[rv.Reviewer] = rv.State
-	}
-	for who, st := range latest {
-		if st == "APPROVED" {
-			rec.ApprovedBy = append(rec.ApprovedBy, who)
-			if who != rec.Author {
-				rec.IndependentApproval = true
-			}
-		}
-	}
-	sort.Strings(rec.ApprovedBy)
-	rec.Checks, err = r.checksAt(ctx, base, rec.HeadSHA, required, requiredKnown)
-	if err != nil {
-		return prRecord{}, err
-	}
-	rec.IssueKeys = r.issueKeys(rec.Title, rec.HeadBranch, pr.GetBody())
-	return rec, nil
-}
-
 func (r *run) issueKeys(title, branch, body string) []string {
 	set := map[string]bool{}
 	for _, s := range []string{title, strings.ToUpper(branch), body} {
@@ -835,4 +746,23 @@ func (r *run) checksAt(ctx context.Context, base, sha string, required []string,
 		c.RequiredPassed = &passed
 	}
 	return c, nil
+}
+
+type checkRec struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"` // check_run or status
+	Status     string `json:"status"`
+	Conclusion string `json:"conclusion"`
+	At         string `json:"completed_at,omitempty"`
+	App        string `json:"app,omitempty"`
+}
+type checksRec struct {
+	Commit          string     `json:"commit"`
+	State           string     `json:"state"` // success, failure, pending, none
+	Required        []string   `json:"required"`
+	RequiredKnown   bool       `json:"required_known"`
+	RequiredPassed  *bool      `json:"required_passed"`
+	RequiredMissing []string   `json:"required_missing"`
+	RequiredFailed  []string   `json:"required_failed"`
+	Results         []checkRec `json:"results"`
 }

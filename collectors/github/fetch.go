@@ -33,10 +33,14 @@ type run struct {
 	org   string
 	keyRE *regexp.Regexp
 
-	mu          sync.Mutex // guards state
+	mu          sync.Mutex // guards state and status
 	state       *cursorState
-	rsMu        sync.Mutex
-	orgRulesets map[int64]*rulesetFuture
+	status      map[string]*repoOutcome
+	orgRulesets futures[rulesetInfo]
+	perms       futures[*string]
+
+	orgInfo           orgSettings
+	visible, archived int // repositories listed, archived among them
 }
 
 // ---- cursor ----
@@ -55,8 +59,14 @@ type cursorState struct {
 }
 
 type pullState struct {
-	Until time.Time `json:"until"`          // merged_at high-water mark (exclusive lower bound of the next window)
-	ETag  string    `json:"etag,omitempty"` // ETag of the first page of the closed-PR list at Until
+	Until time.Time `json:"until"` // end of the last window (the next one re-reads from Until minus the overlap)
+	// Heads are the branch heads at the end of the last window, kept only
+	// when nothing beyond the window was seen: an unchanged head means
+	// nothing landed.
+	Heads map[string]string `json:"heads,omitempty"`
+	// Seen are the pull requests ("pr:N") and commits ("sha:X") already
+	// emitted inside the overlap of the next window, with their time.
+	Seen map[string]time.Time `json:"seen,omitempty"`
 }
 
 type cacheEntry struct {
@@ -75,7 +85,7 @@ const cursorPrefix = "gh1."
 // shapeVersion changes whenever a shaped (cached) page changes form; a
 // cursor with another version keeps its pull-request marks but drops its
 // cache, so no artifact is ever rebuilt from an older shape.
-const shapeVersion = 1
+const shapeVersion = 2
 
 func decodeCursor(s string) (*cursorState, error) {
 	st := &cursorState{V: shapeVersion, Pulls: map[string]pullState{}, Cache: map[string]*cacheEntry{}}
@@ -333,7 +343,8 @@ func apiError(method, u string, resp *gh.Response, err error) error {
 		se.Message = er.Message
 	}
 	se.Hint = permissionHint(se.URL, hr)
-	if hr.StatusCode == http.StatusForbidden && (hr.Header.Get("Retry-After") != "" || hr.Header.Get("X-RateLimit-Remaining") == "0") {
+	if (hr.StatusCode == http.StatusForbidden || hr.StatusCode == http.StatusTooManyRequests) &&
+		(hr.Header.Get("Retry-After") != "" || hr.Header.Get("X-RateLimit-Remaining") == "0" || strings.Contains(strings.ToLower(se.Message), "rate limit")) {
 		se.Hint = "rate limited by GitHub; the next run resumes from the last checkpoint"
 		return collectors.Retryable(fmt.Errorf("github: %w", se))
 	}

@@ -1,46 +1,89 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// gate bounds the requests in flight and backs off when GitHub's secondary
-// rate limit (too many concurrent requests) refuses one: GitHub asks
-// clients to wait Retry-After and then to send requests serially, so the
-// limit drops to one and grows back by one after every `recover` accepted
-// requests (additive increase, multiplicative decrease).
+// gate bounds the requests in flight and applies GitHub's documented rules
+// for its secondary rate limits
+// (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api):
 //
-// The shared httpx transport underneath already waits out Retry-After and
-// retries; the gate only adds what httpx cannot know: that the refusal was
-// caused by this collector's own concurrency. When httpx hands back a
-// secondary-limit refusal after its retries, the gate retries it a few
-// more times once the concurrency has dropped.
+//   - with a Retry-After header, wait that many seconds;
+//   - else, if x-ratelimit-remaining is 0, wait until x-ratelimit-reset;
+//   - else wait at least one minute, longer (exponentially) each time the
+//     limit is hit again;
+//
+// and, while waiting, send nothing at all: "continuing to make requests
+// while you are rate limited may result in the banning of your
+// integration". So a refusal pauses every request of the collector, not
+// only the refused one, and the concurrency drops to one and grows back by
+// one after every `recover` accepted requests.
+//
+// The shared httpx transport underneath already waits out Retry-After,
+// primary exhaustion and (with httpx.WithThrottleBackoff) 429s without
+// Retry-After, holding its whole host in the meantime. What only this
+// collector can recognise is a 403 secondary limit that carries neither
+// Retry-After nor an exhausted budget: GitHub says so in the body alone.
 type gate struct {
 	max     int
 	recover int
 	// seen reports refusals the transport underneath absorbed (httpx
 	// Stats().Throttled), so the gate backs off on the first one rather
 	// than after httpx gives up.
-	seen func() int
+	seen  func() int
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	log   *slog.Logger
 
-	mu       sync.Mutex
-	limit    int
-	inFlight int
-	okStreak int
-	throttle int // refusals seen
-	waiters  []chan struct{}
+	mu          sync.Mutex
+	limit       int
+	inFlight    int
+	okStreak    int
+	throttle    int // refusals seen underneath
+	strikes     int // consecutive secondary limits without Retry-After
+	pausedUntil time.Time
+	waiters     []chan struct{}
 }
 
-func newGate(max int) *gate { return &gate{max: max, limit: max, recover: 20} }
+// minSecondaryWait is GitHub's "wait for at least one minute".
+const minSecondaryWait = time.Minute
+
+func newGate(max int) *gate {
+	return &gate{max: max, limit: max, recover: 20, now: time.Now, sleep: sleepCtx}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
 
 func (g *gate) acquire(ctx context.Context) error {
 	for {
 		g.mu.Lock()
+		if now := g.now(); now.Before(g.pausedUntil) {
+			d := g.pausedUntil.Sub(now)
+			g.mu.Unlock()
+			if err := g.sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
 		if g.inFlight < g.limit {
 			g.inFlight++
 			g.mu.Unlock()
@@ -57,13 +100,19 @@ func (g *gate) acquire(ctx context.Context) error {
 	}
 }
 
-func (g *gate) release(throttled bool) {
+// release ends a request; wait > 0 pauses every request for that long.
+func (g *gate) release(throttled bool, wait time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inFlight--
 	if g.seen != nil {
 		if n := g.seen(); n > g.throttle {
 			g.throttle, throttled = n, true
+		}
+	}
+	if wait > 0 {
+		if until := g.now().Add(wait); until.After(g.pausedUntil) {
+			g.pausedUntil = until
 		}
 	}
 	if throttled {
@@ -81,22 +130,44 @@ func (g *gate) release(throttled bool) {
 	g.waiters = nil
 }
 
+// secondaryWait classifies a response. It returns whether it is a
+// secondary-rate-limit refusal the gate must wait out itself and for how
+// long. Refusals the transport underneath handles (Retry-After, or an
+// exhausted primary budget) are only reported as throttled.
+func (g *gate) secondaryWait(resp *http.Response) (throttled bool, wait time.Duration) {
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests {
+		g.mu.Lock()
+		g.strikes = 0
+		g.mu.Unlock()
+		return false, 0
+	}
+	h := resp.Header
+	if h.Get("Retry-After") != "" || strings.TrimSpace(h.Get("X-RateLimit-Remaining")) == "0" {
+		return true, 0 // httpx waits these out (and holds the host meanwhile)
+	}
+	// GitHub's body is the only sign of a 403 secondary limit.
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if resp.StatusCode == http.StatusForbidden && !bytes.Contains(bytes.ToLower(b), []byte("secondary rate limit")) {
+		return false, 0 // a permission refusal
+	}
+	g.mu.Lock()
+	wait = minSecondaryWait << min(g.strikes, 6)
+	g.strikes++
+	g.mu.Unlock()
+	return true, wait
+}
+
 type gateTransport struct {
 	base http.RoundTripper
 	g    *gate
 }
 
-// isSecondaryLimit: 429, or 403 with Retry-After while the primary budget
-// is not exhausted.
-func isSecondaryLimit(resp *http.Response) bool {
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests:
-		return true
-	case http.StatusForbidden:
-		return resp.Header.Get("Retry-After") != "" && resp.Header.Get("X-RateLimit-Remaining") != "0"
-	}
-	return false
-}
+// maxSecondaryRetries bounds the gate's own retries of one request (1, 2,
+// 4 and 8 minutes); after them the run fails retryably and the next run
+// resumes from its cursor.
+const maxSecondaryRetries = 4
 
 func (t *gateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
@@ -109,30 +180,26 @@ func (t *gateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt > 0 && req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
-				t.g.release(false)
+				t.g.release(false, 0)
 				return nil, err
 			}
 			r = req.Clone(ctx)
 			r.Body = body
 		}
 		resp, err := t.base.RoundTrip(r)
-		throttled := err == nil && isSecondaryLimit(resp)
-		t.g.release(throttled)
-		if !throttled || !replayable || attempt >= 3 {
+		throttled, wait := false, time.Duration(0)
+		if err == nil {
+			throttled, wait = t.g.secondaryWait(resp)
+		}
+		t.g.release(throttled, wait)
+		if wait == 0 || !replayable || attempt >= maxSecondaryRetries {
 			return resp, err
 		}
-		wait := time.Second
-		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-			wait = time.Duration(min(n, 60)) * time.Second
+		if t.g.log != nil {
+			t.g.log.Warn("GitHub secondary rate limit without Retry-After: pausing every request", "wait", wait.String(),
+				"status", resp.StatusCode, "attempt", attempt+1)
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		tm := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			tm.Stop()
-			return nil, ctx.Err()
-		case <-tm.C:
-		}
 	}
 }

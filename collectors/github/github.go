@@ -6,9 +6,12 @@ package github
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -32,6 +35,7 @@ const (
 	EvBranchProtection = "github.branch_protection"
 	EvPullRequests     = "github.pull_requests"
 	EvDependabotAlerts = "github.dependabot_alerts"
+	EvRepositories     = "github.repositories"
 )
 
 //go:embed sample.yaml
@@ -43,9 +47,11 @@ var evidenceTypes = []collectors.EvidenceType{
 	{Name: EvBranchProtection, Controls: []string{"CC8.1"},
 		Description: "classic protection and applicable rulesets (with bypass actors) of each repository's default branch; unprotected branches included"},
 	{Name: EvPullRequests, Controls: []string{"CC8.1"},
-		Description: "pull requests merged into the default branch in the window, with reviews, independent approval, checks at merge and issue keys"},
+		Description: "every commit that landed on the selected branches in the window, attributed to the merged pull request that brought it (with reviews, committers, strict independent approval and the reason when not, checks at merge, issue keys) or recorded as a direct push (with the rule-suite evaluation where visible)"},
 	{Name: EvDependabotAlerts, Controls: []string{"CC7.1"},
 		Description: "open, fixed and dismissed Dependabot alerts with severity and age; repositories with alerts disabled are recorded as such"},
+	{Name: EvRepositories, Controls: []string{"CC6.1", "CC8.1"},
+		Description: "the run's population: repositories the credentials can see against the organisation's own totals, the filters applied, and each repository's outcome (collected, empty, or failed with its finding); complete or partial"},
 }
 
 // short evidence names used in configuration
@@ -94,6 +100,13 @@ type Config struct {
 	// IssueKeyPattern is the regular expression for issue keys in pull
 	// request titles, branches and bodies (default: Jira-style CHG-123).
 	IssueKeyPattern string `yaml:"issue_key_pattern"`
+	// Branches selects the branches whose changes are collected: names or
+	// patterns ("release/*", path.Match syntax) and ~DEFAULT_BRANCH
+	// (default: [~DEFAULT_BRANCH]).
+	Branches []string `yaml:"branches"`
+	// Overlap is re-read at the start of each window so that changes
+	// GitHub shows late are still collected (deduplicated; default 1h).
+	Overlap *collectors.Duration `yaml:"overlap"`
 }
 
 // Validate checks the configuration and fills defaults.
@@ -149,6 +162,21 @@ func (c *Config) Validate() error {
 	if c.Concurrency < 1 || c.Concurrency > 32 {
 		bad("concurrency", fmt.Sprintf("concurrency %d out of range", c.Concurrency), "use 1 to 32; GitHub's secondary rate limit punishes many concurrent requests")
 	}
+	if len(c.Branches) == 0 {
+		c.Branches = []string{defaultBranchToken}
+	}
+	for _, b := range c.Branches {
+		if _, err := path.Match(b, ""); err != nil || b == "" {
+			bad("branches", fmt.Sprintf("invalid branch pattern %q", b), `use a name, a pattern such as "release/*", or ~DEFAULT_BRANCH`)
+		}
+	}
+	if c.Overlap == nil {
+		d := collectors.Duration(time.Hour)
+		c.Overlap = &d
+	}
+	if c.Overlap.D() < 0 || c.Overlap.D() > 7*24*time.Hour {
+		bad("overlap", fmt.Sprintf("overlap %s out of range", c.Overlap.D()), "use 0 to 7d; 1h re-reads the last hour of each window")
+	}
 	if c.IssueKeyPattern == "" {
 		c.IssueKeyPattern = DefaultIssueKeyPattern
 	}
@@ -174,6 +202,10 @@ type collector struct {
 	cfg    *Config
 	keyRE  *regexp.Regexp
 	tokens *appTokens // nil for token auth; kept across runs
+	// now and sleep are the gate's clock (nil: the wall clock); tests
+	// inject them so that waits of minutes take no time.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New builds a collector from a validated configuration.
@@ -211,7 +243,13 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		return collectors.Permanent(fmt.Errorf("github: %w", err))
 	}
 	r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger, org: c.cfg.Org, state: st, keyRE: c.keyRE,
-		orgRulesets: map[int64]*rulesetFuture{}}
+		status: map[string]*repoOutcome{}}
+	// The organisation itself: an unknown org or refused credentials fail
+	// the whole collection.
+	r.orgInfo, _, err = getPage(ctx, r, "orgs/"+pathEsc(r.org), true, shapeOrg)
+	if err != nil {
+		return err
+	}
 	repos, err := r.listRepos(ctx)
 	if err != nil {
 		return err
@@ -246,8 +284,19 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		r.log.Info("github collection finished", "repositories", len(repos), "requests", st.Requests,
 			"not_modified", st.NotModified, "retries", st.Retries, "throttled", st.Throttled)
 	}
+	pop, failed, err := r.population(repos)
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		r.log.Warn("partial collection: some repositories are findings, the rest was collected", "org", r.org,
+			"failed_repositories", failed, "repositories", len(r.status))
+	}
 	em.mu.Lock()
 	defer em.mu.Unlock()
+	if err := emit.Emit(ctx, pop); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	r.state.prune(repos)
 	cur, err := r.state.encode()
@@ -258,41 +307,117 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	return emit.Checkpoint(ctx, cur)
 }
 
-// repoUnit collects one repository's evidence and emits it as one unit.
+// finding is a per-repository failure recorded as evidence.
+type finding struct {
+	EvidenceType string `json:"evidence_type"`
+	Endpoint     string `json:"endpoint"`
+	Status       int    `json:"http_status"`
+	Message      string `json:"message"`
+	Hint         string `json:"hint,omitempty"`
+}
+
+// repoOutcome is one repository's line in github.repositories.
+type repoOutcome struct {
+	Name          string    `json:"name"`
+	Visibility    string    `json:"visibility,omitempty"`
+	DefaultBranch string    `json:"default_branch,omitempty"`
+	Status        string    `json:"status"` // collected, empty, failed
+	Findings      []finding `json:"findings"`
+}
+
+// asFinding reports whether err concerns only this repository (GitHub
+// refused or does not have it: 403, 404, 409, 410, 422, 451) and shapes it
+// as a finding. Rate limits, 5xx and 401 are not findings: they say
+// nothing about the repository and fail (or resume) the run.
+func asFinding(ev string, err error) (finding, bool) {
+	var se *httpx.StatusError
+	if !errors.As(err, &se) || collectors.IsRetryable(err) {
+		return finding{}, false
+	}
+	switch se.Status {
+	case http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusUnprocessableEntity, http.StatusUnavailableForLegalReasons:
+		return finding{EvidenceType: ev, Endpoint: se.Method + " " + se.URL, Status: se.Status, Message: se.Message, Hint: se.Hint}, true
+	}
+	return finding{}, false
+}
+
+func (r *run) findingArtifact(repo repoInfo, f finding) collectors.Artifact {
+	subject := r.org + "/" + repo.Name
+	if f.EvidenceType == EvBranchProtection {
+		subject += "@" + repo.DefaultBranch
+	}
+	b, _ := json.Marshal(struct {
+		Repository string  `json:"repository"`
+		AsOf       string  `json:"as_of"`
+		Collected  bool    `json:"collected"`
+		Finding    finding `json:"finding"`
+	}{r.org + "/" + repo.Name, ts(r.req.Now), false, f})
+	src := r.source(f.Endpoint, "", 0, 0)
+	src.Complete = false
+	return collectors.Artifact{Type: f.EvidenceType, Subject: subject, ContentType: "application/json", Body: b, Source: src}
+}
+
+// repoUnit collects one repository's evidence and emits it as one unit. A
+// failure that concerns only this repository becomes a finding in its
+// evidence; the other repositories are collected.
 func (r *run) repoUnit(ctx context.Context, repo repoInfo, em *unitEmitter) error {
 	var arts []collectors.Artifact
+	out := &repoOutcome{Name: repo.Name, Visibility: repo.Visibility, DefaultBranch: repo.DefaultBranch, Status: "collected", Findings: []finding{}}
 	fail := func(err error) error {
 		closeArtifacts(arts)
 		return err
 	}
-	var required []string
-	requiredKnown := false
+	local := func(ev string, err error) bool {
+		f, ok := asFinding(ev, err)
+		if !ok {
+			return false
+		}
+		out.Findings = append(out.Findings, f)
+		out.Status = "failed"
+		arts = append(arts, r.findingArtifact(repo, f))
+		r.log.Warn("repository evidence not collected; recorded as a finding", "repository", r.org+"/"+repo.Name,
+			"evidence_type", ev, "status", f.Status, "err", err)
+		return true
+	}
+	var eff *effectiveProtection
 	if r.cfg.wants(EvBranchProtection) {
-		a, req, err := r.branchProtection(ctx, repo)
-		if err != nil {
+		a, e, err := r.branchProtection(ctx, repo)
+		switch {
+		case err == nil:
+			arts = append(arts, a)
+			eff = &e
+		case !local(EvBranchProtection, err):
 			return fail(err)
 		}
-		arts = append(arts, a)
-		required, requiredKnown = req, true
 	}
 	if r.cfg.wants(EvDependabotAlerts) {
 		a, err := r.dependabotAlerts(ctx, repo)
-		if err != nil {
+		switch {
+		case err == nil:
+			arts = append(arts, a)
+		case !local(EvDependabotAlerts, err):
 			return fail(err)
 		}
-		arts = append(arts, a)
 	}
 	var commit func()
 	if r.cfg.wants(EvPullRequests) {
-		a, next, err := r.pullRequests(ctx, repo, required, requiredKnown)
-		if err != nil {
+		a, next, empty, err := r.changes(ctx, repo, eff)
+		switch {
+		case err == nil:
+			if a != nil {
+				arts = append(arts, *a)
+			}
+			commit = func() { r.state.Pulls[repo.Name] = next }
+			if empty && out.Status == "collected" {
+				out.Status = "empty"
+			}
+		case !local(EvPullRequests, err):
 			return fail(err)
 		}
-		if a != nil {
-			arts = append(arts, *a)
-		}
-		commit = func() { r.state.Pulls[repo.Name] = next }
 	}
+	r.mu.Lock()
+	r.status[repo.Name] = out
+	r.mu.Unlock()
 	return em.unit(ctx, arts, commit, false)
 }
 
@@ -345,7 +470,8 @@ func closeArtifacts(arts []collectors.Artifact) {
 	}
 }
 
-// listRepos returns the repositories to collect, sorted by name.
+// listRepos returns the repositories to collect, sorted by name, and
+// records the listing (visible, archived, not found) for github.repositories.
 func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 	shape := func(g *gh.Repository) repoInfo {
 		vis := g.GetVisibility()
@@ -359,8 +485,15 @@ func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 		for _, name := range r.cfg.Repos {
 			ri, _, err := getPage(ctx, r, "repos/"+pathEsc(r.org)+"/"+pathEsc(name), true, shape)
 			if err != nil {
-				return nil, err
+				f, ok := asFinding(EvRepositories, err)
+				if !ok {
+					return nil, err
+				}
+				r.log.Warn("configured repository not visible to the credentials; recorded as a finding", "repository", r.org+"/"+name, "status", f.Status)
+				r.status[name] = &repoOutcome{Name: name, Status: "failed", Findings: []finding{f}}
+				continue
 			}
+			r.visible++
 			out = append(out, ri)
 		}
 	} else {
@@ -373,9 +506,12 @@ func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 			return rows
 		}, func(rows []repoInfo) error {
 			for _, ri := range rows {
-				if !ri.Archived {
-					out = append(out, ri)
+				r.visible++
+				if ri.Archived {
+					r.archived++
+					continue
 				}
+				out = append(out, ri)
 			}
 			return nil
 		})
@@ -385,12 +521,68 @@ func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	out = slices.CompactFunc(out, func(a, b repoInfo) bool { return a.Name == b.Name })
-	for _, ri := range out {
-		if ri.DefaultBranch == "" {
-			return nil, collectors.Permanent(fmt.Errorf("github: repository %s/%s has no default branch (empty repository?)", r.org, ri.Name))
+	return out, nil
+}
+
+// population builds github.repositories: what the credentials could see
+// against what the organisation reports, the filters, and each
+// repository's outcome.
+func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
+	rows := make([]*repoOutcome, 0, len(r.status))
+	failed := 0
+	for _, o := range r.status {
+		rows = append(rows, o)
+		if o.Status == "failed" {
+			failed++
 		}
 	}
-	return out, nil
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	var orgTotal *int
+	if r.orgInfo.PublicRepos != nil && r.orgInfo.TotalPrivateRepos != nil {
+		orgTotal = intp(*r.orgInfo.PublicRepos + *r.orgInfo.TotalPrivateRepos)
+	}
+	filter := "every repository the credentials can list (GET /orgs/" + r.org + "/repos?type=all), archived ones excluded"
+	if len(r.cfg.Repos) > 0 {
+		filter = "only the repositories named in the configuration (repos:)"
+	}
+	outcome := "complete"
+	if failed > 0 {
+		outcome = "partial"
+	}
+	var note string
+	switch {
+	case orgTotal == nil:
+		note = "the organisation's repository totals are shown to organisation owners only: whether the credentials see every repository is unknown"
+	case len(r.cfg.Repos) == 0 && r.visible < *orgTotal:
+		note = fmt.Sprintf("the credentials see %d of the organisation's %d repositories (a token or App limited to selected repositories?)", r.visible, *orgTotal)
+	}
+	body := struct {
+		Organization    string         `json:"organization"`
+		AsOf            string         `json:"as_of"`
+		Filter          string         `json:"filter"`
+		ReposFilter     []string       `json:"repos_filter"`
+		Branches        []string       `json:"branches"`
+		Evidence        []string       `json:"evidence"`
+		OrgPublicRepos  *int           `json:"org_public_repos"`
+		OrgPrivateRepos *int           `json:"org_total_private_repos"`
+		OrgTotal        *int           `json:"org_total_repos"`
+		Visible         int            `json:"visible_to_credentials"`
+		ArchivedSkipped int            `json:"archived_skipped"`
+		Selected        int            `json:"selected"`
+		Note            string         `json:"note,omitempty"`
+		Outcome         string         `json:"outcome"`
+		Complete        bool           `json:"complete"`
+		Failed          int            `json:"failed"`
+		Repositories    []*repoOutcome `json:"repositories"`
+	}{r.org, ts(r.req.Now), filter, append([]string{}, r.cfg.Repos...), r.cfg.Branches, r.cfg.Evidence,
+		r.orgInfo.PublicRepos, r.orgInfo.TotalPrivateRepos, orgTotal, r.visible, r.archived, len(repos), note, outcome, failed == 0, failed, rows}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return collectors.Artifact{}, 0, collectors.Permanent(err)
+	}
+	src := r.source("GET /orgs/"+r.org+"/repos", filter, 0, len(rows))
+	src.Complete = failed == 0
+	return collectors.Artifact{Type: EvRepositories, Subject: r.org, ContentType: "application/json", Body: b, Source: src}, failed, nil
 }
 
 func pathEsc(s string) string { return url.PathEscape(s) }

@@ -150,6 +150,18 @@ func WithScope(ctx context.Context, scope string) context.Context {
 	return context.WithValue(ctx, scopeKey{}, scope)
 }
 
+type retryHookKey struct{}
+
+// WithRetryHook returns a context whose requests, when this transport
+// retries them, are cloned and passed to hook before each resend. Requests
+// that must differ per attempt use it: an OAuth 2.0 DPoP proof (RFC 9449)
+// is single-use, so a retry must carry a fresh one. The first attempt is
+// sent as the caller built it; transports without the hook send retries
+// unchanged.
+func WithRetryHook(ctx context.Context, hook func(*http.Request) error) context.Context {
+	return context.WithValue(ctx, retryHookKey{}, hook)
+}
+
 func (t *Transport) scope(r *http.Request) *budget {
 	key := r.URL.Host
 	if s, ok := r.Context().Value(scopeKey{}).(string); ok && s != "" {
@@ -201,6 +213,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(ctx)
 			r.Body = body
 		}
+		if hook, ok := ctx.Value(retryHookKey{}).(func(*http.Request) error); ok && attempt > 0 {
+			if r == req {
+				r = req.Clone(ctx)
+			}
+			if err := hook(r); err != nil {
+				t.done(b)
+				return nil, err
+			}
+		}
 		t.mu.Lock()
 		t.stats.Requests++
 		if attempt > 0 {
@@ -225,7 +246,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.stats.NotModified++
 			t.mu.Unlock()
 		}
-		wait, retry := t.retryDecision(resp, attempt)
+		wait, retry := t.retryDecision(ctx, resp, attempt)
+		if retry && isThrottle(resp) && throttleBackoff(ctx) > 0 {
+			// hold every request of the scope, not only this one
+			b.mu.Lock()
+			if until := t.now().Add(wait); until.After(b.blocked) {
+				b.blocked = until
+			}
+			b.mu.Unlock()
+		}
 		if !retry || !replayable || attempt >= t.maxRetries() {
 			if retry && attempt >= t.maxRetries() {
 				t.log("giving up after retries", req, "status", resp.StatusCode, "attempts", attempt+1)
@@ -350,12 +379,36 @@ func isThrottle(resp *http.Response) bool {
 	return false
 }
 
+type throttleKey struct{}
+
+// WithThrottleBackoff returns a context whose requests, when throttled
+// (429, or 403 with Retry-After) without a Retry-After value while the
+// budget is not exhausted (X-RateLimit-Remaining present and not 0), wait
+// min, then 2·min, 4·min… before they are retried, and hold every other
+// request of their scope as long. That is GitHub's documented rule for
+// secondary rate limits ("wait at least one minute … increasing
+// exponentially"). Without it such responses are retried as before: at
+// X-RateLimit-Reset, or after a short backoff.
+func WithThrottleBackoff(ctx context.Context, min time.Duration) context.Context {
+	return context.WithValue(ctx, throttleKey{}, min)
+}
+
+func throttleBackoff(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(throttleKey{}).(time.Duration)
+	return d
+}
+
 // retryDecision says whether and how long to wait before retrying.
-func (t *Transport) retryDecision(resp *http.Response, attempt int) (time.Duration, bool) {
+func (t *Transport) retryDecision(ctx context.Context, resp *http.Response, attempt int) (time.Duration, bool) {
 	now := t.now()
 	if isThrottle(resp) {
 		if ra := retryAfter(now, resp.Header.Get("Retry-After")); ra > 0 {
 			return ra, true
+		}
+		if base := throttleBackoff(ctx); base > 0 {
+			if rem := resp.Header.Get("X-RateLimit-Remaining"); rem != "" && strings.TrimSpace(rem) != "0" {
+				return base << min(attempt, 10), true
+			}
 		}
 		if reset, ok := headerInt(resp.Header, "X-RateLimit-Reset", "X-Rate-Limit-Reset", "RateLimit-Reset"); ok {
 			if d := resetTime(now, int64(reset)).Sub(now) + time.Second; d > 0 {

@@ -8,11 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
-	gojira "github.com/andygrunwald/go-jira"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
@@ -91,6 +92,9 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			failed = append(failed, err)
 		}
 	}
+	if log != nil && a.pacer.carefulRequests() > 0 {
+		log.Info("jira rate limit: requests sent one at a time while the budget was low", "requests", a.pacer.carefulRequests())
+	}
 	switch len(failed) {
 	case 0:
 		return nil
@@ -108,6 +112,45 @@ func queryError(err error) bool {
 
 // floorMinute truncates to the minute: JQL dates have minute precision.
 func floorMinute(t time.Time) time.Time { return t.Truncate(time.Minute) }
+
+// dstGuard is how far a JQL lower bound may be moved back around a
+// daylight-saving change; the tickets seen that long before the cursor are
+// remembered so that re-reading them adds no duplicate.
+const dstGuard = time.Hour
+
+// queryRun is what one query's run has read, for its population artifact.
+type queryRun struct {
+	keys     map[uint64]struct{} // distinct tickets returned by the searches
+	projects map[string]bool
+	emitted  int
+	reqs     requestStats
+}
+
+// requestStats counts the requests a query's run made, by kind, and the
+// most a single ticket cost (its own requests plus its share of the bulk
+// changelog requests of its page).
+type requestStats struct {
+	Total        int     `json:"total"`
+	Search       int     `json:"search"`
+	Changelog    int     `json:"changelog"`
+	RemoteLinks  int     `json:"remote_links"`
+	Approvals    int     `json:"jsm_approvals"`
+	Comments     int     `json:"comments"`
+	Population   int     `json:"population"`
+	PerTicketMax float64 `json:"per_ticket_max"`
+	PerTicketAvg float64 `json:"per_ticket_avg"`
+	tickets      int
+}
+
+func (r *requestStats) sum() {
+	r.Total = r.Search + r.Changelog + r.RemoteLinks + r.Approvals + r.Comments + r.Population
+}
+
+func keyHash(k string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(k))
+	return h.Sum64()
+}
 
 // runQuery pages one query in keyset fashion: every search asks for
 // `updated >= from` in ascending updated order, and after each page `from`
@@ -133,32 +176,38 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	if st.Seen == nil {
 		st.Seen = map[string]string{}
 	}
-	upper := floorMinute(req.Now)
+	upperText, upper := upperBound(floorMinute(req.Now), a.loc)
 	if !from.Before(upper) {
 		return nil
 	}
-	page, collected := 0, 0
+	from0, from0Text := from, lowerBound(from, a.loc)
+	run := &queryRun{keys: map[uint64]struct{}{}, projects: map[string]bool{}}
+	page := 0
 	for {
-		jql := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL,
-			from.In(a.loc).Format("2006-01-02 15:04"), upper.In(a.loc).Format("2006-01-02 15:04"))
+		jql := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL, lowerBound(from, a.loc), upperText)
 		pos := ""
 		restart := false
 		for !restart {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			p, err := a.search(ctx, c.cfg, jql, pos)
+			p, err := a.search(ctx, c.cfg, &q, jql, pos)
 			if err != nil {
 				return err
 			}
 			page++
+			run.reqs.Search++
 			issues := make([]*rawIssue, 0, len(p.Issues))
 			for _, raw := range p.Issues {
-				is, err := decodeIssue(raw, c.cfg.ApproverField)
+				is, err := decodeIssue(raw, true)
 				if err != nil {
 					return collectors.Permanent(fmt.Errorf("jira: POST %s: malformed issue: %v", a.endpoint(a.searchEndpoint()), err))
 				}
 				issues = append(issues, is)
+				run.keys[keyHash(is.Key)] = struct{}{}
+				if is.Fields.Project != nil {
+					run.projects[is.Fields.Project.Key] = true
+				}
 			}
 			// Skip versions already collected (the overlap, the restart
 			// minute) and stale index entries older than what was collected.
@@ -168,12 +217,15 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 					fresh = append(fresh, is)
 				}
 			}
-			tickets, err := c.enrich(ctx, a, fresh)
+			before := run.reqs.Changelog + run.reqs.RemoteLinks + run.reqs.Approvals + run.reqs.Comments
+			tickets, err := c.enrich(ctx, a, &q, fresh, &run.reqs)
 			if err != nil {
 				return err
 			}
+			// the responses this page's evidence was built from
+			responses := 1 + run.reqs.Changelog + run.reqs.RemoteLinks + run.reqs.Approvals + run.reqs.Comments - before
 			if len(tickets) > 0 {
-				if err := c.emitPage(ctx, emit, a, q, jql, from, upper, page, tickets, fresh); err != nil {
+				if err := c.emitPage(ctx, emit, a, q, jql, from, upper, page, responses, tickets, fresh); err != nil {
 					return err
 				}
 			}
@@ -195,17 +247,29 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				st.From = from
 				pos = next
 			}
-			st.prune(st.From.Add(-overlap))
-			collected += len(tickets)
+			st.prune(st.From.Add(-overlap - dstGuard))
+			run.emitted += len(tickets)
 			if req.Logger != nil {
-				req.Logger.Debug("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets))
+				req.Logger.Debug("jira page", "query", q.Name, "evidence_type", q.EvidenceType, "page", page, "tickets", len(issues), "new", len(tickets), "requests", responses)
 			}
 			if err := emit.Checkpoint(ctx, cur.String()); err != nil {
 				return err
 			}
 			if last {
+				if *c.cfg.Reconcile {
+					base := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s"`, q.JQL, from0Text, upperText)
+					if err := c.reconcile(ctx, a, req, emit, q, base, from0, upper, upperText, run); err != nil {
+						return err
+					}
+					if err := emit.Checkpoint(ctx, cur.String()); err != nil {
+						return err
+					}
+				}
+				run.reqs.sum()
 				if req.Logger != nil {
-					req.Logger.Info("jira query done", "query", q.Name, "evidence_type", q.EvidenceType, "pages", page, "tickets", collected)
+					req.Logger.Info("jira query done", "query", q.Name, "evidence_type", q.EvidenceType, "pages", page,
+						"tickets", run.emitted, "requests", run.reqs.Total, "requests_per_ticket_max", run.reqs.PerTicketMax,
+						"requests_per_ticket_avg", run.reqs.PerTicketAvg)
 				}
 				return nil
 			}
@@ -223,36 +287,95 @@ func (s *queryState) prune(t time.Time) {
 	}
 }
 
-// enrich completes each ticket's changelog and reads its remote links,
-// with bounded concurrency, keeping the page order.
-func (c *collector) enrich(ctx context.Context, a *api, issues []*rawIssue) ([]Ticket, error) {
+// enrich reads each ticket's complete changelog (one bulk request per
+// page, Cloud), its JSM approvals (service projects), comments (when the
+// embedded page is full) and remote links, with bounded concurrency,
+// keeping the page order.
+func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawIssue, rs *requestStats) ([]Ticket, error) {
+	if len(issues) == 0 {
+		return nil, nil
+	}
+	var bulk map[string][]rawHistory
+	bulkReqs := 0
+	if a.deployment == deployCloud {
+		ids := make([]string, len(issues))
+		for i, is := range issues {
+			ids[i] = is.ID
+		}
+		var err error
+		bulk, bulkReqs, err = a.bulkChangelog(ctx, ids)
+		rs.Changelog += bulkReqs
+		if err != nil {
+			return nil, err
+		}
+	}
 	out := make([]Ticket, len(issues))
+	cost := make([]int, len(issues))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
+	var mu sync.Mutex
 	for i, is := range issues {
 		g.Go(func() error {
-			var hs []rawHistory
-			var pages []json.RawMessage
-			if is.Changelog != nil {
-				hs = is.Changelog.Histories
+			x := extras{}
+			var links, appr, comm int
+			if a.deployment == deployCloud {
+				x.histories, x.source, x.complete = bulk[is.ID], "bulkfetch", true
+			} else {
+				if is.Changelog != nil {
+					x.histories = is.Changelog.Histories
+				}
+				// Data Center embeds the whole changelog; its total is the ticket's.
+				if is.Changelog == nil || is.Changelog.Total > len(x.histories) {
+					return collectors.Permanent(fmt.Errorf("jira: %s: the embedded changelog holds %d of %d histories and Data Center has no changelog endpoint", is.Key, len(x.histories), changelogTotal(is)))
+				}
+				x.source, x.complete = "embedded", true
 			}
-			if is.Changelog == nil || is.Changelog.Total > len(hs) {
+			if *c.cfg.JSMApprovals && is.Fields.Project != nil && is.Fields.Project.ProjectTypeKey == "service_desk" {
 				var err error
-				hs, pages, err = a.changelog(gctx, is.Key)
+				var n int
+				x.approvals, n, err = a.approvals(gctx, is.Key)
+				appr += n
 				if err != nil {
-					return err
+					var se *httpx.StatusError
+					if !errors.As(err, &se) || (se.Status != http.StatusForbidden && se.Status != http.StatusNotFound && se.Status != http.StatusUnauthorized) {
+						return err
+					}
+					x.approvals = nil
+					x.apprNote = fmt.Sprintf("not readable (HTTP %d): the account needs access to the service project's requests", se.Status)
+				}
+			} else if *c.cfg.JSMApprovals {
+				x.apprNote = "not a service project"
+			} else {
+				x.apprNote = "not read (jsm_approvals: false)"
+			}
+			if *c.cfg.Comments {
+				if cf, ok := embeddedComments(is.Fields.Comment); ok {
+					x.comments = cf
+				} else {
+					var err error
+					var n int
+					x.comments, n, err = a.comments(gctx, is.Key)
+					comm += n
+					if err != nil {
+						return err
+					}
 				}
 			}
-			var links []gojira.RemoteLink
-			var rawLinks json.RawMessage
 			if *c.cfg.RemoteLinks {
 				var err error
-				links, rawLinks, err = a.remoteLinks(gctx, is.Key)
+				x.links, x.rawLinks, err = a.remoteLinks(gctx, is.Key)
+				links++
 				if err != nil {
 					return err
 				}
 			}
-			out[i] = ticket(is, c.cfg, a.approverName, hs, pages, links, rawLinks)
+			out[i] = ticket(is, c.cfg, q, a.approverName, x)
+			cost[i] = links + appr + comm
+			mu.Lock()
+			rs.RemoteLinks += links
+			rs.Approvals += appr
+			rs.Comments += comm
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -262,10 +385,28 @@ func (c *collector) enrich(ctx context.Context, a *api, issues []*rawIssue) ([]T
 		}
 		return nil, err
 	}
+	share := float64(bulkReqs) / float64(len(issues))
+	total := 0.0
+	for _, n := range cost {
+		v := float64(n) + share
+		total += v
+		rs.PerTicketMax = max(rs.PerTicketMax, v)
+	}
+	// running average over the query's tickets so far
+	prev := rs.PerTicketAvg * float64(rs.tickets)
+	rs.tickets += len(issues)
+	rs.PerTicketAvg = (prev + total) / float64(rs.tickets)
 	return out, nil
 }
 
-func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *api, q Query, jql string, from, upper time.Time, page int, tickets []Ticket, issues []*rawIssue) error {
+func changelogTotal(is *rawIssue) int {
+	if is.Changelog == nil {
+		return 0
+	}
+	return is.Changelog.Total
+}
+
+func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *api, q Query, jql string, from, upper time.Time, page, responses int, tickets []Ticket, issues []*rawIssue) error {
 	body := PageBody{
 		Collector:  "jira",
 		Query:      QueryRef{Name: q.Name, JQL: q.JQL, Executed: jql, EvidenceType: q.EvidenceType},
@@ -284,14 +425,12 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 	}
 	b := buf.Bytes()
 	var latest time.Time
-	pages := 1
-	for i, is := range issues {
+	for _, is := range issues {
 		if is.updated.After(latest) {
 			latest = is.updated
 		}
-		pages += len(tickets[i].Raw.ChangelogPages)
 	}
-	base := a.c.GetBaseURL()
+	base := a.site
 	account := (&url.URL{Scheme: base.Scheme, Host: base.Host}).String()
 	art := collectors.Artifact{
 		Type:        q.EvidenceType,
@@ -308,7 +447,7 @@ func (c *collector) emitPage(ctx context.Context, emit collectors.Emitter, a *ap
 			Query:            jql,
 			Account:          account,
 			CollectorVersion: Version,
-			Pages:            pages,
+			Pages:            responses,
 			Complete:         true,
 			Items:            len(tickets),
 		},

@@ -59,10 +59,91 @@ type Ticket struct {
 	// Transitions is the complete history of status, resolution and
 	// approver changes from the changelog, oldest first.
 	Transitions []Change `json:"transitions"`
-	// ChangelogEntries is the changelog's total number of histories; all
-	// of them were read.
-	ChangelogEntries int `json:"changelog_entries"`
-	Raw              Raw `json:"raw"`
+	// History is every changelog entry read, oldest first, with every
+	// changed item (user-valued items keep the account IDs in from/to).
+	History []HistoryEntry `json:"history"`
+	// ChangelogEntries is the number of changelog entries read (all of
+	// them: ChangelogComplete says whether the source said so).
+	ChangelogEntries  int    `json:"changelog_entries"`
+	ChangelogSource   string `json:"changelog_source"` // bulkfetch | embedded
+	ChangelogComplete bool   `json:"changelog_complete"`
+	// JSMApprovals are the Jira Service Management approvals of a request
+	// in a service project; null when not read (see JSMApprovalsNote).
+	JSMApprovals     []JSMApproval `json:"jsm_approvals"`
+	JSMApprovalsNote string        `json:"jsm_approvals_note,omitempty"`
+	// Implementer is the value of `implementer_field` (null when not configured).
+	Implementer *Person `json:"implementer"`
+	// Segregation compares approvers with the people who raised, owned
+	// and implemented the change (queries with segregation on).
+	Segregation *Segregation `json:"segregation,omitempty"`
+	// CommentCount and LastCommentAt; null when comments were not read.
+	CommentCount  *int    `json:"comment_count"`
+	LastCommentAt *string `json:"last_comment_at"`
+	// Fields are the query's extra fields as Jira returned them.
+	Fields map[string]json.RawMessage `json:"fields,omitempty"`
+	Raw    Raw                        `json:"raw"`
+}
+
+// HistoryEntry is one changelog entry.
+type HistoryEntry struct {
+	ID      string        `json:"id"`
+	Author  *Person       `json:"author"`
+	Created string        `json:"created"`
+	Items   []HistoryItem `json:"items"`
+}
+
+// HistoryItem is one changed field of a changelog entry, as Jira gave it:
+// from/to are IDs (account IDs for user fields), the strings are display values.
+type HistoryItem struct {
+	Field      string  `json:"field"`
+	FieldID    string  `json:"field_id,omitempty"`
+	FieldType  string  `json:"field_type,omitempty"`
+	From       *string `json:"from"`
+	FromString *string `json:"from_string"`
+	To         *string `json:"to"`
+	ToString   *string `json:"to_string"`
+}
+
+// JSMApproval is one Jira Service Management approval.
+type JSMApproval struct {
+	ID            string        `json:"id"`
+	Name          string        `json:"name"`
+	FinalDecision string        `json:"final_decision"` // approved | declined | pending
+	Created       string        `json:"created"`
+	Completed     *string       `json:"completed"`
+	Approvers     []JSMApprover `json:"approvers"`
+}
+
+// JSMApprover is one approver's decision. The API gives no time per
+// decision: DecidedAt is the approval's completion when this approver's
+// decision is the one that completed it alone (a single approver), else null.
+type JSMApprover struct {
+	Person    Person  `json:"person"`
+	Decision  string  `json:"decision"`
+	DecidedAt *string `json:"decided_at"`
+}
+
+// Segregation is the segregation-of-duties check of one ticket.
+type Segregation struct {
+	// Approvers are the people recorded as approving: JSM approvers who
+	// decided "approved" and every account added to the approver field.
+	Approvers        []Person `json:"approvers"`
+	Reporter         *Person  `json:"reporter"`
+	Assignee         *Person  `json:"assignee"`
+	Implementer      *Person  `json:"implementer"`
+	ImplementerField string   `json:"implementer_field,omitempty"`
+	// IndependentApproval is true when at least one approval is recorded
+	// and no approver is the reporter, assignee or implementer; false with
+	// Reasons otherwise; null when no approval source is configured.
+	IndependentApproval *bool    `json:"independent_approval"`
+	Reasons             []string `json:"reasons,omitempty"`
+	// ApprovedAt is the earliest recorded approval; DoneAt the first
+	// transition into one of DoneStatuses.
+	ApprovedAt   *string  `json:"approved_at"`
+	DoneAt       *string  `json:"done_at"`
+	DoneStatuses []string `json:"done_statuses"`
+	// ApprovedBeforeDone is null until the ticket reached a done status.
+	ApprovedBeforeDone *bool `json:"approved_before_done"`
 }
 
 // Person is a Jira user as the API identifies them.
@@ -96,6 +177,8 @@ type Change struct {
 	Field     string  `json:"field"`
 	From      string  `json:"from"`
 	To        string  `json:"to"`
+	FromID    string  `json:"from_id,omitempty"` // IDs (account IDs for user fields)
+	ToID      string  `json:"to_id,omitempty"`
 	Author    *Person `json:"author,omitempty"`
 	At        string  `json:"at"`
 	HistoryID string  `json:"history_id"`
@@ -105,9 +188,6 @@ type Change struct {
 type Raw struct {
 	// Issue is the search result entry (its embedded changelog may be truncated).
 	Issue json.RawMessage `json:"issue"`
-	// ChangelogPages are the /issue/{key}/changelog pages read when the
-	// embedded changelog was truncated.
-	ChangelogPages []json.RawMessage `json:"changelog_pages,omitempty"`
 	// RemoteLinks is the /issue/{key}/remotelink response.
 	RemoteLinks json.RawMessage `json:"remote_links,omitempty"`
 }
@@ -137,24 +217,63 @@ type named struct {
 }
 
 type rawHistory struct {
-	ID      string   `json:"id"`
-	Author  *rawUser `json:"author"`
-	Created string   `json:"created"`
+	ID      string    `json:"id"`
+	Author  *rawUser  `json:"author"`
+	Created jiraStamp `json:"created"`
 	Items   []struct {
 		Field      string  `json:"field"`
 		FieldID    string  `json:"fieldId"`
+		FieldType  string  `json:"fieldtype"`
+		From       *string `json:"from"`
 		FromString *string `json:"fromString"`
+		To         *string `json:"to"`
 		ToString   *string `json:"toString"`
 	} `json:"items"`
+}
+
+// jiraStamp is a changelog time: a Jira timestamp string, or epoch
+// milliseconds as the bulk changelog endpoint's example shows.
+type jiraStamp string
+
+func (s *jiraStamp) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = jiraStamp(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("changelog created: %s is neither a timestamp nor a number", b)
+	}
+	if n < 100_000_000_000 { // seconds
+		n *= 1000
+	}
+	*s = jiraStamp(fmtTime(time.UnixMilli(n)))
+	return nil
+}
+
+// rawComments is a page of comments (PageOfComments: its total counts
+// only the page; maxResults is what the page could hold).
+type rawComments struct {
+	Comments []struct {
+		Created string `json:"created"`
+	} `json:"comments"`
+	MaxResults int `json:"maxResults"`
 }
 
 type rawIssue struct {
 	ID     string `json:"id"`
 	Key    string `json:"key"`
 	Fields struct {
-		Summary        string   `json:"summary"`
-		IssueType      *named   `json:"issuetype"`
-		Project        *named   `json:"project"`
+		Summary   string `json:"summary"`
+		IssueType *named `json:"issuetype"`
+		Project   *struct {
+			Key            string `json:"key"`
+			ProjectTypeKey string `json:"projectTypeKey"`
+		} `json:"project"`
 		Status         *named   `json:"status"`
 		Priority       *named   `json:"priority"`
 		Resolution     *named   `json:"resolution"`
@@ -173,11 +292,13 @@ type rawIssue struct {
 			InwardIssue  *struct{ Key string } `json:"inwardIssue"`
 			OutwardIssue *struct{ Key string } `json:"outwardIssue"`
 		} `json:"issuelinks"`
+		Comment *rawComments `json:"comment"`
 	} `json:"fields"`
 	Changelog *struct {
 		Total     int          `json:"total"`
 		Histories []rawHistory `json:"histories"`
 	} `json:"changelog"`
+
 	updated time.Time
 	raw     json.RawMessage
 	custom  map[string]json.RawMessage
@@ -205,8 +326,9 @@ func normTime(s string) string {
 	return s
 }
 
-// decodeIssue reads one search result entry.
-func decodeIssue(raw json.RawMessage, approverField string) (*rawIssue, error) {
+// decodeIssue reads one search result entry; custom names the fields kept
+// as raw values (approver, implementer, the query's extra fields).
+func decodeIssue(raw json.RawMessage, custom bool) (*rawIssue, error) {
 	var is rawIssue
 	if err := json.Unmarshal(raw, &is); err != nil {
 		return nil, err
@@ -220,7 +342,7 @@ func decodeIssue(raw json.RawMessage, approverField string) (*rawIssue, error) {
 	}
 	is.updated = t
 	is.raw = raw
-	if approverField != "" {
+	if custom {
 		var f struct {
 			Fields map[string]json.RawMessage `json:"fields"`
 		}
@@ -231,8 +353,8 @@ func decodeIssue(raw json.RawMessage, approverField string) (*rawIssue, error) {
 	return &is, nil
 }
 
-// approvers reads a user-picker custom field (single or multi).
-func approvers(v json.RawMessage) []Person {
+// users reads a user-picker field (single or multi).
+func users(v json.RawMessage) []Person {
 	out := []Person{}
 	if len(v) == 0 || string(v) == "null" {
 		return out
@@ -258,9 +380,26 @@ func nameOf(n *named) string {
 	return n.Name
 }
 
-// ticket builds the normalised ticket from the issue, its full history
-// and its remote links.
-func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHistory, changelogPages []json.RawMessage, links []gojira.RemoteLink, rawLinks json.RawMessage) Ticket {
+// extras are what a ticket carries beyond its search entry.
+type extras struct {
+	histories []rawHistory
+	source    string // bulkfetch | embedded
+	complete  bool
+	links     []gojira.RemoteLink
+	rawLinks  json.RawMessage
+	approvals []JSMApproval
+	apprNote  string
+	comments  *commentFacts
+}
+
+type commentFacts struct {
+	count int
+	last  string
+}
+
+// ticket builds the normalised ticket from the issue and what was read
+// beside it.
+func ticket(is *rawIssue, cfg *Config, q *Query, approverName string, x extras) Ticket {
 	f := is.Fields
 	t := Ticket{
 		Key: is.Key, ID: is.ID, Summary: f.Summary,
@@ -268,8 +407,9 @@ func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHisto
 		Created: normTime(f.Created), Updated: fmtTime(is.updated),
 		Reporter: f.Reporter.person(), Assignee: f.Assignee.person(),
 		Approvers: []Person{}, Labels: append([]string{}, f.Labels...), Links: []IssueLink{}, RemoteLinks: []RemoteLink{},
-		Transitions: []Change{}, ChangelogEntries: len(histories),
-		Raw: Raw{Issue: is.raw, ChangelogPages: changelogPages, RemoteLinks: rawLinks},
+		Transitions: []Change{}, ChangelogEntries: len(x.histories), ChangelogSource: x.source, ChangelogComplete: x.complete,
+		JSMApprovals: x.approvals, JSMApprovalsNote: x.apprNote,
+		Raw: Raw{Issue: is.raw, RemoteLinks: x.rawLinks},
 	}
 	if f.Project != nil {
 		t.Project = f.Project.Key
@@ -281,7 +421,30 @@ func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHisto
 		t.Resolved = normTime(*f.ResolutionDate)
 	}
 	if cfg.ApproverField != "" {
-		t.Approvers = approvers(is.custom[cfg.ApproverField])
+		t.Approvers = users(is.custom[cfg.ApproverField])
+	}
+	if cfg.ImplementerField != "" {
+		if us := users(is.custom[cfg.ImplementerField]); len(us) > 0 {
+			t.Implementer = &us[0]
+		}
+	}
+	if len(q.Fields) > 0 {
+		t.Fields = make(map[string]json.RawMessage, len(q.Fields))
+		for _, id := range q.Fields {
+			v, ok := is.custom[id]
+			if !ok {
+				v = json.RawMessage("null")
+			}
+			t.Fields[id] = v
+		}
+	}
+	if x.comments != nil {
+		n := x.comments.count
+		t.CommentCount = &n
+		if x.comments.last != "" {
+			l := x.comments.last
+			t.LastCommentAt = &l
+		}
 	}
 	for _, l := range f.IssueLinks {
 		switch {
@@ -291,7 +454,7 @@ func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHisto
 			t.Links = append(t.Links, IssueLink{Type: l.Type.Name, Direction: "inward", Relation: l.Type.Inward, Key: l.InwardIssue.Key})
 		}
 	}
-	for _, l := range links {
+	for _, l := range x.links {
 		rl := RemoteLink{Relationship: l.Relationship}
 		if l.Object != nil {
 			rl.Title, rl.URL = l.Object.Title, l.Object.URL
@@ -305,7 +468,12 @@ func ticket(is *rawIssue, cfg *Config, approverName string, histories []rawHisto
 		rl.PullRequest = isPullRequest(rl.URL, l.GlobalID)
 		t.RemoteLinks = append(t.RemoteLinks, rl)
 	}
-	t.Transitions = transitions(histories, cfg.ApproverField, approverName)
+	hs := sortHistories(x.histories)
+	t.History = history(hs)
+	t.Transitions = transitions(hs, cfg.ApproverField, approverName)
+	if q.segregation() {
+		t.Segregation = segregation(&t, cfg, hs, approverName)
+	}
 	return t
 }
 
@@ -318,47 +486,79 @@ func isPullRequest(u, globalID string) bool {
 	return false
 }
 
-// transitions extracts status, resolution and approver changes, oldest
-// first. Cloud names the approver field by ID (fieldId), Data Center only
-// by its display name.
-func transitions(hs []rawHistory, approverField, approverName string) []Change {
+// sortHistories orders histories oldest first (ties by numeric ID).
+func sortHistories(hs []rawHistory) []rawHistory {
 	type dated struct {
 		at time.Time
-		c  Change
+		h  rawHistory
 	}
-	var ds []dated
+	ds := make([]dated, len(hs))
+	for i, h := range hs {
+		at, _ := parseJiraTime(string(h.Created))
+		ds[i] = dated{at, h}
+	}
+	sort.SliceStable(ds, func(i, j int) bool {
+		if !ds[i].at.Equal(ds[j].at) {
+			return ds[i].at.Before(ds[j].at)
+		}
+		return historyLess(ds[i].h.ID, ds[j].h.ID)
+	})
+	out := make([]rawHistory, len(ds))
+	for i, d := range ds {
+		out[i] = d.h
+	}
+	return out
+}
+
+func history(hs []rawHistory) []HistoryEntry {
+	out := make([]HistoryEntry, len(hs))
+	for i, h := range hs {
+		e := HistoryEntry{ID: h.ID, Author: h.Author.person(), Created: normTime(string(h.Created)), Items: make([]HistoryItem, len(h.Items))}
+		for j, it := range h.Items {
+			e.Items[j] = HistoryItem{Field: it.Field, FieldID: it.FieldID, FieldType: it.FieldType, From: it.From, FromString: it.FromString, To: it.To, ToString: it.ToString}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// fieldOf names a changelog item by field ID; Data Center names custom
+// fields only by display name.
+func fieldOf(field, fieldID, approverField, approverName string) string {
+	if fieldID != "" {
+		return fieldID
+	}
+	if approverField != "" && field == approverName {
+		return approverField
+	}
+	return strings.ToLower(field)
+}
+
+// transitions extracts status, resolution and approver changes from
+// histories sorted oldest first.
+func transitions(hs []rawHistory, approverField, approverName string) []Change {
+	out := []Change{}
 	for _, h := range hs {
-		at, _ := parseJiraTime(h.Created)
 		for _, it := range h.Items {
-			field := it.FieldID
-			if field == "" {
-				field = strings.ToLower(it.Field)
-				if approverField != "" && it.Field == approverName {
-					field = approverField
-				}
-			}
+			field := fieldOf(it.Field, it.FieldID, approverField, approverName)
 			if field != "status" && field != "resolution" && (approverField == "" || field != approverField) {
 				continue
 			}
-			c := Change{Field: field, Author: h.Author.person(), At: fmtTime(at), HistoryID: h.ID}
+			c := Change{Field: field, Author: h.Author.person(), At: normTime(string(h.Created)), HistoryID: h.ID}
 			if it.FromString != nil {
 				c.From = *it.FromString
 			}
 			if it.ToString != nil {
 				c.To = *it.ToString
 			}
-			ds = append(ds, dated{at, c})
+			if it.From != nil {
+				c.FromID = *it.From
+			}
+			if it.To != nil {
+				c.ToID = *it.To
+			}
+			out = append(out, c)
 		}
-	}
-	sort.SliceStable(ds, func(i, j int) bool {
-		if !ds[i].at.Equal(ds[j].at) {
-			return ds[i].at.Before(ds[j].at)
-		}
-		return historyLess(ds[i].c.HistoryID, ds[j].c.HistoryID)
-	})
-	out := make([]Change, len(ds))
-	for i, d := range ds {
-		out[i] = d.c
 	}
 	return out
 }

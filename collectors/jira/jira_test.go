@@ -66,10 +66,38 @@ func config(url, deployment, extra string) string {
 		url, deployment, testEmail, extra)
 }
 
+// pageArtifacts drops the jira.population artifacts.
+func pageArtifacts(as []collectortest.Artifact) []collectortest.Artifact {
+	var out []collectortest.Artifact
+	for _, a := range as {
+		if a.Type != "jira.population" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// populations returns the jira.population bodies.
+func populations(t testing.TB, as []collectortest.Artifact) []jira.PopulationBody {
+	t.Helper()
+	var out []jira.PopulationBody
+	for _, a := range as {
+		if a.Type != "jira.population" {
+			continue
+		}
+		var p jira.PopulationBody
+		if err := json.Unmarshal(a.Body, &p); err != nil {
+			t.Fatalf("population body is not JSON: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 func pages(t testing.TB, as []collectortest.Artifact) []jira.PageBody {
 	t.Helper()
 	out := make([]jira.PageBody, 0, len(as))
-	for _, a := range as {
+	for _, a := range pageArtifacts(as) {
 		var p jira.PageBody
 		if err := json.Unmarshal(a.Body, &p); err != nil {
 			t.Fatalf("artifact %s body is not JSON: %v", a.Type, err)
@@ -244,7 +272,7 @@ func TestThousandsOfTickets(t *testing.T) {
 		t.Fatalf("collected %d tickets, want %d", len(got), len(keys))
 	}
 	// one artifact per page, each typed and controlled by its query
-	for _, a := range res.Committed {
+	for _, a := range pageArtifacts(res.Committed) {
 		if a.Source.Items == 0 || a.Source.Items > 100 || !a.Source.Complete || a.Source.System != "jira" {
 			t.Fatalf("artifact source %+v", a.Source)
 		}
@@ -283,15 +311,15 @@ func TestLongHistoriesAreComplete(t *testing.T) {
 				t.Fatalf("%s transition %d = %+v, want %+v", tk.Key, i, tr, w)
 			}
 		}
-		if len(tk.Raw.ChangelogPages) == 0 {
-			t.Fatalf("%s: raw changelog pages not kept", tk.Key)
+		if len(tk.History) != len(want.Histories) || tk.ChangelogSource != "bulkfetch" || !tk.ChangelogComplete {
+			t.Fatalf("%s: %d history entries from %s (complete %v), want %d", tk.Key, len(tk.History), tk.ChangelogSource, tk.ChangelogComplete, len(want.Histories))
 		}
 	}
 	if long != len(keys)/2 {
 		t.Fatalf("checked %d long tickets, want %d", long, len(keys)/2)
 	}
-	if f.Count("changelog") < long {
-		t.Fatalf("changelog endpoint called %d times for %d truncated changelogs", f.Count("changelog"), long)
+	if f.Count("bulkfetch") == 0 {
+		t.Fatalf("the bulk changelog endpoint was never called")
 	}
 }
 
@@ -389,6 +417,12 @@ func TestIncrementalExactlyOnce(t *testing.T) {
 	if n := f.Count("remotelink"); n != len(want) {
 		t.Fatalf("second run read remote links of %d tickets, want %d (only changed tickets)", n, len(want))
 	}
+	// The incremental window's population (overlap included) reconciles too.
+	for _, p := range populations(t, second.Committed) {
+		if p.JiraCount == nil || *p.JiraCount != p.Collected || p.Reconciled == nil || !*p.Reconciled || p.Emitted > p.Collected {
+			t.Fatalf("second run %s: collected %d (emitted %d), Jira %v: %s", p.Query.Name, p.Collected, p.Emitted, p.JiraCount, p.Finding)
+		}
+	}
 	// no overlap duplicates across the two runs
 	all := append(versions(t, first.Committed), versions(t, second.Committed)...)
 	dup := map[string]bool{}
@@ -399,7 +433,7 @@ func TestIncrementalExactlyOnce(t *testing.T) {
 		dup[v] = true
 	}
 	third := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(2 * time.Hour), Cursor: second.Cursor})
-	if third.Err != nil || len(third.Committed) != 0 {
+	if third.Err != nil || len(pageArtifacts(third.Committed)) != 0 {
 		t.Fatalf("third run with no changes: err %v, %d artifacts", third.Err, len(third.Committed))
 	}
 	// The JQL dates are written in the account's time zone (IST, +05:30).
@@ -449,9 +483,15 @@ func TestDataCenter(t *testing.T) {
 	if f.Count("changelog") != 0 {
 		t.Fatalf("Data Center embeds the whole changelog; the collector paged it anyway")
 	}
+	// Data Center's count is the search total.
+	for _, p := range populations(t, res.Committed) {
+		if p.JiraCount == nil || *p.JiraCount != p.Collected || p.Reconciled == nil || !*p.Reconciled || p.JiraCountEndpoint != "POST /rest/api/2/search" {
+			t.Fatalf("%s: collected %d, Jira %v via %s", p.Query.Name, p.Collected, p.JiraCount, p.JiraCountEndpoint)
+		}
+	}
 	// A second run fetches nothing new.
 	again := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now.Add(time.Hour), Cursor: res.Cursor})
-	if again.Err != nil || len(again.Committed) != 0 {
+	if again.Err != nil || len(pageArtifacts(again.Committed)) != 0 {
 		t.Fatalf("second run: err %v, %d artifacts", again.Err, len(again.Committed))
 	}
 }
@@ -575,8 +615,8 @@ func TestBulkEditInOneMinute(t *testing.T) {
 	if len(vs) != 250 || len(u) != 250 {
 		t.Fatalf("collected %d ticket versions (%d distinct), want 250 exactly once", len(vs), len(u))
 	}
-	if len(res.Committed) != 3 {
-		t.Fatalf("%d artifacts, want one per page (3)", len(res.Committed))
+	if n := len(pageArtifacts(res.Committed)); n != 3 {
+		t.Fatalf("%d artifacts, want one per page (3)", n)
 	}
 }
 
@@ -631,7 +671,7 @@ func TestBadQueryDoesNotBlockOthers(t *testing.T) {
 		t.Fatalf("the valid query committed %d tickets, want the 4 incidents", n)
 	}
 	for _, a := range res.Committed {
-		if a.Type != "jira.incidents" {
+		if a.Type != "jira.incidents" && a.Type != "jira.population" {
 			t.Fatalf("unexpected artifact %s", a.Type)
 		}
 	}
@@ -650,11 +690,11 @@ func TestGoldenPage(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if len(res.Committed) != 1 {
-		t.Fatalf("%d artifacts, want 1", len(res.Committed))
+	if len(pageArtifacts(res.Committed)) != 1 {
+		t.Fatalf("%d artifacts, want 1", len(pageArtifacts(res.Committed)))
 	}
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, res.Committed[0].Body, "", "  "); err != nil {
+	if err := json.Indent(&pretty, pageArtifacts(res.Committed)[0].Body, "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	got := strings.ReplaceAll(pretty.String(), f.URL, "https://jira.fake.invalid") + "\n"

@@ -9,31 +9,22 @@ import (
 	"net/http"
 	"strings"
 
-	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
-
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
 )
 
-// api is the thin layer between the evidence functions and the Okta SDK:
-// authenticated requests through the SDK's RequestExecutor, Link-header
-// pagination followed verbatim, and errors classified and explained.
+// api is the thin layer between the evidence functions and Okta: plain
+// requests over the engine's HTTP client (collectors/httpx waits out rate
+// limits per Okta endpoint family), authenticated with an SSWS API token or
+// an OAuth 2.0 access token bound to a DPoP key, Link-header pagination
+// followed verbatim, and errors classified and explained.
 type api struct {
-	cl       *oktasdk.Client
+	hc       *http.Client
 	org      string // org URL without a trailing slash
+	ssws     string // the API token value (SSWS mode)
 	tokenRef string // the configured reference (env:NAME), never the value
-	oauth    bool
-	clientID string
-	scopes   []string // requested by the service app
-}
-
-// scoped puts each request into the rate-limit budget of its Okta endpoint
-// family, so the shared httpx transport keeps one budget per family as
-// Okta does.
-type scoped struct{ base http.RoundTripper }
-
-func (s scoped) RoundTrip(r *http.Request) (*http.Response, error) {
-	return s.base.RoundTrip(r.WithContext(httpx.WithScope(r.Context(), "okta "+family(r.URL.Path))))
+	oauth    *oauthClient
+	agent    string
 }
 
 // family maps a path to Okta's org-wide rate-limit bucket: collection and
@@ -45,27 +36,94 @@ func family(path string) string {
 	}
 	name, sub, _ := strings.Cut(rest, "/")
 	switch {
-	case (name == "users" || name == "groups") && sub != "":
+	case (name == "users" || name == "groups" || name == "apps") && sub != "":
 		return name + "/{id}"
-	case name == "users", name == "groups", name == "logs", name == "policies", name == "iam", name == "apps":
+	case name == "users", name == "groups", name == "logs", name == "policies", name == "iam", name == "apps", name == "authenticators", name == "api-tokens":
 		return name
 	}
 	return "other"
 }
 
-// get fetches one resource (path with query, relative to the org) into v.
-// endpoint names the operation in errors ("GET /api/v1/users/{id}/factors").
-func (a *api) get(ctx context.Context, endpoint, pathQuery string, v any) (*oktasdk.Response, error) {
-	re := a.cl.CloneRequestExecutor()
-	req, err := re.WithAccept("application/json").NewRequest(http.MethodGet, pathQuery, nil)
-	if err != nil {
-		return nil, a.fail(ctx, endpoint, nil, err)
+// scoped puts a request into the rate-limit budget of its endpoint family.
+func scoped(ctx context.Context, path string) context.Context {
+	p, _, _ := strings.Cut(path, "?")
+	return httpx.WithScope(ctx, "okta "+family(p))
+}
+
+// get fetches one resource (path with query, relative to the org) into v
+// and returns the response headers. endpoint names the operation in errors
+// ("GET /api/v1/users/{id}/factors").
+func (a *api) get(ctx context.Context, endpoint, pathQuery string, v any) (http.Header, error) {
+	for attempt := 0; ; attempt++ {
+		h, retry, err := a.try(ctx, endpoint, pathQuery, v)
+		if !retry || attempt >= 2 {
+			return h, err
+		}
 	}
-	resp, err := re.Do(ctx, req, v)
+}
+
+// try sends one request; retry says the OAuth client has a new nonce or
+// token and the request should be sent again.
+func (a *api) try(ctx context.Context, endpoint, pathQuery string, v any) (http.Header, bool, error) {
+	u := a.org + pathQuery
+	ctx = scoped(ctx, pathQuery)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return resp, a.fail(ctx, endpoint, resp, err)
+		return nil, false, collectors.Permanent(fmt.Errorf("okta: org %s: %s: %v", a.org, endpoint, err))
 	}
-	return resp, nil
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", a.agent)
+	if a.oauth != nil {
+		tok, err := a.oauth.token(ctx, endpoint)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := a.oauth.authorize(req, tok); err != nil {
+			return nil, false, err
+		}
+		req = req.WithContext(httpx.WithRetryHook(ctx, func(r *http.Request) error { return a.oauth.authorize(r, tok) }))
+	} else {
+		req.Header.Set("Authorization", "SSWS "+a.ssws)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		if collectors.IsClassified(err) {
+			return nil, false, fmt.Errorf("okta: org %s: %s: %w", a.org, endpoint, err)
+		}
+		return nil, false, collectors.Retryable(fmt.Errorf("okta: org %s: %s: %v", a.org, endpoint, redactQuery(err.Error())))
+	}
+	defer resp.Body.Close()
+	if a.oauth != nil {
+		a.oauth.observe(resp)
+	}
+	if resp.StatusCode/100 == 2 {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			return nil, false, collectors.Permanent(fmt.Errorf("okta: org %s: %s: malformed JSON in the response: %v", a.org, endpoint, err))
+		}
+		return resp.Header, false, nil
+	}
+	if a.oauth != nil && a.oauth.retryable(resp) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, true, nil
+	}
+	return nil, false, a.fail(endpoint, pathQuery, resp)
+}
+
+// redactQuery drops query strings from a transport error's quoted URL.
+func redactQuery(s string) string {
+	if i := strings.Index(s, "?"); i >= 0 {
+		if j := strings.IndexAny(s[i:], "\": "); j >= 0 {
+			return s[:i] + s[i+j:]
+		}
+		return s[:i]
+	}
+	return s
 }
 
 // next returns the rel="next" link of resp relative to the org, or "".
@@ -94,7 +152,9 @@ func (a *api) relative(endpoint, link string) (string, error) {
 }
 
 func hostOf(u string) string {
-	u = u[strings.Index(u, "//")+2:]
+	if i := strings.Index(u, "//"); i >= 0 {
+		u = u[i+2:]
+	}
 	if i := strings.IndexAny(u, "/?"); i >= 0 {
 		u = u[:i]
 	}
@@ -110,11 +170,11 @@ func pages[T any](ctx context.Context, a *api, endpoint, first string, fn func(p
 			return err
 		}
 		var page []T
-		resp, err := a.get(ctx, endpoint, pq, &page)
+		h, err := a.get(ctx, endpoint, pq, &page)
 		if err != nil {
 			return err
 		}
-		nxt, err := a.next(endpoint, resp.Header)
+		nxt, err := a.next(endpoint, h)
 		if err != nil {
 			return err
 		}
@@ -129,87 +189,104 @@ func pages[T any](ctx context.Context, a *api, endpoint, first string, fn func(p
 	return nil
 }
 
+// scopeFor is the OAuth 2.0 scope an endpoint needs.
+func scopeFor(endpoint string) string {
+	switch {
+	case strings.Contains(endpoint, "/logs"):
+		return "okta.logs.read"
+	case strings.Contains(endpoint, "/api-tokens"):
+		return "okta.apiTokens.read"
+	case strings.Contains(endpoint, "/authenticators"):
+		return "okta.authenticators.read"
+	case strings.Contains(endpoint, "/roles"), strings.Contains(endpoint, "/iam/"), strings.Contains(endpoint, "/oauth2/v1/clients"):
+		return "okta.roles.read"
+	case strings.Contains(endpoint, "/apps"):
+		return "okta.apps.read"
+	case strings.Contains(endpoint, "/groups"):
+		return "okta.groups.read"
+	case strings.Contains(endpoint, "/policies"):
+		return "okta.policies.read"
+	}
+	return "okta.users.read"
+}
+
 // permission says what an endpoint needs: the admin role for an API token
 // and the OAuth 2.0 scope for a service app.
 func permission(endpoint string) string {
-	scope := "okta.users.read"
-	switch {
-	case strings.Contains(endpoint, "/logs"):
-		scope = "okta.logs.read"
-	case strings.Contains(endpoint, "/roles"), strings.Contains(endpoint, "/iam/"):
-		scope = "okta.roles.read"
-	case strings.Contains(endpoint, "/apps"):
-		scope = "okta.apps.read"
-	case strings.Contains(endpoint, "/groups"):
-		scope = "okta.groups.read"
-	case strings.Contains(endpoint, "/policies"):
-		scope = "okta.policies.read"
-	}
-	return "the Read-Only Administrator role (API token) or the OAuth 2.0 scope " + scope
+	return "the Read-Only Administrator role (API token) or the OAuth 2.0 scope " + scopeFor(endpoint)
 }
 
-// fail turns an SDK or transport error into a classified error naming the
-// org, the endpoint and, for 401/403, what is missing. No body, header or
-// secret goes into the message.
-func (a *api) fail(ctx context.Context, endpoint string, resp *oktasdk.Response, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+// oktaError is Okta's error body.
+type oktaError struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+	// OAuth 2.0 errors (token endpoint, DPoP)
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+// fail turns a non-success response into a classified error naming the
+// org, the endpoint and, for 401/403, what is missing. Only Okta's error
+// code and summary are kept from the body; no header value or secret.
+func (a *api) fail(endpoint, pathQuery string, resp *http.Response) error {
+	var oe oktaError
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&oe)
+	method, _, _ := strings.Cut(endpoint, " ")
+	path, _, _ := strings.Cut(pathQuery, "?")
+	se := &httpx.StatusError{Method: method, URL: a.org + path, Status: resp.StatusCode, Code: oe.ErrorCode, Message: oe.ErrorSummary}
+	if se.Code == "" && oe.Error != "" {
+		se.Code, se.Message = oe.Error, oe.ErrorDescription
 	}
-	var oe *oktasdk.Error
-	status := 0
-	if resp != nil && resp.Response != nil {
-		status = resp.StatusCode
+	if desc := authParam(resp.Header.Get("WWW-Authenticate"), "error_description"); desc != "" {
+		se.Message = strings.TrimSpace(se.Message + " " + desc)
 	}
-	method, path, _ := strings.Cut(endpoint, " ")
-	se := &httpx.StatusError{Method: method, URL: a.org + path, Status: status}
-	switch {
-	case errors.As(err, &oe) && status == 0 && a.oauth:
-		// Before any API response, only the service app's token request
-		// answers with an Okta error.
-		msg := fmt.Errorf("okta: org %s: POST %s/oauth2/v1/token (client_id %s, needed for %s): %s: %s (hint: grant the service app the scopes %s under Okta API Scopes and the Read-Only Administrator role, or narrow `evidence`/`scopes`; check client_id and that private_key matches the app's public key)",
-			a.org, a.org, a.clientID, endpoint, oe.ErrorMessage, oe.ErrorDescription, strings.Join(a.scopes, " "))
-		if oe.ErrorMessage == "" {
-			return collectors.Retryable(msg)
+	status := resp.StatusCode
+	switch status {
+	case http.StatusUnauthorized:
+		if a.oauth != nil {
+			se.Hint = "the service app's access token was refused; check client_id, private_key and that the app is granted " + permission(endpoint)
+		} else {
+			se.Hint = "the API token in " + a.tokenRef + " is invalid, revoked or expired (unused tokens expire after 30 days); create one as an admin with " + permission(endpoint)
 		}
-		return collectors.Permanent(msg)
-	case errors.As(err, &oe) && status != 0:
-		se.Code, se.Message = oe.ErrorCode, oe.ErrorSummary
-		switch status {
-		case http.StatusUnauthorized:
-			if a.oauth {
-				se.Hint = "the service app's access token was refused; check client_id, private_key and that the app is granted " + permission(endpoint)
-			} else {
-				se.Hint = "the API token in " + a.tokenRef + " is invalid, revoked or expired (unused tokens expire after 30 days); create one as an admin with " + permission(endpoint)
-			}
-		case http.StatusForbidden:
-			se.Hint = "the credentials lack the permission for this endpoint; it needs " + permission(endpoint)
-		case http.StatusTooManyRequests:
-			se.Hint = "the rate limit was still exhausted after waiting for its reset; another integration may share this org's budget"
-		default:
-			if status >= 500 {
-				se.Hint = "Okta kept failing after retries; the next run tries again"
-			}
-		}
-		return fmt.Errorf("okta: org %s: %w", a.org, httpx.Classify(se))
-	case err.Error() == "too many requests":
-		// The SDK's own 429 handling (retries disabled) reports this after
-		// the shared transport has already waited and retried.
-		se.Status, se.Code = http.StatusTooManyRequests, "E0000047"
+	case http.StatusForbidden:
+		se.Hint = "the credentials lack the permission for this endpoint; it needs " + permission(endpoint)
+	case http.StatusTooManyRequests:
 		se.Hint = "the rate limit was still exhausted after waiting for its reset; another integration may share this org's budget"
-		return fmt.Errorf("okta: org %s: %w", a.org, httpx.Classify(se))
-	case isDecodeError(err):
-		return collectors.Permanent(fmt.Errorf("okta: org %s: %s: malformed JSON in the response: %v", a.org, endpoint, err))
-	case collectors.IsClassified(err):
-		return fmt.Errorf("okta: org %s: %s: %w", a.org, endpoint, err)
-	case collectors.IsRetryable(err):
-		return collectors.Retryable(fmt.Errorf("okta: org %s: %s: %w", a.org, endpoint, err))
+	default:
+		if status >= 500 {
+			se.Hint = "Okta kept failing after retries; the next run tries again"
+		}
 	}
-	return collectors.Permanent(fmt.Errorf("okta: org %s: %s: %w", a.org, endpoint, err))
+	return fmt.Errorf("okta: org %s: %w", a.org, httpx.Classify(se))
 }
 
-func isDecodeError(err error) bool {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.HasPrefix(err.Error(), "could not build a response for type")
+// authParam reads one parameter of a WWW-Authenticate challenge.
+func authParam(h, name string) string {
+	i := strings.Index(h, name+`="`)
+	if i < 0 {
+		return ""
+	}
+	v := h[i+len(name)+2:]
+	if j := strings.IndexByte(v, '"'); j >= 0 {
+		return v[:j]
+	}
+	return ""
+}
+
+// isNotSupported reports whether err is Okta's answer to a feature the org
+// does not have (a policy type of the other engine, a missing product).
+func isNotSupported(err error) bool {
+	var se *httpx.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	// 400 E0000001 invalid type, 404 E0000007, 401 E0000015 feature not enabled, 403 E0000038 not available
+	return (se.Status == http.StatusBadRequest && se.Code == "E0000001") || se.Status == http.StatusNotFound ||
+		se.Code == "E0000015" || se.Code == "E0000038"
+}
+
+// isForbidden reports whether err is a 403: the credentials may not read it.
+func isForbidden(err error) bool {
+	var se *httpx.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusForbidden
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
@@ -70,6 +69,10 @@ func (r *run) source(endpoint, query string, items, pages int, complete bool) co
 		CollectorVersion: Version, Items: items, Pages: pages, Complete: complete}
 }
 
+func malformed(org, endpoint string, err error) error {
+	return collectors.Permanent(fmt.Errorf("okta: org %s: %s: malformed JSON in the response: %v", org, endpoint, err))
+}
+
 func (r *run) emitJSON(ctx context.Context, a collectors.Artifact, body any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -110,43 +113,85 @@ func (r *run) emitStream(ctx context.Context, a collectors.Artifact, produce fun
 	return emitErr
 }
 
+// streamObject writes head's fields, then key: an array of the items that
+// produce adds (one per line), then the fields tail returns for the item
+// count: a large list goes to the writer as it is read, never held.
+func streamObject(w io.Writer, head map[string]any, key string, produce func(add func(any) error) error, tail func(n int) string) error {
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "%s,%q:[", hb[:len(hb)-1], key); err != nil {
+		return err
+	}
+	n := 0
+	err = produce(func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			b = append([]byte{','}, b...)
+		}
+		n++
+		_, err = w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "],%s}\n", tail(n))
+	return err
+}
+
 // --- okta.users -----------------------------------------------------------
 
 type factorRecord struct {
-	ID       string     `json:"id"`
-	Type     string     `json:"factorType"`
-	Provider string     `json:"provider"`
-	Status   string     `json:"status"`
-	Created  *time.Time `json:"created,omitempty"`
+	ID         string     `json:"id"`
+	Type       string     `json:"factorType"`
+	Provider   string     `json:"provider"`
+	VendorName string     `json:"vendorName,omitempty"`
+	Status     string     `json:"status"`
+	Created    *time.Time `json:"created,omitempty"`
+	factorClass
+}
+
+// userDates are the lifecycle timestamps of Okta's User object.
+type userDates struct {
+	Created         *time.Time `json:"created"`
+	Activated       *time.Time `json:"activated"`
+	StatusChanged   *time.Time `json:"statusChanged"`
+	LastLogin       *time.Time `json:"lastLogin"`
+	PasswordChanged *time.Time `json:"passwordChanged"`
+	LastUpdated     *time.Time `json:"lastUpdated"`
 }
 
 type userRecord struct {
-	ID              string         `json:"id"`
-	Login           string         `json:"login"`
-	Status          string         `json:"status"`
-	Created         *time.Time     `json:"created"`
-	Activated       *time.Time     `json:"activated"`
-	StatusChanged   *time.Time     `json:"statusChanged"`
-	LastLogin       *time.Time     `json:"lastLogin"`
-	PasswordChanged *time.Time     `json:"passwordChanged"`
-	LastUpdated     *time.Time     `json:"lastUpdated"`
-	MFAEnrolled     bool           `json:"mfa_enrolled"`
-	Factors         []factorRecord `json:"factors"`
-	FactorsNote     string         `json:"factors_note,omitempty"`
+	ID     string `json:"id"`
+	Login  string `json:"login"`
+	Status string `json:"status"`
+	userDates
+	// MFAEnrolled: an ACTIVE possession or inherence factor that is not
+	// restricted (SMS, voice, email); PhishingResistant: an ACTIVE
+	// phishing-resistant one. Both null for users whose factors were not read.
+	MFAEnrolled       *bool          `json:"mfa_enrolled"`
+	PhishingResistant *bool          `json:"phishing_resistant"`
+	Factors           []factorRecord `json:"factors"`
+	FactorsNote       string         `json:"factors_note,omitempty"`
 }
 
-func profileString(u *oktasdk.User, key string) string {
-	if u.Profile == nil {
-		return ""
-	}
-	s, _ := (*u.Profile)[key].(string)
-	return s
+// oktaUser is the part of Okta's User object the evidence records.
+type oktaUser struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	userDates
+	Profile struct {
+		Login string `json:"login"`
+	} `json:"profile"`
 }
 
-func userRec(u *oktasdk.User) userRecord {
-	return userRecord{ID: u.Id, Login: profileString(u, "login"), Status: u.Status, Created: u.Created, Activated: u.Activated,
-		StatusChanged: u.StatusChanged, LastLogin: u.LastLogin, PasswordChanged: u.PasswordChanged, LastUpdated: u.LastUpdated,
-		Factors: []factorRecord{}}
+func userRec(u *oktaUser) userRecord {
+	return userRecord{ID: u.ID, Login: u.Profile.Login, Status: u.Status, userDates: u.userDates, Factors: []factorRecord{}}
 }
 
 // users emits one artifact per page of users, each user with its enrolled
@@ -156,7 +201,7 @@ func (r *run) users(ctx context.Context) error {
 	q := url.Values{"limit": {strconv.Itoa(r.cfg.PageSize)}, "filter": {statusFilter(allStatuses...)}}
 	query := q.Encode()
 	page, total := 0, 0
-	return pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+query, func(us []oktasdk.User, pq string, last bool) error {
+	return pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+query, func(us []oktaUser, pq string, last bool) error {
 		page++
 		recs := make([]userRecord, len(us))
 		g, gctx := errgroup.WithContext(ctx)
@@ -168,16 +213,18 @@ func (r *run) users(ctx context.Context) error {
 				continue
 			}
 			g.Go(func() error {
-				fs, resp, err := r.cl.UserFactor.ListFactors(gctx, us[i].Id)
-				if err != nil {
-					return r.fail(gctx, "GET /api/v1/users/{id}/factors", resp, err)
+				var fs []factorRecord
+				if _, err := r.get(gctx, "GET /api/v1/users/{id}/factors", "/api/v1/users/"+url.PathEscape(us[i].ID)+"/factors", &fs); err != nil {
+					return err
 				}
+				mfa, pr := false, false
 				for _, f := range fs {
-					if uf, ok := f.(*oktasdk.UserFactor); ok {
-						recs[i].Factors = append(recs[i].Factors, factorRecord{ID: uf.Id, Type: uf.FactorType, Provider: uf.Provider, Status: uf.Status, Created: uf.Created})
-						recs[i].MFAEnrolled = recs[i].MFAEnrolled || uf.Status == "ACTIVE"
-					}
+					f.factorClass = classify(f.Type, f.Provider)
+					recs[i].Factors = append(recs[i].Factors, f)
+					mfa = mfa || (f.Status == "ACTIVE" && f.CountsAsMFA)
+					pr = pr || (f.Status == "ACTIVE" && f.PhishingResistant)
 				}
+				recs[i].MFAEnrolled, recs[i].PhishingResistant = &mfa, &pr
 				return nil
 			})
 		}
@@ -187,15 +234,19 @@ func (r *run) users(ctx context.Context) error {
 			}
 			return err
 		}
-		withoutMFA := 0
+		withoutMFA, withoutPR := 0, 0
 		for _, u := range recs {
-			if !u.MFAEnrolled && u.Status != "DEPROVISIONED" {
+			if u.MFAEnrolled != nil && !*u.MFAEnrolled {
 				withoutMFA++
+			}
+			if u.PhishingResistant != nil && !*u.PhishingResistant {
+				withoutPR++
 			}
 		}
 		body := map[string]any{
 			"org": r.org, "endpoint": "GET /api/v1/users", "request": pq, "factors_endpoint": "GET /api/v1/users/{id}/factors",
-			"as_of": r.req.Now, "page": page, "users_before_page": total, "count": len(recs), "without_active_mfa": withoutMFA,
+			"as_of": r.req.Now, "page": page, "users_before_page": total, "count": len(recs), "without_active_mfa": withoutMFA, "without_phishing_resistant": withoutPR,
+			"mfa_rule":  "mfa_enrolled: an ACTIVE possession or inherence factor other than SMS, voice or email codes; phishing_resistant: an ACTIVE WebAuthn/FIDO2, U2F, Okta Verify FastPass (signed_nonce) or smart card factor",
 			"last_page": last, "users": recs,
 		}
 		total += len(recs)
@@ -238,7 +289,7 @@ func (r *run) eachGroup(ctx context.Context, fn func(raw json.RawMessage, g grou
 		for _, raw := range gs {
 			var g groupHead
 			if err := json.Unmarshal(raw, &g); err != nil {
-				return r.fail(ctx, "GET /api/v1/groups", nil, err)
+				return malformed(r.org, "GET /api/v1/groups", err)
 			}
 			if err := fn(raw, g); err != nil {
 				return err
@@ -266,137 +317,27 @@ func (r *run) groups(ctx context.Context) error {
 		return r.emitStream(ctx, a, func(w io.Writer) error {
 			head := map[string]any{"org": r.org, "endpoints": []string{"GET /api/v1/groups", appsEP, "GET /api/v1/groups/{id}/users"},
 				"as_of": r.req.Now, "group": raw, "app_count": len(apps), "apps": append([]appRecord{}, apps...)}
-			hb, err := json.Marshal(head)
-			if err != nil {
-				return err
-			}
-			// {head..., "members": [ ... ], "member_count": n}
-			if _, err := w.Write(hb[:len(hb)-1]); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, `,"members":[`); err != nil {
-				return err
-			}
-			n := 0
-			err = pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktasdk.User, _ string, _ bool) error {
-				for i := range us {
-					b, err := json.Marshal(memberRecord{ID: us[i].Id, Login: profileString(&us[i], "login"), Status: us[i].Status})
-					if err != nil {
-						return err
+			return streamObject(w, head, "members", func(add func(any) error) error {
+				return pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktaUser, _ string, _ bool) error {
+					for i := range us {
+						if err := add(memberRecord{ID: us[i].ID, Login: us[i].Profile.Login, Status: us[i].Status}); err != nil {
+							return err
+						}
 					}
-					if n > 0 {
-						b = append([]byte{','}, b...)
-					}
-					if _, err := w.Write(append(b, '\n')); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "],\"member_count\":%d,\"complete\":true}\n", n)
-			return err
+					return nil
+				})
+			}, func(n int) string { return fmt.Sprintf(`"member_count":%d,"complete":true`, n) })
 		})
 	})
-}
-
-// --- okta.admins ----------------------------------------------------------
-
-type assignees struct {
-	Value []struct {
-		ID string `json:"id"`
-	} `json:"value"`
-	Links struct {
-		Next struct {
-			Href string `json:"href"`
-		} `json:"next"`
-	} `json:"_links"`
-}
-
-type adminUser struct {
-	ID     string            `json:"id"`
-	Login  string            `json:"login"`
-	Status string            `json:"status"`
-	Roles  []json.RawMessage `json:"roles"`
-}
-
-type adminGroup struct {
-	ID      string            `json:"id"`
-	Name    string            `json:"name"`
-	Roles   []json.RawMessage `json:"roles"`
-	Members []memberRecord    `json:"members"`
-}
-
-// admins emits one artifact: every user with a role assignment (and its
-// roles) and every group holding a role (with its roles and members).
-// Admin populations are small, so it is built in memory.
-func (r *run) admins(ctx context.Context) error {
-	users := []adminUser{}
-	ep := "GET /api/v1/iam/assignees/users"
-	for pq := "/api/v1/iam/assignees/users?limit=100"; pq != ""; {
-		var page assignees
-		if _, err := r.get(ctx, ep, pq, &page); err != nil {
-			return err
-		}
-		for _, v := range page.Value {
-			u, resp, err := r.cl.User.GetUser(ctx, v.ID)
-			if err != nil {
-				return r.fail(ctx, "GET /api/v1/users/{id}", resp, err)
-			}
-			au := adminUser{ID: u.Id, Login: profileString(u, "login"), Status: u.Status}
-			if _, err := r.get(ctx, "GET /api/v1/users/{id}/roles", "/api/v1/users/"+url.PathEscape(v.ID)+"/roles", &au.Roles); err != nil {
-				return err
-			}
-			users = append(users, au)
-		}
-		pq = ""
-		if h := page.Links.Next.Href; h != "" && len(page.Value) > 0 {
-			rel, err := r.relative(ep, h)
-			if err != nil {
-				return err
-			}
-			pq = rel
-		}
-	}
-	groups := []adminGroup{}
-	err := r.eachGroup(ctx, func(_ json.RawMessage, g groupHead) error {
-		var roles []json.RawMessage
-		if _, err := r.get(ctx, "GET /api/v1/groups/{id}/roles", "/api/v1/groups/"+url.PathEscape(g.ID)+"/roles", &roles); err != nil {
-			return err
-		}
-		if len(roles) == 0 {
-			return nil
-		}
-		ag := adminGroup{ID: g.ID, Name: g.Profile.Name, Roles: roles, Members: []memberRecord{}}
-		err := pages(ctx, r.api, "GET /api/v1/groups/{id}/users", "/api/v1/groups/"+url.PathEscape(g.ID)+"/users?limit=1000", func(us []oktasdk.User, _ string, _ bool) error {
-			for i := range us {
-				ag.Members = append(ag.Members, memberRecord{ID: us[i].Id, Login: profileString(&us[i], "login"), Status: us[i].Status})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		groups = append(groups, ag)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"org": r.org, "as_of": r.req.Now,
-		"endpoints":  []string{ep, "GET /api/v1/users/{id}/roles", "GET /api/v1/groups", "GET /api/v1/groups/{id}/roles", "GET /api/v1/groups/{id}/users"},
-		"user_count": len(users), "group_count": len(groups), "users": users, "groups": groups}
-	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAdmins, Subject: hostOf(r.org) + " admin role holders", ObservedAt: r.req.Now,
-		Source: r.source(ep, "", len(users)+len(groups), 0, true)}, body)
 }
 
 // --- okta.policies --------------------------------------------------------
 
-// PolicyTypes are the policy types collected, one artifact each.
-var PolicyTypes = []string{"PASSWORD", "MFA_ENROLL", "OKTA_SIGN_ON", "ACCESS_POLICY"}
+// PolicyTypes are the policy types collected, one artifact each: every
+// type listPolicies accepts. Types of the other engine (Identity Engine
+// only on a Classic org) are recorded as not applicable.
+var PolicyTypes = []string{"OKTA_SIGN_ON", "PASSWORD", "MFA_ENROLL", "IDP_DISCOVERY", "ACCESS_POLICY", "PROFILE_ENROLLMENT",
+	"POST_AUTH_SESSION", "ENTITY_RISK", "DEVICE_SIGNAL_COLLECTION"}
 
 type policyRecord struct {
 	Policy json.RawMessage   `json:"policy"`
@@ -404,7 +345,7 @@ type policyRecord struct {
 }
 
 // policies emits one artifact per policy type with every policy of that
-// type, as Okta returns it, and its rules.
+// type, as Okta returns it, and all its rules (paginated).
 func (r *run) policies(ctx context.Context) error {
 	for _, typ := range PolicyTypes {
 		var recs []policyRecord
@@ -415,24 +356,39 @@ func (r *run) policies(ctx context.Context) error {
 					ID string `json:"id"`
 				}
 				if err := json.Unmarshal(raw, &p); err != nil {
-					return r.fail(ctx, "GET /api/v1/policies", nil, err)
+					return malformed(r.org, "GET /api/v1/policies", err)
 				}
 				rec := policyRecord{Policy: raw, Rules: []json.RawMessage{}}
-				if _, err := r.get(ctx, "GET /api/v1/policies/{id}/rules", "/api/v1/policies/"+url.PathEscape(p.ID)+"/rules", &rec.Rules); err != nil {
+				err := pages(ctx, r.api, "GET /api/v1/policies/{id}/rules", "/api/v1/policies/"+url.PathEscape(p.ID)+"/rules", func(rs []json.RawMessage, _ string, _ bool) error {
+					rec.Rules = append(rec.Rules, rs...)
+					return nil
+				})
+				if err != nil {
 					return err
 				}
 				recs = append(recs, rec)
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if recs == nil {
-			recs = []policyRecord{}
-		}
 		body := map[string]any{"org": r.org, "endpoint": "GET /api/v1/policies", "query": query, "rules_endpoint": "GET /api/v1/policies/{id}/rules",
-			"as_of": r.req.Now, "type": typ, "count": len(recs), "policies": recs}
+			"as_of": r.req.Now, "type": typ}
+		switch {
+		case err != nil && isNotSupported(err):
+			body["applicable"] = false
+			body["reason"] = "the org does not support this policy type (Classic Engine vs Identity Engine): " + err.Error()
+			body["count"], body["policies"] = nil, nil
+		case err != nil:
+			return err
+		default:
+			if recs == nil {
+				recs = []policyRecord{}
+			}
+			rules := 0
+			for _, p := range recs {
+				rules += len(p.Rules)
+			}
+			body["applicable"], body["count"], body["rule_count"], body["policies"] = true, len(recs), rules, recs
+		}
 		err = r.emitJSON(ctx, collectors.Artifact{Type: TypePolicies, Subject: fmt.Sprintf("%s %s policies", hostOf(r.org), typ), ObservedAt: r.req.Now,
 			Source: r.source("GET /api/v1/policies", query, len(recs), 0, true)}, body)
 		if err != nil {
@@ -440,6 +396,43 @@ func (r *run) policies(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// --- okta.authenticators --------------------------------------------------
+
+// authenticators emits the org's authenticators (Identity Engine) with
+// their class; on a Classic org, where factors are configured instead,
+// the artifact records the evidence as not applicable. Enrollment rules
+// are in the MFA_ENROLL policies of okta.policies.
+func (r *run) authenticators(ctx context.Context) error {
+	ep := "GET /api/v1/authenticators"
+	var raw []json.RawMessage
+	_, err := r.get(ctx, ep, "/api/v1/authenticators", &raw)
+	body := map[string]any{"org": r.org, "endpoint": ep, "as_of": r.req.Now, "enrollment_policies": "okta.policies type MFA_ENROLL"}
+	switch {
+	case err != nil && isNotSupported(err):
+		body["applicable"], body["reason"], body["authenticators"] = false, "the org has no authenticators API (Classic Engine: MFA factors are listed per user in okta.users): "+err.Error(), nil
+	case err != nil:
+		return err
+	default:
+		type authn struct {
+			Authenticator json.RawMessage `json:"authenticator"`
+			Key           string          `json:"key"`
+			Status        string          `json:"status"`
+			factorClass
+		}
+		out := make([]authn, 0, len(raw))
+		for _, a := range raw {
+			var h struct{ Key, Status string }
+			if err := json.Unmarshal(a, &h); err != nil {
+				return malformed(r.org, ep, err)
+			}
+			out = append(out, authn{Authenticator: a, Key: h.Key, Status: h.Status, factorClass: authenticatorClass(h.Key)})
+		}
+		body["applicable"], body["count"], body["authenticators"] = true, len(out), out
+	}
+	return r.emitJSON(ctx, collectors.Artifact{Type: TypeAuthenticators, Subject: hostOf(r.org) + " authenticators", ObservedAt: r.req.Now,
+		Source: r.source(ep, "", len(raw), 1, true)}, body)
 }
 
 // --- okta.deprovisioned_users ---------------------------------------------
@@ -468,25 +461,59 @@ type departure struct {
 	EventType     string     `json:"event_type,omitempty"`
 	At            time.Time  `json:"at"`
 	Actor         *logActor  `json:"actor"`
+	Late          bool       `json:"late"` // before the window's start: visible only after the run that covered its time
 	Note          string     `json:"note,omitempty"`
 }
 
 var departureEvents = map[string]string{"user.lifecycle.deactivate": "DEPROVISIONED", "user.lifecycle.suspend": "SUSPENDED"}
 
-// deprovisioned emits the users who left ACTIVE in [since, now): the
-// users now DEPROVISIONED or SUSPENDED whose status changed in the window,
-// joined with the System Log event that did it (time and actor). Events
-// for users whose status has changed again since are kept too.
-func (r *run) deprovisioned(ctx context.Context) error {
-	start := r.since()
-	if t, err := time.Parse(time.RFC3339Nano, r.cur.DeprovsUntil); err == nil {
-		start = t
+// deprovWindow is this run's departures window: [start, end) is new
+// ground, [reread, start) is read again for departures Okta made visible
+// late, and end stays ConsistencyLag behind the run's clock.
+func (r *run) deprovWindow() (reread, start, end time.Time) {
+	start = r.since()
+	reread = start
+	if r.cur.Deprov != nil {
+		if t, err := time.Parse(time.RFC3339Nano, r.cur.Deprov.Until); err == nil {
+			start = t
+			reread = t.Add(-r.cfg.LateDataOverlap.D())
+		}
 	}
-	end := r.req.Now
-	if !start.Before(end) {
+	end = r.req.Now.Add(-r.cfg.ConsistencyLag.D())
+	if end.Before(start) {
+		end = start
+	}
+	return r.logSince(reread).UTC(), start.UTC(), end.UTC()
+}
+
+func departureKey(userID, event string, at time.Time) string {
+	if event == "" {
+		event = "statusChanged=" + at.UTC().Format(time.RFC3339Nano)
+	}
+	return userID + "|" + event
+}
+
+// deprovisioned emits the users who left ACTIVE: the users now
+// DEPROVISIONED or SUSPENDED whose status changed in [reread, end), joined
+// with the System Log event that did it (time and actor); events for users
+// whose status has changed again since are kept too. Departures reported
+// by an earlier run are left out (by user and event), so each departure
+// appears once however late Okta made it visible. A departure whose event
+// is not visible yet is held back while a later run will read its time
+// again, so it is not reported without its actor.
+func (r *run) deprovisioned(ctx context.Context) error {
+	reread, start, end := r.deprovWindow()
+	if !reread.Before(end) {
 		return nil
 	}
-	logQ := url.Values{"since": {r.logSince(start).UTC().Format(qtime)}, "until": {end.UTC().Format(qtime)}, "limit": {"1000"}, "sortOrder": {"ASCENDING"},
+	seen := map[string]string{}
+	if r.cur.Deprov != nil {
+		for k, v := range r.cur.Deprov.Seen {
+			seen[k] = v
+		}
+	}
+	nextReread := end.Add(-r.cfg.LateDataOverlap.D())
+	logQ := url.Values{"since": {reread.Format(qtime)}, "until": {end.Format(qtime)}, "limit": {"1000"}, "sortOrder": {"ASCENDING"},
 		"filter": {`eventType eq "user.lifecycle.deactivate" or eventType eq "user.lifecycle.suspend"`}}
 	events := map[string][]logEventHead{}
 	err := pages(ctx, r.api, "GET /api/v1/logs", "/api/v1/logs?"+logQ.Encode(), func(es []logEventHead, _ string, _ bool) error {
@@ -502,30 +529,27 @@ func (r *run) deprovisioned(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	search := fmt.Sprintf(`(%s) and statusChanged ge "%s" and statusChanged lt "%s"`, statusFilter("DEPROVISIONED", "SUSPENDED"), start.UTC().Format(qtime), end.UTC().Format(qtime))
+	search := fmt.Sprintf(`(%s) and statusChanged ge "%s" and statusChanged lt "%s"`, statusFilter("DEPROVISIONED", "SUSPENDED"), reread.Format(qtime), end.Format(qtime))
 	userQ := url.Values{"search": {search}, "limit": {"200"}}
-	var out []departure
-	err = pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+userQ.Encode(), func(us []oktasdk.User, _ string, _ bool) error {
+	var found []departure
+	err = pages(ctx, r.api, "GET /api/v1/users", "/api/v1/users?"+userQ.Encode(), func(us []oktaUser, _ string, _ bool) error {
 		for i := range us {
 			u := &us[i]
-			d := departure{UserID: u.Id, Login: profileString(u, "login"), Status: u.Status, StatusChanged: u.StatusChanged}
+			d := departure{UserID: u.ID, Login: u.Profile.Login, Status: u.Status, StatusChanged: u.StatusChanged}
 			if u.StatusChanged != nil {
 				d.At = *u.StatusChanged
 			}
 			// the latest event of the matching kind
-			evs := events[u.Id]
+			evs := events[u.ID]
 			for k := len(evs) - 1; k >= 0; k-- {
 				if departureEvents[evs[k].EventType] == u.Status {
 					e := evs[k]
 					d.EventUUID, d.EventType, d.At, d.Actor = e.UUID, e.EventType, e.Published, &e.Actor
-					events[u.Id] = slices.Delete(evs, k, k+1)
+					events[u.ID] = slices.Delete(evs, k, k+1)
 					break
 				}
 			}
-			if d.Actor == nil {
-				d.Note = "no matching System Log event in the window (log retention is 90 days)"
-			}
-			out = append(out, d)
+			found = append(found, d)
 		}
 		return nil
 	})
@@ -540,9 +564,37 @@ func (r *run) deprovisioned(ctx context.Context) error {
 					login = t.AlternateID
 				}
 			}
-			out = append(out, departure{UserID: id, Login: login, EventUUID: e.UUID, EventType: e.EventType, At: e.Published, Actor: &e.Actor,
+			found = append(found, departure{UserID: id, Login: login, EventUUID: e.UUID, EventType: e.EventType, At: e.Published, Actor: &e.Actor,
 				Note: "the user's status has changed again since this event"})
 		}
+	}
+	out, held, dup := []departure{}, 0, 0
+	for _, d := range found {
+		key := departureKey(d.UserID, d.EventUUID, d.At)
+		if _, ok := seen[key]; ok {
+			dup++
+			continue
+		}
+		// the same departure seen before its event was visible
+		if d.EventUUID != "" && d.StatusChanged != nil {
+			if _, ok := seen[departureKey(d.UserID, "", *d.StatusChanged)]; ok {
+				dup++
+				continue
+			}
+		}
+		if d.Actor == nil {
+			if !d.At.Before(nextReread) {
+				held++ // the next run reads this time again; its event may be visible then
+				continue
+			}
+			d.Note = "no matching System Log event visible in the window or its re-read (log retention is 90 days)"
+		}
+		d.Late = d.At.Before(start)
+		seen[key] = d.At.UTC().Format(time.RFC3339Nano)
+		if d.EventUUID != "" && d.StatusChanged != nil {
+			seen[departureKey(d.UserID, "", *d.StatusChanged)] = d.At.UTC().Format(time.RFC3339Nano)
+		}
+		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b departure) int {
 		if c := a.At.Compare(b.At); c != 0 {
@@ -550,68 +602,124 @@ func (r *run) deprovisioned(ctx context.Context) error {
 		}
 		return strings.Compare(a.UserID+a.EventUUID, b.UserID+b.EventUUID)
 	})
-	if out == nil {
-		out = []departure{}
+	// keep only what the next run reads again
+	for k, v := range seen {
+		if t, err := time.Parse(time.RFC3339Nano, v); err != nil || t.Before(nextReread) {
+			delete(seen, k)
+		}
 	}
-	body := map[string]any{"org": r.org, "window": map[string]time.Time{"start": start.UTC(), "end": end.UTC()},
+	body := map[string]any{"org": r.org,
+		"window":  map[string]time.Time{"start": start, "end": end},
+		"reread":  map[string]any{"start": reread, "end": start, "why": "departures Okta makes visible late (eventually consistent search and System Log) are read again and reported once, marked late"},
+		"lag":     r.cfg.ConsistencyLag.String(),
 		"queries": []map[string]string{{"endpoint": "GET /api/v1/users", "query": userQ.Encode()}, {"endpoint": "GET /api/v1/logs", "query": logQ.Encode()}},
-		"count":   len(out), "users": out}
+		"count":   len(out), "already_reported": dup, "held_for_event": held, "users": out}
 	err = r.emitJSON(ctx, collectors.Artifact{Type: TypeDeprovisioned, Subject: hostOf(r.org) + " deprovisioned and suspended users",
-		WindowStart: start.UTC(), WindowEnd: end.UTC(), Source: r.source("GET /api/v1/users", userQ.Encode(), len(out), 0, true)}, body)
+		WindowStart: start, WindowEnd: end, Source: r.source("GET /api/v1/users", userQ.Encode(), len(out), 0, true)}, body)
 	if err != nil {
 		return err
 	}
-	r.cur.DeprovsUntil = end.UTC().Format(time.RFC3339Nano)
+	r.cur.Deprov = &deprovState{Until: end.Format(time.RFC3339Nano), Seen: seen}
 	return nil
 }
 
 // --- okta.system_log ------------------------------------------------------
 
-// systemLog polls the System Log from the cursor's next link (or from the
-// backfill start), one artifact per non-empty page, checkpointing the next
-// link after each. It stops at an empty page (caught up), or once a page
-// reaches events published at or after the run's clock.
-func (r *run) systemLog(ctx context.Context) error {
-	pq := r.cur.LogNext
-	if pq == "" {
-		q := url.Values{"since": {r.logSince(r.since()).UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
-			"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
-		pq = "/api/v1/logs?" + q.Encode()
+// logStream returns the stream this run continues, or a new one from the
+// backfill point when there is none or its filter or page size differ from
+// the configuration; reason says why a new stream started.
+func (r *run) logStream() (s *logStream, reason string) {
+	old := r.cur.Log
+	switch {
+	case old == nil:
+		reason = "first run"
+	case old.Filter != r.cfg.SystemLogFilter:
+		reason = "system_log_filter changed; the previous stream's filter was: " + old.Filter
+	case old.PageSize != r.cfg.SystemLogPageSize:
+		reason = fmt.Sprintf("system_log_page_size changed from %d", old.PageSize)
+	case old.Next == "":
+		reason = "the previous stream has no next link"
+	default:
+		return old, ""
 	}
+	since := r.logSince(r.since()).UTC()
+	q := url.Values{"since": {since.Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
+		"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
+	return &logStream{Filter: r.cfg.SystemLogFilter, PageSize: r.cfg.SystemLogPageSize, Started: since.Format(time.RFC3339Nano),
+		Next: "/api/v1/logs?" + q.Encode(), Complete: since.Format(time.RFC3339Nano)}, reason
+}
+
+// systemLog polls the System Log from the stream's next link, one artifact
+// per page, checkpointing the next link after each. Polling pages follow
+// Okta's persistence order, so an event that becomes visible late comes in
+// a later page and nothing is skipped. A page shorter than the page size
+// means the stream has caught up: every matching event published before
+// now − consistency_lag is then in the stream, and that artifact says so
+// (complete, window end); an empty caught-up poll is recorded too.
+func (r *run) systemLog(ctx context.Context) error {
+	st, reason := r.logStream()
+	r.cur.Log = st
 	ep := "GET /api/v1/logs"
-	for pq != "" {
+	completeAt := r.req.Now.Add(-r.cfg.ConsistencyLag.D()).UTC()
+	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		pq := st.Next
 		var page []json.RawMessage
-		resp, err := r.get(ctx, ep, pq, &page)
+		h, err := r.get(ctx, ep, pq, &page)
 		if err != nil {
 			return err
 		}
-		next, err := r.next(ep, resp.Header)
+		next, err := r.next(ep, h)
 		if err != nil {
 			return err
 		}
-		if len(page) == 0 {
-			if next != "" {
-				r.cur.LogNext = next
+		caughtUp := len(page) < st.PageSize
+		prev, _ := time.Parse(time.RFC3339Nano, st.Complete)
+		var firstE, lastE logEventHead
+		if len(page) > 0 {
+			if err := json.Unmarshal(page[0], &firstE); err != nil {
+				return malformed(r.org, ep, err)
 			}
-			return nil
+			if err := json.Unmarshal(page[len(page)-1], &lastE); err != nil {
+				return malformed(r.org, ep, err)
+			}
 		}
-		var first, last logEventHead
-		if err := json.Unmarshal(page[0], &first); err != nil {
-			return r.fail(ctx, ep, nil, err)
+		if len(page) == 0 && (!caughtUp || !completeAt.After(prev)) {
+			// nothing new to state
+			if next != "" {
+				st.Next = next
+			}
+			return r.emit.Checkpoint(ctx, r.cur.String())
 		}
-		if err := json.Unmarshal(page[len(page)-1], &last); err != nil {
-			return r.fail(ctx, ep, nil, err)
+		ws, we := prev, prev
+		if len(page) > 0 {
+			ws, we = firstE.Published.UTC(), lastE.Published.UTC()
 		}
-		body := map[string]any{"org": r.org, "endpoint": ep, "request": pq, "filter": r.cfg.SystemLogFilter,
-			"window": map[string]time.Time{"first_published": first.Published.UTC(), "last_published": last.Published.UTC()},
-			"count":  len(page), "events": page}
-		err = r.emitJSON(ctx, collectors.Artifact{Type: TypeSystemLog,
-			Subject:     fmt.Sprintf("%s System Log %s..%s", hostOf(r.org), first.Published.UTC().Format(time.RFC3339), last.Published.UTC().Format(time.RFC3339)),
-			WindowStart: first.Published.UTC(), WindowEnd: last.Published.UTC(),
-			Source: r.source(ep, pq[strings.Index(pq, "?")+1:], len(page), 1, next == "")}, body)
+		var complete any
+		if caughtUp && completeAt.After(prev) {
+			complete = completeAt
+			st.Complete = completeAt.Format(time.RFC3339Nano)
+			if len(page) == 0 || completeAt.After(we) {
+				we = completeAt
+			}
+			if len(page) == 0 {
+				ws = prev
+			}
+		}
+		stream := map[string]any{"filter": st.Filter, "page_size": st.PageSize, "started": st.Started}
+		if first && reason != "" {
+			stream["new_stream"], stream["reason"] = true, reason
+		}
+		body := map[string]any{"org": r.org, "endpoint": ep, "request": pq, "filter": st.Filter, "stream": stream,
+			"window":         map[string]time.Time{"start": ws, "end": we},
+			"complete_up_to": complete,
+			"completeness":   "complete_up_to, when set, means every event matching the filter published before it is in this stream (this artifact or an earlier one); it trails the run's clock by the consistency lag " + r.cfg.ConsistencyLag.String(),
+			"count":          len(page), "events": page}
+		subject := fmt.Sprintf("%s System Log %s..%s", hostOf(r.org), ws.Format(time.RFC3339), we.Format(time.RFC3339))
+		err = r.emitJSON(ctx, collectors.Artifact{Type: TypeSystemLog, Subject: subject, WindowStart: ws, WindowEnd: we,
+			Source: r.source(ep, pq[strings.Index(pq, "?")+1:], len(page), 1, complete != nil)}, body)
 		if err != nil {
 			return err
 		}
@@ -619,20 +727,19 @@ func (r *run) systemLog(ctx context.Context) error {
 			// Polling always links onward; without a link, resume from the
 			// last event's time (Okta's since is inclusive, so this may
 			// repeat events published in that same millisecond).
-			q := url.Values{"since": {last.Published.UTC().Format(qtime)}, "filter": {r.cfg.SystemLogFilter},
-				"limit": {strconv.Itoa(r.cfg.SystemLogPageSize)}, "sortOrder": {"ASCENDING"}}
+			t := lastE.Published
+			if len(page) == 0 {
+				t = prev
+			}
+			q := url.Values{"since": {t.UTC().Format(qtime)}, "filter": {st.Filter}, "limit": {strconv.Itoa(st.PageSize)}, "sortOrder": {"ASCENDING"}}
 			next = "/api/v1/logs?" + q.Encode()
-			r.cur.LogNext = next
-			return r.emit.Checkpoint(ctx, r.cur.String())
 		}
-		r.cur.LogNext = next
+		st.Next = next
 		if err := r.emit.Checkpoint(ctx, r.cur.String()); err != nil {
 			return err
 		}
-		if !last.Published.Before(r.req.Now) {
+		if caughtUp || !lastE.Published.Before(r.req.Now) {
 			return nil
 		}
-		pq = next
 	}
-	return nil
 }

@@ -3,27 +3,28 @@
 // groups with members and app assignments, admin role holders, policies,
 // and the security-relevant System Log, incrementally.
 //
-// It builds on github.com/okta/okta-sdk-golang/v2 for authentication (SSWS
-// API token or an OAuth 2.0 service app), requests and typed users and
-// factors. The SDK's cache and its own 429 retries are off: the engine's
-// rate-limit-aware transport (collectors/httpx) does the waiting, with one
-// budget per Okta endpoint family. Pagination follows Okta's Link headers
-// as given; the System Log is read as Okta's polling API, with its next
-// link kept as the cursor.
+// It sends plain requests over the engine's rate-limit-aware transport
+// (collectors/httpx, one budget per Okta endpoint family), authenticated
+// with an SSWS API token or as an OAuth 2.0 service app: private_key_jwt
+// client authentication and DPoP-bound access tokens (RFC 9449), signed
+// with go-jose. (okta-sdk-golang v2 cannot send DPoP proofs, which Okta
+// requires by default of new service apps.) Pagination follows Okta's Link
+// headers as given; the System Log is read as Okta's polling API, its next
+// link kept in a cursor bound to the filter and page size; departures are
+// re-read over an overlap window and de-duplicated, so data Okta makes
+// visible late still lands in a later artifact.
 package okta
 
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-
-	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
+	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 )
@@ -33,34 +34,50 @@ var sampleConfig string
 
 // Evidence types.
 const (
-	TypeUsers         = "okta.users"
-	TypeDeprovisioned = "okta.deprovisioned_users"
-	TypeGroups        = "okta.groups"
-	TypeAdmins        = "okta.admins"
-	TypePolicies      = "okta.policies"
-	TypeSystemLog     = "okta.system_log"
+	TypeUsers          = "okta.users"
+	TypeDeprovisioned  = "okta.deprovisioned_users"
+	TypeGroups         = "okta.groups"
+	TypeAdmins         = "okta.admins"
+	TypePolicies       = "okta.policies"
+	TypeSystemLog      = "okta.system_log"
+	TypeAuthenticators = "okta.authenticators"
+	TypeAppAssignments = "okta.app_assignments"
 )
 
 // Version is recorded in every artifact's Source.
-const Version = "okta/1"
+const Version = "okta/2"
 
 // evidenceNames maps the config's short names to evidence types, in the
 // order a run collects them.
 var evidenceNames = []struct{ short, typ string }{
 	{"users", TypeUsers},
 	{"groups", TypeGroups},
+	{"app_assignments", TypeAppAssignments},
 	{"admins", TypeAdmins},
 	{"policies", TypePolicies},
+	{"authenticators", TypeAuthenticators},
 	{"deprovisioned_users", TypeDeprovisioned},
 	{"system_log", TypeSystemLog},
 }
 
 // DefaultSystemLogFilter selects the security-relevant events: user
-// lifecycle, account lock/unlock and privilege grants, MFA factor changes,
-// group and app membership, policy changes and admin role grants to groups.
+// lifecycle, account lock/unlock and privilege grants, sessions and
+// authentication (Okta support impersonation included), MFA factor changes,
+// group and app membership, group and app lifecycle, OAuth 2.0 grants and
+// consents, API token lifecycle, policy changes, admin role grants and
+// security events.
 const DefaultSystemLogFilter = `eventType sw "user.lifecycle." or eventType sw "user.account." or eventType sw "user.mfa." or ` +
-	`eventType sw "group.user_membership." or eventType sw "application.user_membership." or eventType sw "policy." or ` +
-	`eventType sw "group.privilege." or eventType sw "iam."`
+	`eventType sw "user.session." or eventType sw "user.authentication." or ` +
+	`eventType sw "group.user_membership." or eventType sw "application.user_membership." or ` +
+	`eventType sw "group.lifecycle." or eventType sw "application.lifecycle." or eventType sw "app.oauth2." or ` +
+	`eventType sw "system.api_token." or eventType sw "policy." or eventType sw "group.privilege." or eventType sw "iam." or ` +
+	`eventType sw "security."`
+
+// Defaults for the late-data handling (see Config).
+const (
+	DefaultConsistencyLag  = 5 * time.Minute
+	DefaultLateDataOverlap = 2 * time.Hour
+)
 
 // Config is the `okta:` section of a collector instance.
 type Config struct {
@@ -76,6 +93,17 @@ type Config struct {
 	// Scopes requested by the service app (default: the read scopes the
 	// enabled evidence needs).
 	Scopes []string `yaml:"scopes"`
+	// DPoP binds the service app's access tokens to a proof-of-possession
+	// key (default true; Okta requires it of new API Services apps).
+	DPoP *bool `yaml:"dpop"`
+	// ConsistencyLag is how far behind the run's clock departure windows
+	// and System Log completeness end (default 5m): Okta's user search and
+	// bounded System Log queries are eventually consistent.
+	ConsistencyLag collectors.Duration `yaml:"consistency_lag"`
+	// LateDataOverlap is how much of the previous departure window every
+	// run reads again (default 2h), so a departure Okta makes visible late
+	// lands in a later artifact; already reported ones are de-duplicated.
+	LateDataOverlap collectors.Duration `yaml:"late_data_overlap"`
 	// Evidence lists what to collect (default: all).
 	Evidence []string `yaml:"evidence"`
 	// PageSize is the number of users per request and per okta.users
@@ -128,6 +156,12 @@ func (c *Config) Validate() error {
 	if c.SystemLogPageSize < 0 || c.SystemLogPageSize > 1000 {
 		return fmt.Errorf("system_log_page_size %d is out of range 1-1000", c.SystemLogPageSize)
 	}
+	if c.ConsistencyLag.D() > 24*time.Hour {
+		return fmt.Errorf("consistency_lag %s is out of range 0-24h", c.ConsistencyLag)
+	}
+	if c.LateDataOverlap.D() > 30*24*time.Hour {
+		return fmt.Errorf("late_data_overlap %s is out of range 0-30d", c.LateDataOverlap)
+	}
 	if c.FactorConcurrency < 0 || c.FactorConcurrency > 16 {
 		return fmt.Errorf("factor_concurrency %d is out of range 1-16", c.FactorConcurrency)
 	}
@@ -155,8 +189,10 @@ func init() {
 			{Name: TypeUsers, Controls: []string{"CC6.1", "CC6.2", "CC6.3"}, Description: "every user with status, lifecycle dates and enrolled MFA factors"},
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},
 			{Name: TypeGroups, Controls: []string{"CC6.3"}, Description: "groups with their members and application assignments"},
+			{Name: TypeAppAssignments, Controls: []string{"CC6.2", "CC6.3"}, Description: "for each active application, every user assigned and how (directly or through a group), for access reviews"},
 			{Name: TypeAdmins, Controls: []string{"CC6.3"}, Description: "users and groups holding admin roles"},
-			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "password, MFA enrollment, sign-on and authentication policies with their rules"},
+			{Name: TypePolicies, Controls: []string{"CC6.1"}, Description: "every policy type the org supports (others recorded as not applicable) with all rules"},
+			{Name: TypeAuthenticators, Controls: []string{"CC6.1"}, Description: "the org's authenticators, classified knowledge/possession/inherence and phishing-resistant"},
 			{Name: TypeSystemLog, Controls: []string{"CC6.1", "CC6.2", "CC6.3", "CC7.2"}, Description: "security-relevant System Log events, raw, one artifact per page, incremental"},
 		},
 		SampleConfig: sampleConfig,
@@ -175,6 +211,12 @@ func init() {
 			if c.SystemLogFilter == "" {
 				c.SystemLogFilter = DefaultSystemLogFilter
 			}
+			if c.ConsistencyLag == 0 {
+				c.ConsistencyLag = collectors.Duration(DefaultConsistencyLag)
+			}
+			if c.LateDataOverlap == 0 {
+				c.LateDataOverlap = collectors.Duration(DefaultLateDataOverlap)
+			}
 			return &collector{cfg: c}, nil
 		},
 	})
@@ -189,61 +231,28 @@ func (c *collector) enabled(typ string) bool {
 	return slices.ContainsFunc(c.cfg.Evidence, func(e string) bool { return evidenceType(e) == typ })
 }
 
-// cursor is what a run checkpoints: where the System Log poll stands and
-// where the last deprovisioning window ended.
-type cursor struct {
-	V            int    `json:"v"`
-	Org          string `json:"org"`
-	LogNext      string `json:"log_next,omitempty"`     // the System Log next link, relative to the org
-	DeprovsUntil string `json:"deprov_until,omitempty"` // RFC 3339
-}
-
-func (c cursor) String() string {
-	b, _ := json.Marshal(c)
-	return string(b)
-}
-
-// client builds the SDK client over the engine's HTTP client.
-func (c *collector) client(ctx context.Context, req collectors.Request) (*api, error) {
-	base := req.HTTPClient
-	if base == nil {
-		base = http.DefaultClient
+// client builds the API client over the engine's HTTP client.
+func (c *collector) client(req collectors.Request) (*api, error) {
+	hc := req.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	tr := base.Transport
-	if tr == nil {
-		tr = http.DefaultTransport
-	}
-	hc := &http.Client{Transport: scoped{base: tr}, Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect}
 	org := strings.TrimRight(c.cfg.OrgURL, "/")
-	u, _ := url.Parse(org)
-	opts := []oktasdk.ConfigSetter{
-		oktasdk.WithOrgUrl(org),
-		oktasdk.WithHttpClientPtr(hc),
-		oktasdk.WithCache(false),           // evidence must be read fresh
-		oktasdk.WithRateLimitMaxRetries(0), // httpx waits and retries
-		oktasdk.WithRequestTimeout(0),
-		oktasdk.WithTestingDisableHttpsCheck(u.Scheme == "http" && isLoopback(u.Hostname())),
-		oktasdk.WithUserAgentExtra("tickmark/" + Version),
-	}
-	a := &api{org: org, tokenRef: c.cfg.Token.Ref()}
+	a := &api{hc: hc, org: org, tokenRef: c.cfg.Token.Ref(), agent: "tickmark/" + Version}
 	if c.cfg.Token.IsSet() {
-		opts = append(opts, oktasdk.WithAuthorizationMode("SSWS"), oktasdk.WithToken(c.cfg.Token.Value()))
-	} else {
-		a.oauth = true
-		scopes := c.cfg.Scopes
-		if len(scopes) == 0 {
-			scopes = c.scopes()
-		}
-		a.clientID, a.scopes = c.cfg.ClientID, scopes
-		opts = append(opts, oktasdk.WithAuthorizationMode("PrivateKey"), oktasdk.WithClientId(c.cfg.ClientID),
-			oktasdk.WithPrivateKey(c.cfg.PrivateKey.Value()), oktasdk.WithPrivateKeyId(c.cfg.PrivateKeyID), oktasdk.WithScopes(scopes))
+		a.ssws = c.cfg.Token.Value()
+		return a, nil
 	}
-	_, cl, err := oktasdk.NewClient(ctx, opts...)
+	scopes := c.cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = c.scopes()
+	}
+	o, err := newOAuthClient(hc, org, c.cfg.ClientID, c.cfg.PrivateKeyID, []byte(c.cfg.PrivateKey.Value()), scopes, c.cfg.DPoP == nil || *c.cfg.DPoP)
 	if err != nil {
-		// The SDK's validation messages can quote the org URL but never the token.
-		return nil, collectors.Permanent(fmt.Errorf("okta: org %s: configuring the Okta client: %s", org, redact(err.Error(), c.cfg.Token.Value(), c.cfg.PrivateKey.Value())))
+		// the parser's messages never quote the key
+		return nil, collectors.Permanent(fmt.Errorf("okta: org %s: client_id %s: %s (%s)", org, c.cfg.ClientID, redact(err.Error(), c.cfg.PrivateKey.Value()), c.cfg.PrivateKey.Ref()))
 	}
-	a.cl = cl
+	a.oauth = o
 	return a, nil
 }
 
@@ -269,8 +278,10 @@ func (c *collector) scopes() []string {
 	add(TypeUsers, "okta.users.read")
 	add(TypeDeprovisioned, "okta.users.read", "okta.logs.read")
 	add(TypeGroups, "okta.groups.read", "okta.apps.read")
-	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read")
+	add(TypeAppAssignments, "okta.apps.read")
+	add(TypeAdmins, "okta.roles.read", "okta.users.read", "okta.groups.read", "okta.apps.read", "okta.apiTokens.read")
 	add(TypePolicies, "okta.policies.read")
+	add(TypeAuthenticators, "okta.authenticators.read")
 	add(TypeSystemLog, "okta.logs.read")
 	out := make([]string, 0, len(set))
 	for s := range set {
@@ -285,22 +296,11 @@ func (c *collector) scopes() []string {
 // checkpointed before the snapshots are complete; after that, each System
 // Log page is checkpointed with the next link that follows it.
 func (c *collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
-	a, err := c.client(ctx, req)
+	a, err := c.client(req)
 	if err != nil {
 		return err
 	}
-	cur := cursor{V: 1, Org: a.org}
-	if req.Cursor != "" {
-		var old cursor
-		switch err := json.Unmarshal([]byte(req.Cursor), &old); {
-		case err != nil || old.V != 1:
-			req.Logger.Warn("ignoring an unreadable cursor; collecting from the backfill start", "since", req.Since)
-		case old.Org != a.org:
-			req.Logger.Warn("the cursor belongs to another org; collecting from the backfill start", "since", req.Since)
-		default:
-			cur = old
-		}
-	}
+	cur := readCursor(req, a.org)
 	r := &run{api: a, cfg: c.cfg, req: req, emit: emit, cur: cur, emitted: map[string]int{}}
 	steps := []struct {
 		typ string
@@ -308,8 +308,10 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}{
 		{TypeUsers, r.users},
 		{TypeGroups, r.groups},
+		{TypeAppAssignments, r.appAssignments},
 		{TypeAdmins, r.admins},
 		{TypePolicies, r.policies},
+		{TypeAuthenticators, r.authenticators},
 		{TypeDeprovisioned, r.deprovisioned},
 		{TypeSystemLog, r.systemLog},
 	}

@@ -532,6 +532,13 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad grace", map[string]any{"daemon": map[string]any{"grace": "thirty seconds"}}, "grace"},
 		{"literal secret", map[string]any{"store": map[string]any{"type": "s3", "bucket": "b", "secret_access_key": "hunter2"}}, "secret_access_key"},
 		{"two agents, one id", map[string]any{"agents": []any{map[string]any{"name": "a", "agentId": "prod"}, map[string]any{"name": "b", "agentId": "prod"}}}, `agent id "prod" is used twice`},
+		{"privileged container", map[string]any{"securityContext": map[string]any{"privileged": true}}, "privileged"},
+		{"added capability", map[string]any{"securityContext": map[string]any{"capabilities": map[string]any{"add": []any{"NET_ADMIN"}}}}, "capabilities"},
+		{"privilege escalation", map[string]any{"securityContext": map[string]any{"allowPrivilegeEscalation": true}}, "allowPrivilegeEscalation"},
+		{"root uid", map[string]any{"podSecurityContext": map[string]any{"runAsUser": 0}}, "runAsUser"},
+		{"cronjob without persistence", map[string]any{"persistence": map[string]any{"enabled": false}}, "new ledger and signing key on every run"},
+		{"daemon without persistence", map[string]any{"mode": "daemon", "persistence": map[string]any{"enabled": false}}, "on every restart"},
+		{"fleet agent without persistence", map[string]any{"agents": []any{map[string]any{"name": "a"}, map[string]any{"name": "b", "persistence": map[string]any{"enabled": false}}}}, "forked log"},
 		{"two agents, one PVC", map[string]any{"persistence": map[string]any{"existingClaim": "ledger"}, "agents": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}}, `PVC "ledger" would be shared`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

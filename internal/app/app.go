@@ -158,6 +158,9 @@ type PushSummary struct {
 	Tiles   int    `json:"tiles"`
 	Backlog int    `json:"backlog"`
 	Error   string `json:"error,omitempty"`
+	// Unpushable names outbox entries the store cannot hold; they stay
+	// queued and block nothing (see docs/security.md).
+	Unpushable []string `json:"unpushable,omitempty"`
 }
 
 // Failed lists the collectors that did not succeed.
@@ -268,6 +271,9 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {
 		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
+		for _, u := range res.Unpushable {
+			sum.Push.Unpushable = append(sum.Push.Unpushable, u.Reason)
+		}
 	}
 	if err != nil {
 		if sum != nil {
@@ -284,6 +290,10 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
+	if n := len(res.Unpushable); n > 0 {
+		return fmt.Errorf("pushing to %s: outbox entries the store cannot hold: %d, left queued and reported on every push (first: %s); everything else was pushed",
+			a.Store.Describe(), n, res.Unpushable[0].Reason)
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tickmark-dev/tickmark/internal/publog"
 )
 
 // ErrForeignLog is returned by Finish when the store holds checkpoints
@@ -37,19 +39,17 @@ func (a *App) checkLogOwner(ctx context.Context) error {
 	}
 	agent := a.Ledger.Agent()
 	var foreign []int64
-	err = a.Store.List(ctx, a.Layout.CheckpointsPrefix(agent), func(key string) error {
-		_, size, ok := a.Layout.ParseCheckpoint(key)
-		if !ok {
-			return nil
-		}
-		if _, mine := local[size]; !mine {
-			foreign = append(foreign, size)
-			return nil
+	log := a.Layout.Log(a.Store, agent)
+	err = log.List(ctx, publog.CheckpointsDir, func(name string) error {
+		if n := publog.Parse(name); n.Kind == publog.Checkpoint {
+			if _, mine := local[n.Size]; !mine {
+				foreign = append(foreign, n.Size)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", a.Layout.CheckpointsPrefix(agent), err)
+		return fmt.Errorf("listing %s: %w", log.Locate(publog.CheckpointsDir), err)
 	}
 	if len(foreign) > 0 {
 		sort.Slice(foreign, func(i, j int) bool { return foreign[i] < foreign[j] })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/controls"
@@ -42,9 +43,23 @@ type Config struct {
 	Controls Controls `yaml:"controls"`
 	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
 	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
+	// Verify pins the key verifiers expect (verify, verify --from-store,
+	// verify-package; --key and --key-id override it).
+	Verify Verify `yaml:"verify"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
+}
+
+// Verify is the `verify:` section: the key the agent's log must be signed
+// with (or a key it announced in a rotation), so that a log re-signed
+// under another key fails verification.
+type Verify struct {
+	// Key is the public key in note format ("<origin>+<id>+<base64>", the
+	// content of log/<agent>/keys/<id>.pub).
+	Key string `yaml:"key"`
+	// KeyID is its 8-hex-digit ID (enough when the key itself is published).
+	KeyID string `yaml:"key_id"`
 }
 
 // Agent identifies this agent and where it keeps its state.
@@ -115,12 +130,21 @@ var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // Load reads, decodes and validates a configuration file. The returned error
 // is a collectors.ConfigErrors listing every problem.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// LoadForReading reads and validates a configuration for the read commands
+// (verify, evidence list, coverage, export, status, ...): collector sections
+// are not built, so their secrets are not resolved and need not be set. The
+// entries' names, types and control mappings are still validated. Use Load
+// (and `tickmark config validate`) where collectors run.
+func LoadForReading(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, build bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := parse(data, build)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +161,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and validates configuration bytes.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) { return parse(data, true) }
+
+func parse(data []byte, build bool) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, collectors.ConfigErrors{syntaxError(err)}
@@ -155,6 +181,7 @@ func Parse(data []byte) (*Config, error) {
 		Collectors []yaml.Node  `yaml:"collectors"`
 		Controls   Controls     `yaml:"controls"`
 		TSA        *tsa.Config  `yaml:"timestamp_authority"`
+		Verify     Verify       `yaml:"verify"`
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
@@ -163,7 +190,10 @@ func Parse(data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Verify: top.Verify}
+	if err := ValidatePin(c.Verify.Key, c.Verify.KeyID); err != nil {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "verify"), Key: "verify", Msg: err.Error()})
+	}
 	if t := c.TimestampAuthority; t != nil {
 		tn := child(root, "timestamp_authority")
 		if t.URL == "" || !(strings.HasPrefix(t.URL, "https://") || strings.HasPrefix(t.URL, "http://")) {
@@ -181,7 +211,7 @@ func Parse(data []byte) (*Config, error) {
 	names := map[string]int{}
 	for i := range top.Collectors {
 		n := &top.Collectors[i]
-		cc, ces := decodeCollector(n, i)
+		cc, ces := decodeCollector(n, i, build)
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
@@ -213,6 +243,28 @@ func syntaxError(err error) *collectors.ConfigError {
 	}
 	return ce
 }
+
+// ValidatePin checks an expected key (verify.key, --key) and key ID
+// (verify.key_id, --key-id): a note verifier key, 8 hex digits, and the
+// ID the key's own when both are given.
+func ValidatePin(key, keyID string) error {
+	if keyID != "" && !keyIDRE.MatchString(keyID) {
+		return fmt.Errorf("key ID %q is not 8 lowercase hex digits (the name of log/<agent>/keys/<id>.pub)", keyID)
+	}
+	if key == "" {
+		return nil
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return fmt.Errorf("key %q is not a public key in note format (<origin>+<id>+<base64>): %v", key, err)
+	}
+	if id := fmt.Sprintf("%08x", v.KeyHash()); keyID != "" && id != keyID {
+		return fmt.Errorf("key ID %s is not the ID of the key given (%s)", keyID, id)
+	}
+	return nil
+}
+
+var keyIDRE = regexp.MustCompile(`^[0-9a-f]{8}$`)
 
 func line(n *yaml.Node, key string) int { return collectors.FieldLine(n, key) }
 
@@ -290,7 +342,7 @@ func (c *Config) validateStore(root *yaml.Node, errs *collectors.ConfigErrors) {
 	}
 }
 
-func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigErrors) {
+func decodeCollector(n *yaml.Node, i int, build bool) (*CollectorConfig, collectors.ConfigErrors) {
 	path := fmt.Sprintf("collectors[%d]", i)
 	if n.Kind != yaml.MappingNode {
 		return nil, collectors.ConfigErrors{{Line: n.Line, Key: path, Msg: "must be a mapping with name, type, schedule and a section for the type"}}
@@ -369,6 +421,9 @@ func decodeCollector(n *yaml.Node, i int) (*CollectorConfig, collectors.ConfigEr
 		return cc, errs
 	}
 	cc.Definition, cc.Section = def, section
+	if !build {
+		return cc, errs
+	}
 	col, err := collectors.Build(cc.Type, section, path)
 	if err != nil {
 		if ces, ok := collectors.AsConfigErrors(err); ok {

@@ -2,25 +2,24 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
-	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
-// AgentSource is one agent's evidence as the console reads it: coverage
-// reads it as a controls.Source, packages and populations as an
-// export.Source (the local ledger and one agent's log in the bucket both
-// are both).
-type AgentSource interface {
-	controls.Source
-	export.Source
-}
+// AgentSource is one agent's evidence as the console reads it: the read
+// model shared with coverage, populations and export (the local ledger or
+// one agent's published log in the bucket).
+type AgentSource = readmodel.Source
 
 // Retention is an evidence object's Object Lock retention as the store
 // reports it.
@@ -48,9 +47,6 @@ type Fleet struct {
 	// Problems are agents whose log could not be opened or does not verify
 	// (one broken agent is a finding; the others are still shown).
 	Problems map[string]string
-	// NoRunHistory: the source holds no run history (the bucket alone), so
-	// a failed collection cannot be told from none.
-	NoRunHistory bool
 	// ObjectKey returns the store key of a record's evidence object under
 	// a control (for retention); nil when unknown.
 	ObjectKey func(control string, r *evidence.Record) string
@@ -132,13 +128,44 @@ func (f *Fleet) index(ctx context.Context) error {
 // agent's own sequence number; the agent's index is above them.
 const seqBits = 40
 
-// fleetSource is every agent's evidence as one controls.Source, so that
-// coverage is computed over the fleet: a record's sequence number carries
-// its agent's index in its top bits.
+// fleetSource is every agent's evidence as one source for coverage, so
+// that coverage is computed over the fleet: a record's sequence number
+// carries its agent's index in its top bits. Coverage reads only
+// ScanType, Runs and Record; the rest of the read model, which is one
+// agent's signed log, is refused.
 type fleetSource struct {
 	names []string
 	srcs  []AgentSource
 }
+
+var errFleetWide = errors.New("console: not available across agents")
+
+func (s *fleetSource) Agent() string { return "fleet" }
+
+func (s *fleetSource) Find(readmodel.Query, func(*evidence.Record, []byte) error) error {
+	return errFleetWide
+}
+
+func (s *fleetSource) Body(context.Context, *evidence.Record) (io.ReadCloser, error) {
+	return nil, errFleetWide
+}
+
+func (s *fleetSource) Location(*evidence.Record) string { return "" }
+
+func (s *fleetSource) RunsVisible() bool {
+	for _, src := range s.srcs {
+		if !src.RunsVisible() {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *fleetSource) Checkpoints() ([]*readmodel.Checkpoint, error)  { return nil, errFleetWide }
+func (s *fleetSource) Keys() (map[string]string, error)               { return nil, errFleetWide }
+func (s *fleetSource) Tokens() (map[int64][]byte, error)              { return nil, errFleetWide }
+func (s *fleetSource) Prove(uint64, int64) (tlog.RecordProof, error)  { return nil, errFleetWide }
+func (s *fleetSource) ProveTree(int64, int64) (tlog.TreeProof, error) { return nil, errFleetWide }
 
 func (f *Fleet) coverageSource() *fleetSource {
 	fs := &fleetSource{}
@@ -179,7 +206,8 @@ func (s *fleetSource) Record(seq uint64) (*evidence.Record, error) {
 // Coverage computes coverage of set over the fleet. Each record's link is
 // its artifact page.
 func (f *Fleet) Coverage(set *controls.Set, o controls.Options) (*controls.Report, error) {
-	o.NoRunHistory = f.NoRunHistory
+	fs := f.coverageSource()
+	o.NoRunHistory = !fs.RunsVisible()
 	// The collectors seen producing each type count as its producers
 	// (the bucket has no configuration of the agents).
 	prod := map[string][]string{}
@@ -193,7 +221,7 @@ func (f *Fleet) Coverage(set *controls.Set, o controls.Options) (*controls.Repor
 	}
 	o.Producers = prod
 	o.Link = func(r *evidence.Record) string { return artifactPath(r.Agent, r.Seq) }
-	return controls.Coverage(f.coverageSource(), set, o)
+	return controls.Coverage(fs, set, o)
 }
 
 // Body opens a record's evidence object.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tickmark-dev/tickmark/internal/app"
-	"github.com/tickmark-dev/tickmark/internal/controls"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
 )
 
@@ -18,8 +18,7 @@ func BucketOpener(v *storeview.View, only string) func(ctx context.Context) (*Fl
 		if err != nil {
 			return nil, fmt.Errorf("listing agents in %s: %w", v.Store.Describe(), err)
 		}
-		fl := &Fleet{Where: v.Store.Describe(), Agents: map[string]AgentSource{}, Problems: map[string]string{}, NoRunHistory: true,
-			ObjectKey: v.Layout.Evidence}
+		fl := &Fleet{Where: v.Store.Describe(), Agents: map[string]AgentSource{}, Problems: map[string]string{}, ObjectKey: v.Layout.Evidence}
 		if rr, ok := v.Store.(RetentionReader); ok {
 			fl.Retention = rr
 		}
@@ -27,7 +26,7 @@ func BucketOpener(v *storeview.View, only string) func(ctx context.Context) (*Fl
 			if only != "" && a != only {
 				continue
 			}
-			src, err := controls.OpenStoreSource(ctx, v, a)
+			src, err := readmodel.OpenBucket(ctx, v, a)
 			if err != nil {
 				fl.Problems[a] = err.Error()
 				continue
@@ -50,7 +49,7 @@ func LedgerOpener(open func(ctx context.Context) (*app.App, error)) func(ctx con
 			return nil, err
 		}
 		id := a.Ledger.Agent()
-		src := &controls.LedgerSource{L: a.Ledger, Store: a.Store, Layout: a.Layout}
+		src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout}
 		fl := &Fleet{Where: "ledger " + a.Cfg.Agent.DataDir + " (agent " + id + ")", Agents: map[string]AgentSource{id: src},
 			ObjectKey: a.Layout.Evidence, Close: func() { a.Close() }}
 		if rr, ok := a.Store.(RetentionReader); ok {

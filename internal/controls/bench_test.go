@@ -10,6 +10,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // bigLedger commits n records spread evenly over a year across ten
@@ -65,7 +66,7 @@ func BenchmarkCoverage1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := &controls.LedgerSource{L: l}
+	src := &readmodel.Ledger{L: l}
 	o := controls.Options{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Now: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)}
 	b.ResetTimer()
 	for b.Loop() {

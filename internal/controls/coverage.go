@@ -9,6 +9,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // Status of one period of one control.
@@ -30,18 +31,6 @@ const (
 
 // IsGap reports whether s is a gap.
 func (s Status) IsGap() bool { return s == GapFailure || s == GapNoRun }
-
-// Source is what coverage reads. The local ledger implements it (see
-// LedgerSource); a store-backed view can implement it too.
-type Source interface {
-	// ScanType calls fn for every record of an evidence type collected in
-	// [from, to), in time order, with its collection time and sequence.
-	ScanType(typ string, from, to time.Time, fn func(ns int64, seq uint64) error) error
-	// Runs calls fn for every collector run started in [from, to) (zero: unbounded).
-	Runs(from, to time.Time, fn func(*ledger.Run) error) error
-	// Record returns one record.
-	Record(seq uint64) (*evidence.Record, error)
-}
 
 // Options for Coverage.
 type Options struct {
@@ -134,7 +123,7 @@ type runDays struct {
 // Coverage computes coverage of the set's controls over a window. It
 // reads each evidence type's index once (no record is decoded, except the
 // latest of each period) and the run history once.
-func Coverage(src Source, set *Set, o Options) (*Report, error) {
+func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 func date(s string) time.Time {
@@ -104,7 +105,7 @@ func TestCoverageFindsExactlyTheHoles(t *testing.T) {
 	}
 	defer b.Close()
 	set := loadTestSet(t)
-	src := &controls.LedgerSource{L: b.Ledger}
+	src := &readmodel.Ledger{L: b.Ledger}
 	rep, err := controls.Coverage(src, set, controls.Options{From: date("2026-06-01"), To: date("2026-09-01"), Now: date("2026-09-15")})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func TestCoverageNotYetDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	rep, err := controls.Coverage(&controls.LedgerSource{L: b.Ledger}, loadTestSet(t), controls.Options{
+	rep, err := controls.Coverage(&readmodel.Ledger{L: b.Ledger}, loadTestSet(t), controls.Options{
 		From: date("2026-06-01"), To: date("2026-07-01"), Now: date("2026-06-10").Add(3 * time.Hour), Controls: []string{"D-1", "M-1"}})
 	if err != nil {
 		t.Fatal(err)

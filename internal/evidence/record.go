@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -145,16 +144,13 @@ func DecodeCanonical(b []byte) (*Record, error) {
 	return r, nil
 }
 
-var (
-	typeRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*)+$`)
-	controlRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-)
+// ValidType reports whether t is a valid evidence type ("okta.users"); the
+// rule is collectors.ValidEvidenceType.
+func ValidType(t string) bool { return collectors.ValidEvidenceType(t) == nil }
 
-// ValidType reports whether t is a valid evidence type ("okta.users").
-func ValidType(t string) bool { return len(t) <= 128 && typeRE.MatchString(t) }
-
-// ValidControl reports whether id is a valid control ID ("CC6.1").
-func ValidControl(id string) bool { return controlRE.MatchString(id) }
+// ValidControl reports whether id is a valid control ID ("CC6.1"); the rule
+// is collectors.ValidControlID.
+func ValidControl(id string) bool { return collectors.ValidControlID(id) == nil }
 
 // Ext returns the file extension for a content type.
 func Ext(contentType string) string {

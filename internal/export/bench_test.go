@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // TestExportHelperProcess is not a test: BenchmarkExportPeakRSS runs the
@@ -40,7 +40,7 @@ func TestExportHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	_, err = export.Write(context.Background(), out, &controls.LedgerSource{L: l},
+	_, err = export.Write(context.Background(), out, &readmodel.Ledger{L: l},
 		export.Options{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), TempDir: dir})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,8 +24,11 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // MemoryLimit is the soft Go memory limit the export command sets (unless
@@ -40,26 +42,6 @@ const Format = "tickmark-auditor-package/v1"
 
 // ProofHeader is the first line of every proof (C2SP tlog-proof).
 const ProofHeader = "c2sp.org/tlog-proof@v1"
-
-// Source is what an export reads: the local ledger (controls.LedgerSource)
-// or a view of the bucket.
-type Source interface {
-	Agent() string
-	// Find calls fn for matching records in collected_at order.
-	Find(q ledger.Query, fn func(r *evidence.Record, data []byte) error) error
-	// Record returns one decoded record.
-	Record(seq uint64) (*evidence.Record, error)
-	// Body opens a record's body.
-	Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error)
-	Checkpoints() ([]*ledger.Checkpoint, error)
-	Keys() (map[string]string, error)
-	Tokens() (map[int64][]byte, error)
-	// Prove returns the inclusion proof of record seq in the tree of size treeSize.
-	Prove(seq uint64, treeSize int64) (tlog.RecordProof, error)
-	// ProveTree returns a consistency proof that the tree of size n is a
-	// prefix of the tree of size treeSize.
-	ProveTree(treeSize, n int64) (tlog.TreeProof, error)
-}
 
 // Selection is one control to export and how its evidence is found.
 type Selection struct {
@@ -166,7 +148,7 @@ func (p *pkgWriter) addBytes(name string, b []byte) error {
 const smallBody = 1 << 10
 
 // addBody streams a record's body from the source into the package.
-func (p *pkgWriter) addBody(ctx context.Context, name string, src Source, r *evidence.Record, buf []byte) ([32]byte, uint64, error) {
+func (p *pkgWriter) addBody(ctx context.Context, name string, src readmodel.Source, r *evidence.Record, buf []byte) ([32]byte, uint64, error) {
 	body, err := src.Body(ctx, r)
 	if err != nil {
 		return [32]byte{}, 0, err
@@ -246,7 +228,7 @@ func (b bitset) has(i uint64) bool { return i/64 < uint64(len(b)) && b[i/64]&(1<
 // and size of the records: bodies are streamed from the source into the
 // zip, and the zip's central directory, the indexes and SHA256SUMS are
 // spooled to temporary files.
-func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, error) {
+func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*Result, error) {
 	if !o.From.Before(o.To) {
 		return nil, errors.New("export: empty window")
 	}
@@ -315,7 +297,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 	}
 	for _, id := range sortedKeys(keys) {
 		man.Keys = append(man.Keys, id)
-		if err := p.addBytes("keys/"+id+".pub", []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
+		if err := p.addBytes(publog.KeyPath(id), []byte(strings.TrimSpace(keys[id])+"\n")); err != nil {
 			return nil, err
 		}
 	}
@@ -340,7 +322,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 			}
 		}
 		if tok, ok := tokens[cp.Size]; ok {
-			if err := p.addBytes(fmt.Sprintf("checkpoints/%d.tsr", cp.Size), tok); err != nil {
+			if err := p.addBytes(publog.TokenPath(cp.Size), tok); err != nil {
 				return nil, err
 			}
 		}
@@ -369,7 +351,7 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 	}
 
 	// 3. Evidence by control, with the index rows.
-	cw := csv.NewWriter(csvS.w)
+	cw := csvsafe.NewWriter(csvS.w)
 	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
 	var recs bitset
 	unsigned := map[uint64]bool{}
@@ -505,13 +487,13 @@ func Write(ctx context.Context, w io.Writer, src Source, o Options) (*Result, er
 // release asks a source that maps its data (the ledger) to drop mapped
 // pages from the resident set, so that memory stays bounded however many
 // records are read.
-func release(src Source) {
+func release(src readmodel.Source) {
 	if r, ok := src.(interface{ ReleaseMemory() }); ok {
 		r.ReleaseMemory()
 	}
 }
 
-func checkpointFile(size int64) string { return fmt.Sprintf("checkpoints/%d.note", size) }
+func checkpointFile(size int64) string { return publog.CheckpointPath(size) }
 
 func consistencyFile(size int64) string { return fmt.Sprintf("checkpoints/%d.consistency", size) }
 

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 func date(s string) time.Time {
@@ -58,17 +58,17 @@ func plan(dir, flavour string) controlstest.Plan {
 	}
 }
 
-func build(t *testing.T, flavour string) (*controlstest.Built, *controls.LedgerSource) {
+func build(t *testing.T, flavour string) (*controlstest.Built, *readmodel.Ledger) {
 	t.Helper()
 	b, err := controlstest.Build(context.Background(), plan(t.TempDir(), flavour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return b, &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return b, &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 }
 
-func exportZip(t *testing.T, src export.Source, o export.Options) []byte {
+func exportZip(t *testing.T, src readmodel.Source, o export.Options) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if o.From.IsZero() {

@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 func fuzzPackage(f *testing.F) []byte {
@@ -21,7 +21,7 @@ func fuzzPackage(f *testing.F) []byte {
 	}
 	f.Cleanup(b.Close)
 	var buf bytes.Buffer
-	src := &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 	if _, err := export.Write(context.Background(), &buf, src, export.Options{From: date("2026-03-01"), To: date("2026-03-04")}); err != nil {
 		f.Fatal(err)
 	}

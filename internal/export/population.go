@@ -17,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // ItemSpec says how the items of an evidence type's bodies are found.
@@ -106,7 +108,7 @@ type Population struct {
 
 // BuildPopulation reads every artifact of typ collected in [from, to) and
 // extracts its items, streaming each body.
-func BuildPopulation(ctx context.Context, src Source, typ string, from, to time.Time) (*Population, error) {
+func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from, to time.Time) (*Population, error) {
 	spec, known := ItemSpecs[typ]
 	pop := &Population{Type: typ, Fields: spec.Fields}
 	rows := map[string]*Row{}
@@ -395,7 +397,7 @@ func (p *Population) Record(r Row) []string {
 
 // WriteCSV writes the population as CSV.
 func (p *Population) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	if err := cw.Write(p.Header()); err != nil {
 		return err
 	}

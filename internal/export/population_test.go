@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // Jira pages where a ticket reappears when it is updated, a credential
 // report CSV with its JSON summary, and a custom non-list body.
-func popSource(t *testing.T) *controls.LedgerSource {
+func popSource(t *testing.T) *readmodel.Ledger {
 	t.Helper()
 	ticket := func(n int, status string) string {
 		return fmt.Sprintf(`{"key":"CHG-%d","summary":"change %d","type":"Change","status":%q,"created":"2026-03-0%dT10:00:00Z","raw":{"issue":{"fields":{"big":[1,2,3]}}}}`, n, n, status, n)
@@ -70,7 +70,7 @@ func popSource(t *testing.T) *controls.LedgerSource {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return &controls.LedgerSource{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
 }
 
 func TestPopulation(t *testing.T) {

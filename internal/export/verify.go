@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,18 +15,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/tsa"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 // Problem is one failed check, naming the item (a file in the package).
@@ -120,6 +124,9 @@ type VerifyOptions struct {
 	// the token's time; without them, only its signature and that it covers
 	// the checkpoint's exact bytes.
 	TSARoots *x509.CertPool
+	// Pin is the key the package's log must be signed with (or a key it
+	// announced): a package re-signed under another key fails.
+	Pin verify.Pin
 }
 
 // VerifyPackageWith is VerifyPackage with outside trust anchors.
@@ -210,80 +217,46 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	}
 	rep.Agent = man.Agent
 	origin := ledger.Origin(man.Agent)
-	var vkeys []note.Verifier
-	for _, name := range order {
-		if !strings.HasPrefix(name, "keys/") {
-			continue
-		}
-		b, err := v.read(name, 4096)
-		if err != nil {
-			v.fail(name, "%v", err)
-			continue
-		}
-		nv, err := note.NewVerifier(strings.TrimSpace(string(b)))
-		if err != nil {
-			v.fail(name, "not a public key: %v", err)
-			continue
-		}
-		if id := fmt.Sprintf("%08x", nv.KeyHash()); name != "keys/"+id+".pub" || nv.Name() != origin {
-			v.fail(name, "key %s+%s does not match its file name or the agent's origin %q", nv.Name(), id, origin)
-			continue
-		}
-		vkeys = append(vkeys, nv)
-		rep.Keys = append(rep.Keys, strings.TrimSuffix(path.Base(name), ".pub"))
+	// Keys, checkpoints and tokens: the package's copy of the published
+	// log, read by the one log checker (and held to the pinned key).
+	lg, err := verify.OpenLog(context.Background(), pkgLog{v, order}, man.Agent, o.Pin)
+	if err != nil {
+		return nil, err
 	}
-	verifiers := note.VerifierList(vkeys...)
+	for _, p := range lg.Problems {
+		v.fail(cmp.Or(p.Key, "checkpoints/"), "%s", p.Message)
+	}
+	for id := range lg.Keys {
+		rep.Keys = append(rep.Keys, id)
+	}
+	sort.Strings(rep.Keys)
+	verifiers, _ := ledger.Verifiers(slices.Collect(maps.Values(lg.Keys))...)
 	checkpoints := map[int64]*ledger.Checkpoint{}
-	for _, name := range order {
-		if !strings.HasPrefix(name, "checkpoints/") || !strings.HasSuffix(name, ".note") {
-			continue
-		}
-		b, err := v.read(name, 64<<10)
-		if err != nil {
-			v.fail(name, "%v", err)
-			continue
-		}
-		cp, err := ledger.OpenCheckpoint(b, origin, verifiers)
-		if err != nil {
-			v.fail(name, "%v", err)
-			continue
-		}
-		if name != checkpointFile(cp.Size) {
-			v.fail(name, "checkpoint says tree size %d", cp.Size)
-			continue
-		}
+	for _, cp := range lg.Checkpoints {
 		checkpoints[cp.Size] = cp
-		rep.Checkpoints++
 	}
+	rep.Checkpoints = len(lg.Checkpoints)
 	// RFC 3161 tokens over the checkpoints' exact bytes.
 	rep.TimestampChains = o.TSARoots != nil
-	for _, name := range order {
-		if !strings.HasPrefix(name, "checkpoints/") || !strings.HasSuffix(name, ".tsr") {
-			continue
-		}
-		noteName := strings.TrimSuffix(name, ".tsr") + ".note"
-		nb, err := v.read(noteName, 64<<10)
-		if err != nil {
-			v.fail(name, "timestamp token without its checkpoint %s", noteName)
-			continue
-		}
-		tok, err := v.read(name, 1<<20)
-		if err != nil {
-			v.fail(name, "%v", err)
+	for _, size := range slices.Sorted(maps.Keys(lg.Tokens)) {
+		name, tok := publog.TokenPath(size), lg.Tokens[size]
+		cp, ok := checkpoints[size]
+		if !ok {
+			v.fail(name, "timestamp token without its checkpoint %s", checkpointFile(size))
 			continue
 		}
 		var tv *tsa.Verified
 		if o.TSARoots != nil {
-			tv, err = tsa.Verify(tok, nb, o.TSARoots)
+			tv, err = tsa.Verify(tok, cp.Note, o.TSARoots)
 		} else {
-			tv, err = tsa.VerifySignature(tok, nb)
+			tv, err = tsa.VerifySignature(tok, cp.Note)
 		}
 		if err != nil {
 			v.fail(name, "%v", err)
 			continue
 		}
 		rep.Timestamps++
-		rep.TimestampTimes = append(rep.TimestampTimes, strings.TrimSuffix(path.Base(name), ".tsr")+"@"+tv.Time.UTC().Format(time.RFC3339))
+		rep.TimestampTimes = append(rep.TimestampTimes, fmt.Sprintf("%d@%s", size, tv.Time.UTC().Format(time.RFC3339)))
 	}
 	if cp, ok := checkpoints[man.Checkpoint.Size]; !ok {
 		v.fail(checkpointFile(man.Checkpoint.Size), "the manifest's checkpoint is missing or not validly signed")
@@ -465,6 +438,28 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
 }
+
+// pkgLog serves the package's keys/ and checkpoints/ as a published log
+// (consistency proofs, which only packages carry, are the package's own).
+type pkgLog struct {
+	v     *verifier
+	order []string
+}
+
+func (p pkgLog) List(_ context.Context, dir string, fn func(string) error) error {
+	for _, name := range p.order {
+		if strings.HasPrefix(name, dir) && !strings.HasSuffix(name, ".consistency") {
+			if err := fn(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p pkgLog) Read(_ context.Context, name string) ([]byte, error) { return p.v.read(name, 1<<20) }
+func (p pkgLog) Where() string                                       { return "the package" }
+func (p pkgLog) Locate(name string) string                           { return name }
 
 func (v *verifier) has(name string) bool { _, ok := v.files[name]; return ok }
 

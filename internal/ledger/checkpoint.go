@@ -311,3 +311,15 @@ func (l *Ledger) LastCheckpoint() (size int64, signedAt time.Time, ok bool, err 
 	})
 	return size, signedAt, ok, err
 }
+
+// Published is the tree size of the latest checkpoint this ledger has
+// published with its tiles (0: nothing published yet). A verifier holds
+// the store to it: a store whose log ends earlier was rolled back.
+func (l *Ledger) Published() (int64, error) {
+	var n int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		n = int64(getU64(tx.Bucket(bucketMeta).Get(metaPublishedTiles)))
+		return nil
+	})
+	return n, err
+}

@@ -27,18 +27,3 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseEntryBundle(f *testing.F) {
-	b, _ := EntryBundle([][]byte{[]byte("a"), []byte(`{"v":1}`), nil})
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := ParseEntryBundle(data)
-		if err != nil {
-			return
-		}
-		re, err := EntryBundle(entries)
-		if err != nil || !bytes.Equal(re, data) {
-			t.Fatalf("bundle does not round-trip")
-		}
-	})
-}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
@@ -289,7 +290,7 @@ func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
 	}
 	// Entry bundle 0 holds records 0..255 exactly.
 	b, _ := store.ReadAll(context.Background(), st, "soc2/log/agent-1/tile/entries/000")
-	entries, err := ParseEntryBundle(b)
+	entries, err := publog.ParseBundle(b)
 	if err != nil || len(entries) != 256 {
 		t.Fatalf("bundle: %d entries, %v", len(entries), err)
 	}

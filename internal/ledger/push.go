@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
@@ -28,6 +29,16 @@ type PushResult struct {
 	Checkpoints int   // checkpoints written
 	Backlog     int   // records still waiting in the outbox
 	LogSize     int64 // tree size published
+	// Unpushable lists outbox entries the store cannot hold (an object key
+	// it refuses: a record written before names were checked). They stay
+	// in the outbox, are reported on every push, and block nothing.
+	Unpushable []Unpushable
+}
+
+// Unpushable is an outbox entry that cannot be pushed, and why.
+type Unpushable struct {
+	Seq    uint64
+	Reason string
 }
 
 // PushOptions tune a push.
@@ -53,17 +64,24 @@ func (l *Ledger) Push(ctx context.Context, st store.Store, layout store.Layout, 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	var after *uint64 // outbox entries are read from after the last one seen
 	for {
-		n, objs, err := l.pushBatch(ctx, st, layout, o)
-		res.Bodies += n
-		res.Objects += objs
+		b, err := l.pushBatch(ctx, st, layout, o, after)
+		res.Bodies += b.pushed
+		res.Objects += b.objects
+		res.Unpushable = append(res.Unpushable, b.unpushable...)
 		if err != nil {
 			res.Backlog, _ = l.OutboxLen()
 			return res, err
 		}
-		if n < o.Batch {
+		if b.read < o.Batch {
 			break
 		}
+		last := b.last
+		after = &last
+	}
+	for _, u := range res.Unpushable {
+		o.Logger.Error("outbox entry cannot be pushed; it stays queued and the entries behind it are pushed", "seq", u.Seq, "err", u.Reason)
 	}
 	if err := l.cleanSpool(); err != nil {
 		o.Logger.Warn("cleaning spool", "err", err)
@@ -82,12 +100,26 @@ type outItem struct {
 	rec *evidence.Record
 }
 
-func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Layout, o PushOptions) (int, int, error) {
+// batchResult is what one outbox batch did.
+type batchResult struct {
+	read, pushed, objects int
+	last                  uint64 // the last outbox entry read
+	unpushable            []Unpushable
+}
+
+func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Layout, o PushOptions, after *uint64) (batchResult, error) {
+	var br batchResult
 	var items []outItem
 	err := l.db.View(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.First(); k != nil && len(items) < o.Batch; k, v = c.Next() {
+		k, v := c.First()
+		if after != nil {
+			if k, v = c.Seek(u64(*after + 1)); k == nil {
+				return nil
+			}
+		}
+		for ; k != nil && len(items) < o.Batch; k, v = c.Next() {
 			loc, err := decodeLoc(v)
 			if err != nil {
 				return fmt.Errorf("outbox entry %d: %w", getU64(k), err)
@@ -101,29 +133,48 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 		return nil
 	})
 	if err != nil || len(items) == 0 {
-		return 0, 0, err
+		return br, err
 	}
+	br.read, br.last = len(items), items[len(items)-1].seq
 	segs := &segFiles{sp: l.spool, m: map[string]*os.File{}}
 	defer segs.close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Concurrency)
-	objs := 0
+	var (
+		mu    sync.Mutex
+		stuck = map[uint64]string{}
+	)
+	refuse := func(seq uint64, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := stuck[seq]; !dup {
+			stuck[seq] = reason
+		}
+	}
 	for _, it := range items {
 		sum, err := hexSum(it.rec.SHA256)
 		if err != nil {
-			return 0, 0, err
+			return br, err
+		}
+		if err := pushable(it.rec); err != nil {
+			refuse(it.seq, err.Error())
+			continue
 		}
 		var s32 [32]byte
 		copy(s32[:], sum)
 		for _, ctl := range it.rec.Controls {
 			key := layout.Evidence(ctl, it.rec)
-			objs++
+			br.objects++
 			g.Go(func() error {
 				body, err := segs.reader(it.loc)
 				if err != nil {
 					return fmt.Errorf("record %d (%s): body missing from spool: %w", it.seq, it.rec.Type, err)
 				}
 				if err := st.Put(gctx, key, body, it.rec.Size, s32); err != nil {
+					if errors.Is(err, store.ErrInvalidKey) {
+						refuse(it.seq, err.Error())
+						return nil
+					}
 					return fmt.Errorf("pushing record %d (%s): %w", it.seq, it.rec.Type, err) // the caller names the store
 				}
 				return nil
@@ -131,15 +182,23 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return 0, 0, err
+		return br, err
 	}
 	if err := st.Sync(ctx); err != nil {
-		return 0, 0, err
+		return br, err
+	}
+	for _, it := range items {
+		if reason, ok := stuck[it.seq]; ok {
+			br.unpushable = append(br.unpushable, Unpushable{Seq: it.seq, Reason: reason})
+		}
 	}
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		idx := tx.Bucket(bucketIdxSHA)
 		for _, it := range items {
+			if _, ok := stuck[it.seq]; ok {
+				continue // stays queued, reported on every push
+			}
 			if err := b.Delete(u64(it.seq)); err != nil {
 				return err
 			}
@@ -154,9 +213,26 @@ func (l *Ledger) pushBatch(ctx context.Context, st store.Store, layout store.Lay
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return br, err
 	}
-	return len(items), objs, nil
+	br.pushed = len(items) - len(stuck)
+	return br, nil
+}
+
+// pushable checks a record's names with the rule records are committed
+// under (collectors.ValidControlID, ValidEvidenceType): a record committed
+// before that rule, or by another tool, may name an object key no store
+// can hold.
+func pushable(r *evidence.Record) error {
+	if err := collectors.ValidEvidenceType(r.Type); err != nil {
+		return fmt.Errorf("record %d: %w", r.Seq, err)
+	}
+	for _, c := range r.Controls {
+		if err := collectors.ValidControlID(c); err != nil {
+			return fmt.Errorf("record %d: %w", r.Seq, err)
+		}
+	}
+	return nil
 }
 
 func (l *Ledger) cleanSpool() error {
@@ -178,38 +254,6 @@ func (l *Ledger) cleanSpool() error {
 
 func putBytes(ctx context.Context, st store.Store, key string, data []byte) error {
 	return st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data))
-}
-
-// EntryBundle encodes records as a C2SP tlog-tiles entry bundle: each
-// entry a big-endian uint16 length and the bytes.
-func EntryBundle(entries [][]byte) ([]byte, error) {
-	var buf bytes.Buffer
-	for _, e := range entries {
-		if len(e) > 0xffff {
-			return nil, errors.New("entry too large for a bundle")
-		}
-		buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(e))))
-		buf.Write(e)
-	}
-	return buf.Bytes(), nil
-}
-
-// ParseEntryBundle splits an entry bundle.
-func ParseEntryBundle(b []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(b) > 0 {
-		if len(b) < 2 {
-			return nil, errors.New("entry bundle: truncated length")
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		b = b[2:]
-		if len(b) < n {
-			return nil, errors.New("entry bundle: truncated entry")
-		}
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return out, nil
 }
 
 func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.Layout, res *PushResult, conc int) error {
@@ -237,7 +281,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 		}
 	}
 	if latest > pubTiles {
-		tiles := tlog.NewTiles(store.TileHeight, pubTiles, latest)
+		tiles := tlog.NewTiles(publog.TileHeight, pubTiles, latest)
 		// Tiles and bundles are read in one snapshot and uploaded in
 		// parallel (one object each; a full tile is 8 KiB).
 		type object struct {
@@ -253,7 +297,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 				}
 				objs = append(objs, object{layout.Tile(agent, t), data})
 				if t.L == 0 {
-					start := uint64(t.N) << store.TileHeight
+					start := uint64(t.N) << publog.TileHeight
 					entries := make([][]byte, 0, t.W)
 					for i := 0; i < t.W; i++ {
 						r := v.tx.Bucket(bucketRecords).Get(u64(start + uint64(i)))
@@ -262,7 +306,7 @@ func (l *Ledger) publishLog(ctx context.Context, st store.Store, layout store.La
 						}
 						entries = append(entries, r)
 					}
-					bundle, err := EntryBundle(entries)
+					bundle, err := publog.EncodeBundle(entries)
 					if err != nil {
 						return err
 					}

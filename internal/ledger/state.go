@@ -80,12 +80,30 @@ func (l *Ledger) PublishState(ctx context.Context, st store.Store, layout store.
 	if err != nil {
 		return err
 	}
+	PublicRuns(s.Runs)
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
 	data = append(data, '\n')
 	return putBytes(ctx, st, layout.State(l.agent, s.Written, s.TreeSize), data)
+}
+
+// PublicRuns strips the free text from runs about to be published: an
+// object in the bucket may be under Object Lock and can never be deleted,
+// so it carries each run's outcome and class (retryable or not), never text
+// a collector or its script produced. The error text stays in the agent's
+// ledger and log, scrubbed of secrets.
+func PublicRuns(runs []Run) {
+	for i := range runs {
+		if runs[i].Error != "" {
+			class := "permanent"
+			if runs[i].Retryable {
+				class = "retryable"
+			}
+			runs[i].Error = class + " failure (the message is in the agent's log and ledger)"
+		}
+	}
 }
 
 // NoteCheckpointTime records when the checkpoint at size was signed (the

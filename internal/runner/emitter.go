@@ -260,10 +260,13 @@ func (e *emitter) controlsFor(a collectors.Artifact) ([]string, error) {
 		e.valid = map[string]bool{}
 	}
 	if !e.valid["t:"+a.Type] {
-		if !evidence.ValidType(a.Type) {
-			return nil, collectors.Permanent(fmt.Errorf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type))
+		if err := collectors.ValidEvidenceType(a.Type); err != nil {
+			return nil, collectors.Permanent(err)
 		}
 		e.valid["t:"+a.Type] = true
+	}
+	if err := collectors.ValidSubject(a.Subject); err != nil {
+		return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
 	}
 	controls := e.cc.ControlsFor(a.Type, a.Controls)
 	if len(controls) == 0 {
@@ -271,8 +274,8 @@ func (e *emitter) controlsFor(a collectors.Artifact) ([]string, error) {
 	}
 	for _, c := range controls {
 		if !e.valid["c:"+c] {
-			if !evidence.ValidControl(c) {
-				return nil, collectors.Permanent(fmt.Errorf("artifact %s: invalid control ID %q", a.Type, c))
+			if err := collectors.ValidControlID(c); err != nil {
+				return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
 			}
 			e.valid["c:"+c] = true
 		}

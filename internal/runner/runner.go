@@ -17,6 +17,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
+	"github.com/tickmark-dev/tickmark/collectors/redact"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
@@ -103,7 +104,9 @@ func (r *Runner) RunOne(ctx context.Context, cc *config.CollectorConfig) Result 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("collector", cc.Name, "run_id", runID)
+	// Nothing a collector logs or returns carries a configured secret.
+	red := collectors.SecretRedactor()
+	logger = slog.New(redact.Handler(logger.Handler(), red)).With("collector", cc.Name, "run_id", runID)
 	res := Result{Collector: cc.Name, Type: cc.Type, RunID: runID, Started: started, Stats: newStats()}
 	retries := r.Retries
 	if retries < 0 {
@@ -131,6 +134,7 @@ func (r *Runner) RunOne(ctx context.Context, cc *config.CollectorConfig) Result 
 		delay *= 2
 	}
 	res.Finished = r.now()
+	err = scrub(err)
 	run := &ledger.Run{Collector: cc.Name, CollectorType: cc.Type, RunID: runID, Started: started, Finished: res.Finished}
 	if err == nil {
 		res.Outcome = ledger.OutcomeSuccess
@@ -140,7 +144,7 @@ func (r *Runner) RunOne(ctx context.Context, cc *config.CollectorConfig) Result 
 		if res.Stats.Artifacts > 0 {
 			res.Outcome = ledger.OutcomePartial
 		}
-		run.Error = err.Error()
+		run.Error = redact.Bound(err.Error(), maxRunError)
 		run.Retryable = collectors.IsRetryable(err)
 	}
 	run.Outcome = res.Outcome
@@ -206,4 +210,13 @@ func safeCollect(ctx context.Context, c collectors.Collector, req collectors.Req
 		}
 	}()
 	return c.Collect(ctx, req, em)
+}
+
+// maxRunError bounds the error text kept with a run in the ledger.
+const maxRunError = 2048
+
+// scrub removes every registered secret value (in any encoding the
+// redactor knows) from err's message; the classification is kept.
+func scrub(err error) error {
+	return collectors.SecretRedactor().Error(err)
 }

@@ -64,7 +64,7 @@ func (f *Filesystem) Describe() string { return "filesystem store " + f.root }
 
 func (f *Filesystem) path(key string) (string, error) {
 	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "..") || strings.Contains(key, "\\") {
-		return "", fmt.Errorf("invalid object key %q", key)
+		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
 	return filepath.Join(f.root, filepath.FromSlash(key)), nil
 }

@@ -9,10 +9,11 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 )
 
-// TileHeight is the C2SP tlog-tiles height: 256 hashes (or entries) a tile.
-const TileHeight = 8
+// TileHeight is the C2SP tlog-tiles height (see publog.TileHeight).
+const TileHeight = publog.TileHeight
 
 // Layout builds every object key in the bucket:
 //
@@ -86,100 +87,39 @@ func (l Layout) ParseEvidence(key string) (EvidenceKey, error) {
 }
 
 // LogPrefix is where an agent's log lives ("" agent: all agents).
-func (l Layout) LogPrefix(agent string) string {
-	if agent == "" {
-		return l.prefix + "log/"
-	}
-	return l.prefix + "log/" + agent + "/"
+func (l Layout) LogPrefix(agent string) string { return publog.Root(l.prefix, agent) }
+
+// Log reads agent's published log in st.
+func (l Layout) Log(st Store, agent string) publog.Reader {
+	return publog.InBucket(st, l.LogPrefix(agent))
 }
 
 // Tile is the key of a hash tile or (L == -1) an entry bundle.
 func (l Layout) Tile(agent string, t tlog.Tile) string {
-	var b strings.Builder
-	b.WriteString(l.LogPrefix(agent))
-	b.WriteString("tile/")
-	if t.L < 0 {
-		b.WriteString("entries")
-	} else {
-		b.WriteString(strconv.Itoa(t.L))
-	}
-	b.WriteString("/")
-	b.WriteString(TileIndexPath(t.N))
-	if t.W < 1<<TileHeight {
-		b.WriteString(".p/")
-		b.WriteString(strconv.Itoa(t.W))
-	}
-	return b.String()
-}
-
-// TileIndexPath encodes a tile index as in C2SP tlog-tiles: zero-padded
-// 3-digit elements, all but the last prefixed with x (1234067 -> x001/x234/067).
-func TileIndexPath(n int64) string {
-	s := fmt.Sprintf("%03d", n%1000)
-	for n >= 1000 {
-		n /= 1000
-		s = fmt.Sprintf("x%03d/%s", n%1000, s)
-	}
-	return s
+	return l.LogPrefix(agent) + publog.TilePath(t)
 }
 
 // Checkpoint is the key of a signed checkpoint.
 func (l Layout) Checkpoint(agent string, size int64) string {
-	return fmt.Sprintf("%scheckpoints/%d.note", l.LogPrefix(agent), size)
+	return l.LogPrefix(agent) + publog.CheckpointPath(size)
 }
 
 // CheckpointToken is the key of a checkpoint's RFC 3161 token.
 func (l Layout) CheckpointToken(agent string, size int64) string {
-	return fmt.Sprintf("%scheckpoints/%d.tsr", l.LogPrefix(agent), size)
-}
-
-// CheckpointsPrefix lists an agent's checkpoints.
-func (l Layout) CheckpointsPrefix(agent string) string { return l.LogPrefix(agent) + "checkpoints/" }
-
-// ParseCheckpoint returns the tree size of a checkpoint key.
-func (l Layout) ParseCheckpoint(key string) (agent string, size int64, ok bool) {
-	rest, found := strings.CutPrefix(key, l.prefix+"log/")
-	if !found {
-		return "", 0, false
-	}
-	agent, file, found := strings.Cut(rest, "/checkpoints/")
-	if !found || strings.Contains(agent, "/") {
-		return "", 0, false
-	}
-	num, found := strings.CutSuffix(file, ".note")
-	if !found {
-		return "", 0, false
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return "", 0, false
-	}
-	return agent, n, true
+	return l.LogPrefix(agent) + publog.TokenPath(size)
 }
 
 // Key is the key of an agent's public key.
-func (l Layout) Key(agent, keyID string) string {
-	return l.LogPrefix(agent) + "keys/" + keyID + ".pub"
-}
+func (l Layout) Key(agent, keyID string) string { return l.LogPrefix(agent) + publog.KeyPath(keyID) }
 
 // KeyAnnouncement is the key of the note announcing keyID, signed by the
 // key before it.
 func (l Layout) KeyAnnouncement(agent, keyID string) string {
-	return l.LogPrefix(agent) + "keys/" + keyID + ".announce"
+	return l.LogPrefix(agent) + publog.AnnouncementPath(keyID)
 }
 
-// KeysPrefix lists an agent's public keys.
-func (l Layout) KeysPrefix(agent string) string { return l.LogPrefix(agent) + "keys/" }
-
-// Agents returns the agent named by a key under log/, or "".
-func (l Layout) Agent(key string) string {
-	rest, ok := strings.CutPrefix(key, l.prefix+"log/")
-	if !ok {
-		return ""
-	}
-	a, _, _ := strings.Cut(rest, "/")
-	return a
-}
+// Agent returns the agent named by a key under log/, or "".
+func (l Layout) Agent(key string) string { return publog.AgentOf(l.prefix, key) }
 
 // WriteProbe is the key of the small fixed object an S3 store writes twice
 // at start-up to learn whether the server honours If-None-Match.
@@ -189,8 +129,8 @@ func (l Layout) WriteProbe() string { return l.prefix + "tickmark/conditional-wr
 // published after a push at tree size size: what `ledger restore` needs
 // beyond the log. Keys sort by time.
 func (l Layout) State(agent string, t time.Time, size int64) string {
-	return fmt.Sprintf("%sstate/%s-%d.json", l.LogPrefix(agent), t.UTC().Format("20060102T150405.000000000Z"), size)
+	return l.LogPrefix(agent) + publog.StatePath(t, size)
 }
 
 // StatePrefix lists an agent's state objects.
-func (l Layout) StatePrefix(agent string) string { return l.LogPrefix(agent) + "state/" }
+func (l Layout) StatePrefix(agent string) string { return l.LogPrefix(agent) + publog.StateDir }

@@ -18,6 +18,9 @@ var (
 	ErrNotFound = errors.New("object not found")
 	// ErrConflict is returned by Put when the key exists with other content.
 	ErrConflict = errors.New("object exists with different content (write-once)")
+	// ErrInvalidKey is returned by Put for a key the store cannot hold.
+	// Retrying cannot help: the caller reports the object and goes on.
+	ErrInvalidKey = errors.New("invalid object key")
 )
 
 // Store is object storage as tickmark needs it.

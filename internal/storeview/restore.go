@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
@@ -51,7 +52,7 @@ func (e *RestoreError) Error() string {
 func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, error) {
 	agent := l.Agent()
 	var found bool
-	if err := v.Store.List(ctx, v.Layout.CheckpointsPrefix(agent), func(string) error { found = true; return errStop }); err != nil && !errors.Is(err, errStop) {
+	if err := v.Layout.Log(v.Store, agent).List(ctx, publog.CheckpointsDir, func(string) error { found = true; return errStop }); err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}
 	if !found {

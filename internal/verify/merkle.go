@@ -10,7 +10,10 @@ type frontier struct {
 	size   int64
 }
 
-func (f *frontier) add(h tlog.Hash) {
+// add appends a leaf hash; interior, if not nil, is called with every
+// complete interior node the leaf closes (level >= 1, index at that
+// level, hash), so that stored hashes can be recomputed.
+func (f *frontier) add(h tlog.Hash, interior func(level int, index int64, h tlog.Hash)) {
 	f.hashes = append(f.hashes, h)
 	f.levels = append(f.levels, 0)
 	for n := len(f.hashes); n >= 2 && f.levels[n-1] == f.levels[n-2]; n = len(f.hashes) {
@@ -19,6 +22,10 @@ func (f *frontier) add(h tlog.Hash) {
 		f.levels = f.levels[:n-1]
 		f.hashes[n-2] = merged
 		f.levels[n-2]++
+		if interior != nil {
+			l := f.levels[n-2]
+			interior(l, (f.size+1)>>l-1, merged)
+		}
 	}
 	f.size++
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
@@ -86,6 +88,8 @@ type Options struct {
 	// TSARoots, when a timestamp authority is configured, checks every
 	// checkpoint's RFC 3161 token and lists checkpoints without one.
 	TSARoots *x509.CertPool
+	// Pin is the key the log must be signed with (or a key it announced).
+	Pin Pin
 }
 
 type reporter struct {
@@ -107,6 +111,14 @@ func (rp *reporter) add(p Problem) {
 
 func seqPtr(s uint64) *uint64 { return &s }
 
+func (lg *Log) token(size int64) ([]byte, bool) {
+	if lg == nil {
+		return nil, false
+	}
+	t, ok := lg.Tokens[size]
+	return t, ok
+}
+
 // Ledger verifies a local ledger (and, with Options.Store, its published copy).
 func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if o.Concurrency <= 0 {
@@ -119,38 +131,41 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	rp := &reporter{r: rep, max: o.MaxProblems}
 	agent := l.Agent()
 
-	// Keys: the ledger's own history is trusted. A key published in the
-	// store that the ledger never held is reported: another agent claiming
-	// this agent's ID, or a planted key.
+	// Keys: the ledger's own history is trusted (from the pinned key, if
+	// one is given). A key published in the store that the ledger never held
+	// is reported: another agent claiming this agent's ID, or a planted key.
 	keys, err := l.Keys()
 	if err != nil {
 		return nil, err
 	}
-	var vkeys []string
 	known := map[string]bool{}
 	for _, k := range keys {
-		vkeys = append(vkeys, k)
 		known[k] = true
 	}
-	if o.Store != nil {
-		_ = o.Store.List(ctx, o.Layout.KeysPrefix(agent), func(key string) error {
-			if !strings.HasSuffix(key, ".pub") {
-				return nil
-			}
-			b, err := store.ReadAll(ctx, o.Store, key)
-			if err != nil {
-				rp.add(Problem{Kind: "key", Key: key, Message: "unreadable: " + err.Error()})
-			} else if vk := strings.TrimSpace(string(b)); !known[vk] {
-				rp.add(Problem{Kind: "key", Key: key, Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
-			}
-			return nil
-		})
-	}
-	checkAnnouncements(ctx, l, o, rp)
-	verifiers, err := ledger.Verifiers(dedupe(vkeys)...)
+	trusted := checkAnnouncements(l, o.Pin, keys, rp)
+	verifiers, err := ledger.Verifiers(trusted...)
 	if err != nil {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
 		verifiers = note.VerifierList()
+	}
+	// The published log, read through the one log reader: its listing and
+	// read errors are problems, never skipped.
+	var lg *Log
+	if o.Store != nil {
+		if lg, err = OpenLog(ctx, o.Layout.Log(o.Store, agent), agent, Pin{trusted: trusted}); err != nil {
+			return nil, err
+		}
+		for _, p := range lg.Problems {
+			if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
+				p.Kind, p.Message = "checkpoint", "store copy: "+p.Message
+			}
+			rp.add(p)
+		}
+		for id, vk := range lg.Keys {
+			if !known[vk] {
+				rp.add(Problem{Kind: "key", Key: o.Layout.Key(agent, id), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
+			}
+		}
 	}
 
 	// Checkpoints the roots must match: ledger copies and store copies.
@@ -172,36 +187,27 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		rep.Checkpoints++
 		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
 	}
-	checkTokens(ctx, l, cps, o, rep, rp)
-	if o.Store != nil {
-		var keysCP []string
-		_ = o.Store.List(ctx, o.Layout.CheckpointsPrefix(agent), func(key string) error {
-			if strings.HasSuffix(key, ".note") {
-				keysCP = append(keysCP, key)
+	checkTokens(l, lg, cps, o, rep, rp)
+	// What the store must hold: everything this ledger published. A store
+	// whose log ends earlier (or is gone) was rolled back or deleted.
+	published, err := l.Published()
+	if err != nil {
+		return nil, err
+	}
+	pubSize := published
+	if lg != nil {
+		rep.StoreCheckpoints = len(lg.Checkpoints)
+		for _, c := range lg.Checkpoints {
+			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: o.Layout.Checkpoint(agent, c.Size)})
+			pubSize = max(pubSize, c.Size)
+		}
+		if published > 0 && (lg.Latest == nil || lg.Latest.Size < published) {
+			latest := "none"
+			if lg.Latest != nil {
+				latest = fmt.Sprint(lg.Latest.Size)
 			}
-			return nil
-		})
-		for _, key := range keysCP {
-			_, size, ok := o.Layout.ParseCheckpoint(key)
-			if !ok {
-				continue
-			}
-			b, err := store.ReadAll(ctx, o.Store, key)
-			if err != nil {
-				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: "store copy unreadable: " + err.Error()})
-				continue
-			}
-			c, err := ledger.OpenCheckpoint(b, l.OriginLine(), verifiers)
-			if err != nil {
-				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: "store copy: " + err.Error()})
-				continue
-			}
-			if c.Size != size {
-				rp.add(Problem{Kind: "checkpoint", Size: size, Key: key, Message: fmt.Sprintf("store copy says size %d", c.Size)})
-				continue
-			}
-			rep.StoreCheckpoints++
-			want[size] = append(want[size], checkpointRef{root: c.Root, where: "store copy", key: key})
+			rp.add(Problem{Kind: "checkpoint", Size: published, Key: o.Layout.Checkpoint(agent, published),
+				Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
 		}
 	}
 
@@ -251,19 +257,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 
 	var fr frontier
+	named := NewNamed()
 	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
 	var storeBundle [][]byte // entries of the current block, from the store
 	curBlock := int64(-1)
-	var pubSize int64
-	if o.Store != nil {
-		for s := range want {
-			for _, w := range want[s] {
-				if w.where == "store copy" && s > pubSize {
-					pubSize = s
-				}
-			}
-		}
-	}
 	// Records are decoded by workers; the Merkle frontier and the
 	// published-copy comparison run in order on this goroutine.
 	type decodeJob struct {
@@ -294,9 +291,13 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 					continue
 				}
 				bj := bodyJob{seq: j.seq, rec: rec, loc: j.loc}
-				if j.loc == nil && o.Store != nil {
+				if o.Store != nil {
 					for _, c := range rec.Controls {
-						bj.keys = append(bj.keys, o.Layout.Evidence(c, rec))
+						key := o.Layout.Evidence(c, rec)
+						named.Add(key)
+						if j.loc == nil {
+							bj.keys = append(bj.keys, key)
+						}
 					}
 				}
 				if bj.loc != nil || len(bj.keys) > 0 {
@@ -315,6 +316,13 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		rep.TreeSize = size
 		var expect uint64
 		leaf := v.LeafHashes()
+		// Every interior hash the ledger stores is recomputed from the
+		// records: proofs and published tiles are made from them.
+		interior := func(level int, index int64, h tlog.Hash) {
+			if sh, ok := v.StoredHash(tlog.StoredHashIndex(level, index)); !ok || sh != h {
+				rp.add(Problem{Kind: "hash", Message: fmt.Sprintf("the ledger's stored Merkle hash at level %d, index %d is missing or altered: it does not match the hash recomputed from the records (inclusion proofs and published tiles made from it would not verify)", level, index)})
+			}
+		}
 		return v.Records(0, func(seq uint64, data []byte) error {
 			if seq&1023 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -326,7 +334,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				// keep the tree aligned with the stored hash so later
 				// records and checkpoints can still be checked
 				if h, ok := v.StoredHash(tlog.StoredHashIndex(0, int64(expect))); ok {
-					fr.add(h)
+					fr.add(h, nil)
 				}
 				expect++
 				checkRoots(rp, &fr, want)
@@ -341,37 +349,20 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			}
 			// Published copy: entry bundle and level-0 hash tile.
 			if o.Store != nil && int64(seq) < pubSize {
-				block := int64(seq) >> store.TileHeight
+				block := int64(seq) >> publog.TileHeight
 				if block != curBlock {
 					curBlock = block
-					storeTile, storeBundle = nil, nil
-					w := int(min(pubSize-block<<store.TileHeight, 1<<store.TileHeight))
-					t := tlog.Tile{H: store.TileHeight, L: 0, N: block, W: w}
-					tk := o.Layout.Tile(agent, t)
-					if b, err := store.ReadAll(ctx, o.Store, tk); err == nil {
-						storeTile = b
-					} else {
-						rp.add(Problem{Kind: "tile", Key: tk, Message: "published hash tile unreadable: " + err.Error()})
-					}
-					t.L = -1
-					ek := o.Layout.Tile(agent, t)
-					if b, err := store.ReadAll(ctx, o.Store, ek); err == nil {
-						if storeBundle, err = ledger.ParseEntryBundle(b); err != nil {
-							rp.add(Problem{Kind: "tile", Key: ek, Message: err.Error()})
-						}
-					} else {
-						rp.add(Problem{Kind: "tile", Key: ek, Message: "published entry bundle unreadable: " + err.Error()})
-					}
+					storeTile, storeBundle = readBlock(ctx, o.Layout.Log(o.Store, agent), pubSize, block, rp)
 				}
-				i := int(int64(seq) - curBlock<<store.TileHeight)
-				if storeTile != nil && len(storeTile) >= (i+1)*tlog.HashSize && !bytes.Equal(storeTile[i*tlog.HashSize:(i+1)*tlog.HashSize], h[:]) {
+				i := int(int64(seq) - curBlock<<publog.TileHeight)
+				if storeTile != nil && !bytes.Equal(storeTile[i*tlog.HashSize:(i+1)*tlog.HashSize], h[:]) {
 					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "differs from the published copy: leaf hash in the store's hash tile does not match"})
 				}
-				if storeBundle != nil && i < len(storeBundle) && !bytes.Equal(storeBundle[i], data) {
+				if storeBundle != nil && !bytes.Equal(storeBundle[i], data) {
 					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "differs from the published copy in the store's entry bundle"})
 				}
 			}
-			fr.add(h)
+			fr.add(h, interior)
 			checkRoots(rp, &fr, want)
 			if o.SkipBodies {
 				// Structure only: the leaf hash already proves the bytes
@@ -398,6 +389,9 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep.BodiesChecked, rep.BodiesInSpool = bodiesChecked, inSpool
+	if o.Store != nil && !o.SkipBodies {
+		StrayObjects(ctx, o.Store, o.Layout, agent, math.MaxInt64, named, rp.add)
+	}
 	// Checkpoints beyond the records: truncated ledger.
 	var sizes []int64
 	for s := range want {
@@ -421,6 +415,37 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return problemSeq(rep.Problems[i]) < problemSeq(rep.Problems[j]) })
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// readBlock reads the level-0 hash tile and the entry bundle of one block
+// of the published log of the given size; what is unreadable, truncated
+// or malformed is a problem (and nil).
+func readBlock(ctx context.Context, r publog.Reader, size, block int64, rp *reporter) ([]byte, [][]byte) {
+	t := tlog.Tile{H: publog.TileHeight, L: 0, N: block, W: publog.Width(size, 0, block)}
+	name := publog.TilePath(t)
+	tile, err := r.Read(ctx, name)
+	if err == nil && len(tile) != t.W*tlog.HashSize {
+		err = fmt.Errorf("%d bytes, want %d (truncated)", len(tile), t.W*tlog.HashSize)
+	}
+	if err != nil {
+		rp.add(Problem{Kind: "tile", Key: r.Locate(name), Message: "published hash tile unreadable: " + err.Error()})
+		tile = nil
+	}
+	t.L = -1
+	name = publog.TilePath(t)
+	b, err := r.Read(ctx, name)
+	var bundle [][]byte
+	if err == nil {
+		bundle, err = publog.ParseBundle(b)
+		if err == nil && len(bundle) != t.W {
+			err = fmt.Errorf("holds %d entries, want %d (truncated)", len(bundle), t.W)
+		}
+	}
+	if err != nil {
+		rp.add(Problem{Kind: "tile", Key: r.Locate(name), Message: "published entry bundle unreadable: " + err.Error()})
+		bundle = nil
+	}
+	return tile, bundle
 }
 
 func problemSeq(p Problem) uint64 {
@@ -506,7 +531,7 @@ func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
 
 // checkTokens verifies the RFC 3161 token of every checkpoint (ledger and
 // store copies) and lists checkpoints not yet stamped.
-func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint, o Options, rep *Report, rp *reporter) {
+func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options, rep *Report, rp *reporter) {
 	tokens, err := l.Tokens()
 	if err != nil {
 		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
@@ -514,6 +539,12 @@ func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint
 	}
 	if o.TSARoots == nil && len(tokens) == 0 {
 		return
+	}
+	published := map[int64][]byte{}
+	if lg != nil {
+		for _, c := range lg.Checkpoints {
+			published[c.Size] = c.Note
+		}
 	}
 	for _, cp := range cps {
 		tok, ok := tokens[cp.Size]
@@ -526,33 +557,29 @@ func checkTokens(ctx context.Context, l *ledger.Ledger, cps []*ledger.Checkpoint
 			continue
 		}
 		rep.Timestamped++
-		if o.Store == nil {
-			continue
-		}
-		key := o.Layout.CheckpointToken(l.Agent(), cp.Size)
-		stored, err := store.ReadAll(ctx, o.Store, key)
-		if err != nil {
-			continue // published with the next push
-		}
-		note, err := store.ReadAll(ctx, o.Store, o.Layout.Checkpoint(l.Agent(), cp.Size))
-		if err != nil {
-			continue
-		}
-		if _, err := tsa.Verify(stored, note, o.TSARoots); err != nil {
-			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: key, Message: "store copy of the timestamp token: " + err.Error()})
+		// The store copy, once published with its checkpoint.
+		if stored, ok := lg.token(cp.Size); ok && published[cp.Size] != nil {
+			if _, err := tsa.Verify(stored, published[cp.Size], o.TSARoots); err != nil {
+				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Layout.CheckpointToken(l.Agent(), cp.Size), Message: "store copy of the timestamp token: " + err.Error()})
+			}
 		}
 	}
 }
 
-// checkAnnouncements checks every key rotation: each announcement (in the
-// ledger and in the store) must be signed by both keys it names, and every
-// key the ledger has signed with must be the first key or announced by a
-// trusted one.
-func checkAnnouncements(ctx context.Context, l *ledger.Ledger, o Options, rp *reporter) {
+// checkAnnouncements checks every key rotation in the ledger: each
+// announcement must be signed by both keys it names, and every key the
+// ledger has signed with must be the first key or announced by a trusted
+// one. It returns the keys to trust: the ledger's, or with a pin, those a
+// chain of announcements leads to from the pinned key.
+func checkAnnouncements(l *ledger.Ledger, pin Pin, keys map[string]string, rp *reporter) []string {
+	var all []string
+	for _, k := range keys {
+		all = append(all, k)
+	}
 	anns, err := l.Announcements()
 	if err != nil {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
-		return
+		return all
 	}
 	var msgs [][]byte
 	announced := map[string]bool{}
@@ -564,18 +591,21 @@ func checkAnnouncements(ctx context.Context, l *ledger.Ledger, o Options, rp *re
 		}
 		msgs = append(msgs, m)
 		announced[a.New] = true
-		if o.Store != nil {
-			key := o.Layout.KeyAnnouncement(l.Agent(), id)
-			if b, err := store.ReadAll(ctx, o.Store, key); err == nil {
-				if _, err := ledger.OpenAnnouncement(b); err != nil {
-					rp.add(Problem{Kind: "key", Key: key, Message: "store copy of the key announcement: " + err.Error()})
-				}
-			}
-		}
 	}
-	keys, err := l.Keys()
-	if err != nil || len(anns) == 0 {
-		return
+	if pin.set() {
+		first := pin.Key
+		if first == "" {
+			first = keys[pin.KeyID]
+		}
+		if first == "" {
+			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("the expected key %s is not in this ledger's key history: the ledger is signed under another key", pin)})
+			return []string{}
+		}
+		trusted, _ := ledger.TrustedKeys(first, msgs)
+		return trusted
+	}
+	if len(anns) == 0 {
+		return all
 	}
 	// The first key is the one no announcement introduces.
 	var first []string
@@ -586,10 +616,11 @@ func checkAnnouncements(ctx context.Context, l *ledger.Ledger, o Options, rp *re
 	}
 	if len(first) != 1 {
 		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
-		return
+		return all
 	}
 	_, errs := ledger.TrustedKeys(first[0], msgs)
 	for _, err := range errs {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
 	}
+	return all
 }

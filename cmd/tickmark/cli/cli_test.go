@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -140,8 +141,12 @@ func TestRunOnceFilesEveryArtifactUnderEachControl(t *testing.T) {
 	if got := listRecords(t, cfg, "--control", "A1.2", "--limit", "7"); len(got) != 7 {
 		t.Fatalf("--control --limit: %d records", len(got))
 	}
-	if got := listRecords(t, cfg, "--type", "no.such_type"); len(got) != 0 {
+	if got := listRecords(t, cfg, "--type", "test.item", "--limit", "3"); len(got) != 3 {
 		t.Fatalf("--type filter returned %d", len(got))
+	}
+	// A type nothing declares or emitted is an error, not an empty list.
+	if r := tickmark(t, "evidence", "list", "--config", cfg, "--type", "no.such_type"); r.code != 2 || !strings.Contains(r.stderr, `unknown evidence type "no.such_type"`) {
+		t.Fatalf("--type no.such_type: exit %d, want 2\n%s", r.code, r.stderr)
 	}
 }
 
@@ -395,5 +400,75 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// TestDemoNextCommandsNeedNoSecrets runs every "next:" command the demo
+// prints as a newcomer would, in a fresh shell: none of the collectors'
+// env: secrets is set, and read commands must not need them.
+func TestDemoNextCommandsNeedNoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	r := tickmark(t, "demo", "--dir", dir, "--log-level", "error")
+	if r.code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Unset every secret the configuration references (the demo sets them in
+	// its own process only).
+	cfgText, err := os.ReadFile(filepath.Join(dir, "tickmark.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`env:([A-Z0-9_]+)`).FindAllStringSubmatch(string(cfgText), -1) {
+		name := m[1]
+		if old, ok := os.LookupEnv(name); ok {
+			os.Unsetenv(name)
+			t.Cleanup(func() { os.Setenv(name, old) })
+		}
+	}
+	_, next, ok := strings.Cut(r.stdout, "\nnext:\n")
+	if !ok {
+		t.Fatalf("demo printed no next: commands:\n%s", r.stdout)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(next), "\n") {
+		args := strings.Fields(line)
+		if len(args) < 2 || args[0] != "tickmark" {
+			continue
+		}
+		n++
+		res := tickmark(t, append(args[1:], "--log-level", "error")...)
+		if res.code != 0 {
+			t.Errorf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", line, res.code, res.stdout, res.stderr)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("expected at least 3 next: commands, found %d:\n%s", n, next)
+	}
+	// A command that runs collectors still needs their secrets, and says which.
+	res := tickmark(t, "config", "validate", filepath.Join(dir, "tickmark.yaml"))
+	if res.code != 2 || !strings.Contains(res.stderr+res.stdout, "TICKMARK_DEMO_GITHUB_TOKEN is not set") {
+		t.Errorf("config validate without secrets: exit %d, want 2 naming the missing variable\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// TestMistypedSubcommandExits2WithSuggestion: a typo in a command group is a
+// usage error naming the nearest command, never help with exit 0.
+func TestMistypedSubcommandExits2WithSuggestion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"config", "valdate"}, `did you mean validate?`},
+		{[]string{"evidence", "lst"}, `did you mean list?`},
+		{[]string{"ledger", "restor"}, `did you mean restore?`},
+		{[]string{"evidnce", "list"}, `unknown command "evidnce"`},
+	} {
+		r := tickmark(t, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("tickmark %s: exit %d, want 2 with %q\nstderr: %s", strings.Join(tc.args, " "), r.code, tc.want, r.stderr)
+		}
+	}
+	if r := tickmark(t, "config"); r.code != 0 || !strings.Contains(r.stdout, "validate") {
+		t.Errorf("tickmark config alone: exit %d, want its help with exit 0\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

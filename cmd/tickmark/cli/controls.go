@@ -14,6 +14,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 func init() {
@@ -88,7 +89,7 @@ Services Criteria and their ISO/IEC 27001:2022 and NIST CSF 2.0 crosswalks.`,
 func (e *env) controlSet() (*controls.Set, *config.Config, error) {
 	var cfg *config.Config
 	if p, err := config.Resolve(e.configPath); err == nil {
-		if cfg, err = config.Load(p); err != nil {
+		if cfg, err = config.LoadForReading(p); err != nil {
 			if _, ok := collectors.AsConfigErrors(err); ok {
 				return nil, nil, fmt.Errorf("%s: %w", p, err)
 			}
@@ -205,7 +206,7 @@ func describe(e *env, set *controls.Set, cfg *config.Config, id string) (*descri
 			found := false
 			_ = led.ScanType(t, time.Time{}, time.Time{}, func(_ int64, seq uint64) error { last, found = seq, true; return nil })
 			if found {
-				src := &controls.LedgerSource{L: led}
+				src := &readmodel.Ledger{L: led}
 				if r, err := src.Record(last); err == nil {
 					tv.Latest = &latestRef{Seq: r.Seq, CollectedAt: r.CollectedAt, Collector: r.Collector, Subject: r.Subject, SHA256: r.SHA256}
 					if !contains(tv.Collectors, r.Collector) {

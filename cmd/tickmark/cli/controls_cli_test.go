@@ -161,7 +161,7 @@ func testCoverageCommand(t *testing.T, cfg string) {
 		}
 	}
 	code, _, stderr = run(t, "coverage", "--config", cfg, "--from", "2026-06-01", "--to", "2026-08-31", "--control", "NOPE")
-	if code != ExitUsage || !strings.Contains(stderr, `no control "NOPE"`) {
+	if code != ExitUsage || !strings.Contains(stderr, `unknown control or criterion "NOPE"`) {
 		t.Errorf("unknown control: exit %d %s", code, stderr)
 	}
 }

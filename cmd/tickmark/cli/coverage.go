@@ -59,12 +59,11 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 					return err
 				}
 				defer v.Close()
-				for _, id := range ids {
-					if _, ok := v.set.Control(id); !ok {
-						return usageErr(fmt.Errorf("no control %q in the control set (%s)", id, v.set.Source), "run `tickmark controls list`")
-					}
+				ids, err = expandControls(newVocab(v.set, v.cfg, v.src), ids)
+				if err != nil {
+					return err
 				}
-				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.link, NoRunHistory: v.fromStore})
+				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible()})
 				if err != nil {
 					return failErr(err, "")
 				}

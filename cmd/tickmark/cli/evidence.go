@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/internal/app"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
@@ -41,10 +43,13 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 				if q.To, err = parseDate(to, true); err != nil {
 					return usageErr(fmt.Errorf("--to: %w", err), "")
 				}
+				if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+					return usageErr(fmt.Errorf("--from %s is not before --to %s", from, to), "dates are YYYY-MM-DD (UTC), --to inclusive")
+				}
 				if fromStore {
 					return e.listFromStore(agent, q, asJSON)
 				}
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}
@@ -53,7 +58,21 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 					return failErr(err, "")
 				}
 				defer a.Close()
-				return listEvidence(e, a, q, asJSON)
+				set, err := controls.Load(cfg.Controls.File)
+				if err != nil {
+					return usageErr(err, "check controls.file in "+cfg.Path)
+				}
+				voc := &vocab{set: set, cfg: cfg, any: func(q ledger.Query) (bool, error) {
+					q.Limit = 1
+					found := false
+					err := a.Ledger.Find(q, func(*evidence.Record, []byte) error { found = true; return nil })
+					return found, err
+				}}
+				keep, err := voc.query(&q)
+				if err != nil {
+					return err
+				}
+				return listEvidence(e, a, q, keep, asJSON)
 			},
 		}
 		list.Flags().StringVar(&q.Control, "control", "", "control ID, e.g. CC6.1")
@@ -75,13 +94,20 @@ type listedRecord struct {
 	Objects []string `json:"objects"`
 }
 
-func listEvidence(e *env, a *app.App, q ledger.Query, asJSON bool) error {
+func listEvidence(e *env, a *app.App, q ledger.Query, keep func(*evidence.Record) bool, asJSON bool) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	if !asJSON {
 		fmt.Fprintln(tw, "SEQ\tCOLLECTED\tTYPE\tSUBJECT\tCONTROLS\tSIZE\tSHA256")
 	}
-	n := 0
+	n, limit := 0, q.Limit
+	q.Limit = 0 // counted here, after the control filter
 	err := a.Ledger.Find(q, func(r *evidence.Record, _ []byte) error {
+		if !keep(r) {
+			return nil
+		}
+		if limit > 0 && n >= limit {
+			return errStop
+		}
 		n++
 		if asJSON {
 			lr := listedRecord{Record: r}
@@ -93,7 +119,7 @@ func listEvidence(e *env, a *app.App, q ledger.Query, asJSON bool) error {
 		_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Seq, r.CollectedAt.Format(time.RFC3339), r.Type, r.Subject, strings.Join(r.Controls, ","), r.Size, r.SHA256[:12])
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStop) {
 		return failErr(err, "")
 	}
 	if !asJSON {

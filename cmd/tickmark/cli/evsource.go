@@ -3,8 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,27 +11,18 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/controls"
-	"github.com/tickmark-dev/tickmark/internal/evidence"
-	"github.com/tickmark-dev/tickmark/internal/export"
-	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // evidenceView is what coverage, export, population and sample read: the
-// control set and the evidence source — the local ledger (read-only) with
-// its store, or (--from-store) one agent's published log in the bucket
-// alone. Both implement controls.Source and export.Source.
+// control set and the evidence read model — the local ledger (read-only)
+// with its store, or (--from-store) one agent's published log in the
+// bucket alone.
 type evidenceView struct {
-	cfg       *config.Config
-	set       *controls.Set
-	src       evidenceSource
-	layout    store.Layout
-	fromStore bool
-	close     func()
-}
-
-type evidenceSource interface {
-	controls.Source
-	export.Source
+	cfg   *config.Config
+	set   *controls.Set
+	src   readmodel.Source
+	close func()
 }
 
 // storeFlags are --from-store and --agent.
@@ -48,7 +37,7 @@ func (f *storeFlags) add(c *cobra.Command) {
 }
 
 func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
-	cfg, err := e.loadConfig()
+	cfg, err := e.loadConfigForReading()
 	if err != nil {
 		return nil, err
 	}
@@ -74,12 +63,13 @@ func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
 			}
 			agent = agents[0]
 		}
-		src, err := controls.OpenStoreSource(e.ctx, v, agent)
+		src, err := readmodel.OpenBucket(e.ctx, v, agent)
 		if err != nil {
 			done()
 			return nil, failErr(err, "run `tickmark verify --from-store --agent "+agent+"` for details")
 		}
-		return &evidenceView{cfg: cfg, set: set, src: src, layout: v.Layout, fromStore: true, close: done}, nil
+		src.Locate = locator(cfg)
+		return &evidenceView{cfg: cfg, set: set, src: src, close: done}, nil
 	}
 	if sf.agent != "" {
 		return nil, usageErr(errors.New("--agent needs --from-store"), "")
@@ -88,8 +78,8 @@ func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
 	if err != nil {
 		return nil, failErr(err, "")
 	}
-	return &evidenceView{cfg: cfg, set: set, src: &controls.LedgerSource{L: a.Ledger, Store: a.Store, Layout: a.Layout}, layout: a.Layout,
-		close: func() { a.Close() }}, nil
+	src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout, Locate: locator(cfg)}
+	return &evidenceView{cfg: cfg, set: set, src: src, close: func() { a.Close() }}, nil
 }
 
 func (v *evidenceView) Close() { v.close() }
@@ -111,24 +101,9 @@ func producers(cfg *config.Config) map[string][]string {
 	return out
 }
 
-// link is where a record's artifact is: a file:// URL into a filesystem
-// store, an s3:// URL otherwise.
-func (v *evidenceView) link(r *evidence.Record) string {
-	if len(r.Controls) == 0 {
-		return ""
-	}
-	key := v.layout.Evidence(r.Controls[0], r)
-	switch v.cfg.Store.Type {
-	case "filesystem":
-		p, err := filepath.Abs(filepath.Join(v.cfg.Store.Path, filepath.FromSlash(key)))
-		if err != nil {
-			return ""
-		}
-		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
-	case "s3":
-		return "s3://" + v.cfg.Store.Bucket + "/" + key
-	}
-	return ""
+// locator turns object keys into file:// or s3:// URLs for the configured store.
+func locator(cfg *config.Config) func(string) string {
+	return readmodel.Locator(cfg.Store.Type, cfg.Store.Path, cfg.Store.Bucket)
 }
 
 // window parses --from and --to (both required; --to inclusive of its day).

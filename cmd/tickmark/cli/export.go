@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
@@ -56,15 +55,19 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 				}
 				defer v.Close()
 				var sel []export.Selection
+				voc := newVocab(v.set, v.cfg, v.src)
 				for _, id := range ids {
-					if c, ok := v.set.Control(id); ok {
+					m, err := voc.control(id)
+					if err != nil {
+						return err
+					}
+					if m.Criterion == "" {
+						c := m.Controls[0]
 						sel = append(sel, export.Selection{ID: c.ID, Types: c.Evidence, Title: c.Title})
 					} else if cr, ok := v.set.Catalog.Criterion(id); ok {
 						sel = append(sel, export.Selection{ID: cr.ID, Title: cr.Title})
-					} else if evidence.ValidControl(id) {
-						sel = append(sel, export.Selection{ID: id})
 					} else {
-						return usageErr(fmt.Errorf("invalid control ID %q", id), "")
+						sel = append(sel, export.Selection{ID: id})
 					}
 				}
 				if os.Getenv("GOMEMLIMIT") == "" {

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -26,7 +28,7 @@ func (e *env) openView() (*storeview.View, func(), error) {
 }
 
 func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) {
-	cfg, err := e.loadConfig()
+	cfg, err := e.loadConfigForReading()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -36,15 +38,20 @@ func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) 
 	if err != nil {
 		return nil, nil, nil, failErr(fmt.Errorf("opening %s store: %w", cfg.Store.Type, err), "check the store section and the credentials")
 	}
-	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix)}, cfg, func() { st.Close() }, nil
+	// Every read of the bucket holds the logs to the configured key.
+	pin := verify.Pin{Key: cfg.Verify.Key, KeyID: cfg.Verify.KeyID}
+	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix), Pin: pin}, cfg, func() { st.Close() }, nil
 }
 
-func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool) error {
+func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlags) error {
 	v, cfg, done, err := e.openViewConfig()
 	if err != nil {
 		return err
 	}
 	defer done()
+	if v.Pin, err = pf.pin(cfg); err != nil {
+		return err
+	}
 	opts := storeview.Options{Agent: agent, SkipBodies: skipBodies}
 	if t := cfg.TimestampAuthority; t != nil {
 		if opts.TSARoots, err = t.Roots(); err != nil {
@@ -107,17 +114,39 @@ type storeRecord struct {
 }
 
 func (e *env) listFromStore(agent string, q ledger.Query, asJSON bool) error {
-	v, done, err := e.openView()
+	v, cfg, done, err := e.openViewConfig()
 	if err != nil {
 		return err
 	}
 	defer done()
+	set, err := controls.Load(cfg.Controls.File)
+	if err != nil {
+		return usageErr(err, "check controls.file in "+cfg.Path)
+	}
+	voc := &vocab{set: set, cfg: cfg, any: func(q ledger.Query) (bool, error) {
+		q.Limit = 1
+		found := false
+		err := v.Find(e.ctx, agent, q, func(*evidence.Record) error { found = true; return nil })
+		return found, err
+	}}
+	keep, err := voc.query(&q)
+	if err != nil {
+		return err
+	}
+	limit := q.Limit
+	q.Limit = 0 // counted here, after the control filter
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	if !asJSON {
 		fmt.Fprintln(tw, "AGENT\tSEQ\tCOLLECTED\tTYPE\tSUBJECT\tCONTROLS\tSIZE\tSHA256")
 	}
 	n := 0
 	err = v.Find(e.ctx, agent, q, func(r *evidence.Record) error {
+		if !keep(r) {
+			return nil
+		}
+		if limit > 0 && n >= limit {
+			return errStop
+		}
 		n++
 		if asJSON {
 			sr := storeRecord{Record: r}
@@ -129,7 +158,7 @@ func (e *env) listFromStore(agent string, q ledger.Query, asJSON bool) error {
 		_, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Agent, r.Seq, r.CollectedAt.Format(time.RFC3339), r.Type, r.Subject, strings.Join(r.Controls, ","), r.Size, r.SHA256[:12])
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStop) {
 		return failErr(err, "run `tickmark verify --from-store` to see what does not verify")
 	}
 	if !asJSON {

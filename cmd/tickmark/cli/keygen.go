@@ -31,7 +31,7 @@ file is kept as retired-<id>.key (mode 0600) — delete it once you are sure.`,
 			Example: "  tickmark keygen --config tickmark.yaml\n  tickmark keygen --rotate --config tickmark.yaml",
 			Args:    cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}

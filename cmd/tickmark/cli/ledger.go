@@ -38,7 +38,7 @@ already holds a ledger.`,
   tickmark run --once --config /etc/tickmark/config.yaml   # continues the log`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
@@ -43,6 +43,9 @@ printed on stderr so a sample can be tied to it.`,
 					return err
 				}
 				defer v.Close()
+				if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+					return err
+				}
 				pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
 				if err != nil {
 					return failErr(err, "")
@@ -87,7 +90,7 @@ printed on stderr so a sample can be tied to it.`,
 }
 
 func printPopulationTable(e *env, pop *export.Population) {
-	w := csv.NewWriter(e.stdout)
+	w := csvsafe.NewWriter(e.stdout)
 	w.Comma = '\t'
 	_ = w.Write(pop.Header())
 	for _, r := range pop.Rows {

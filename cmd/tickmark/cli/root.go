@@ -172,7 +172,36 @@ push, a verification); 2 bad usage or invalid configuration.`,
 	for _, add := range commands {
 		root.AddCommand(add(e))
 	}
+	requireKnownSubcommands(root)
 	return root
+}
+
+// requireKnownSubcommands makes every command group (config, evidence,
+// ledger, ...) refuse an unknown subcommand with exit 2 and cobra's "did you
+// mean" suggestions; without one it prints the group's help. Cobra's default
+// for a group without Run is to print help and exit 0, so a typo such as
+// `config valdate` would look like success.
+func requireKnownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireKnownSubcommands(sub)
+	}
+	if c.Parent() == nil || !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return usageErr(errors.New(msg), fmt.Sprintf("run `%s --help` for its commands", cmd.CommandPath()))
+	}
 }
 
 // commands are added by each command's file in its init function.
@@ -180,13 +209,22 @@ var commands []func(*env) *cobra.Command
 
 func register(f func(*env) *cobra.Command) { commands = append(commands, f) }
 
-// loadConfig resolves and loads the configuration.
-func (e *env) loadConfig() (*config.Config, error) {
+// loadConfig resolves and loads the configuration, building every collector
+// (their secrets must resolve): for the commands that run collectors.
+func (e *env) loadConfig() (*config.Config, error) { return e.loadConfigWith(config.Load) }
+
+// loadConfigForReading loads the configuration without building collectors:
+// read commands need no collector secret.
+func (e *env) loadConfigForReading() (*config.Config, error) {
+	return e.loadConfigWith(config.LoadForReading)
+}
+
+func (e *env) loadConfigWith(load func(string) (*config.Config, error)) (*config.Config, error) {
 	p, err := config.Resolve(e.configPath)
 	if err != nil {
 		return nil, usageErr(err, "see config/tickmark.example.yaml for a starting point")
 	}
-	cfg, err := config.Load(p)
+	cfg, err := load(p)
 	if err != nil {
 		if _, ok := collectors.AsConfigErrors(err); ok {
 			return nil, fmt.Errorf("%s: %w", p, err)

@@ -195,5 +195,8 @@ func printSummary(w io.Writer, s *app.Summary) {
 		if p.Error != "" {
 			fmt.Fprintf(w, "push failed: %s\n", p.Error)
 		}
+		for _, u := range p.Unpushable {
+			fmt.Fprintf(w, "cannot be pushed (stays queued, blocks nothing): %s\n", u)
+		}
 	}
 }

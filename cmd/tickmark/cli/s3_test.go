@@ -234,8 +234,12 @@ func TestS3RunOnceFilesLockedEvidenceAndVerifiesFromTheBucketAlone(t *testing.T)
 	if len(fromStore) != 4 || fromStore[0].Agent != "prod-1" || fromStore[3].Subject != "item-4" {
 		t.Errorf("evidence list --from-store = %+v", fromStore)
 	}
-	if n := len(parseList(t, mustRun(t, "evidence", "list", "--from-store", "--control", "CC9.9", "--json", "--config", aud).stdout)); n != 0 {
-		t.Errorf("--control CC9.9 listed %d records", n)
+	// A known criterion without records is an empty list; an unknown one an error.
+	if n := len(parseList(t, mustRun(t, "evidence", "list", "--from-store", "--control", "CC9.1", "--json", "--config", aud).stdout)); n != 0 {
+		t.Errorf("--control CC9.1 listed %d records", n)
+	}
+	if r := tickmark(t, "evidence", "list", "--from-store", "--control", "CC9.9", "--config", aud); r.code != 2 || !strings.Contains(r.stderr, `unknown control or criterion "CC9.9"`) {
+		t.Errorf("--from-store --control CC9.9: exit %d, want 2\n%s", r.code, r.stderr)
 	}
 
 	// Tamper with nothing we can: but a forged object under a new version

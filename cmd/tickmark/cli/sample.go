@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
@@ -48,6 +48,9 @@ population columns; the population's size and SHA-256 go to stderr.`,
 					return err
 				}
 				defer v.Close()
+				if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+					return err
+				}
 				pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
 				if err != nil {
 					return failErr(err, "")
@@ -55,6 +58,9 @@ population columns; the population's size and SHA-256 go to stderr.`,
 				rows, err := pop.Sample(n, seed)
 				if err != nil {
 					return usageErr(err, "")
+				}
+				if n > len(pop.Rows) {
+					fmt.Fprintf(e.stderr, "warning: --n %d is larger than the population (%d item%s): the sample is the whole population\n", n, len(pop.Rows), plural(len(pop.Rows)))
 				}
 				header := append([]string{"draw"}, pop.Header()...)
 				if asJSON {
@@ -70,7 +76,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 						}
 					}
 				} else {
-					w := csv.NewWriter(e.stdout)
+					w := csvsafe.NewWriter(e.stdout)
 					_ = w.Write(header)
 					for i, r := range rows {
 						_ = w.Write(append([]string{strconv.Itoa(i + 1)}, pop.Record(r)...))

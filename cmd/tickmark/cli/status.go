@@ -51,7 +51,7 @@ last successful run, from the local ledger. It does not contact the store.`,
   tickmark status --json`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
 				if err != nil {
 					return err
 				}

@@ -16,6 +16,7 @@ func init() {
 			skipBodies bool
 			fromStore  bool
 			agent      string
+			pf         pinFlags
 		)
 		c := &cobra.Command{
 			Use:   "verify",
@@ -23,18 +24,27 @@ func init() {
 			Long: `Recompute the Merkle root at every checkpoint and check each signature (the
 ledger's copy and the one published in the store), compare every record with
 the published entry bundles and hash tiles, and re-hash every body in the
-store (or in the local spool if not yet pushed). Each problem names the
-record's sequence number, its evidence type and the object key. Exit 1 on any
-problem.`,
+store (or in the local spool if not yet pushed). The store must hold every
+checkpoint the ledger published (a rolled-back or deleted log fails), every
+stored Merkle hash is recomputed, and objects under controls/ that no record
+names are reported. With --key or --key-id (or verify.key in the
+configuration) the log must be signed by that key or one it announced. Each
+problem names the record's sequence number, its evidence type and the object
+key. Exit 1 on any problem.`,
 			Example: `  tickmark verify --config tickmark.yaml
   tickmark verify --json --skip-bodies
-  tickmark verify --from-store --config auditor.yaml   # every agent, from the bucket alone`,
+  tickmark verify --from-store --config auditor.yaml   # every agent, from the bucket alone
+  tickmark verify --from-store --agent prod-1 --key-id 5a3c01f2   # and signed by this key`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				if fromStore {
-					return e.verifyFromStore(agent, asJSON, skipBodies)
+					return e.verifyFromStore(agent, asJSON, skipBodies, &pf)
 				}
-				cfg, err := e.loadConfig()
+				cfg, err := e.loadConfigForReading()
+				if err != nil {
+					return err
+				}
+				pin, err := pf.pin(cfg)
 				if err != nil {
 					return err
 				}
@@ -43,7 +53,7 @@ problem.`,
 					return failErr(err, "")
 				}
 				defer a.Close()
-				opts := verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies}
+				opts := verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies, Pin: pin}
 				if t := cfg.TimestampAuthority; t != nil {
 					if opts.TSARoots, err = t.Roots(); err != nil {
 						return usageErr(err, "")
@@ -73,6 +83,7 @@ problem.`,
 		c.Flags().BoolVar(&skipBodies, "skip-bodies", false, "check structure and signatures only, not the bodies")
 		c.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
 		c.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
+		pf.add(c)
 		return c
 	})
 }

@@ -15,6 +15,7 @@ func init() {
 		var (
 			asJSON bool
 			tsaCA  string
+			pf     pinFlags
 		)
 		c := &cobra.Command{
 			Use:   "verify-package FILE.zip",
@@ -41,6 +42,9 @@ compare the key IDs printed here with the organisation's published ones.`,
 					return failErr(err, "")
 				}
 				var opts export.VerifyOptions
+				if opts.Pin, err = pf.pin(nil); err != nil {
+					return err
+				}
 				if tsaCA != "" {
 					pemBytes, err := os.ReadFile(tsaCA)
 					if err != nil {
@@ -87,6 +91,7 @@ compare the key IDs printed here with the organisation's published ones.`,
 			},
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+		pf.add(c)
 		c.Flags().StringVar(&tsaCA, "tsa-ca", "", "PEM file of the timestamp authority's CA: check each token's certificate chain too")
 		return c
 	})

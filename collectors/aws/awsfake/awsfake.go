@@ -22,10 +22,13 @@ package awsfake
 
 import (
 	"context"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,6 +75,11 @@ type Server struct {
 	// S3Backend is where S3 requests are forwarded (a real S3 server); nil
 	// answers them 501.
 	S3Backend *url.URL
+	// S3Signer, when set, re-signs forwarded S3 requests with the backend's
+	// own keys (callers sign with keys the fake issued, e.g. an assumed
+	// role's, which the backend does not know). Without it requests are
+	// forwarded with their signature intact.
+	S3Signer *BackendSigner
 
 	mu          sync.Mutex
 	trails      []*trailState
@@ -273,9 +281,15 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.proxy == nil && s.S3Backend != nil {
 		target := s.S3Backend
+		signer := s.S3Signer
 		s.proxy = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // keep the signed Host header
+			if signer == nil {
+				pr.Out.Host = pr.In.Host // keep the signed Host header
+				return
+			}
+			pr.Out.Host = target.Host
+			signer.sign(pr.Out)
 		}}
 	}
 	p := s.proxy
@@ -327,4 +341,22 @@ func writeJSONError(w http.ResponseWriter, status int, typ, msg string) {
 func readBody(r *http.Request) []byte {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	return b
+}
+
+// BackendSigner holds the keys of the real S3 server behind the fake.
+type BackendSigner struct {
+	AccessKey, SecretKey, Region string
+}
+
+func (b *BackendSigner) sign(r *http.Request) {
+	for _, h := range []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date"} {
+		r.Header.Del(h)
+	}
+	hash := r.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		hash = "UNSIGNED-PAYLOAD"
+		r.Header.Set("X-Amz-Content-Sha256", hash)
+	}
+	creds := aws.Credentials{AccessKeyID: b.AccessKey, SecretAccessKey: b.SecretKey}
+	_ = v4.NewSigner().SignHTTP(r.Context(), creds, r, hash, "s3", b.Region, time.Now().UTC())
 }

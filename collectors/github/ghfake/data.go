@@ -17,6 +17,9 @@ type Org struct {
 	Outside                     []*User // outside collaborators
 	Repos                       []*Repo
 	Rulesets                    []*Ruleset // organization rulesets
+	// ReadOnly lists members whose permission on every repository is
+	// "read" (GET /repos/{o}/{r}/collaborators/{u}/permission).
+	ReadOnly map[string]bool
 }
 
 // User is a GitHub account.
@@ -42,6 +45,43 @@ type Repo struct {
 	Pulls          []*Pull
 	Alerts         []*Alert
 	AlertsDisabled int // 0 enabled; 403 or 404: the status returned
+	// Commits are the commits reachable from the repository's branches.
+	Commits []*Commit
+	// Heads maps a branch name to its head commit.
+	Heads map[string]string
+	// Empty: the repository has no commits (no branch exists; the default
+	// branch is named but "Branch not found"; commit lists answer 409).
+	Empty bool
+	// RuleSuites are the rule evaluations of pushes to the repository.
+	RuleSuites []RuleSuite
+	// Blocked answers every request under /repos/{o}/{r} with this status
+	// (403, 404 or 451) while the repository stays in the org's list: a
+	// repository the credentials cannot read.
+	Blocked int
+}
+
+// RuleSuite is GitHub's evaluation of the rulesets for one push.
+type RuleSuite struct {
+	ID               int64
+	Actor            string
+	BeforeSHA        string
+	AfterSHA         string
+	Ref              string
+	PushedAt         time.Time
+	Result           string // pass, fail, bypass
+	EvaluationResult string
+}
+
+// Commit is a commit reachable from one or more branches.
+type Commit struct {
+	SHA       string
+	Author    string // login; "" when the e-mail is not linked to an account
+	Committer string // login; "web-flow" for commits GitHub made
+	Message   string
+	Date      time.Time // committer date
+	Parents   []string
+	Branches  []string // branches it is reachable from
+	PR        int      // the pull request that brought it (0: a direct push)
 }
 
 // Protection is classic branch protection.
@@ -88,20 +128,24 @@ type Rule struct {
 
 // Pull is a pull request.
 type Pull struct {
-	Number     int
-	Title      string
-	Body       string
-	Author     string
-	HeadRef    string
-	BaseRef    string
-	HeadSHA    string
-	MergeSHA   string
-	State      string // open, closed
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	ClosedAt   time.Time
-	MergedAt   time.Time // zero: not merged
-	MergedBy   string
+	Number    int
+	Title     string
+	Body      string
+	Author    string
+	HeadRef   string
+	BaseRef   string
+	HeadSHA   string
+	MergeSHA  string
+	State     string // open, closed
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ClosedAt  time.Time
+	MergedAt  time.Time // zero: not merged
+	MergedBy  string
+	// MergeMethod is merge, squash or rebase.
+	MergeMethod string
+	// Commits are the pull request's own commits (GET pulls/{n}/commits).
+	Commits    []*Commit
 	Reviews    []Review
 	CheckRuns  []CheckRun
 	Statuses   []Status
@@ -115,6 +159,7 @@ type Review struct {
 	State       string // APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
 	SubmittedAt time.Time
 	CommitID    string
+	Association string // author_association (default MEMBER)
 }
 
 // CheckRun is one check run on a commit.
@@ -175,6 +220,9 @@ type Options struct {
 	// AlertsDisabledEvery disables Dependabot alerts on every n-th
 	// repository (default 10; the first is repository 5; negative: none).
 	AlertsDisabledEvery int
+	// DirectPushes is the number of commits pushed straight to default
+	// branches inside the window, spread over the repositories.
+	DirectPushes int
 	// Seed makes the data deterministic (default 1).
 	Seed uint64
 }
@@ -246,7 +294,7 @@ func Generate(o Options) *Org {
 	var prID int64 = 100000
 	var checkID int64 = 700000
 	for i := 1; i <= o.Repos; i++ {
-		repo := &Repo{Name: fmt.Sprintf("service-%03d", i), ID: int64(200000 + i), DefaultBranch: "main", Private: i%4 != 0,
+		repo := &Repo{Heads: map[string]string{}, Name: fmt.Sprintf("service-%03d", i), ID: int64(200000 + i), DefaultBranch: "main", Private: i%4 != 0,
 			PushedAt: o.Now.Add(-time.Duration(i) * time.Hour)}
 		if i%9 == 0 {
 			repo.DefaultBranch = "master"
@@ -327,7 +375,22 @@ func Generate(o Options) *Org {
 				p.Body = fmt.Sprintf("Implements OPS-%d.\n\nSee runbook.", 10+k)
 			}
 			add(p)
-			p.MergeSHA = sha(r)
+			p.MergeMethod = []string{"merge", "squash", "rebase"}[(i+k)%3]
+			// the pull request's own commits, by the author
+			nc := 1 + (i+k)%3
+			variant := (i + k) % 9
+			if variant == 5 || variant == 7 {
+				nc = max(nc, 2)
+			}
+			for c := 0; c < nc; c++ {
+				who := author
+				if variant == 7 && c == nc-1 {
+					who = member(i + k + 2) // the approver pushed the last commit
+				}
+				p.Commits = append(p.Commits, &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("work %d on %s", c, p.Title),
+					Date: p.CreatedAt.Add(time.Duration(c+1) * time.Minute)})
+			}
+			p.HeadSHA = p.Commits[nc-1].SHA
 			t := p.CreatedAt.Add(time.Hour)
 			rid := p.reviewBase
 			review := func(user, state string) {
@@ -335,7 +398,7 @@ func Generate(o Options) *Org {
 				t = t.Add(30 * time.Minute)
 				p.Reviews = append(p.Reviews, Review{ID: rid, User: user, State: state, SubmittedAt: t, CommitID: p.HeadSHA})
 			}
-			switch k % 5 {
+			switch variant {
 			case 0: // merged without any review
 				p.MergedBy = author
 			case 1: // only a comment from someone else, and the author's own comment
@@ -347,10 +410,27 @@ func Generate(o Options) *Org {
 			case 3: // approval dismissed, then approved by another reviewer
 				review(member(i+k+4), "DISMISSED")
 				review(member(i+k+5), "APPROVED")
+			case 5: // approved an earlier commit only: stale
+				review(member(i+k+2), "APPROVED")
+				p.Reviews[len(p.Reviews)-1].CommitID = p.Commits[0].SHA
+			case 6: // approved after the merge
+				review(member(i+k+2), "APPROVED")
+				p.Reviews[len(p.Reviews)-1].SubmittedAt = merged.Add(2 * time.Hour)
+			case 7: // approved by someone who also pushed a commit
+				review(member(i+k+2), "APPROVED")
+			case 8: // approved by the author, and by a reader without write access
+				review(author, "APPROVED")
+				review(org.Members[len(org.Members)-1].Login, "APPROVED")
 			default:
 				review(member(i+k+2), "APPROVED")
 				review(member(i+k+3), "APPROVED")
 			}
+			for rv := range p.Reviews {
+				if p.Reviews[rv].SubmittedAt.After(merged) && variant != 6 {
+					p.Reviews[rv].SubmittedAt = merged.Add(-time.Minute)
+				}
+			}
+			p.MergeSHA = land(repo, p, r)
 			for _, name := range []string{"ci/build", "ci/test"} {
 				checkID++
 				c := CheckRun{ID: checkID, Name: name, Status: "completed", Conclusion: "success", CompletedAt: merged.Add(-10 * time.Minute), AppSlug: "github-actions"}
@@ -370,17 +450,120 @@ func Generate(o Options) *Org {
 			CreatedAt: c.Add(-24 * time.Hour), UpdatedAt: c, ClosedAt: c})
 		// merged into a release branch, not the default branch
 		m := o.Now.Add(-72 * time.Hour)
-		add(&Pull{Author: member(i + 1), Title: "Backport CHG-1", HeadRef: "backport", BaseRef: "release-1.x", State: "closed",
-			CreatedAt: m.Add(-time.Hour), UpdatedAt: m, ClosedAt: m, MergedAt: m, MergedBy: member(i + 2), MergeSHA: sha(r)})
+		bp := &Pull{Author: member(i + 1), Title: "Backport CHG-1", HeadRef: "backport", BaseRef: "release-1.x", State: "closed",
+			CreatedAt: m.Add(-time.Hour), UpdatedAt: m, ClosedAt: m, MergedAt: m, MergedBy: member(i + 2), MergeMethod: "squash"}
+		add(bp)
+		bp.Commits = []*Commit{{SHA: bp.HeadSHA, Author: bp.Author, Committer: bp.Author, Message: "backport", Date: m.Add(-30 * time.Minute)}}
+		bp.MergeSHA = land(repo, bp, r)
 		// still open
 		add(&Pull{Author: member(i + 2), Title: "WIP", HeadRef: "wip", BaseRef: repo.DefaultBranch, State: "open",
 			CreatedAt: o.Now.Add(-5 * time.Hour), UpdatedAt: o.Now.Add(-4 * time.Hour)})
 		org.Repos = append(org.Repos, repo)
 	}
+	for j := 0; j < o.DirectPushes; j++ {
+		repo := org.Repos[j%len(org.Repos)]
+		at := o.Now.Add(-time.Duration(r.Int64N(int64(o.Window-time.Hour))) - time.Hour).Truncate(time.Second)
+		who := org.Members[j%2].Login // the owners
+		before := repo.Heads[repo.DefaultBranch]
+		c := &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("hotfix %d pushed straight to %s", j, repo.DefaultBranch), Date: at}
+		repo.push(c, repo.DefaultBranch)
+		result := "pass"
+		if repo.Protection != nil || len(org.Rulesets) > 0 {
+			result = "bypass"
+		}
+		repo.RuleSuites = append(repo.RuleSuites, RuleSuite{ID: int64(900000 + j), Actor: who, BeforeSHA: before, AfterSHA: c.SHA,
+			Ref: "refs/heads/" + repo.DefaultBranch, PushedAt: at, Result: result, EvaluationResult: result})
+	}
+	org.ReadOnly = map[string]bool{org.Members[len(org.Members)-1].Login: true}
 	if o.Repos >= 50 {
 		org.Repos[49].Archived = true
 	}
 	return org
+}
+
+// push adds c on top of branch (its parent is the current head).
+func (rp *Repo) push(c *Commit, branch string) {
+	if h := rp.Heads[branch]; h != "" && len(c.Parents) == 0 {
+		c.Parents = []string{h}
+	}
+	c.Branches = append(c.Branches, branch)
+	rp.Commits = append(rp.Commits, c)
+	rp.Heads[branch] = c.SHA
+}
+
+// land puts a merged pull request's commits on its base branch the way its
+// merge method does and returns merge_commit_sha: a merge commit (whose
+// second parent brings the pull request's commits), one squashed commit, or
+// the pull request's commits rebased (new SHAs; the last is
+// merge_commit_sha). Commits GitHub makes are committed by web-flow.
+func land(rp *Repo, p *Pull, r *rand.Rand) string {
+	if rp.Heads == nil {
+		rp.Heads = map[string]string{}
+	}
+	b := p.BaseRef
+	switch p.MergeMethod {
+	case "squash":
+		rp.push(&Commit{SHA: sha(r), Author: p.Author, Committer: "web-flow", Message: p.Title + fmt.Sprintf(" (#%d)", p.Number), Date: p.MergedAt, PR: p.Number}, b)
+	case "rebase":
+		for _, c := range p.Commits {
+			rp.push(&Commit{SHA: sha(r), Author: c.Author, Committer: "web-flow", Message: c.Message, Date: p.MergedAt, PR: p.Number}, b)
+		}
+	default:
+		for _, c := range p.Commits {
+			c.PR = p.Number
+			c.Branches = append(c.Branches, b)
+			rp.Commits = append(rp.Commits, c)
+		}
+		rp.push(&Commit{SHA: sha(r), Author: p.MergedBy, Committer: "web-flow", Message: fmt.Sprintf("Merge pull request #%d from acme/%s", p.Number, p.HeadRef),
+			Date: p.MergedAt, PR: p.Number, Parents: []string{rp.Heads[b], p.HeadSHA}}, b)
+	}
+	return rp.Heads[b]
+}
+
+// AddDirectPush pushes a commit by who straight to repo's default branch
+// at `at` and returns its SHA.
+func (o *Org) AddDirectPush(repo, who, message string, at time.Time) string {
+	for _, rp := range o.Repos {
+		if rp.Name == repo {
+			c := &Commit{SHA: fmt.Sprintf("%040x", at.UnixNano()^rp.ID), Author: who, Committer: who, Message: message, Date: at}
+			rp.push(c, rp.DefaultBranch)
+			return c.SHA
+		}
+	}
+	panic("ghfake: no repository " + repo)
+}
+
+// MakeEmpty turns repo into an empty repository: no commits, no branches,
+// no pull requests, no alerts.
+func (o *Org) MakeEmpty(repo string) {
+	for _, rp := range o.Repos {
+		if rp.Name == repo {
+			rp.Empty, rp.Commits, rp.Heads, rp.Pulls, rp.Alerts, rp.Protection, rp.Rulesets = true, nil, map[string]string{}, nil, nil, nil, nil
+			return
+		}
+	}
+	panic("ghfake: no repository " + repo)
+}
+
+// Permission is a user's permission on the organisation's repositories.
+func (o *Org) Permission(login string) string {
+	for _, u := range o.Members {
+		if u.Login == login {
+			switch {
+			case u.Admin:
+				return "admin"
+			case o.ReadOnly[login]:
+				return "read"
+			}
+			return "write"
+		}
+	}
+	for _, u := range o.Outside {
+		if u.Login == login {
+			return "read"
+		}
+	}
+	return "none"
 }
 
 // MergedInWindow counts pull requests merged into default branches of
@@ -414,7 +597,10 @@ func (o *Org) AddMergedPull(repo, author, reviewer, title string, at time.Time) 
 			Reviews:   []Review{{ID: int64(rp.ID)*100000 + int64(n), User: reviewer, State: "APPROVED", SubmittedAt: at.Add(-30 * time.Minute)}},
 			CheckRuns: []CheckRun{{ID: int64(rp.ID)*100000 + int64(n), Name: "ci/build", Status: "completed", Conclusion: "success", CompletedAt: at.Add(-time.Minute), AppSlug: "github-actions"}}}
 		p.Reviews[0].CommitID = p.HeadSHA
+		p.MergeMethod = "squash"
+		p.Commits = []*Commit{{SHA: p.HeadSHA, Author: author, Committer: author, Message: title, Date: at.Add(-time.Hour)}}
 		rp.Pulls = append(rp.Pulls, p)
+		p.MergeSHA = land(rp, p, rand.New(rand.NewPCG(uint64(rp.ID), uint64(n))))
 		return n
 	}
 	panic("ghfake: no repository " + repo)

@@ -40,6 +40,15 @@ type Token struct {
 	Scopes []string
 	// Expires is when the token stops working (zero: never).
 	Expires time.Time
+	// Owner: the token's user is an organisation owner (admin of every
+	// repository). Only an owner sees what GitHub shows owners alone: the
+	// 2fa_disabled member filter, the org's 2FA requirement and private
+	// repository totals, and rulesets' bypass_actors (returned only to a
+	// caller with write access to the ruleset).
+	Owner bool
+	// Repos limits the token to these repositories (a fine-grained token
+	// or App installation with "selected repositories"); empty: all.
+	Repos []string
 }
 
 // App is a GitHub App the fake knows.
@@ -49,6 +58,10 @@ type App struct {
 	PublicKey      *rsa.PublicKey
 	// TokenTTL is the life of an installation token (default 1h, as on GitHub).
 	TokenTTL time.Duration
+	// Owner and Repos are given to installation tokens (Token.Owner,
+	// Token.Repos).
+	Owner bool
+	Repos []string
 }
 
 // Fault makes matching requests fail.
@@ -61,6 +74,18 @@ type Fault struct {
 	Header map[string]string
 	// Malformed answers 200 with a truncated JSON body.
 	Malformed bool
+	// Times is how many requests the fault answers (0: every one).
+	Times int
+	hits  int
+}
+
+// Hit is one request the fake answered, stamped with the fake's clock.
+type Hit struct {
+	At     time.Time
+	Method string
+	Path   string
+	Query  string
+	Status int
 }
 
 // Stats counts what the fake served.
@@ -91,6 +116,9 @@ type Server struct {
 	Latency time.Duration
 	// Now is the fake's wall clock for token expiry and rate-limit resets.
 	Now func() time.Time
+	// OnRequest, when set, runs with the organisation locked before each
+	// API request is answered (tests use it to change data mid-scan).
+	OnRequest func(o *Org, r *http.Request)
 
 	inFlight atomic.Int64
 
@@ -102,7 +130,15 @@ type Server struct {
 	used     map[string]int
 	resetAt  time.Time
 	stats    Stats
+	hits     []Hit
 	tokenSeq int
+}
+
+// Hits returns every request answered since the last ResetStats, in order.
+func (s *Server) Hits() []Hit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Hit(nil), s.hits...)
 }
 
 // New starts a fake serving org on 127.0.0.1. tokens maps accepted
@@ -116,6 +152,13 @@ func New(org *Org, tokens map[string]Token) *Server {
 	s.srv = httptest.NewServer(s.handler())
 	s.URL = s.srv.URL
 	return s
+}
+
+// AddToken makes the fake accept another personal access token.
+func (s *Server) AddToken(tok string, t Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[tok] = t
 }
 
 // Close stops the server.
@@ -201,6 +244,7 @@ func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats = Stats{ByStatus: map[int]int{}, ByRoute: map[string]int{}}
+	s.hits = nil
 }
 
 func (s *Server) now() time.Time {
@@ -247,6 +291,12 @@ func (s *Server) handler() http.Handler {
 		{"GET /repos/{owner}/{repo}/commits/{ref}/check-runs", repoScopes, s.listCheckRuns},
 		{"GET /repos/{owner}/{repo}/commits/{ref}/status", repoScopes, s.combinedStatus},
 		{"GET /repos/{owner}/{repo}/dependabot/alerts", []string{"security_events", "repo"}, s.listAlerts},
+		{"GET /repos/{owner}/{repo}/branches", repoScopes, s.listBranches},
+		{"GET /repos/{owner}/{repo}/rulesets/rule-suites", repoScopes, s.listRuleSuites},
+		{"GET /repos/{owner}/{repo}/commits", repoScopes, s.listCommits},
+		{"GET /repos/{owner}/{repo}/commits/{ref}/pulls", repoScopes, s.commitPulls},
+		{"GET /repos/{owner}/{repo}/pulls/{number}/commits", repoScopes, s.listPullCommits},
+		{"GET /repos/{owner}/{repo}/collaborators/{username}/permission", repoScopes, s.permission},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
@@ -287,7 +337,7 @@ func (s *Server) handler() http.Handler {
 			s.mu.Lock()
 			s.stats.Secondary++
 			s.mu.Unlock()
-			s.count(r.URL.Path, st)
+			s.countReq(r, r.URL.Path, st)
 			w.Header().Set("Retry-After", "1")
 			writeJSON(w, st, apiError{Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
 				DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits", Status: strconv.Itoa(st)})
@@ -297,9 +347,16 @@ func (s *Server) handler() http.Handler {
 	})
 }
 
-func (s *Server) count(path string, status int) {
+func (s *Server) count(path string, status int) { s.countReq(nil, path, status) }
+
+func (s *Server) countReq(r *http.Request, path string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	h := Hit{At: s.now(), Path: path, Status: status}
+	if r != nil {
+		h.Method, h.Query = r.Method, r.URL.RawQuery
+	}
+	s.hits = append(s.hits, h)
 	s.stats.Requests++
 	s.stats.ByStatus[status]++
 	s.stats.ByRoute[routeName(path)]++
@@ -332,6 +389,9 @@ func routeName(p string) string {
 				return "pull/" + parts[5]
 			}
 		case "commits":
+			if len(parts) == 4 {
+				return "commits"
+			}
 			return "commit/" + parts[len(parts)-1]
 		case "branches":
 			return "protection"
@@ -343,7 +403,7 @@ func routeName(p string) string {
 	return p
 }
 
-func (s *Server) authenticate(r *http.Request) (key string, scopes []string, app bool, ok bool) {
+func (s *Server) authenticate(r *http.Request) (key string, scopes []string, app bool, tk Token, ok bool) {
 	h := r.Header.Get("Authorization")
 	tok := ""
 	if v, found := strings.CutPrefix(h, "Bearer "); found {
@@ -352,15 +412,15 @@ func (s *Server) authenticate(r *http.Request) (key string, scopes []string, app
 		tok = v
 	}
 	if tok == "" {
-		return "", nil, false, false
+		return "", nil, false, Token{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, found := s.tokens[tok]
 	if !found || (!t.Expires.IsZero() && !s.now().Before(t.Expires)) {
-		return "", nil, false, false
+		return "", nil, false, Token{}, false
 	}
-	return tok, t.Scopes, strings.HasPrefix(tok, "ghs_"), true
+	return tok, t.Scopes, strings.HasPrefix(tok, "ghs_"), t, true
 }
 
 // rateHeaders sets the primary rate-limit headers; spend counts this request.
@@ -397,33 +457,37 @@ func (s *Server) rateHeaders(w http.ResponseWriter, key string, spend bool) (exh
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
-	key, scopes, app, ok := s.authenticate(r)
+	key, scopes, app, tk, ok := s.authenticate(r)
 	if !ok {
 		s.rateHeaders(w, "", true)
-		s.count(r.URL.Path, http.StatusUnauthorized)
+		s.countReq(r, r.URL.Path, http.StatusUnauthorized)
 		st, v := errBody(http.StatusUnauthorized, "Bad credentials", "")
 		writeJSON(w, st, v)
 		return
 	}
 	s.mu.Lock()
-	faults := append([]*Fault(nil), s.faults...)
-	s.mu.Unlock()
-	for _, f := range faults {
-		if f.Path != "" && !strings.Contains(r.URL.Path, f.Path) {
-			continue
+	var fault *Fault
+	for _, f := range s.faults {
+		if (f.Path == "" || strings.Contains(r.URL.Path, f.Path)) && (f.Times == 0 || f.hits < f.Times) {
+			f.hits++
+			fault = f
+			break
 		}
+	}
+	s.mu.Unlock()
+	if f := fault; f != nil {
 		s.rateHeaders(w, key, true)
 		for k, v := range f.Header {
 			w.Header().Set(k, v)
 		}
 		if f.Malformed {
-			s.count(r.URL.Path, http.StatusOK)
+			s.countReq(r, r.URL.Path, http.StatusOK)
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte(`{"login": "acme", "id": 10`))
 			return
 		}
-		s.count(r.URL.Path, f.Status)
+		s.countReq(r, r.URL.Path, f.Status)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(f.Status)
 		_, _ = w.Write([]byte(f.Body))
@@ -434,21 +498,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		w.Header().Set("X-Accepted-OAuth-Scopes", strings.Join(rt.scopes, ", "))
 		if !hasAny(scopes, rt.scopes) {
 			s.rateHeaders(w, key, true)
-			s.count(r.URL.Path, http.StatusForbidden)
+			s.countReq(r, r.URL.Path, http.StatusForbidden)
 			st, v := errBody(http.StatusForbidden, "Resource not accessible by personal access token", "")
 			writeJSON(w, st, v)
 			return
 		}
 	}
 	if s.rateHeaders(w, key, false) {
-		s.count(r.URL.Path, http.StatusForbidden)
+		s.countReq(r, r.URL.Path, http.StatusForbidden)
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		st, v := errBody(http.StatusForbidden, "API rate limit exceeded for user. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)", "/overview/rate-limits-for-the-rest-api")
 		writeJSON(w, st, v)
 		return
 	}
-	r = r.WithContext(context.WithValue(r.Context(), writerKey{}, w))
+	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), writerKey{}, w), tokenKey{}, tk))
 	s.mu.Lock()
+	if s.OnRequest != nil {
+		s.OnRequest(s.org, r)
+	}
 	status, v := rt.h(r)
 	var body []byte
 	if status != 0 {
@@ -468,16 +535,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		w.Header().Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
 		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
 			s.rateHeaders(w, key, false) // a 304 costs no rate limit
-			s.count(r.URL.Path, http.StatusNotModified)
+			s.countReq(r, r.URL.Path, http.StatusNotModified)
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
 	s.rateHeaders(w, key, true)
-	s.count(r.URL.Path, status)
+	s.countReq(r, r.URL.Path, status)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+type tokenKey struct{}
+
+// isOwner reports whether the request's credentials are an organisation owner's.
+func isOwner(r *http.Request) bool { v, _ := r.Context().Value(tokenKey{}).(Token); return v.Owner }
+
+// canSee reports whether the request's credentials reach repository name.
+func canSee(r *http.Request, name string) bool {
+	v, _ := r.Context().Value(tokenKey{}).(Token)
+	return len(v.Repos) == 0 || contains(v.Repos, name)
 }
 
 func etagMatch(header, etag string) bool {
@@ -540,7 +618,7 @@ func (s *Server) createInstallationToken(w http.ResponseWriter, r *http.Request)
 	s.tokenSeq++
 	tok := fmt.Sprintf("ghs_fake%032d", s.tokenSeq)
 	exp := s.now().Add(app.TokenTTL).Truncate(time.Second)
-	s.tokens[tok] = Token{Expires: exp}
+	s.tokens[tok] = Token{Expires: exp, Owner: app.Owner, Repos: app.Repos}
 	s.stats.AppTokens++
 	s.mu.Unlock()
 	s.count(r.URL.Path, http.StatusCreated)
@@ -667,13 +745,29 @@ func (s *Server) getOrg(r *http.Request) (int, any) {
 		return st, v
 	}
 	o := s.org
-	return http.StatusOK, map[string]any{
-		"login": o.Login, "id": o.ID, "node_id": "O_1", "url": "https://api.github.com/orgs/" + o.Login, "type": "Organization",
-		"two_factor_requirement_enabled": o.TwoFactorRequirementEnabled, "default_repository_permission": o.DefaultRepositoryPermission,
-		"members_can_create_repositories": o.MembersCanCreateRepos, "members_can_create_public_repositories": false,
-		"web_commit_signoff_required": false, "public_repos": 0, "total_private_repos": len(o.Repos),
-		"plan": map[string]any{"name": "enterprise", "seats": 1000, "filled_seats": len(o.Members)},
+	public, private := 0, 0
+	for _, rp := range o.Repos {
+		if rp.Private {
+			private++
+		} else {
+			public++
+		}
 	}
+	m := map[string]any{
+		"login": o.Login, "id": o.ID, "node_id": "O_1", "url": "https://api.github.com/orgs/" + o.Login, "type": "Organization",
+		"public_repos": public, "web_commit_signoff_required": false,
+	}
+	// Owner-only properties of organization-full (GitHub returns them to
+	// organisation owners only).
+	if isOwner(r) {
+		m["two_factor_requirement_enabled"] = o.TwoFactorRequirementEnabled
+		m["default_repository_permission"] = o.DefaultRepositoryPermission
+		m["members_can_create_repositories"] = o.MembersCanCreateRepos
+		m["members_can_create_public_repositories"] = false
+		m["total_private_repos"], m["owned_private_repos"] = private, private
+		m["plan"] = map[string]any{"name": "enterprise", "seats": 1000, "filled_seats": len(o.Members)}
+	}
+	return http.StatusOK, m
 }
 
 func (s *Server) listMembers(r *http.Request) (int, any) {
@@ -681,6 +775,9 @@ func (s *Server) listMembers(r *http.Request) (int, any) {
 		return st, v
 	}
 	q := r.URL.Query()
+	if q.Get("filter") == "2fa_disabled" && !isOwner(r) {
+		return errBody(http.StatusUnprocessableEntity, "Only owners can use this filter.", "/orgs/members#list-organization-members")
+	}
 	var out []map[string]any
 	for _, u := range s.org.Members {
 		if q.Get("filter") == "2fa_disabled" && u.TwoFactor {
@@ -704,6 +801,9 @@ func (s *Server) listMembers(r *http.Request) (int, any) {
 func (s *Server) listOutside(r *http.Request) (int, any) {
 	if st, v := s.checkOrg(r); st != 0 {
 		return st, v
+	}
+	if r.URL.Query().Get("filter") == "2fa_disabled" && !isOwner(r) {
+		return errBody(http.StatusUnprocessableEntity, "Only owners can use this filter.", "/orgs/outside-collaborators#list-outside-collaborators-for-an-organization")
 	}
 	var out []map[string]any
 	for _, u := range s.org.Outside {
@@ -734,7 +834,9 @@ func (s *Server) listRepos(r *http.Request) (int, any) {
 	}
 	out := make([]map[string]any, 0, len(s.org.Repos))
 	for _, rp := range s.org.Repos {
-		out = append(out, s.repoJSON(rp))
+		if canSee(r, rp.Name) {
+			out = append(out, s.repoJSON(rp))
+		}
 	}
 	return http.StatusOK, orEmpty(page(w(r), r, out))
 }
@@ -745,8 +847,20 @@ func (s *Server) repo(r *http.Request) (*Repo, int, any) {
 		return nil, st, v
 	}
 	for _, rp := range s.org.Repos {
-		if rp.Name == r.PathValue("repo") {
-			return rp, 0, nil
+		if rp.Name == r.PathValue("repo") && canSee(r, rp.Name) {
+			switch rp.Blocked {
+			case 0:
+				return rp, 0, nil
+			case http.StatusUnavailableForLegalReasons:
+				st, v := errBody(rp.Blocked, "Repository access blocked", "")
+				return nil, st, v
+			case http.StatusForbidden:
+				st, v := errBody(rp.Blocked, "Resource not accessible by integration", "")
+				return nil, st, v
+			default:
+				st, v := errBody(rp.Blocked, "Not Found", "")
+				return nil, st, v
+			}
 		}
 	}
 	st, v := errBody(http.StatusNotFound, "Not Found", "")
@@ -767,7 +881,7 @@ func (s *Server) getProtection(r *http.Request) (int, any) {
 		return st, v
 	}
 	br := r.PathValue("branch")
-	if br != rp.DefaultBranch {
+	if br != rp.DefaultBranch || rp.Empty {
 		return errBody(http.StatusNotFound, "Branch not found", "/branches/branch-protection#get-branch-protection")
 	}
 	p := rp.Protection
@@ -829,7 +943,7 @@ func (s *Server) getBranchRules(r *http.Request) (int, any) {
 	return http.StatusOK, orEmpty(page(w(r), r, out))
 }
 
-func (s *Server) rulesetJSON(rs *Ruleset) map[string]any {
+func (s *Server) rulesetJSON(r *http.Request, rs *Ruleset, repoLevel bool) map[string]any {
 	var actors []map[string]any
 	for _, a := range rs.BypassActors {
 		actors = append(actors, map[string]any{"actor_id": a.ActorID, "actor_type": a.ActorType, "bypass_mode": a.BypassMode})
@@ -842,10 +956,28 @@ func (s *Server) rulesetJSON(rs *Ruleset) map[string]any {
 		}
 		rules = append(rules, m)
 	}
-	return map[string]any{"id": rs.ID, "name": rs.Name, "target": "branch", "source_type": rs.SourceType, "source": rs.Source,
-		"enforcement": rs.Enforcement, "bypass_actors": orEmpty(actors), "rules": orEmpty(rules), "node_id": "RRS_" + strconv.FormatInt(rs.ID, 36),
+	m := map[string]any{"id": rs.ID, "name": rs.Name, "target": "branch", "source_type": rs.SourceType, "source": rs.Source,
+		"enforcement": rs.Enforcement, "rules": orEmpty(rules), "node_id": "RRS_" + strconv.FormatInt(rs.ID, 36),
 		"conditions": map[string]any{"ref_name": map[string]any{"include": []string{"~DEFAULT_BRANCH"}, "exclude": []string{}}},
 		"created_at": rs.UpdatedAt.UTC().Format(time.RFC3339), "updated_at": rs.UpdatedAt.UTC().Format(time.RFC3339)}
+	// "the bypass_actors property is only returned if the user making the
+	// API request has write access to the ruleset"
+	owner := isOwner(r)
+	if owner {
+		m["bypass_actors"] = orEmpty(actors)
+	}
+	// current_user_can_bypass: "only returned when querying the
+	// repository-level endpoint"
+	if repoLevel {
+		can := "never"
+		for _, a := range rs.BypassActors {
+			if owner && (a.ActorType == "OrganizationAdmin" || a.ActorType == "RepositoryRole") {
+				can = map[string]string{"always": "always", "pull_request": "pull_requests_only"}[a.BypassMode]
+			}
+		}
+		m["current_user_can_bypass"] = can
+	}
+	return m
 }
 
 func (s *Server) getOrgRuleset(r *http.Request) (int, any) {
@@ -854,7 +986,7 @@ func (s *Server) getOrgRuleset(r *http.Request) (int, any) {
 	}
 	for _, rs := range s.org.Rulesets {
 		if strconv.FormatInt(rs.ID, 10) == r.PathValue("id") {
-			return http.StatusOK, s.rulesetJSON(rs)
+			return http.StatusOK, s.rulesetJSON(r, rs, false)
 		}
 	}
 	return errBody(http.StatusNotFound, "Not Found", "")
@@ -867,7 +999,7 @@ func (s *Server) getRepoRuleset(r *http.Request) (int, any) {
 	}
 	for _, rs := range rp.Rulesets {
 		if strconv.FormatInt(rs.ID, 10) == r.PathValue("id") {
-			return http.StatusOK, s.rulesetJSON(rs)
+			return http.StatusOK, s.rulesetJSON(r, rs, true)
 		}
 	}
 	return errBody(http.StatusNotFound, "Not Found", "")
@@ -898,7 +1030,7 @@ func (s *Server) pullJSON(rp *Repo, p *Pull, full bool) map[string]any {
 		if p.MergedBy != "" {
 			m["merged_by"] = s.userByLogin(p.MergedBy)
 		}
-		m["comments"], m["review_comments"], m["commits"], m["additions"], m["deletions"], m["changed_files"] = 0, 0, 1, 10, 2, 1
+		m["comments"], m["review_comments"], m["commits"], m["additions"], m["deletions"], m["changed_files"] = 0, 0, len(p.Commits), 10, 2, 1
 		m["mergeable"], m["rebaseable"], m["mergeable_state"] = nil, nil, "unknown"
 	}
 	return m
@@ -992,7 +1124,7 @@ func (s *Server) listReviews(r *http.Request) (int, any) {
 	out := make([]map[string]any, 0, len(p.Reviews))
 	for _, rv := range p.Reviews {
 		out = append(out, map[string]any{"id": rv.ID, "node_id": fmt.Sprintf("PRR_%d", rv.ID), "user": s.userByLogin(rv.User),
-			"body": "", "state": rv.State, "submitted_at": ts(rv.SubmittedAt), "commit_id": rv.CommitID, "author_association": "MEMBER"})
+			"body": "", "state": rv.State, "submitted_at": ts(rv.SubmittedAt), "commit_id": rv.CommitID, "author_association": s.association(rv)})
 	}
 	return http.StatusOK, page(w(r), r, out)
 }
@@ -1130,3 +1262,211 @@ func w(r *http.Request) http.ResponseWriter {
 }
 
 type writerKey struct{}
+
+// association is a review's author_association.
+func (s *Server) association(rv Review) string {
+	if rv.Association != "" {
+		return rv.Association
+	}
+	for _, u := range s.org.Outside {
+		if u.Login == rv.User {
+			return "COLLABORATOR"
+		}
+	}
+	return "MEMBER"
+}
+
+func (s *Server) listBranches(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	names := make([]string, 0, len(rp.Heads))
+	for b := range rp.Heads {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	full := s.org.Login + "/" + rp.Name
+	out := make([]map[string]any, 0, len(names))
+	for _, b := range names {
+		out = append(out, map[string]any{"name": b, "protected": b == rp.DefaultBranch && rp.Protection != nil,
+			"commit": map[string]any{"sha": rp.Heads[b], "url": "https://api.github.com/repos/" + full + "/commits/" + rp.Heads[b]}})
+	}
+	return http.StatusOK, orEmpty(page(w(r), r, out))
+}
+
+func (s *Server) commitJSON(rp *Repo, c *Commit) map[string]any {
+	full := s.org.Login + "/" + rp.Name
+	person := func(login string) map[string]any {
+		name := login
+		if name == "" {
+			name = "Unlinked Person"
+		}
+		if login == "web-flow" {
+			name = "GitHub"
+		}
+		return map[string]any{"name": name, "email": name + "@users.noreply.github.com", "date": ts(c.Date)}
+	}
+	user := func(login string) any {
+		if login == "" {
+			return nil
+		}
+		if login == "web-flow" {
+			return s.userJSON("web-flow", 19864447)
+		}
+		return s.userByLogin(login)
+	}
+	parents := make([]map[string]any, 0, len(c.Parents))
+	for _, p := range c.Parents {
+		parents = append(parents, map[string]any{"sha": p, "url": "https://api.github.com/repos/" + full + "/commits/" + p})
+	}
+	return map[string]any{"sha": c.SHA, "node_id": "C_" + c.SHA[:12], "url": "https://api.github.com/repos/" + full + "/commits/" + c.SHA,
+		"html_url": "https://github.com/" + full + "/commit/" + c.SHA,
+		"commit": map[string]any{"author": person(c.Author), "committer": person(c.Committer), "message": c.Message, "comment_count": 0,
+			"verification": map[string]any{"verified": c.Committer == "web-flow", "reason": map[bool]string{true: "valid", false: "unsigned"}[c.Committer == "web-flow"]}},
+		"author": user(c.Author), "committer": user(c.Committer), "parents": parents}
+}
+
+// listCommits lists the commits reachable from ?sha= (default: the default
+// branch) whose committer date is within since/until, newest first.
+func (s *Server) listCommits(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if rp.Empty {
+		return errBody(http.StatusConflict, "Git Repository is empty.", "/commits/commits#list-commits")
+	}
+	q := r.URL.Query()
+	ref := q.Get("sha")
+	if ref == "" {
+		ref = rp.DefaultBranch
+	}
+	if _, ok := rp.Heads[ref]; !ok {
+		return errBody(http.StatusNotFound, "No commit found for SHA: "+ref, "/commits/commits#list-commits")
+	}
+	parse := func(k string) (time.Time, bool) {
+		if q.Get(k) == "" {
+			return time.Time{}, true
+		}
+		t, err := time.Parse(time.RFC3339, q.Get(k))
+		return t, err == nil
+	}
+	since, ok1 := parse("since")
+	until, ok2 := parse("until")
+	if !ok1 || !ok2 {
+		return errBody(http.StatusBadRequest, "Invalid time", "")
+	}
+	var cs []*Commit
+	for _, c := range rp.Commits {
+		if !contains(c.Branches, ref) || (!since.IsZero() && c.Date.Before(since)) || (!until.IsZero() && c.Date.After(until)) {
+			continue
+		}
+		cs = append(cs, c)
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Date.Equal(cs[j].Date) {
+			return cs[i].SHA > cs[j].SHA
+		}
+		return cs[i].Date.After(cs[j].Date)
+	})
+	out := make([]map[string]any, 0, len(cs))
+	for _, c := range page(w(r), r, cs) {
+		out = append(out, s.commitJSON(rp, c))
+	}
+	return http.StatusOK, out
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// commitPulls: "the merged pull request that introduced the commit".
+func (s *Server) commitPulls(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	ref := r.PathValue("ref")
+	var out []map[string]any
+	for _, c := range rp.Commits {
+		if c.SHA != ref {
+			continue
+		}
+		if c.PR != 0 {
+			for _, p := range rp.Pulls {
+				if p.Number == c.PR {
+					out = append(out, s.pullJSON(rp, p, false))
+				}
+			}
+		}
+		return http.StatusOK, orEmpty(page(w(r), r, out))
+	}
+	return errBody(http.StatusUnprocessableEntity, "No commit found for SHA: "+ref, "/commits/commits#list-pull-requests-associated-with-a-commit")
+}
+
+// listPullCommits lists a pull request's commits (at most 250, as GitHub).
+func (s *Server) listPullCommits(r *http.Request) (int, any) {
+	rp, p, st, v := s.pull(r)
+	if p == nil {
+		return st, v
+	}
+	cs := p.Commits
+	if len(cs) > 250 {
+		cs = cs[:250]
+	}
+	out := make([]map[string]any, 0, len(cs))
+	for _, c := range page(w(r), r, cs) {
+		out = append(out, s.commitJSON(rp, c))
+	}
+	return http.StatusOK, out
+}
+
+func (s *Server) permission(r *http.Request) (int, any) {
+	if _, st, v := s.repo(r); st != 0 {
+		return st, v
+	}
+	u := r.PathValue("username")
+	perm := s.org.Permission(u)
+	role := map[string]string{"admin": "admin", "write": "write", "read": "read", "none": "none"}[perm]
+	return http.StatusOK, map[string]any{"permission": perm, "role_name": role, "user": s.userByLogin(u)}
+}
+
+// listRuleSuites lists rule evaluations of pushes (repository
+// administrators only) within ?time_period= (hour, day, week, month;
+// default day) of the server's clock, newest first.
+func (s *Server) listRuleSuites(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if !isOwner(r) {
+		return errBody(http.StatusForbidden, "Must have admin rights to Repository.", "/repos/rule-suites#list-repository-rule-suites")
+	}
+	q := r.URL.Query()
+	period := map[string]time.Duration{"hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour, "month": 30 * 24 * time.Hour}[q.Get("time_period")]
+	if q.Get("time_period") == "" {
+		period = 24 * time.Hour
+	}
+	if period == 0 {
+		return errBody(http.StatusUnprocessableEntity, "Invalid time_period", "")
+	}
+	var out []map[string]any
+	for i := len(rp.RuleSuites) - 1; i >= 0; i-- {
+		rs := rp.RuleSuites[i]
+		if ref := q.Get("ref"); ref != "" && ref != rs.Ref {
+			continue
+		}
+		if rs.PushedAt.Before(s.now().Add(-period)) {
+			continue
+		}
+		out = append(out, map[string]any{"id": rs.ID, "actor_id": 1, "actor_name": rs.Actor, "before_sha": rs.BeforeSHA, "after_sha": rs.AfterSHA,
+			"ref": rs.Ref, "repository_id": rp.ID, "repository_name": rp.Name, "pushed_at": ts(rs.PushedAt), "result": rs.Result, "evaluation_result": rs.EvaluationResult})
+	}
+	return http.StatusOK, orEmpty(page(w(r), r, out))
+}

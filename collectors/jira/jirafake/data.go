@@ -68,6 +68,41 @@ type Issue struct {
 	Links            []Link
 	RemoteLinks      []RemoteLink
 	Histories        []History
+	// ProjectType is the project's projectTypeKey ("software" when empty;
+	// "service_desk" for Jira Service Management projects).
+	ProjectType string
+	// Implementer is the value of the implementer field.
+	Implementer *User
+	// Fields are extra custom field values by field ID, rendered as given.
+	Fields map[string]any
+	// Comments, oldest first.
+	Comments []Comment
+	// Approvals are the JSM approvals of a service-project request.
+	Approvals []Approval
+}
+
+// Comment is an issue comment.
+type Comment struct {
+	ID      string
+	Author  User
+	Created time.Time
+	Body    string
+}
+
+// Approval is a Jira Service Management approval.
+type Approval struct {
+	ID            string
+	Name          string
+	FinalDecision string // approved | declined | pending
+	Approvers     []Approver
+	Created       time.Time
+	Completed     *time.Time
+}
+
+// Approver is one approver of an approval and their decision.
+type Approver struct {
+	User     User
+	Decision string // approved | declined | pending
 }
 
 // Add stores issues (replacing ones with the same key). An empty ID is
@@ -83,6 +118,7 @@ func (f *Fake) Add(issues ...Issue) {
 		f.projects[is.Project] = true
 		f.types[is.Type] = true
 		f.issues[is.Key] = &is
+		f.byID[is.ID] = is.Key
 	}
 }
 
@@ -170,6 +206,17 @@ type GenOptions struct {
 	Seed uint64
 	// LongHistoryEvery gives every n-th ticket 50+ transitions (0: none).
 	LongHistoryEvery int
+	// LongHistoryLen is the least number of transitions of a long history
+	// (default 50; up to 14 more are added).
+	LongHistoryLen int
+	// ServiceDesk makes the change project (CHG) a Jira Service Management
+	// project: each change approved in its workflow gets a JSM approval
+	// with two approvers, and an implementer.
+	ServiceDesk bool
+	// Comments gives tickets 0-3 comments (long histories 30).
+	Comments bool
+	// Kinds overrides the kinds of tickets made (default Kinds, in turn).
+	Kinds []Kind
 }
 
 // Generate adds deterministic sample tickets and returns their keys.
@@ -179,8 +226,12 @@ func (f *Fake) Generate(o GenOptions) []string {
 	counters := map[string]int{}
 	var keys []string
 	var batch []Issue
+	kinds := o.Kinds
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
 	for i := 0; i < o.N; i++ {
-		k := Kinds[i%len(Kinds)]
+		k := kinds[i%len(kinds)]
 		counters[k.Project]++
 		key := fmt.Sprintf("%s-%d", k.Project, counters[k.Project])
 		// created somewhere in the first half of the span, then transitions
@@ -199,7 +250,13 @@ func (f *Fake) Generate(o GenOptions) []string {
 		steps := 1 + r.IntN(len(k.Workflow)-1)
 		long := o.LongHistoryEvery > 0 && i%o.LongHistoryEvery == o.LongHistoryEvery-1
 		if long {
-			steps = 50 + r.IntN(15)
+			steps = max(o.LongHistoryLen, 50) + r.IntN(15)
+		}
+		sd := o.ServiceDesk && k.Project == "CHG"
+		if sd {
+			is.ProjectType = "service_desk"
+			impl := People[r.IntN(len(People))]
+			is.Implementer = &impl
 		}
 		remaining := o.End.Sub(created)
 		step := remaining / time.Duration(steps+2)
@@ -224,6 +281,27 @@ func (f *Fake) Generate(o GenOptions) []string {
 				h := &is.Histories[len(is.Histories)-1]
 				h.Items = append(h.Items, approverItem(f.opts.ApproverField, is.Approvers, by, f.cloud()))
 				is.Approvers = append(is.Approvers, by)
+				if sd && len(is.Approvals) == 0 {
+					second := People[r.IntN(len(People))]
+					done := at
+					is.Approvals = append(is.Approvals, Approval{ID: strconv.Itoa(40000 + i), Name: "Change advisory board",
+						FinalDecision: "approved", Created: at.Add(-time.Hour), Completed: &done,
+						Approvers: []Approver{{User: by, Decision: "approved"}, {User: second, Decision: []string{"approved", "pending"}[r.IntN(2)]}}})
+				}
+			}
+		}
+		if o.Comments {
+			n := r.IntN(4)
+			if long {
+				n = 30
+			}
+			at := created
+			for c := 0; c < n; c++ {
+				at = at.Add(time.Duration(1 + r.Int64N(int64(step)))).Truncate(time.Millisecond)
+				is.Comments = append(is.Comments, Comment{ID: strconv.Itoa(50000 + i*40 + c), Author: People[r.IntN(len(People))], Created: at, Body: "comment"})
+			}
+			if n > 0 && at.After(is.Updated) {
+				is.Updated = at
 			}
 		}
 		if r.IntN(3) == 0 && i > 0 {
@@ -290,3 +368,6 @@ func approverItem(field string, before []User, by User, cloud bool) Item {
 
 // ApproverFieldName is the display name of the fake's approver field.
 const ApproverFieldName = "Approvers"
+
+// ImplementerFieldName is the display name of the fake's implementer field.
+const ImplementerFieldName = "Implementer"

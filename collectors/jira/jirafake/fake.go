@@ -59,6 +59,35 @@ type Options struct {
 	EmbeddedChangelog int
 	// MaxResults caps a search page (default 100).
 	MaxResults int
+	// ImplementerField is the custom user field naming who implemented a
+	// change (default customfield_10060).
+	ImplementerField string
+	// EmbeddedComments bounds the comments embedded in a search result's
+	// comment field (default 20); the rest is read through
+	// /rest/api/3/issue/{key}/comment.
+	EmbeddedComments int
+
+	// CloudID is the site's cloud ID, served at /_edge/tenant_info and
+	// expected in gateway paths /ex/jira/{cloudId}/... (Cloud only).
+	CloudID string
+	// ScopedToken is a scoped API token (Basic email:ScopedToken). Like
+	// Atlassian's, it works only through the gateway; the site answers 401.
+	ScopedToken string
+	// ClientID and ClientSecret are a service account's OAuth 2.0
+	// credentials: POST /oauth/token (client_credentials) issues a bearer
+	// token accepted through the gateway.
+	ClientID, ClientSecret string
+	// Scopes are granted to the scoped token and the OAuth client (default
+	// read:jira-work, read:jira-user, read:servicedesk-request). The gateway
+	// answers 401 "scope does not match" to a request outside them.
+	Scopes []string
+	// Username and Password enable Data Center basic authentication.
+	Username, Password string
+	// AuditLog lets the account read /rest/api/3/auditing/record
+	// (Administer Jira); otherwise the endpoint answers 403.
+	AuditLog bool
+	// RateLimit, when set, applies a burst limit to every authenticated request.
+	RateLimit *RateLimit
 }
 
 // Failure modes a test can switch on.
@@ -90,6 +119,11 @@ type Fake struct {
 	counts   map[string]int
 	fetched  map[string]int // issue key -> times returned with fields by search
 	nextID   int
+	hidden   map[string]bool   // issues the search index has not caught up with
+	byID     map[string]string // issue ID -> key
+	audit    []auditRecord
+	tokens   map[string]bool // OAuth access tokens issued
+	limiter  *limiter
 
 	// AfterSearch, when set, is called after each search page is served
 	// (outside the fake's lock) with the 1-based count of search requests.
@@ -114,12 +148,27 @@ func New(o Options) *Fake {
 	if o.MaxResults == 0 {
 		o.MaxResults = 100
 	}
+	if o.ImplementerField == "" {
+		o.ImplementerField = "customfield_10060"
+	}
+	if o.EmbeddedComments == 0 {
+		o.EmbeddedComments = 20
+	}
+	if o.CloudID == "" {
+		o.CloudID = "35273b54-3f06-40d2-880f-dd28cf8daafa"
+	}
+	if o.Scopes == nil {
+		o.Scopes = []string{"read:jira-work", "read:jira-user", "read:servicedesk-request"}
+	}
 	loc, err := time.LoadLocation(o.TimeZone)
 	if err != nil {
 		loc = time.UTC
 	}
 	f := &Fake{opts: o, loc: loc, issues: map[string]*Issue{}, projects: map[string]bool{}, types: map[string]bool{},
-		counts: map[string]int{}, fetched: map[string]int{}, nextID: 10000}
+		counts: map[string]int{}, fetched: map[string]int{}, nextID: 10000, hidden: map[string]bool{}, tokens: map[string]bool{}, byID: map[string]string{}}
+	if o.RateLimit != nil {
+		f.limiter = newLimiter(*o.RateLimit)
+	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	return f
@@ -209,30 +258,86 @@ func writeError(w http.ResponseWriter, status int, msgs ...string) {
 	writeJSON(w, status, errorCollection{ErrorMessages: msgs, Errors: map[string]string{}})
 }
 
-func (f *Fake) authorized(r *http.Request) bool {
+// authorized checks the request's credentials. On the gateway it returns
+// the scopes granted; nil means the classic site credentials (all scopes).
+func (f *Fake) authorized(r *http.Request, gateway bool) (bool, []string) {
+	if gateway {
+		if u, p, ok := r.BasicAuth(); ok && f.opts.ScopedToken != "" && u == f.opts.Email && p == f.opts.ScopedToken {
+			return true, f.opts.Scopes
+		}
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			f.mu.Lock()
+			issued := f.tokens[tok]
+			f.mu.Unlock()
+			if issued {
+				return true, f.opts.Scopes
+			}
+		}
+		return false, nil
+	}
 	if f.cloud() {
 		u, p, ok := r.BasicAuth()
-		return ok && u == f.opts.Email && p == f.opts.Token
+		return ok && u == f.opts.Email && p == f.opts.Token, nil
 	}
-	return r.Header.Get("Authorization") == "Bearer "+f.opts.Token
+	if u, p, ok := r.BasicAuth(); ok && f.opts.Username != "" {
+		return u == f.opts.Username && p == f.opts.Password, nil
+	}
+	return r.Header.Get("Authorization") == "Bearer "+f.opts.Token, nil
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	w.Header().Set("X-Arequestid", "fake-"+strconv.Itoa(len(p)))
+	gateway := false
+	if f.cloud() {
+		switch {
+		case p == "/_edge/tenant_info":
+			f.count("tenant_info")
+			writeJSON(w, http.StatusOK, map[string]string{"cloudId": f.opts.CloudID})
+			return
+		case p == "/oauth/token":
+			f.oauthToken(w, r)
+			return
+		case strings.HasPrefix(p, "/ex/jira/"):
+			id, rest, _ := strings.Cut(strings.TrimPrefix(p, "/ex/jira/"), "/")
+			if id != f.opts.CloudID {
+				writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Not Found"})
+				return
+			}
+			gateway = true
+			p = "/" + rest
+		}
+	}
 	// serverInfo may be read anonymously.
 	if p == "/rest/api/2/serverInfo" || (f.cloud() && p == "/rest/api/3/serverInfo") {
 		f.count("serverInfo")
 		f.serverInfo(w)
 		return
 	}
-	if !strings.HasPrefix(p, "/rest/api/") {
+	jsm := strings.HasPrefix(p, "/rest/servicedeskapi/")
+	if !strings.HasPrefix(p, "/rest/api/") && !jsm {
 		writeError(w, http.StatusNotFound, "Not found")
 		return
 	}
-	if !f.authorized(r) {
+	ok, scopes := f.authorized(r, gateway)
+	if !ok {
+		if gateway {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized"})
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
 		writeError(w, http.StatusUnauthorized, "Client must be authenticated to access this resource.")
+		return
+	}
+	if f.limiter != nil && !f.limiter.allow(w, f) {
+		return
+	}
+	f.count("authenticated")
+	if jsm {
+		if !scopeOK(w, scopes, "read:servicedesk-request") {
+			return
+		}
+		f.serviceDesk(w, r, strings.TrimPrefix(p, "/rest/servicedeskapi/"))
 		return
 	}
 	version, rest, _ := strings.Cut(strings.TrimPrefix(p, "/rest/api/"), "/")
@@ -240,7 +345,19 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "null for uri: "+p)
 		return
 	}
+	if !scopeOK(w, scopes, requiredScope(rest)) {
+		return
+	}
 	switch {
+	case rest == "search/approximate-count" && version == "3" && r.Method == http.MethodPost:
+		f.count("approximate-count")
+		f.approximateCount(w, r)
+	case rest == "changelog/bulkfetch" && version == "3" && r.Method == http.MethodPost:
+		f.count("bulkfetch")
+		f.bulkChangelog(w, r)
+	case rest == "auditing/record" && r.Method == http.MethodGet:
+		f.count("audit")
+		f.auditRecords(w, r)
 	case rest == "myself" && r.Method == http.MethodGet:
 		f.count("myself")
 		writeJSON(w, http.StatusOK, f.userJSON(User{AccountID: "5b10ac8d82e05b22cc7d4ef5", Name: "compliance-bot", DisplayName: "Compliance Bot", Email: f.opts.Email}, true))
@@ -263,6 +380,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		case len(parts) == 2 && parts[1] == "remotelink":
 			f.count("remotelink")
 			f.remoteLinks(w, parts[0])
+		case len(parts) == 2 && parts[1] == "comment":
+			f.count("comment")
+			f.comments(w, r, parts[0])
 		default:
 			writeError(w, http.StatusNotFound, "null for uri: "+p)
 		}
@@ -453,6 +573,9 @@ func (f *Fake) searchLocked(sp *searchParams, jqlAPI bool) (any, int) {
 	}
 	var hits []*Issue
 	for _, is := range f.issues {
+		if f.hidden[is.Key] {
+			continue // not in the search index yet
+		}
 		if q.where == nil || q.where.match(is) {
 			hits = append(hits, is)
 		}
@@ -585,13 +708,8 @@ func (f *Fake) remoteLinks(w http.ResponseWriter, key string) {
 
 // lookup finds an issue by key or ID, or answers 404 as Jira does.
 func (f *Fake) lookup(w http.ResponseWriter, key string) *Issue {
-	if is, ok := f.issues[strings.ToUpper(key)]; ok {
+	if is := f.find(key); is != nil {
 		return is
-	}
-	for _, is := range f.issues {
-		if is.ID == key {
-			return is
-		}
 	}
 	writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
 	return nil
@@ -605,6 +723,9 @@ func (f *Fake) fields() []any {
 	return []any{
 		sys("summary", "Summary"), sys("status", "Status"), sys("resolution", "Resolution"),
 		sys("assignee", "Assignee"), sys("reporter", "Reporter"), sys("updated", "Updated"),
+		map[string]any{"id": f.opts.ImplementerField, "key": f.opts.ImplementerField, "name": ImplementerFieldName, "custom": true,
+			"navigable": true, "searchable": true, "clauseNames": []string{ImplementerFieldName},
+			"schema": map[string]any{"type": "user", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:userpicker"}},
 		map[string]any{"id": f.opts.ApproverField, "key": f.opts.ApproverField, "name": ApproverFieldName, "custom": true,
 			"navigable": true, "searchable": true, "clauseNames": []string{"cf[" + strings.TrimPrefix(f.opts.ApproverField, "customfield_") + "]", ApproverFieldName},
 			"schema": map[string]any{"type": "array", "items": "user", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multiuserpicker"}},
@@ -684,7 +805,11 @@ func (f *Fake) issueJSON(is *Issue, fields []string, changelog bool) map[string]
 	}
 	set("summary", is.Summary)
 	set("issuetype", map[string]any{"id": strconv.Itoa(10000 + len(is.Type)), "name": is.Type, "subtask": false})
-	set("project", map[string]any{"id": strconv.Itoa(10000 + len(is.Project)), "key": is.Project, "name": is.Project})
+	ptype := is.ProjectType
+	if ptype == "" {
+		ptype = "software"
+	}
+	set("project", map[string]any{"id": strconv.Itoa(10000 + len(is.Project)), "key": is.Project, "name": is.Project, "projectTypeKey": ptype})
 	set("status", map[string]any{"name": is.Status, "id": strconv.Itoa(1 + len(is.Status)),
 		"statusCategory": map[string]any{"key": statusCategory(is.Status), "name": statusCategory(is.Status)}})
 	if is.Priority != "" {
@@ -737,18 +862,37 @@ func (f *Fake) issueJSON(is *Issue, fields []string, changelog bool) map[string]
 			fm[f.opts.ApproverField] = us
 		}
 	}
+	if wants(fields, f.opts.ImplementerField) {
+		fm[f.opts.ImplementerField] = userOrNil(is.Implementer)
+	}
+	for id, v := range is.Fields {
+		if wants(fields, id) {
+			fm[id] = v
+		}
+	}
+	if wants(fields, "comment") {
+		n := min(len(is.Comments), f.opts.EmbeddedComments)
+		cs := make([]any, 0, n)
+		for _, c := range is.Comments[:n] {
+			cs = append(cs, f.commentJSON(is, c))
+		}
+		// total is the number of comments on this page (PageOfComments).
+		fm["comment"] = map[string]any{"comments": cs, "maxResults": f.opts.EmbeddedComments, "total": n, "startAt": 0}
+	}
 	out["fields"] = fm
 	if changelog {
 		hs := is.Histories
 		total := len(hs)
 		if f.cloud() {
-			// Cloud embeds a bounded number of histories, most recent first.
+			// Cloud embeds one page of histories, most recent first; its
+			// total is the number of histories on that page
+			// (PageOfChangelogs), not the ticket's.
 			n := min(total, f.opts.EmbeddedChangelog)
 			vals := make([]any, 0, n)
 			for i := total - 1; i >= total-n; i-- {
 				vals = append(vals, f.historyJSON(hs[i]))
 			}
-			out["changelog"] = map[string]any{"startAt": 0, "maxResults": n, "total": total, "histories": vals}
+			out["changelog"] = map[string]any{"startAt": 0, "maxResults": n, "total": n, "histories": vals}
 		} else {
 			vals := make([]any, 0, total)
 			for _, h := range hs {

@@ -306,12 +306,43 @@ func (p *parser) term() (node, error) {
 	return n, nil
 }
 
-// parseDate reads a JQL date in the searching user's time zone.
+// parseDate reads a JQL date in the searching user's time zone. A wall
+// time that occurs twice (the hour repeated when daylight-saving time ends)
+// is read as its earlier instant and one skipped by a spring-forward gap is
+// moved forward by the gap, as java.time's ZonedDateTime.of does in Jira.
 func (f *Fake) parseDate(s string) (time.Time, bool) {
 	for _, layout := range []string{"2006-01-02 15:04", "2006/01/02 15:04", "2006-01-02", "2006/01/02"} {
-		if t, err := time.ParseInLocation(layout, s, f.loc); err == nil {
-			return t, true
+		if w, err := time.Parse(layout, s); err == nil {
+			return resolveWall(w, f.loc), true
 		}
 	}
 	return time.Time{}, false
+}
+
+// resolveWall maps a wall-clock time (given in UTC fields) to an instant in loc.
+func resolveWall(w time.Time, loc *time.Location) time.Time {
+	var hits []time.Time
+	seen := map[int]bool{}
+	for _, probe := range []time.Duration{-36 * time.Hour, 0, 36 * time.Hour} {
+		_, off := w.Add(probe).In(loc).Zone()
+		if seen[off] {
+			continue
+		}
+		seen[off] = true
+		t := w.Add(-time.Duration(off) * time.Second)
+		if t.In(loc).Format("2006-01-02 15:04:05") == w.Format("2006-01-02 15:04:05") {
+			hits = append(hits, t)
+		}
+	}
+	if len(hits) == 0 { // in a gap: the offset before the gap, which lands after it
+		_, off := w.Add(-36 * time.Hour).In(loc).Zone()
+		return w.Add(-time.Duration(off) * time.Second).In(loc)
+	}
+	earliest := hits[0]
+	for _, t := range hits[1:] {
+		if t.Before(earliest) {
+			earliest = t
+		}
+	}
+	return earliest.In(loc)
 }

@@ -51,9 +51,10 @@ func userIndex(id string) (int, bool) {
 
 // Lifecycle is a deprovisioning or suspension of a user.
 type Lifecycle struct {
-	Status  string    // DEPROVISIONED or SUSPENDED
-	At      time.Time // statusChanged and the System Log event's published time
-	ActorID string    // the admin who did it
+	Status    string    // DEPROVISIONED or SUSPENDED
+	At        time.Time // statusChanged and the System Log event's published time
+	ActorID   string    // the admin who did it
+	VisibleAt time.Time // when search and the System Log show it (zero: at once)
 }
 
 // defaultLifecycle says which generated users left ACTIVE, and when: every
@@ -78,8 +79,15 @@ func (s *Server) lifecycle(i int) (Lifecycle, bool) {
 	return s.defaultLifecycle(i)
 }
 
-// user builds user i.
-func (s *Server) user(i int) User {
+// user builds user i as GET /api/v1/users/{id} and filtered listings
+// show it: consistent.
+func (s *Server) user(i int) User { return s.userView(i, false) }
+
+// searchUser builds user i as users search shows it: a lifecycle change
+// not yet visible (DeprovisionLate) is not there.
+func (s *Server) searchUser(i int) User { return s.userView(i, true) }
+
+func (s *Server) userView(i int, search bool) User {
 	base := s.opts.Base
 	u := User{
 		Index:     i,
@@ -101,7 +109,7 @@ func (s *Server) user(i int) User {
 		u.Status = "LOCKED_OUT"
 		u.StatusChanged = base.Add(-time.Duration(2+i%100) * time.Hour)
 	}
-	if l, ok := s.lifecycle(i); ok && !l.At.After(base.Add(365*24*time.Hour)) {
+	if l, ok := s.lifecycle(i); ok && !l.At.After(base.Add(365*24*time.Hour)) && (!search || l.VisibleAt.IsZero() || s.visible(l.VisibleAt)) {
 		u.Status, u.StatusChanged = l.Status, l.At
 	}
 	u.LastUpdated = u.StatusChanged
@@ -112,19 +120,30 @@ func (s *Server) user(i int) User {
 }
 
 // Factors returns the factors enrolled by user i: every 10th user (offset
-// 3) and staged users have none.
+// 3) and staged users have none; every 10th (offset 7) only a security
+// question and SMS; the others Okta Verify push, plus TOTP (every 3rd),
+// WebAuthn (every 5th) and Okta Verify FastPass (every 20th, offset 9).
 func (s *Server) factors(i int) []Factor {
 	u := s.user(i)
 	if i%10 == 3 || u.Status == "STAGED" {
 		return nil
 	}
 	at := u.Activated.Add(2 * time.Hour)
+	if i%10 == 7 {
+		return []Factor{
+			{ID: fmt.Sprintf("ufs%017d", i), FactorType: "question", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at},
+			{ID: fmt.Sprintf("mbl%017d", i), FactorType: "sms", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at.Add(time.Hour)},
+		}
+	}
 	fs := []Factor{{ID: fmt.Sprintf("opf%017d", i), FactorType: "push", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at}}
 	if i%3 == 0 {
 		fs = append(fs, Factor{ID: fmt.Sprintf("uft%017d", i), FactorType: "token:software:totp", Provider: "GOOGLE", VendorName: "GOOGLE", Status: "ACTIVE", Created: at.Add(time.Hour)})
 	}
 	if i%5 == 0 {
 		fs = append(fs, Factor{ID: fmt.Sprintf("fwf%017d", i), FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", Status: "ACTIVE", Created: at.Add(2 * time.Hour)})
+	}
+	if i%20 == 9 {
+		fs = append(fs, Factor{ID: fmt.Sprintf("osn%017d", i), FactorType: "signed_nonce", Provider: "OKTA", VendorName: "OKTA", Status: "ACTIVE", Created: at.Add(3 * time.Hour)})
 	}
 	return fs
 }
@@ -164,6 +183,10 @@ func userRoles(i int) []role {
 		return []role{{"ra1usr0000000000sup", "SUPER_ADMIN", "Super Administrator"}}
 	case i == 1:
 		return []role{{"ra1usr0000000000org", "ORG_ADMIN", "Organization Administrator"}}
+	case i == 4:
+		return []role{{"ra1usr00000000appadm", "APP_ADMIN", "Application Administrator"}}
+	case i == 5:
+		return []role{{"irb0000000000custom5", "CUSTOM", "Access Reviewer"}}
 	case i%1000 == 500:
 		return []role{{fmt.Sprintf("ra1hd%014d", i), "HELP_DESK_ADMIN", "Help Desk Administrator"}}
 	}
@@ -174,6 +197,7 @@ func userRoles(i int) []role {
 type Event struct {
 	UUID      string
 	Published time.Time
+	Persisted time.Time // when the System Log made it visible (zero: Published)
 	EventType string
 	Actor     string // user ID
 	Target    string // user ID
@@ -194,6 +218,13 @@ var fillerTypes = []struct{ typ, display string }{
 	{"user.account.privilege.grant", "Grant user privilege"},
 	{"user.lifecycle.create", "Create Okta user"},
 	{"system.org.rate_limit.warning", "Rate limit warning"},
+	{"system.api_token.create", "Create API token"},
+	{"user.session.impersonation.initiate", "Okta support impersonation session initiated"},
+	{"group.lifecycle.create", "Create Okta group"},
+	{"app.oauth2.as.consent.grant", "User granted consent to app"},
+	{"application.lifecycle.create", "Create application"},
+	{"security.threat.detected", "Request from suspicious actor"},
+	{"system.agent.ad.read_ldap", "Read LDAP"},
 }
 
 // genEvents builds the initial System Log: one event per lifecycle change
@@ -230,6 +261,13 @@ func lifecycleEvent(i int, l Lifecycle, seq int) Event {
 		typ, disp = "user.lifecycle.suspend", "Suspend Okta user"
 	}
 	return Event{UUID: fmt.Sprintf("evl%011d%018d", seq, i), Published: l.At, EventType: typ, Actor: l.ActorID, Target: UserID(i), Outcome: "SUCCESS", Display: disp}
+}
+
+func (e Event) persisted() time.Time {
+	if e.Persisted.IsZero() {
+		return e.Published
+	}
+	return e.Persisted
 }
 
 func sortEvents(es []Event) {

@@ -16,9 +16,17 @@
 //     permission, 500 E0000009, 404 E0000007, 400 E0000031 for a bad filter;
 //   - listUsers without a filter omitting DEPROVISIONED users;
 //   - OAuth 2.0 for service apps: /oauth2/v1/token (client_credentials with a
-//     private_key_jwt assertion, invalid_scope for scopes not granted) and
-//     Bearer tokens refused with 403 insufficient_scope where a scope is
-//     missing.
+//     private_key_jwt assertion, invalid_scope for scopes not granted), DPoP
+//     (RFC 9449) required by default as for new API Services apps: proofs
+//     checked (typ, alg, jwk, signature, htm, htu, iat, jti never reused,
+//     ath, key bound to the token), use_dpop_nonce with DPoP-Nonce at the
+//     token endpoint and the resources, nonces rotated with RotateNonce,
+//     tokens expiring; 403 insufficient_scope where a scope is missing;
+//   - eventual consistency (with a clock set by SetNow): a departure made
+//     with DeprovisionLate is visible to users search and persisted in the
+//     System Log only from its visibility time. Bounded System Log queries
+//     filter on published; polling queries page in persistence order, so a
+//     late event comes after the events persisted before it.
 //
 // Users are computed from their index, so a fake org of 100,000 users costs
 // no memory. Failures are switched on with Fail for tests.
@@ -28,9 +36,11 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +69,20 @@ type Options struct {
 	ClientID      string
 	GrantedScopes []string
 	PublicKey     *rsa.PublicKey
+	// BearerOnly is an app created without "Require DPoP": plain Bearer
+	// tokens, and a proof is refused. By default DPoP is required.
+	BearerOnly bool
+	// TokenLifetime of access tokens (default 1h).
+	TokenLifetime time.Duration
+	// Apps is the number of synthetic applications besides the four named
+	// ones (default 0); each user is directly assigned to one in 30 of them.
+	Apps int
+	// Classic is a Classic Engine org: Identity Engine policy types and
+	// /api/v1/authenticators are refused.
+	Classic bool
+	// RotateNonceEvery rotates the DPoP nonces after every so many API
+	// requests (0: only when RotateNonce is called).
+	RotateNonceEvery int
 }
 
 // Limit is a rate limit: Limit requests per Window.
@@ -76,6 +100,9 @@ type Failure struct {
 	Malformed bool
 	// PathPrefix limits the failure to paths starting with it ("" = all).
 	PathPrefix string
+	// Times limits the failure to the first Times matching requests (0 = all).
+	Times int
+	used  int
 }
 
 // Stats counts what the fake saw.
@@ -101,7 +128,12 @@ type Server struct {
 	buckets  map[string]*bucket
 	stats    Stats
 	inflight int
-	tokens   map[string][]string // access token -> scopes
+	tokens   map[string]accessToken
+	jtis     map[string]bool // DPoP proof IDs seen
+	nonceGen int
+	rsProofs int
+	oauth    OAuthStats
+	now      time.Time // the clock for eventual consistency (zero: everything is visible)
 
 	srv *httptest.Server
 }
@@ -133,7 +165,7 @@ func New(opts Options) *Server {
 	if opts.Base.IsZero() {
 		opts.Base = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
 	}
-	s := &Server{opts: opts, changes: map[int]Lifecycle{}, buckets: map[string]*bucket{}, tokens: map[string][]string{}}
+	s := &Server{opts: opts, changes: map[int]Lifecycle{}, buckets: map[string]*bucket{}, tokens: map[string]accessToken{}, jtis: map[string]bool{}}
 	s.stats.ByFamily = map[string]int{}
 	s.events = s.genEvents(opts.LogEvents)
 	return s
@@ -197,10 +229,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.ByFamily = map[string]int{}
-	for k, v := range s.stats.ByFamily {
-		st.ByFamily[k] = v
-	}
+	st.ByFamily = maps.Clone(s.stats.ByFamily)
 	return st
 }
 
@@ -229,11 +258,39 @@ func (s *Server) Fail(f Failure) (restore func()) {
 // Deprovision changes user i's status (DEPROVISIONED or SUSPENDED) at `at`,
 // by admin user actor, and appends the System Log event.
 func (s *Server) Deprovision(i int, status string, at time.Time, actor int) {
+	s.DeprovisionLate(i, status, at, actor, at)
+}
+
+// DeprovisionLate is Deprovision made visible only at visibleAt, as Okta's
+// eventually consistent stores do: until the clock (SetNow) reaches it,
+// users search still returns the old status and the System Log event is
+// not persisted (neither bounded nor polling queries return it); GET
+// /api/v1/users/{id} and filter listings are consistent at once.
+func (s *Server) DeprovisionLate(i int, status string, at time.Time, actor int, visibleAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := Lifecycle{Status: status, At: at, ActorID: UserID(actor)}
+	l := Lifecycle{Status: status, At: at, ActorID: UserID(actor), VisibleAt: visibleAt}
 	s.changes[i] = l
-	s.events = append(s.events, lifecycleEvent(i, l, len(s.events)))
+	e := lifecycleEvent(i, l, len(s.events))
+	e.Persisted = visibleAt
+	s.insertEvent(e)
+}
+
+// SetNow sets the fake's clock, which decides what eventually consistent
+// data is visible (zero: everything).
+func (s *Server) SetNow(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = t
+}
+
+func (s *Server) visible(t time.Time) bool { return s.now.IsZero() || !t.After(s.now) }
+
+// insertEvent adds e in persistence order.
+func (s *Server) insertEvent(e Event) {
+	k := logKey(e)
+	i, _ := slices.BinarySearchFunc(s.events, k, func(x Event, k string) int { return strings.Compare(logKey(x), k) })
+	s.events = slices.Insert(s.events, i, e)
 }
 
 // AddEvents appends n security-relevant events (factor activations)
@@ -245,7 +302,7 @@ func (s *Server) AddEvents(n int, at time.Time) []string {
 	for k := 0; k < n; k++ {
 		e := Event{UUID: fmt.Sprintf("eva%011d%018d", len(s.events), k), Published: at.Add(time.Duration(k) * time.Second),
 			EventType: "user.mfa.factor.activate", Actor: UserID(k % s.opts.Users), Target: UserID(k % s.opts.Users), Outcome: "SUCCESS", Display: "Activate factor or authenticator"}
-		s.events = append(s.events, e)
+		s.insertEvent(e)
 		ids = append(ids, e.UUID)
 	}
 	return ids
@@ -268,7 +325,11 @@ func Family(path string) string {
 		return "groups"
 	case seg[0] == "groups":
 		return "groups/{id}"
-	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "apps":
+	case seg[0] == "apps" && len(seg) == 1:
+		return "apps"
+	case seg[0] == "apps":
+		return "apps/{id}"
+	case seg[0] == "logs", seg[0] == "policies", seg[0] == "iam", seg[0] == "authenticators", seg[0] == "api-tokens":
 		return seg[0]
 	}
 	return "other"
@@ -299,9 +360,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var fail *Failure
 	for i := range s.failures {
-		if strings.HasPrefix(r.URL.Path, s.failures[i].PathPrefix) {
-			f := s.failures[i]
-			fail = &f
+		if f := &s.failures[i]; strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+			if f.Times > 0 {
+				if f.used >= f.Times {
+					continue
+				}
+				f.used++
+			}
+			c := *f
+			fail = &c
 		}
 	}
 	s.mu.Unlock()
@@ -412,6 +479,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	seg := strings.Split(p, "/")
 	q := r.URL.Query()
+	if s.adminRoute(w, r, q) {
+		return
+	}
 	switch {
 	case p == "users":
 		s.listUsers(w, r, q)
@@ -435,7 +505,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case p == "policies":
 		s.listPolicies(w, r, q)
 	case len(seg) == 3 && seg[0] == "policies" && seg[2] == "rules":
-		s.listRules(w, seg[1])
+		s.listRules(w, r, q, seg[1])
+	case p == "apps":
+		s.listApps(w, r, q)
+	case len(seg) == 3 && seg[0] == "apps":
+		s.appSub(w, r, q, seg[1], seg[2])
+	case p == "authenticators":
+		s.listAuthenticators(w)
 	case p == "logs":
 		s.listLogs(w, r, q)
 	default:
@@ -506,7 +582,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q url.Values)
 			ex = e
 		}
 	}
-	s.pageUsers(w, r, q, 200, func(u User) bool {
+	view := s.user
+	if q.Get("search") != "" {
+		view = s.searchUser
+	}
+	s.pageUsers(w, r, q, 200, view, func(u User) bool {
 		if ex == nil {
 			return u.Status != "DEPROVISIONED"
 		}
@@ -530,8 +610,21 @@ func afterUser(w http.ResponseWriter, q url.Values) (int, bool) {
 
 // pageUsers writes one Link-paginated page of the users that match, in ID
 // order, at most maxLimit per page.
-func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values, maxLimit int, match func(User) bool) {
-	limit := limitParam(q, maxLimit, maxLimit)
+func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values, maxLimit int, view func(int) User, match func(User) bool) {
+	s.pageByUser(w, r, q, maxLimit, maxLimit, func(i int) (map[string]any, bool) {
+		if u := view(i); match(u) {
+			s.stats.UsersServed++
+			return s.userJSON(r.Host, u), true
+		}
+		return nil, false
+	})
+}
+
+// pageByUser writes one Link-paginated page of the objects item returns
+// for users in index order (limit def by default, at most maxLimit; the
+// after cursor is the last user's ID). item is called with s.mu held.
+func (s *Server) pageByUser(w http.ResponseWriter, r *http.Request, q url.Values, def, maxLimit int, item func(i int) (map[string]any, bool)) {
+	limit := limitParam(q, def, maxLimit)
 	start, ok := afterUser(w, q)
 	if !ok {
 		return
@@ -540,12 +633,11 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, q url.Values,
 	s.mu.Lock()
 	last := -1
 	for i := start; i < s.opts.Users && len(out) < limit; i++ {
-		if u := s.user(i); match(u) {
-			out = append(out, s.userJSON(r.Host, u))
+		if v, ok := item(i); ok {
+			out = append(out, v)
 			last = i
 		}
 	}
-	s.stats.UsersServed += len(out)
 	users := s.opts.Users
 	s.mu.Unlock()
 	var next url.Values
@@ -606,7 +698,7 @@ func (s *Server) listUserRoles(w http.ResponseWriter, id string) {
 	}
 	out := []map[string]any{}
 	for _, rl := range userRoles(i) {
-		out = append(out, roleJSON(rl, "USER"))
+		out = append(out, roleWithTargets(rl, "USER"))
 	}
 	for _, g := range s.groupList() {
 		if g.Member(i) {
@@ -664,7 +756,7 @@ func (s *Server) groupSub(w http.ResponseWriter, r *http.Request, q url.Values, 
 	}
 	switch sub {
 	case "users":
-		s.pageUsers(w, r, q, 1000, func(u User) bool { return g.Member(u.Index) })
+		s.pageUsers(w, r, q, 1000, s.user, func(u User) bool { return g.Member(u.Index) })
 	case "apps":
 		out := []map[string]any{}
 		for _, a := range g.Apps {
@@ -717,7 +809,18 @@ type policy struct {
 }
 
 func policies() []policy {
+	// an app sign-in policy with 25 rules: more than one page of rules
+	many := make([]map[string]any, 25)
+	for k := range many {
+		many[k] = map[string]any{"id": fmt.Sprintf("rul00000000000app%03d", k), "name": fmt.Sprintf("Rule %d", k), "type": "ACCESS_POLICY", "status": "ACTIVE", "priority": k,
+			"actions": map[string]any{"appSignOn": map[string]any{"access": "ALLOW", "verificationMethod": map[string]any{"factorMode": "2FA", "type": "ASSURANCE"}}}}
+	}
 	return []policy{
+		{"rst00000000000appsso", "ACCESS_POLICY", "Any two factors", map[string]any{}, many},
+		{"00p000000000profile", "PROFILE_ENROLLMENT", "Default Policy", map[string]any{},
+			[]map[string]any{{"id": "0pr000000000profile", "name": "Catch-all Rule", "type": "PROFILE_ENROLLMENT", "status": "ACTIVE", "priority": 99, "actions": map[string]any{"profileEnrollment": map[string]any{"access": "DENY"}}}}},
+		{"00p000000000idpdisc", "IDP_DISCOVERY", "Idp Discovery Policy", map[string]any{},
+			[]map[string]any{{"id": "0pr000000000idpdisc", "name": "Default Rule", "type": "IDP_DISCOVERY", "status": "ACTIVE", "priority": 1, "actions": map[string]any{"idp": map[string]any{"providers": []map[string]string{{"type": "OKTA"}}}}}}},
 		{"00p0000000password1", "PASSWORD", "Default Policy", map[string]any{"password": map[string]any{"complexity": map[string]any{"minLength": 12, "minLowerCase": 1, "minUpperCase": 1, "minNumber": 1, "minSymbol": 0}, "age": map[string]any{"maxAgeDays": 0, "historyCount": 4}, "lockout": map[string]any{"maxAttempts": 10, "autoUnlockMinutes": 0}}},
 			[]map[string]any{{"id": "0pr0000000password1", "name": "Default Rule", "type": "PASSWORD", "status": "ACTIVE", "priority": 1, "actions": map[string]any{"passwordChange": map[string]string{"access": "ALLOW"}, "selfServicePasswordReset": map[string]string{"access": "ALLOW"}}}}},
 		{"00p000000mfaenroll1", "MFA_ENROLL", "Require MFA enrollment", map[string]any{"type": "AUTHENTICATORS", "authenticators": []map[string]any{{"key": "okta_verify", "enroll": map[string]string{"self": "REQUIRED"}}, {"key": "webauthn", "enroll": map[string]string{"self": "OPTIONAL"}}}},
@@ -731,8 +834,8 @@ func policies() []policy {
 
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, q url.Values) {
 	typ := q.Get("type")
-	if typ == "" {
-		writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: type")
+	if !policyTypes[typ] || (s.opts.Classic && identityEngineOnly[typ]) {
+		writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: type: Invalid policy type "+typ)
 		return
 	}
 	out := []map[string]any{}
@@ -747,14 +850,62 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, q url.Valu
 	writeJSON(w, out)
 }
 
-func (s *Server) listRules(w http.ResponseWriter, id string) {
+// listRules pages a policy's rules: 20 by default (limit up to 200), Link
+// header to the next page.
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request, q url.Values, id string) {
 	for _, p := range policies() {
-		if p.ID == id {
-			writeJSON(w, p.Rules)
-			return
+		if p.ID != id {
+			continue
 		}
+		limit := limitParam(q, 20, 200)
+		start := 0
+		if a := q.Get("after"); a != "" {
+			for k, rl := range p.Rules {
+				if rl["id"] == a {
+					start = k + 1
+				}
+			}
+		}
+		end := min(start+limit, len(p.Rules))
+		var next url.Values
+		if end < len(p.Rules) {
+			next = cloneValues(q)
+			next.Set("after", p.Rules[end-1]["id"].(string))
+		}
+		link(w, r, next)
+		writeJSON(w, p.Rules[start:end])
+		return
 	}
 	writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (Policy)")
+}
+
+// identityEngineOnly are the policy types a Classic Engine org refuses.
+var identityEngineOnly = map[string]bool{"ACCESS_POLICY": true, "PROFILE_ENROLLMENT": true, "POST_AUTH_SESSION": true, "ENTITY_RISK": true, "DEVICE_SIGNAL_COLLECTION": true}
+
+// policyTypes are the types listPolicies accepts.
+var policyTypes = map[string]bool{"OKTA_SIGN_ON": true, "PASSWORD": true, "MFA_ENROLL": true, "IDP_DISCOVERY": true, "ACCESS_POLICY": true,
+	"PROFILE_ENROLLMENT": true, "POST_AUTH_SESSION": true, "ENTITY_RISK": true, "DEVICE_SIGNAL_COLLECTION": true}
+
+// listAuthenticators answers GET /api/v1/authenticators (Identity Engine;
+// a Classic org has factors only and answers 404).
+func (s *Server) listAuthenticators(w http.ResponseWriter) {
+	if s.opts.Classic {
+		writeError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: authenticators (Path)")
+		return
+	}
+	out := []map[string]any{}
+	for _, a := range []struct{ id, key, typ, name, status string }{
+		{"aut0000000okta_verify", "okta_verify", "app", "Okta Verify", "ACTIVE"},
+		{"aut00000000000webauthn", "webauthn", "security_key", "Security Key or Biometric", "ACTIVE"},
+		{"aut0000000okta_password", "okta_password", "password", "Password", "ACTIVE"},
+		{"aut000000phone_number", "phone_number", "phone", "Phone", "ACTIVE"},
+		{"aut00000security_question", "security_question", "security_question", "Security Question", "INACTIVE"},
+		{"aut00000000okta_email", "okta_email", "email", "Email", "ACTIVE"},
+	} {
+		out = append(out, map[string]any{"id": a.id, "key": a.key, "type": a.typ, "name": a.name, "status": a.status,
+			"created": "2024-01-01T00:00:00.000Z", "lastUpdated": "2026-10-01T00:00:00.000Z", "settings": map[string]any{}})
+	}
+	writeJSON(w, out)
 }
 
 func (e Event) attr(a string) (string, bool) {
@@ -794,10 +945,18 @@ func (s *Server) eventJSON(e Event) map[string]any {
 	}
 }
 
-// listLogs implements the System Log: a polling request (no until) pages
-// through events in persistence order and always links to the next page,
-// even when it is empty; a bounded request (until) stops linking once
-// exhausted. The after cursor is opaque to clients.
+// logKey orders the System Log by persistence: the after cursor of polling
+// requests, opaque to clients.
+func logKey(e Event) string {
+	return fmt.Sprintf("%020d_%s", e.persisted().UnixNano(), e.UUID)
+}
+
+// listLogs implements the System Log. A polling request (no until) pages
+// through events in persistence order (since is a persistence time) and
+// always links to the next page, even when it is empty; a bounded request
+// (until) selects on published, sorted by published, and stops linking once
+// exhausted. Events persisted after the fake's clock are not visible yet.
+// The after cursor is opaque to clients.
 func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, q url.Values) {
 	limit := limitParam(q, 100, 1000)
 	if so := q.Get("sortOrder"); so != "" && so != "ASCENDING" && so != "DESCENDING" {
@@ -831,6 +990,12 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, q url.Values) 
 		writeError(w, http.StatusBadRequest, "E0000001", "Api validation failed: since")
 		return
 	}
+	after := q.Get("after")
+	if after != "" && !strings.HasPrefix(after, "1_") && !strings.HasPrefix(after, "2_") {
+		writeError(w, http.StatusBadRequest, "E0000031", "Invalid after cursor")
+		return
+	}
+	after = strings.TrimPrefix(strings.TrimPrefix(after, "1_"), "2_")
 	s.mu.Lock()
 	s.stats.LogRequests++
 	if !hasSince {
@@ -840,55 +1005,87 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, q url.Values) 
 		}
 		since = ref.Add(-7 * 24 * time.Hour)
 	}
-	start := 0
-	if a := q.Get("after"); a != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(a, "1"+"_"))
-		if err != nil || !strings.HasPrefix(a, "1_") || n < 0 || n > len(s.events) {
-			s.mu.Unlock()
-			writeError(w, http.StatusBadRequest, "E0000031", "Invalid after cursor")
-			return
-		}
-		start = n
-	} else {
-		for start < len(s.events) && s.events[start].Published.Before(since) {
-			start++
-		}
-	}
 	out := make([]map[string]any, 0, min(limit, 128))
-	pos := start
 	exhausted := true
-	for ; pos < len(s.events); pos++ {
-		e := s.events[pos]
-		if e.Published.Before(since) && (bounded || q.Get("after") == "") {
-			continue
+	var last string
+	if bounded {
+		var match []Event
+		for _, e := range s.events {
+			if !s.visible(e.persisted()) {
+				break
+			}
+			if e.Published.Before(since) || !e.Published.Before(until) || (ex != nil && !ex.eval(e.attr)) {
+				continue
+			}
+			match = append(match, e)
 		}
-		if bounded && !e.Published.Before(until) {
-			continue
+		slices.SortFunc(match, func(a, b Event) int {
+			if c := a.Published.Compare(b.Published); c != 0 {
+				return c
+			}
+			return strings.Compare(a.UUID, b.UUID)
+		})
+		for _, e := range match {
+			k := fmt.Sprintf("%020d_%s", e.Published.UnixNano(), e.UUID)
+			if after != "" && k <= after {
+				continue
+			}
+			if len(out) == limit {
+				exhausted = false
+				break
+			}
+			out = append(out, s.eventJSON(e))
+			last = k
 		}
-		if ex != nil && !ex.eval(e.attr) {
-			continue
+	} else {
+		last = after
+		for _, e := range s.events {
+			if !s.visible(e.persisted()) {
+				break
+			}
+			k := logKey(e)
+			if after != "" && k <= after {
+				continue
+			}
+			if after == "" && e.persisted().Before(since) {
+				continue
+			}
+			if ex != nil && !ex.eval(e.attr) {
+				last = k
+				continue
+			}
+			if len(out) == limit {
+				break
+			}
+			out = append(out, s.eventJSON(e))
+			last = k
 		}
-		if len(out) == limit {
-			exhausted = false
-			break
-		}
-		out = append(out, s.eventJSON(e))
 	}
 	s.stats.EventsServed += len(out)
 	s.mu.Unlock()
 	var next url.Values
-	if !bounded || !exhausted {
+	switch {
+	case bounded && !exhausted:
 		next = url.Values{}
-		keys := []string{"filter", "limit", "sortOrder", "q"}
-		if bounded {
-			keys = append(keys, "since", "until")
-		}
-		for _, k := range keys {
+		for _, k := range []string{"filter", "limit", "sortOrder", "q", "since", "until"} {
 			if v := q.Get(k); v != "" {
 				next.Set(k, v)
 			}
 		}
-		next.Set("after", "1_"+strconv.Itoa(pos))
+		next.Set("after", "2_"+last)
+	case !bounded:
+		next = url.Values{}
+		for _, k := range []string{"filter", "limit", "sortOrder", "q"} {
+			if v := q.Get(k); v != "" {
+				next.Set(k, v)
+			}
+		}
+		if last == "" {
+			// nothing persisted since `since` yet: keep polling from it
+			next.Set("since", ts(since))
+		} else {
+			next.Set("after", "1_"+last)
+		}
 	}
 	link(w, r, next)
 	writeJSON(w, out)

@@ -264,5 +264,9 @@ signed log written by two ledgers) or one PVC (one ledger, two agents).
 {{- fail (printf "agents: PVC %q would be shared by two agents; each agent needs its own ledger (set agents[].persistence.existingClaim, or leave it empty)" $claim) -}}
 {{- end -}}
 {{- $_ := set $claims $claim true -}}
+{{- $p := mergeOverwrite (deepCopy $.Values.persistence) ($a.persistence | default dict) -}}
+{{- if not $p.enabled -}}
+{{- fail (printf "persistence.enabled: false would give agent %q a new ledger and signing key on every %s: a second, forked log under the same agent id in the bucket. Keep persistence enabled (persistence.existingClaim reuses a volume); to move an agent to a new volume, run `tickmark ledger restore` on it first" $id (ternary "run" "restart" (eq $.Values.mode "cronjob"))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
