@@ -43,6 +43,8 @@ type Config struct {
 	Controls Controls `yaml:"controls"`
 	// TimestampAuthority, if set, stamps every checkpoint (RFC 3161).
 	TimestampAuthority *tsa.Config `yaml:"timestamp_authority"`
+	// Checks configures the control tests (default: the shipped set).
+	Checks Checks `yaml:"checks"`
 	// Verify pins the key verifiers expect (verify, verify --from-store,
 	// verify-package; --key and --key-id override it).
 	Verify Verify `yaml:"verify"`
@@ -157,6 +159,17 @@ func load(path string, build bool) (*Config, error) {
 			return nil, collectors.ConfigErrors{{Line: controlsLine(data), Key: "controls.file", Msg: "invalid control set: " + err.Error()}}
 		}
 	}
+	if f := c.Checks.File; f != "" && !filepath.IsAbs(f) {
+		c.Checks.File = filepath.Join(filepath.Dir(path), f)
+	}
+	if _, err := c.CheckSet(); err != nil {
+		var doc yaml.Node
+		l := 0
+		if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+			l = line(doc.Content[0], "checks")
+		}
+		return nil, collectors.ConfigErrors{{Line: l, Key: "checks", Msg: "invalid checks: " + err.Error()}}
+	}
 	return c, nil
 }
 
@@ -181,6 +194,7 @@ func parse(data []byte, build bool) (*Config, error) {
 		Collectors []yaml.Node  `yaml:"collectors"`
 		Controls   Controls     `yaml:"controls"`
 		TSA        *tsa.Config  `yaml:"timestamp_authority"`
+		Checks     Checks       `yaml:"checks"`
 		Verify     Verify       `yaml:"verify"`
 	}
 	var top topLevel
@@ -190,7 +204,7 @@ func parse(data []byte, build bool) (*Config, error) {
 		}
 		return nil, err
 	}
-	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Verify: top.Verify}
+	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Checks: top.Checks, Verify: top.Verify}
 	if err := ValidatePin(c.Verify.Key, c.Verify.KeyID); err != nil {
 		errs = append(errs, &collectors.ConfigError{Line: line(root, "verify"), Key: "verify", Msg: err.Error()})
 	}
@@ -203,6 +217,7 @@ func parse(data []byte, build bool) (*Config, error) {
 			errs = append(errs, &collectors.ConfigError{Line: line(tn, "ca_bundle"), Key: "timestamp_authority.ca_bundle", Msg: err.Error()})
 		}
 	}
+	c.validateChecks(root, &errs)
 	c.validateAgent(root, &errs)
 	c.validateStore(root, &errs)
 	if c.Runner.Concurrency < 0 {
@@ -215,6 +230,10 @@ func parse(data []byte, build bool) (*Config, error) {
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
+		}
+		if cc.Name == ChecksInstance {
+			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),
+				Msg: fmt.Sprintf("the name %q is reserved: check results are recorded under it", ChecksInstance)})
 		}
 		if prev, dup := names[cc.Name]; dup && cc.Name != "" {
 			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),
