@@ -207,6 +207,10 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 	return &runner.Runner{
 		Ledger: a.Ledger, Agent: a.Cfg.Agent.ID, Now: a.Now, Logger: a.Logger,
 		Concurrency: a.Cfg.Runner.Concurrency, Retries: retries, Version: Version, Observe: observe,
+		Limits: runner.Limits{
+			MaxArtifacts: a.Cfg.Runner.MaxArtifactsPerRun, MaxBytes: int64(a.Cfg.Runner.MaxBytesPerRun),
+			MaxControls: a.Cfg.Runner.MaxControlsPerArtifact, MaxPendingBytes: int64(a.Cfg.Runner.MaxPendingBytes),
+		},
 	}
 }
 
