@@ -20,3 +20,8 @@ var Crosswalks []byte
 //
 //go:embed controls.yaml
 var Controls []byte
+
+// Checks is the default set of control tests (checks.yaml).
+//
+//go:embed checks.yaml
+var Checks []byte

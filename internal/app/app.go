@@ -36,6 +36,8 @@ type App struct {
 	// StoreErr is why the store could not be opened, when Open was asked
 	// to defer that error (Options.DeferStoreError); Store is nil then.
 	StoreErr error
+	// CheckMetrics, if set, receives every check result (metrics).
+	CheckMetrics CheckMetrics
 }
 
 // Options for Open.
@@ -205,6 +207,10 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 	return &runner.Runner{
 		Ledger: a.Ledger, Agent: a.Cfg.Agent.ID, Now: a.Now, Logger: a.Logger,
 		Concurrency: a.Cfg.Runner.Concurrency, Retries: retries, Version: Version, Observe: observe,
+		Limits: runner.Limits{
+			MaxArtifacts: a.Cfg.Runner.MaxArtifactsPerRun, MaxBytes: int64(a.Cfg.Runner.MaxBytesPerRun),
+			MaxControls: a.Cfg.Runner.MaxControlsPerArtifact, MaxPendingBytes: int64(a.Cfg.Runner.MaxPendingBytes),
+		},
 	}
 }
 
@@ -212,6 +218,9 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
 	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
 	results := a.Runner(observe).Run(ctx, ccs)
+	if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
+		results = append(results, *cr)
+	}
 	for _, r := range results {
 		cs := CollectorSummary{Name: r.Collector, Type: r.Type, RunID: r.RunID, Outcome: r.Outcome, Attempts: r.Attempts,
 			Artifacts: r.Stats.Artifacts, Bytes: r.Stats.Bytes, ByControl: nonZero(r.Stats.ByControl), ByType: nonZero(r.Stats.ByType),

@@ -78,6 +78,7 @@ type daemon struct {
 	o        Options
 	log      *slog.Logger
 	runner   *runner.Runner
+	observe  func(runner.Result)
 	sem      chan struct{}
 	runCtx   context.Context // cancelled once the grace period is over
 	stopping chan struct{}   // closed when shutdown begins
@@ -124,6 +125,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	d.runner = o.App.Runner(observe)
+	d.observe = observe
+	if o.Metrics != nil && o.App.CheckMetrics == nil {
+		o.App.CheckMetrics = o.Metrics
+	}
 	limit := o.App.Cfg.Runner.Concurrency
 	if limit <= 0 {
 		limit = 4
@@ -267,6 +272,9 @@ func (d *daemon) job(cc *config.CollectorConfig, s cron.Schedule) cron.Job {
 			return
 		}
 		d.runner.RunOne(d.runCtx, cc)
+		if !d.isStopping() {
+			d.o.App.RunChecksAfter(d.runCtx, cc, d.observe)
+		}
 		if d.o.Metrics != nil {
 			d.o.Metrics.Scheduled(cc.Name, s.Next(time.Now().UTC()))
 		}

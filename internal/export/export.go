@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
@@ -65,15 +66,18 @@ type Options struct {
 
 // Manifest is manifest.json.
 type Manifest struct {
-	Format      string            `json:"format"`
-	Agent       string            `json:"agent"`
-	Origin      string            `json:"origin"`
-	From        time.Time         `json:"from"`
-	To          time.Time         `json:"to"`
-	Controls    []ManifestCtl     `json:"controls"`
-	Checkpoint  ManifestCP        `json:"checkpoint"`
-	Records     int               `json:"records"`
-	Bodies      int               `json:"evidence_files"`
+	Format     string        `json:"format"`
+	Agent      string        `json:"agent"`
+	Origin     string        `json:"origin"`
+	From       time.Time     `json:"from"`
+	To         time.Time     `json:"to"`
+	Controls   []ManifestCtl `json:"controls"`
+	Checkpoint ManifestCP    `json:"checkpoint"`
+	Records    int           `json:"records"`
+	Bodies     int           `json:"evidence_files"`
+	// CheckInputs counts the evidence files included as inputs of the
+	// window's check results (outside the selected controls).
+	CheckInputs int               `json:"check_inputs,omitempty"`
 	Unsigned    int               `json:"records_not_yet_signed"`
 	Keys        []string          `json:"keys"`
 	Checkpoints []int64           `json:"checkpoints"`
@@ -353,7 +357,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	// 3. Evidence by control, with the index rows.
 	cw := csvsafe.NewWriter(csvS.w)
 	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
-	var recs bitset
+	var recs, need bitset
 	unsigned := map[uint64]bool{}
 	buf := make([]byte, 256<<10)
 	for _, s := range sel {
@@ -388,6 +392,11 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 					return fmt.Errorf("record %d (%s): the body read from the source does not match its record (sha256 %x, %d bytes; record says %s, %d bytes): run `tickmark verify`", r.Seq, r.Type, sum, n, r.SHA256, r.Size)
 				}
 				recs.set(r.Seq)
+				if strings.HasPrefix(r.Type, checks.TypePrefix) {
+					if err := needInputs(ctx, src, r, &need); err != nil {
+						return err
+					}
+				}
 				if man.Bodies%1024 == 0 {
 					release(src)
 				}
@@ -405,6 +414,37 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		}
 		fmt.Fprintf(htmlS.w, "</tbody></table><p>%d file%s</p></section>\n", mc.Records, plural(mc.Records))
 		man.Controls = append(man.Controls, mc)
+	}
+	// 3b. The inputs of the check results, so that verify-package can
+	// re-evaluate them, filed under their first control.
+	for i := range uint64(len(need)) * 64 {
+		if !need.has(i) || recs.has(i) {
+			continue
+		}
+		if int64(i) >= latest.Size {
+			unsigned[i] = true
+			continue
+		}
+		r, err := src.Record(i)
+		if err != nil {
+			return nil, fmt.Errorf("input record %d of a check result: %w", i, err)
+		}
+		if len(r.Controls) == 0 {
+			continue
+		}
+		name := EvidenceFile(r.Controls[0], r)
+		sum, n, err := p.addBody(ctx, name, src, r, buf)
+		if err != nil {
+			return nil, fmt.Errorf("record %d (%s), an input of a check result: %w", r.Seq, r.Type, err)
+		}
+		if hex.EncodeToString(sum[:]) != r.SHA256 || int64(n) != r.Size {
+			return nil, fmt.Errorf("record %d (%s): the body read from the source does not match its record: run `tickmark verify`", r.Seq, r.Type)
+		}
+		recs.set(i)
+		man.Bodies++
+		man.CheckInputs++
+		at := r.CollectedAt.UTC().Format(time.RFC3339)
+		_ = cw.Write([]string{r.Controls[0], r.Type, r.Subject, at, r.SHA256, name, fmt.Sprint(r.Seq), r.Collector, RecordFile(r.Seq), ProofFile(r.Seq)})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -483,6 +523,30 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	}
 	return &Result{Root: root, Manifest: man, Files: files}, nil
 }
+
+// needInputs marks the input records of a check result.
+func needInputs(ctx context.Context, src readmodel.Source, r *evidence.Record, need *bitset) error {
+	body, err := src.Body(ctx, r)
+	if err != nil {
+		return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxResult))
+	if err != nil {
+		return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
+	}
+	res, err := checks.DecodeResult(b)
+	if err != nil {
+		return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
+	}
+	for _, in := range res.Inputs {
+		need.set(in.Seq)
+	}
+	return nil
+}
+
+// maxResult bounds a check result body read whole.
+const maxResult = 1 << 30
 
 // release asks a source that maps its data (the ledger) to drop mapped
 // pages from the resident set, so that memory stays bounded however many

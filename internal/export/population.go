@@ -1,12 +1,9 @@
 package export
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,74 +11,18 @@ import (
 	"mime"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
-// ItemSpec says how the items of an evidence type's bodies are found.
-type ItemSpec struct {
-	// Path is the top-level JSON field holding the array of items ("" =
-	// the body is the array, or found by the generic rule).
-	Path string
-	// Key lists fields (dotted paths) identifying an item; the first
-	// present is used. The generic candidates follow.
-	Key []string
-	// WithSubject prefixes the key with the artifact's subject (pull
-	// request numbers are unique only within a repository).
-	WithSubject bool
-	// Fields are shown in the population (dotted paths).
-	Fields []string
-	// ContentType, if set, is the only body type that holds items (other
-	// artifacts of the type, e.g. summaries, are skipped and counted).
-	ContentType string
-	// PerArtifact: each body (a JSON object) is one item, keyed by all the
-	// Key fields joined with "@" (a repository's branch: "org/repo@main").
-	PerArtifact bool
-}
-
-// ItemSpecs are the built-in evidence types' item locations. Types not
-// listed use the generic rule: a JSON array body is a list of items; a JSON
-// object's first array field named items, data, results, records, tickets,
-// users, events, alerts, members, pull_requests, trails, groups or values
-// (else its first array field) holds them; a CSV body has one item per row
-// keyed by its first column; anything else is one item per artifact.
-var ItemSpecs = map[string]ItemSpec{
-	"okta.users":               {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "created", "lastLogin", "mfa_enrolled"}},
-	"okta.deprovisioned_users": {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "statusChanged", "event_type", "actor.alternateId"}},
-	"okta.groups":              {Path: "members", Key: []string{"id"}, WithSubject: true, Fields: []string{"login", "status"}},
-	"okta.admins":              {Path: "users", Key: []string{"id"}, Fields: []string{"login", "status", "roles"}},
-	"okta.policies":            {Path: "policies", Key: []string{"policy.id"}, Fields: []string{"policy.name", "policy.type", "policy.status", "policy.priority"}},
-	"okta.system_log":          {Key: []string{"uuid"}, Fields: []string{"published", "eventType", "actor.alternateId", "outcome.result"}},
-	"github.org_members":       {Path: "members", Key: []string{"login", "id"}, Fields: []string{"login", "role", "two_factor_disabled"}},
-	"github.branch_protection": {PerArtifact: true, Key: []string{"repository", "branch"}, Fields: []string{"classic_protection_status", "effective.pull_request_required", "effective.required_approvals", "effective.force_push_blocked"}},
-	"github.pull_requests":     {Path: "pull_requests", Key: []string{"number"}, WithSubject: true, Fields: []string{"title", "author", "merged_at", "merged_by", "approved_by", "independent_approval"}},
-	"github.dependabot_alerts": {Path: "alerts", Key: []string{"number"}, WithSubject: true, Fields: []string{"state", "severity", "package", "ghsa_id", "created_at", "fixed_at", "dismissed_at"}},
-	"jira.change_tickets":      jiraSpec,
-	"jira.incidents":           jiraSpec,
-	"jira.access_requests":     jiraSpec,
-	"jira.offboarding":         jiraSpec,
-	"jira.vulnerabilities":     jiraSpec,
-	"jira.tickets":             jiraSpec,
-	"aws.cloudtrail.events":    {Path: "events", Key: []string{"EventId"}, Fields: []string{"EventTime", "EventName", "Username", "EventSource"}},
-	"aws.cloudtrail.trails":    {Path: "trails", Key: []string{"trail_arn", "name"}, Fields: []string{"name", "home_region", "log_file_validation_enabled"}},
-	"aws.iam.credential_report": {Key: []string{"arn"}, Fields: []string{"user", "password_enabled", "mfa_active", "access_key_1_active"},
-		ContentType: "text/csv"},
-}
-
-// maxObject bounds a per-artifact body decoded whole.
-const maxObject = 64 << 20
-
-var jiraSpec = ItemSpec{Path: "tickets", Key: []string{"key"}, Fields: []string{"summary", "type", "status", "created", "resolved"}}
-
-var (
-	genericArrays = []string{"items", "data", "results", "records", "tickets", "users", "events", "alerts", "members", "pull_requests", "trails", "groups", "values"}
-	genericKeys   = []string{"id", "key", "uuid", "number", "login", "EventId", "name"}
-)
+// Item layouts are declared with each evidence type in the collector SDK
+// (collectors.RegisterItems); types without one use the generic rule of
+// collectors.ReadItems.
 
 // Row is one item of a population, deduplicated across artifacts: the
 // latest artifact's version of it.
@@ -109,7 +50,7 @@ type Population struct {
 // BuildPopulation reads every artifact of typ collected in [from, to) and
 // extracts its items, streaming each body.
 func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from, to time.Time) (*Population, error) {
-	spec, known := ItemSpecs[typ]
+	spec, known := collectors.Items(typ)
 	pop := &Population{Type: typ, Fields: spec.Fields}
 	rows := map[string]*Row{}
 	err := src.Find(ledger.Query{Type: typ, From: from, To: to}, func(r *evidence.Record, _ []byte) error {
@@ -123,9 +64,6 @@ func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from
 			return nil
 		}
 		add := func(key, kind string, fields []string) {
-			if spec.WithSubject && kind == "item" {
-				key = r.Subject + "#" + key
-			}
 			row := rows[key]
 			if row == nil {
 				row = &Row{Key: key, Kind: kind, First: r.CollectedAt}
@@ -141,7 +79,10 @@ func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from
 			return fmt.Errorf("record %d (%s): %w", r.Seq, r.Type, err)
 		}
 		defer body.Close()
-		n, err := items(body, mt, spec, func(key string, fields []string) { add(key, "item", fields) })
+		n, err := collectors.ReadItems(body, r.ContentType, r.Subject, spec, func(it collectors.Item) error {
+			add(it.Key, "item", fields(it.Value, spec.Fields))
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("record %d (%s): reading items: %w", r.Seq, r.Type, err)
 		}
@@ -160,219 +101,17 @@ func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from
 	return pop, nil
 }
 
-// items calls fn for each item of a body and returns how many, or -1 when
-// the body is not a list of items.
-func items(body io.Reader, mediaType string, spec ItemSpec, fn func(key string, fields []string)) (int, error) {
-	switch mediaType {
-	case "text/csv":
-		cr := csv.NewReader(body)
-		cr.FieldsPerRecord = -1
-		head, err := cr.Read()
-		if err != nil {
-			return -1, nil
-		}
-		col := map[string]int{}
-		for i, h := range head {
-			col[h] = i
-		}
-		keyCol := 0
-		for _, k := range spec.Key {
-			if i, ok := col[k]; ok {
-				keyCol = i
-				break
-			}
-		}
-		n := 0
-		for {
-			rec, err := cr.Read()
-			if err == io.EOF {
-				return n, nil
-			}
-			if err != nil {
-				return n, err
-			}
-			fields := make([]string, len(spec.Fields))
-			for i, f := range spec.Fields {
-				if c, ok := col[f]; ok && c < len(rec) {
-					fields[i] = rec[c]
-				}
-			}
-			if keyCol < len(rec) {
-				fn(rec[keyCol], fields)
-				n++
-			}
-		}
-	case "application/json", "application/x-ndjson", "":
-	default:
-		return -1, nil
+// fields are an item's shown fields as text.
+func fields(v any, paths []string) []string {
+	out := make([]string, len(paths))
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return out
 	}
-	if spec.PerArtifact {
-		var obj map[string]any
-		dec := json.NewDecoder(io.LimitReader(body, maxObject))
-		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil {
-			return -1, nil
-		}
-		var parts []string
-		for _, k := range spec.Key {
-			if v := lookup(obj, k); v != "" {
-				parts = append(parts, v)
-			}
-		}
-		if len(parts) == 0 {
-			return -1, nil
-		}
-		fields := make([]string, len(spec.Fields))
-		for i, f := range spec.Fields {
-			fields[i] = lookup(obj, f)
-		}
-		fn(strings.Join(parts, "@"), fields)
-		return 1, nil
+	for i, f := range paths {
+		out[i] = collectors.ItemField(obj, f)
 	}
-	dec := json.NewDecoder(body)
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return -1, nil
-	}
-	stream := func(d *json.Decoder) (int, error) {
-		n := 0
-		for d.More() {
-			var it json.RawMessage
-			if err := d.Decode(&it); err != nil {
-				return n, err
-			}
-			key, fields := itemKey(it, spec)
-			fn(key, fields)
-			n++
-		}
-		return n, nil
-	}
-	if tok == json.Delim('[') {
-		return stream(dec)
-	}
-	if tok != json.Delim('{') {
-		return -1, nil
-	}
-	var fallback json.RawMessage
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return -1, err
-		}
-		k, _ := kt.(string)
-		preferred := spec.Path != "" && k == spec.Path || spec.Path == "" && contains(genericArrays, k)
-		if preferred {
-			t, err := dec.Token()
-			if err != nil {
-				return -1, err
-			}
-			if t == json.Delim('[') {
-				return stream(dec)
-			}
-			if d, ok := t.(json.Delim); ok {
-				if err := skipRest(dec, d); err != nil {
-					return -1, err
-				}
-			}
-			continue
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return -1, err
-		}
-		if spec.Path == "" && fallback == nil && len(v) > 0 && v[0] == '[' {
-			fallback = v
-		}
-	}
-	if fallback != nil {
-		d := json.NewDecoder(bytes.NewReader(fallback))
-		d.UseNumber()
-		if _, err := d.Token(); err != nil {
-			return -1, err
-		}
-		return stream(d)
-	}
-	return -1, nil
-}
-
-func skipRest(dec *json.Decoder, open json.Delim) error {
-	depth := 1
-	for depth > 0 {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if d, ok := t.(json.Delim); ok {
-			if d == '[' || d == '{' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
-}
-
-func itemKey(it json.RawMessage, spec ItemSpec) (string, []string) {
-	var obj map[string]any
-	fields := make([]string, len(spec.Fields))
-	if err := json.Unmarshal(it, &obj); err != nil {
-		// a scalar item is its own key
-		var s any
-		_ = json.Unmarshal(it, &s)
-		return fmt.Sprint(s), fields
-	}
-	for i, f := range spec.Fields {
-		fields[i] = lookup(obj, f)
-	}
-	for _, k := range append(append([]string{}, spec.Key...), genericKeys...) {
-		if v := lookup(obj, k); v != "" {
-			return v, fields
-		}
-	}
-	sum := sha256.Sum256(canonicalJSON(obj))
-	return fmt.Sprintf("sha256:%x", sum[:8]), fields
-}
-
-func lookup(obj map[string]any, path string) string {
-	var cur any = obj
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = m[p]
-	}
-	switch v := cur.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-}
-
-func canonicalJSON(v any) []byte {
-	b, _ := json.Marshal(v) // map keys sorted
-	return b
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
+	return out
 }
 
 // Header is the population CSV header.

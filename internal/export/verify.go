@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/publog"
@@ -53,12 +54,17 @@ type Report struct {
 	// Timestamps counts checkpoints whose RFC 3161 token verified; with
 	// TimestampChains false only the token's signature and imprint were
 	// checked (no TSA CA given).
-	Timestamps      int       `json:"timestamps_verified"`
-	TimestampChains bool      `json:"timestamp_chains_checked"`
-	TimestampTimes  []string  `json:"timestamp_times,omitempty"`
-	TreeSize        int64     `json:"tree_size"`
-	Problems        []Problem `json:"problems"`
-	OK              bool      `json:"ok"`
+	Timestamps      int      `json:"timestamps_verified"`
+	TimestampChains bool     `json:"timestamp_chains_checked"`
+	TimestampTimes  []string `json:"timestamp_times,omitempty"`
+	TreeSize        int64    `json:"tree_size"`
+	// Checks counts the check results in the package; ChecksReproduced
+	// those whose re-evaluation from the package's evidence gave the
+	// recorded result.
+	Checks           int       `json:"checks"`
+	ChecksReproduced int       `json:"checks_reproduced"`
+	Problems         []Problem `json:"problems"`
+	OK               bool      `json:"ok"`
 }
 
 // First returns the first problem, if any.
@@ -300,6 +306,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	type recInfo struct {
 		rec    *evidence.Record
 		bodies int
+		file   string // a verified evidence file of the record
 	}
 	records := map[uint64]*recInfo{}
 	for _, name := range order {
@@ -399,6 +406,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 			continue
 		}
 		ri.bodies++
+		ri.file = name
 		rep.Bodies++
 	}
 	seqs := make([]uint64, 0, len(records))
@@ -409,6 +417,46 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	for _, s := range seqs {
 		if records[s].bodies == 0 {
 			v.fail(RecordFile(s), "no evidence file for this record")
+		}
+	}
+	// 4b. Every check result re-evaluated from the package's own evidence.
+	lookup := func(seq uint64) (*evidence.Record, bool) {
+		ri, ok := records[seq]
+		if !ok || ri.file == "" {
+			return nil, false
+		}
+		return ri.rec, true
+	}
+	open := func(_ context.Context, r *evidence.Record) (io.ReadCloser, error) {
+		ri, ok := records[r.Seq]
+		if !ok || ri.file == "" {
+			return nil, fmt.Errorf("no evidence file of record %d", r.Seq)
+		}
+		return v.files[ri.file].f.Open()
+	}
+	for _, s := range seqs {
+		ri := records[s]
+		if !strings.HasPrefix(ri.rec.Type, checks.TypePrefix) || ri.file == "" {
+			continue
+		}
+		id := strings.TrimPrefix(ri.rec.Type, checks.TypePrefix)
+		b, err := v.read(ri.file, maxResult)
+		if err != nil {
+			v.fail(ri.file, "check %s: %v", id, err)
+			continue
+		}
+		res, err := checks.DecodeResult(b)
+		if err != nil {
+			v.fail(ri.file, "check %s: %v", id, err)
+			continue
+		}
+		rep.Checks++
+		diffs := checks.Recheck(context.Background(), ri.rec, res, lookup, open)
+		for _, d := range diffs {
+			v.fail(ri.file, "check %s: %s", id, d)
+		}
+		if len(diffs) == 0 {
+			rep.ChecksReproduced++
 		}
 	}
 	// 5. index.csv names only files that are there, with their hashes.

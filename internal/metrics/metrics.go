@@ -74,6 +74,8 @@ type Metrics struct {
 	pushes      *prometheus.CounterVec
 	pushSecs    prometheus.Histogram
 	scheduled   *prometheus.GaugeVec
+	checkFails  *prometheus.GaugeVec
+	checkFailed *prometheus.GaugeVec
 }
 
 // New creates the metrics in a new registry.
@@ -109,8 +111,13 @@ func New(o Options) *Metrics {
 			Help: "Duration of checkpoint signing and push to the store.", Buckets: DurationBuckets}),
 		scheduled: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "collector_next_run_timestamp_seconds",
 			Help: "When the daemon will next start the collector (Unix time)."}, []string{"collector"}),
+		checkFails: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "check_failures",
+			Help: "Exceptions in the latest result of each control test (0: passing)."}, []string{"check"}),
+		checkFailed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "check_failing",
+			Help: "1 when the latest result of the control test failed, 0 when it passed; absent when it could not be evaluated."}, []string{"check"}),
 	}
-	reg.MustRegister(m.runs, m.duration, m.artifacts, m.bytes, m.lastSuccess, m.lastRun, m.skipped, m.panics, m.pushes, m.pushSecs, m.scheduled)
+	reg.MustRegister(m.runs, m.duration, m.artifacts, m.bytes, m.lastSuccess, m.lastRun, m.skipped, m.panics, m.pushes, m.pushSecs, m.scheduled,
+		m.checkFails, m.checkFailed)
 	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info", Help: "The running tickmark's version (always 1)."}, []string{"version"})
 	bi.WithLabelValues(o.Version).Set(1)
 	reg.MustRegister(bi)
@@ -121,6 +128,22 @@ func New(o Options) *Metrics {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
+}
+
+// CheckResult records a control test's latest result.
+func (m *Metrics) CheckResult(check, status string, exceptions int) {
+	switch status {
+	case "pass", "fail":
+		m.checkFails.WithLabelValues(check).Set(float64(exceptions))
+		v := 0.0
+		if status == "fail" {
+			v = 1
+		}
+		m.checkFailed.WithLabelValues(check).Set(v)
+	default: // no data or an error: nothing is claimed
+		m.checkFails.DeleteLabelValues(check)
+		m.checkFailed.DeleteLabelValues(check)
+	}
 }
 
 // Registry returns the registry (for tests and custom handlers).

@@ -39,6 +39,8 @@ type Runner struct {
 	Version string
 	// Observe, if set, is called after each collector run (metrics).
 	Observe func(Result)
+	// Limits bound each collector run (zero fields: the defaults).
+	Limits Limits
 }
 
 // Result is the outcome of one collector run.
@@ -176,7 +178,8 @@ func (r *Runner) attempt(ctx context.Context, cc *config.CollectorConfig, runID 
 		return collectors.Retryable(err)
 	}
 	defer seg.Close()
-	em := &emitter{l: r.Ledger, seg: seg, cc: cc, agent: r.Agent, runID: runID, version: r.Version, now: r.now, stats: stats}
+	em := &emitter{l: r.Ledger, seg: seg, cc: cc, agent: r.Agent, runID: runID, version: r.Version, now: r.now, stats: stats, limits: r.Limits,
+		baseArtifacts: stats.Artifacts, baseBytes: stats.Bytes}
 	timeout := cc.Timeout.D()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

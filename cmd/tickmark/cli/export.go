@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
@@ -63,7 +65,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 					}
 					if m.Criterion == "" {
 						c := m.Controls[0]
-						sel = append(sel, export.Selection{ID: c.ID, Types: c.Evidence, Title: c.Title})
+						sel = append(sel, export.Selection{ID: c.ID, Types: append(append([]string(nil), c.Evidence...), checkTypes(v.cfg, c.ID)...), Title: c.Title})
 					} else if cr, ok := v.set.Catalog.Criterion(id); ok {
 						sel = append(sel, export.Selection{ID: cr.ID, Title: cr.Title})
 					} else {
@@ -128,4 +130,21 @@ func plural2(n int) string {
 		return "was"
 	}
 	return "were"
+}
+
+// checkTypes are the result types of the checks that test control id: an
+// organisation control's export includes its check results (and, through
+// them, their inputs).
+func checkTypes(cfg *config.Config, id string) []string {
+	set, err := cfg.CheckSet()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range set.Checks {
+		if slices.Contains(c.Controls, id) {
+			out = append(out, c.Type())
+		}
+	}
+	return out
 }

@@ -111,6 +111,7 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 			return failErr(err, "")
 		}
 		observe = m.Observe
+		a.CheckMetrics = m
 	}
 	sum, runErr := a.RunOnce(e.ctx, ccs, observe)
 	if m != nil {

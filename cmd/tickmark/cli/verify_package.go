@@ -78,6 +78,9 @@ compare the key IDs printed here with the organisation's published ones.`,
 					}
 					fmt.Fprintf(w, "RFC 3161 timestamps: %d (%s): %v\n", rep.Timestamps, how, rep.TimestampTimes)
 				}
+				if rep.Checks > 0 {
+					fmt.Fprintf(w, "check results: %d, %d reproduced by re-evaluating their rules over the package's own evidence\n", rep.Checks, rep.ChecksReproduced)
+				}
 				if rep.OK {
 					fmt.Fprintf(w, "OK: every file hash, checkpoint signature, checkpoint consistency (%d), inclusion proof (tree size %d) and body verified\n", rep.Consistent, rep.TreeSize)
 					return nil
