@@ -130,8 +130,11 @@ type Config struct {
 	ExternalID string `yaml:"external_id"`
 	// Evidence selects what to collect (default: all).
 	Evidence []string `yaml:"evidence"`
-	// EventNames replaces the default list of security-relevant events.
-	EventNames []string `yaml:"event_names"`
+	// EventNames and EventSources replace, together, the default lookups
+	// of security-relevant events: by EventName, and by EventSource (write
+	// events kept, every event of signin.amazonaws.com).
+	EventNames   []string `yaml:"event_names"`
+	EventSources []string `yaml:"event_sources"`
 	// EventDelay is how far behind the run's clock the events window ends,
 	// so that events CloudTrail delivers late are not skipped (default 15m;
 	// 0s is allowed).

@@ -821,3 +821,44 @@ func TestLateEventCaughtByOverlap(t *testing.T) {
 	collectIDs(t, third, got)
 	assertOnce(t, got)
 }
+
+// Families are selected by EventSource as well as by name: a source
+// lookup keeps write events, skips read-only ones, and does not repeat an
+// event its name lookup collected.
+func TestEventsSelectedBySource(t *testing.T) {
+	e := newEnv(t, false)
+	at := now.Add(-3 * time.Hour)
+	e.fake.AddEvents("us-east-1",
+		awsfake.Event{EventID: "sso-write", EventName: "CreatePermissionSet", EventSource: "sso.amazonaws.com", Username: "admin", Time: at},
+		awsfake.Event{EventID: "sso-assign", EventName: "CreateAccountAssignment", EventSource: "sso.amazonaws.com", Username: "admin", Time: at.Add(time.Minute)},
+		awsfake.Event{EventID: "sso-read", EventName: "ListPermissionSets", EventSource: "sso.amazonaws.com", Username: "auditor", Time: at, ReadOnly: true},
+		awsfake.Event{EventID: "iam-saml", EventName: "CreateSAMLProvider", EventSource: "iam.amazonaws.com", Username: "admin", Time: at},
+		awsfake.Event{EventID: "iam-pwpolicy", EventName: "UpdateAccountPasswordPolicy", EventSource: "iam.amazonaws.com", Username: "admin", Time: at},
+		awsfake.Event{EventID: "iam-read", EventName: "ListUsers", EventSource: "iam.amazonaws.com", Username: "scanner", Time: at, ReadOnly: true},
+	)
+	cfg := "regions: [us-east-1]\nendpoint: " + e.url + "\nevidence: [cloudtrail_events]\nevent_names: [CreateUser]\nevent_sources: [sso.amazonaws.com, iam.amazonaws.com]\n"
+	res := run(t, cfg, collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[string]int{}
+	for _, a := range byType(res, awscol.TypeEvents) {
+		var b struct {
+			Source string `json:"event_source"`
+			Events []struct{ EventId, EventName string }
+		}
+		if err := json.Unmarshal(a.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.Events {
+			got[ev.EventName]++
+			if b.Source != "" && !strings.HasSuffix(a.Subject, "/source:"+b.Source) {
+				t.Errorf("source artifact subject %q", a.Subject)
+			}
+		}
+	}
+	want := map[string]int{"CreatePermissionSet": 1, "CreateAccountAssignment": 1, "CreateSAMLProvider": 1, "UpdateAccountPasswordPolicy": 1, "CreateUser": 3}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("collected %v, want %v (read-only events of a source skipped, CreateUser once)", got, want)
+	}
+}

@@ -269,25 +269,7 @@ func (o *Org) serveSTS(w http.ResponseWriter, r *http.Request, auth sigv4, acct 
 		o.keys[akid] = target
 		o.keyRole[akid] = roleARN
 		o.mu.Unlock()
-		type creds struct {
-			AccessKeyId     string `xml:"AccessKeyId"`
-			SecretAccessKey string `xml:"SecretAccessKey"`
-			SessionToken    string `xml:"SessionToken"`
-			Expiration      string `xml:"Expiration"`
-		}
-		type user struct {
-			AssumedRoleId string `xml:"AssumedRoleId"`
-			Arn           string `xml:"Arn"`
-		}
-		type result struct {
-			Credentials     creds `xml:"Credentials"`
-			AssumedRoleUser user  `xml:"AssumedRoleUser"`
-		}
-		exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-		writeQuery(w, stsNS, "AssumeRole", result{
-			Credentials:     creds{akid, "fake-assumed-secret-" + akid, "fake-session-token-" + akid, exp},
-			AssumedRoleUser: user{"AROACKCEVSQ6C2EXAMPLE:" + session, strings.Replace(strings.Replace(roleARN, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/" + session},
-		})
+		writeAssumeRole(w, akid, roleARN, session)
 	default:
 		writeQueryError(w, stsNS, http.StatusBadRequest, "InvalidAction", "Could not find operation "+action+" for version 2011-06-15")
 	}

@@ -205,26 +205,7 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, auth sigv4) {
 		s.mu.Lock()
 		s.roles[akid] = role
 		s.mu.Unlock()
-		type creds struct {
-			AccessKeyId     string `xml:"AccessKeyId"`
-			SecretAccessKey string `xml:"SecretAccessKey"`
-			SessionToken    string `xml:"SessionToken"`
-			Expiration      string `xml:"Expiration"`
-		}
-		type user struct {
-			AssumedRoleId string `xml:"AssumedRoleId"`
-			Arn           string `xml:"Arn"`
-		}
-		type result struct {
-			Credentials     creds `xml:"Credentials"`
-			AssumedRoleUser user  `xml:"AssumedRoleUser"`
-		}
-		// Credentials expire on the wall clock: the SDK's cache checks them against it.
-		exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-		writeQuery(w, stsNS, "AssumeRole", result{
-			Credentials:     creds{akid, "fake-assumed-secret-" + akid, "fake-session-token-" + akid, exp},
-			AssumedRoleUser: user{"AROACKCEVSQ6C2EXAMPLE:" + form.Get("RoleSessionName"), role + "/" + form.Get("RoleSessionName")},
-		})
+		writeAssumeRole(w, akid, role, form.Get("RoleSessionName"))
 	default:
 		writeQueryError(w, stsNS, http.StatusBadRequest, "InvalidAction", "Could not find operation "+action+" for version 2011-06-15")
 	}
@@ -276,4 +257,28 @@ func writeQueryError(w http.ResponseWriter, ns string, status int, code, msg str
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// writeAssumeRole answers AssumeRole with credentials for akid.
+func writeAssumeRole(w http.ResponseWriter, akid, role, session string) {
+	type creds struct {
+		AccessKeyId     string `xml:"AccessKeyId"`
+		SecretAccessKey string `xml:"SecretAccessKey"`
+		SessionToken    string `xml:"SessionToken"`
+		Expiration      string `xml:"Expiration"`
+	}
+	type user struct {
+		AssumedRoleId string `xml:"AssumedRoleId"`
+		Arn           string `xml:"Arn"`
+	}
+	type result struct {
+		Credentials     creds `xml:"Credentials"`
+		AssumedRoleUser user  `xml:"AssumedRoleUser"`
+	}
+	// Credentials expire on the wall clock: the SDK's cache checks them against it.
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	writeQuery(w, stsNS, "AssumeRole", result{
+		Credentials:     creds{akid, "fake-assumed-secret-" + akid, "fake-session-token-" + akid, exp},
+		AssumedRoleUser: user{"AROACKCEVSQ6C2EXAMPLE:" + session, strings.Replace(strings.Replace(role, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/" + session},
+	})
 }
