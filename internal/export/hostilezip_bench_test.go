@@ -93,4 +93,3 @@ func lastLine(b []byte) []byte {
 	}
 	return nil
 }
-
