@@ -1,7 +1,9 @@
 // Package okta collects SOC 2 access-control evidence from an Okta org:
-// users with their MFA factors, deprovisioned users with who did it,
-// groups with members and app assignments, admin role holders, policies,
-// and the security-relevant System Log, incrementally.
+// users with their MFA factors classified, deprovisioned users with who did
+// it, groups with members, who is assigned to which app, every admin (users,
+// groups, service apps, API tokens) with role targets, every policy with its
+// rules, the org's authenticators, and the security-relevant System Log,
+// incrementally.
 //
 // It sends plain requests over the engine's rate-limit-aware transport
 // (collectors/httpx, one budget per Okta endpoint family), authenticated
@@ -184,7 +186,7 @@ func evidenceType(short string) string {
 func init() {
 	collectors.Register(collectors.Definition{
 		Type:    "okta",
-		Summary: "Okta users and MFA, deprovisioning, groups, admins, policies and the System Log",
+		Summary: "Okta users and MFA, deprovisioning, groups, app assignments, admins, policies, authenticators and the System Log",
 		EvidenceTypes: []collectors.EvidenceType{
 			{Name: TypeUsers, Controls: []string{"CC6.1", "CC6.2", "CC6.3"}, Description: "every user with status, lifecycle dates and enrolled MFA factors"},
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},
