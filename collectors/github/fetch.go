@@ -375,8 +375,18 @@ func permissionHint(path string, resp *http.Response) string {
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Checks: read\""
 	case strings.HasSuffix(path, "/status"):
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Commit statuses: read\""
+	case strings.Contains(path, "/code-scanning/"):
+		need = "classic token: security_events; fine-grained token or GitHub App: repository permission \"Code scanning alerts: read\""
+	case strings.Contains(path, "/secret-scanning/"):
+		need = "classic token: repo or security_events; fine-grained token or GitHub App: repository permission \"Secret scanning alerts: read\""
+	case strings.HasSuffix(path, "/invitations"):
+		need = "an organisation owner's credentials (classic token: admin:org or read:org as an owner; fine-grained token or GitHub App: organization permission \"Members: read\")"
+	case strings.Contains(path, "/rule-suites"):
+		need = "classic token: repo (repository administrators only); fine-grained token or GitHub App: repository permission \"Administration: read\""
 	case strings.Contains(path, "/pulls"):
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Pull requests: read\""
+	case strings.HasSuffix(path, "/commits") || strings.HasSuffix(path, "/branches"):
+		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Contents: read\""
 	case strings.HasPrefix(path, "/orgs/") && strings.HasSuffix(path, "/repos"), strings.HasPrefix(path, "/repos/"):
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Metadata: read\""
 	case strings.HasPrefix(path, "/orgs/"):
