@@ -18,20 +18,29 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors/okta/oktafake"
 )
 
-// The access token is replaced before it expires, not after a refusal.
-func TestTokenRefreshedBeforeExpiry(t *testing.T) {
+// fakeApp starts a fake org with a service app and returns an OAuth client
+// of that app (DPoP on).
+func fakeApp(t *testing.T, opts oktafake.Options) (*oktafake.Server, string, *oauthClient) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := oktafake.New(oktafake.Options{ClientID: "0oaapp", PublicKey: &key.PublicKey, TokenLifetime: 10 * time.Minute})
+	opts.ClientID, opts.PublicKey = "0oaapp", &key.PublicKey
+	f := oktafake.New(opts)
 	u := f.Start()
-	defer f.Close()
+	t.Cleanup(f.Close)
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	o, err := newOAuthClient(http.DefaultClient, u, "0oaapp", "", pemKey, []string{"okta.users.read"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, u, o
+}
+
+// The access token is replaced before it expires, not after a refusal.
+func TestTokenRefreshedBeforeExpiry(t *testing.T) {
+	f, _, o := fakeApp(t, oktafake.Options{TokenLifetime: 10 * time.Minute})
 	clock := time.Now()
 	o.now = func() time.Time { return clock }
 	ctx := context.Background()
@@ -56,18 +65,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 // A token the server expired early is replaced once, and the request that
 // was refused is sent again with the new token and a fresh proof.
 func TestExpiredTokenReplacedOnRefusal(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := oktafake.New(oktafake.Options{Users: 3, ClientID: "0oaapp", PublicKey: &key.PublicKey})
-	u := f.Start()
-	defer f.Close()
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	o, err := newOAuthClient(http.DefaultClient, u, "0oaapp", "", pemKey, []string{"okta.users.read"}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, u, o := fakeApp(t, oktafake.Options{Users: 3})
 	a := &api{hc: http.DefaultClient, org: u, oauth: o, agent: "test"}
 	var users []oktaUser
 	if _, err := a.get(context.Background(), "GET /api/v1/users", "/api/v1/users", &users); err != nil || len(users) == 0 {
