@@ -50,7 +50,9 @@ func TestSeveralOrganisations(t *testing.T) {
 		t.Errorf("merged pull requests per org %v, want acme %d beta %d", got, acme.MergedInWindow(since, now), beta.MergedInWindow(since, now))
 	}
 	// The second run continues both organisations' windows from the one cursor.
-	srv.Update(func(o *ghfake.Org) { o.AddMergedPull("service-001", "dev003", "dev004", "CHG-5 later", now.Add(2*time.Hour)) })
+	srv.Update(func(o *ghfake.Org) {
+		o.AddMergedPull("service-001", "dev003", "dev004", "CHG-5 later", now.Add(2*time.Hour))
+	})
 	second := collectortest.Run(t, collectortest.Build(t, "github", cfg), collectortest.Options{Now: now.Add(3 * time.Hour), Cursor: first.Cursor})
 	if second.Err != nil {
 		t.Fatal(second.Err)
