@@ -375,6 +375,12 @@ func permissionHint(path string, resp *http.Response) string {
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Checks: read\""
 	case strings.HasSuffix(path, "/status"):
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Commit statuses: read\""
+	case strings.Contains(path, "/code-scanning/"):
+		need = "classic token: security_events; fine-grained token or GitHub App: repository permission \"Code scanning alerts: read\""
+	case strings.Contains(path, "/secret-scanning/"):
+		need = "classic token: repo or security_events; fine-grained token or GitHub App: repository permission \"Secret scanning alerts: read\""
+	case strings.HasSuffix(path, "/invitations"):
+		need = "an organisation owner's credentials (classic token: admin:org or read:org as an owner; fine-grained token or GitHub App: organization permission \"Members: read\")"
 	case strings.Contains(path, "/rule-suites"):
 		need = "classic token: repo (repository administrators only); fine-grained token or GitHub App: repository permission \"Administration: read\""
 	case strings.Contains(path, "/pulls"):

@@ -36,6 +36,10 @@ const (
 	EvPullRequests     = "github.pull_requests"
 	EvDependabotAlerts = "github.dependabot_alerts"
 	EvRepositories     = "github.repositories"
+	EvRepositoryAccess = "github.repository_access"
+	EvInvitations      = "github.invitations"
+	EvCodeScanning     = "github.code_scanning_alerts"
+	EvSecretScanning   = "github.secret_scanning_alerts"
 )
 
 //go:embed sample.yaml
@@ -50,6 +54,14 @@ var evidenceTypes = []collectors.EvidenceType{
 		Description: "every commit that landed on the selected branches in the window, attributed to the merged pull request that brought it (with reviews, committers, strict independent approval and the reason when not, checks at merge, issue keys) or recorded as a direct push (with the rule-suite evaluation where visible)"},
 	{Name: EvDependabotAlerts, Controls: []string{"CC7.1"},
 		Description: "open, fixed and dismissed Dependabot alerts with severity and age; repositories with alerts disabled are recorded as such"},
+	{Name: EvRepositoryAccess, Controls: []string{"CC6.2", "CC6.3"},
+		Description: "per repository: the teams with their permission and the direct collaborators with their role, outside collaborators marked (null when the credentials may not list them)"},
+	{Name: EvInvitations, Controls: []string{"CC6.2"},
+		Description: "pending organisation invitations with role, inviter and age (organisation owners only; null otherwise)"},
+	{Name: EvCodeScanning, Controls: []string{"CC7.1"},
+		Description: "code-scanning alerts of every state with rule, severity, tool and age; repositories without code scanning recorded as such"},
+	{Name: EvSecretScanning, Controls: []string{"CC7.1"},
+		Description: "secret-scanning alerts of every state with secret type, resolution and age (the secret itself is never requested); repositories without secret scanning recorded as such"},
 	{Name: EvRepositories, Controls: []string{"CC6.1", "CC8.1"},
 		Description: "the run's population: repositories the credentials can see against the organisation's own totals, the filters applied, and each repository's outcome (collected, empty, or failed with its finding); complete or partial"},
 }
@@ -58,6 +70,8 @@ var evidenceTypes = []collectors.EvidenceType{
 var evidenceNames = map[string]string{
 	"org_members": EvOrgMembers, "branch_protection": EvBranchProtection,
 	"pull_requests": EvPullRequests, "dependabot_alerts": EvDependabotAlerts,
+	"repository_access": EvRepositoryAccess, "invitations": EvInvitations,
+	"code_scanning_alerts": EvCodeScanning, "secret_scanning_alerts": EvSecretScanning,
 }
 
 func init() {
@@ -148,7 +162,7 @@ func (c *Config) Validate() error {
 	}
 	for _, e := range c.Evidence {
 		if _, ok := evidenceNames[strings.TrimPrefix(e, "github.")]; !ok {
-			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts")
+			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts, repository_access, invitations, code_scanning_alerts, secret_scanning_alerts")
 		}
 	}
 	for _, r := range c.Repos {
@@ -262,6 +276,15 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			return err
 		}
 		if err := em.unit(ctx, []collectors.Artifact{a}, nil, true); err != nil {
+			return err
+		}
+	}
+	if c.cfg.wants(EvInvitations) {
+		a, err := r.invitations(ctx)
+		if err != nil {
+			return err
+		}
+		if err := em.unit(ctx, []collectors.Artifact{a}, nil, false); err != nil {
 			return err
 		}
 	}
@@ -396,6 +419,25 @@ func (r *run) repoUnit(ctx context.Context, repo repoInfo, em *unitEmitter) erro
 		case err == nil:
 			arts = append(arts, a)
 		case !local(EvDependabotAlerts, err):
+			return fail(err)
+		}
+	}
+	for _, k := range []struct {
+		ev  string
+		get func() (collectors.Artifact, error)
+	}{
+		{EvRepositoryAccess, func() (collectors.Artifact, error) { return r.repositoryAccess(ctx, repo) }},
+		{EvCodeScanning, func() (collectors.Artifact, error) { return r.scanAlerts(ctx, repo, codeScanning) }},
+		{EvSecretScanning, func() (collectors.Artifact, error) { return r.scanAlerts(ctx, repo, secretScanning) }},
+	} {
+		if !r.cfg.wants(k.ev) {
+			continue
+		}
+		a, err := k.get()
+		switch {
+		case err == nil:
+			arts = append(arts, a)
+		case !local(k.ev, err):
 			return fail(err)
 		}
 	}

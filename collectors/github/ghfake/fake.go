@@ -292,6 +292,11 @@ func (s *Server) handler() http.Handler {
 		{"GET /repos/{owner}/{repo}/commits/{ref}/status", repoScopes, s.combinedStatus},
 		{"GET /repos/{owner}/{repo}/dependabot/alerts", []string{"security_events", "repo"}, s.listAlerts},
 		{"GET /repos/{owner}/{repo}/branches", repoScopes, s.listBranches},
+		{"GET /repos/{owner}/{repo}/teams", repoScopes, s.listRepoTeams},
+		{"GET /repos/{owner}/{repo}/collaborators", repoScopes, s.listCollaborators},
+		{"GET /repos/{owner}/{repo}/code-scanning/alerts", []string{"security_events", "repo"}, s.listCodeAlerts},
+		{"GET /repos/{owner}/{repo}/secret-scanning/alerts", []string{"security_events", "repo"}, s.listSecretAlerts},
+		{"GET /orgs/{org}/invitations", orgScopes, s.listInvitations},
 		{"GET /repos/{owner}/{repo}/rulesets/rule-suites", repoScopes, s.listRuleSuites},
 		{"GET /repos/{owner}/{repo}/commits", repoScopes, s.listCommits},
 		{"GET /repos/{owner}/{repo}/commits/{ref}/pulls", repoScopes, s.commitPulls},
@@ -1469,4 +1474,121 @@ func (s *Server) listRuleSuites(r *http.Request) (int, any) {
 			"ref": rs.Ref, "repository_id": rp.ID, "repository_name": rp.Name, "pushed_at": ts(rs.PushedAt), "result": rs.Result, "evaluation_result": rs.EvaluationResult})
 	}
 	return http.StatusOK, orEmpty(page(w(r), r, out))
+}
+
+func (s *Server) listRepoTeams(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	out := make([]map[string]any, 0, len(rp.Teams))
+	for i, t := range rp.Teams {
+		out = append(out, map[string]any{"id": 300 + i, "slug": t.Slug, "name": t.Name, "permission": t.Permission, "privacy": "closed",
+			"url": "https://api.github.com/orgs/" + s.org.Login + "/teams/" + t.Slug})
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+// listCollaborators answers ?affiliation=outside|direct|all. GitHub
+// requires push access to the repository ("must have push access").
+func (s *Server) listCollaborators(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if !isOwner(r) {
+		return errBody(http.StatusForbidden, "Must have push access to view repository collaborators.", "/collaborators/collaborators#list-repository-collaborators")
+	}
+	outside := map[string]bool{}
+	for _, u := range s.org.Outside {
+		outside[u.Login] = true
+	}
+	aff := r.URL.Query().Get("affiliation")
+	out := []map[string]any{}
+	for _, c := range rp.Collaborators {
+		if aff == "outside" && !outside[c.Login] {
+			continue
+		}
+		m := s.userByLogin(c.Login)
+		m["role_name"] = c.Permission
+		m["permissions"] = map[string]bool{"admin": c.Permission == "admin", "maintain": c.Permission == "maintain" || c.Permission == "admin",
+			"push": c.Permission != "pull" && c.Permission != "triage", "triage": c.Permission != "pull", "pull": true}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+func (s *Server) listCodeAlerts(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if rp.CodeScanningOff {
+		return errBody(http.StatusForbidden, "Advanced Security must be enabled for this repository to use code scanning.", "/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository")
+	}
+	full := s.org.Login + "/" + rp.Name
+	out := []map[string]any{}
+	for _, a := range rp.CodeAlerts {
+		m := map[string]any{"number": a.Number, "state": a.State, "created_at": ts(a.CreatedAt), "updated_at": ts(a.CreatedAt),
+			"url":      fmt.Sprintf("https://api.github.com/repos/%s/code-scanning/alerts/%d", full, a.Number),
+			"html_url": fmt.Sprintf("https://github.com/%s/security/code-scanning/%d", full, a.Number),
+			"fixed_at": nil, "dismissed_at": nil, "dismissed_by": nil, "dismissed_reason": nil, "dismissed_comment": nil,
+			"rule": map[string]any{"id": a.Rule, "severity": a.Severity, "security_severity_level": map[string]string{"error": "high", "warning": "medium", "note": "low"}[a.Severity],
+				"description": "Query " + a.Rule, "name": a.Rule, "tags": []string{"security"}},
+			"tool":                 map[string]any{"name": a.Tool, "version": "2.19.0", "guid": nil},
+			"most_recent_instance": map[string]any{"ref": "refs/heads/" + rp.DefaultBranch, "state": a.State, "location": map[string]any{"path": "main.go", "start_line": 10}}}
+		if a.State == "dismissed" {
+			m["dismissed_at"], m["dismissed_by"], m["dismissed_reason"] = ts(a.ClosedAt), s.userByLogin(a.ClosedBy), a.Reason
+		}
+		if a.State == "fixed" {
+			m["fixed_at"] = ts(a.ClosedAt)
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+func (s *Server) listSecretAlerts(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if rp.SecretScanningOff {
+		return errBody(http.StatusNotFound, "Secret scanning is disabled on this repository.", "/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository")
+	}
+	full := s.org.Login + "/" + rp.Name
+	hide := r.URL.Query().Get("hide_secret") == "true"
+	out := []map[string]any{}
+	for _, a := range rp.SecretAlerts {
+		m := map[string]any{"number": a.Number, "state": a.State, "created_at": ts(a.CreatedAt), "updated_at": ts(a.CreatedAt),
+			"url":         fmt.Sprintf("https://api.github.com/repos/%s/secret-scanning/alerts/%d", full, a.Number),
+			"html_url":    fmt.Sprintf("https://github.com/%s/security/secret-scanning/%d", full, a.Number),
+			"secret_type": a.SecretType, "secret_type_display_name": a.SecretType, "validity": "unknown",
+			"resolution": nil, "resolved_at": nil, "resolved_by": nil, "push_protection_bypassed": false, "publicly_leaked": false}
+		if !hide {
+			m["secret"] = a.Secret
+		}
+		if a.State == "resolved" {
+			m["resolution"], m["resolved_at"], m["resolved_by"] = a.Reason, ts(a.ClosedAt), s.userByLogin(a.ClosedBy)
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+// listInvitations: organisation owners only.
+func (s *Server) listInvitations(r *http.Request) (int, any) {
+	if st, v := s.checkOrg(r); st != 0 {
+		return st, v
+	}
+	if !isOwner(r) {
+		return errBody(http.StatusForbidden, "You must be an admin to view organization invitations.", "/orgs/members#list-pending-organization-invitations")
+	}
+	out := []map[string]any{}
+	for _, in := range s.org.Invitations {
+		out = append(out, map[string]any{"id": in.ID, "login": nilIfEmpty(in.Login), "email": nilIfEmpty(in.Email), "role": in.Role,
+			"created_at": ts(in.CreatedAt), "inviter": s.userByLogin(in.Inviter), "team_count": 0, "invitation_source": "member",
+			"node_id": fmt.Sprintf("OI_%d", in.ID), "failed_at": nil, "failed_reason": nil})
+	}
+	return http.StatusOK, page(w(r), r, out)
 }
