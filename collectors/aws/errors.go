@@ -70,6 +70,8 @@ func classify(action, region string, err error) error {
 			detail += ": " + msg
 		}
 		switch {
+		case deniedCodes[code] && action == "sts:AssumeRole":
+			return collectors.Permanent(fmt.Errorf("%s: access denied (%s); the role must exist, its trust policy must admit the agent's identity with this external ID, and the agent needs sts:AssumeRole on it (see deploy/iam/tickmark-member-role-trust-policy.json)", where, detail))
 		case deniedCodes[code]:
 			return collectors.Permanent(fmt.Errorf("%s: access denied (%s); the credentials need the IAM permission %s (%s)", where, detail, action, policyHint))
 		case authCodes[code]:

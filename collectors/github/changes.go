@@ -251,7 +251,7 @@ var errStopPaging = errors.New("stop paging")
 // changes collects the change population of one repository.
 func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtection) (*collectors.Artifact, pullState, bool, error) {
 	r.mu.Lock()
-	prev := r.state.Pulls[repo.Name]
+	prev := r.state.Pulls[r.pullKey(repo)]
 	r.mu.Unlock()
 	from := r.req.Since
 	readFrom := from

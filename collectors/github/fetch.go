@@ -40,7 +40,8 @@ type run struct {
 	perms       futures[*string]
 
 	orgInfo           orgSettings
-	visible, archived int // repositories listed, archived among them
+	visible, archived int  // repositories listed, archived among them
+	multiOrg          bool // several organisations share the cursor
 }
 
 // ---- cursor ----
@@ -153,18 +154,14 @@ func (st *cursorState) put(key string, e *cacheEntry) {
 	st.cacheBytes += len(e.Data)
 }
 
-// prune drops cache entries this run did not use and pull-request marks of
-// repositories no longer collected.
-func (st *cursorState) prune(repos []repoInfo) {
+// prune drops cache entries this run did not use and the change windows of
+// repositories no longer collected (keep holds the keys to keep).
+func (st *cursorState) prune(keep map[string]bool) {
 	for k, e := range st.Cache {
 		if !e.used {
 			st.cacheBytes -= len(e.Data)
 			delete(st.Cache, k)
 		}
-	}
-	keep := map[string]bool{}
-	for _, r := range repos {
-		keep[r.Name] = true
 	}
 	for k := range st.Pulls {
 		if !keep[k] {

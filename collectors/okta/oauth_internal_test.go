@@ -111,3 +111,36 @@ func TestPrivateKeyForms(t *testing.T) {
 		t.Fatalf("a public JWK was accepted or quoted: %v", err)
 	}
 }
+
+// The fake refuses a DPoP proof sent twice, as Okta does: a transport that
+// resent a request unchanged would be caught by the tests.
+func TestReplayedProofRefused(t *testing.T) {
+	f, u, o := fakeApp(t, oktafake.Options{Users: 3})
+	ctx := context.Background()
+	tok, err := o.token(ctx, "GET /api/v1/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(req *http.Request) *http.Response {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		o.observe(resp)
+		return resp
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u+"/api/v1/users", nil)
+	for attempt := 0; attempt < 2; attempt++ { // the first proof may lack the nonce
+		if err := o.authorize(req, tok); err != nil {
+			t.Fatal(err)
+		}
+		if resp := send(req.Clone(ctx)); resp.StatusCode == http.StatusOK {
+			break
+		}
+	}
+	resp := send(req.Clone(ctx)) // the same proof again
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "already used") || f.OAuth().Rejected["replay"] != 1 {
+		t.Fatalf("a replayed proof got %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}

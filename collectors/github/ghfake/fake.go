@@ -123,7 +123,9 @@ type Server struct {
 	inFlight atomic.Int64
 
 	mu       sync.Mutex
-	org      *Org
+	org      *Org // the organisation the current request is about
+	primary  *Org
+	others   []*Org
 	tokens   map[string]Token
 	app      *App
 	faults   []*Fault
@@ -144,7 +146,7 @@ func (s *Server) Hits() []Hit {
 // New starts a fake serving org on 127.0.0.1. tokens maps accepted
 // personal access tokens to their scopes.
 func New(org *Org, tokens map[string]Token) *Server {
-	s := &Server{org: org, tokens: map[string]Token{}, used: map[string]int{}}
+	s := &Server{org: org, primary: org, tokens: map[string]Token{}, used: map[string]int{}}
 	for k, v := range tokens {
 		s.tokens[k] = v
 	}
@@ -196,7 +198,28 @@ func (s *Server) Inject(f Fault) (remove func()) {
 func (s *Server) Update(fn func(o *Org)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fn(s.org)
+	fn(s.primary)
+}
+
+// AddOrg serves another organisation (its login must differ).
+func (s *Server) AddOrg(o *Org) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.others = append(s.others, o)
+}
+
+// selectOrg points s.org at the organisation a request names (under s.mu).
+func (s *Server) selectOrg(r *http.Request) {
+	s.org = s.primary
+	name := r.PathValue("org")
+	if name == "" {
+		name = r.PathValue("owner")
+	}
+	for _, o := range s.others {
+		if o.Login == name {
+			s.org = o
+		}
+	}
 }
 
 // Stats returns a copy of the counters.
@@ -518,6 +541,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), writerKey{}, w), tokenKey{}, tk))
 	s.mu.Lock()
+	s.selectOrg(r)
 	if s.OnRequest != nil {
 		s.OnRequest(s.org, r)
 	}
