@@ -28,12 +28,12 @@ const maxBody = 64 << 20
 
 // api is the Jira client of one run.
 type api struct {
-	c          *gojira.Client
-	site       *url.URL // the site (base_url): the account evidence names
-	pacer      *pacer
+	c     *gojira.Client
+	site  *url.URL // the site (base_url): the account evidence names
+	pacer *pacer
 	// noBulk is set when the site has no bulk changelog endpoint: each
 	// changelog is then paged through /rest/api/3/issue/{key}/changelog.
-	noBulk atomic.Bool
+	noBulk     atomic.Bool
 	deployment string // cloud | datacenter
 	loc        *time.Location
 	// approverName is the approver field's display name.
