@@ -260,41 +260,47 @@ func (r *run) collect(ctx context.Context) error {
 	if err := r.resolveRegions(ctx); err != nil {
 		return err
 	}
-	var trails []trailInfo
-	var err error
+	// An AWS error in one evidence type (a denied permission, a throttled
+	// region) is reported, and the other types are still collected; an
+	// engine error or cancellation stops the run.
+	var errs []error
+	step := func(err error) bool {
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil || !collectors.IsClassified(err) {
+			errs = append(errs[:0], err)
+			return false
+		}
+		errs = append(errs, err)
+		return true
+	}
 	c := r
+	ok := true
 	if c.cfg.wants(EvTrails) || c.cfg.wants(EvDigests) {
-		if trails, err = r.collectTrails(ctx, c.cfg.wants(EvTrails)); err != nil {
-			return err
-		}
+		trails, err := r.collectTrails(ctx, c.cfg.wants(EvTrails))
 		r.trails = trails
+		ok = step(err)
 	}
-	if c.cfg.wants(EvCredentialReport) {
-		if err := r.collectCredentialReport(ctx); err != nil {
-			return err
-		}
+	if ok && c.cfg.wants(EvCredentialReport) {
+		ok = step(r.collectCredentialReport(ctx))
 	}
-	if c.cfg.wants(EvDigests) {
-		if err := r.collectDigests(ctx, trails); err != nil {
-			return err
-		}
+	if ok && c.cfg.wants(EvDigests) && r.trails != nil {
+		ok = step(r.collectDigests(ctx, r.trails))
 	}
-	if c.cfg.wants(EvIAMIdentity) {
-		if err := r.collectIAMIdentity(ctx); err != nil {
-			return err
-		}
+	if ok && c.cfg.wants(EvIAMIdentity) {
+		ok = step(r.collectIAMIdentity(ctx))
 	}
-	if c.cfg.wants(EvIdentityCenter) {
-		if err := r.collectIdentityCenter(ctx); err != nil {
-			return err
-		}
+	if ok && c.cfg.wants(EvIdentityCenter) {
+		ok = step(r.collectIdentityCenter(ctx))
 	}
-	if c.cfg.wants(EvEvents) {
-		if err := r.collectEvents(ctx); err != nil {
-			return err
-		}
+	if ok && c.cfg.wants(EvEvents) {
+		step(r.collectEvents(ctx))
 	}
-	return nil
+	if ctx.Err() != nil && len(errs) > 0 {
+		return ctx.Err()
+	}
+	return joinClassified(errs)
 }
 
 // emitAndCheckpoint emits arts and commits them with the cursor after

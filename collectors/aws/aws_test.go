@@ -943,3 +943,22 @@ func TestLogFilesCheckedAgainstDigests(t *testing.T) {
 		t.Errorf("log_files: none read %d files, missing %v", none.Checked, none.Missing)
 	}
 }
+
+// One denied evidence type or region is an error the run reports; the
+// others are still collected.
+func TestOneDeniedPartCollectsTheRest(t *testing.T) {
+	e := newEnv(t, false)
+	defer e.fake.SetFault("iam:GenerateCredentialReport", awsfake.FaultAccessDenied)()
+	res := run(t, e.config("evidence: [iam_credential_report, cloudtrail_trails, cloudtrail_events]\nevent_names: [ConsoleLogin]\n"), collectortest.Options{})
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "iam:GenerateCredentialReport") || collectors.IsRetryable(res.Err) {
+		t.Fatalf("want the denial reported as a permanent error, got %v", res.Err)
+	}
+	if len(byType(res, awscol.TypeTrails)) != 3 {
+		t.Errorf("trails not collected")
+	}
+	got := map[string]int{}
+	collectIDs(t, res, got)
+	if len(got) != 65 { // 60 in us-east-1, 5 in eu-west-1
+		t.Errorf("events of both regions not collected after the denial: %d", len(got))
+	}
+}

@@ -108,3 +108,26 @@ func httpStatus(err error) int {
 	}
 	return 0
 }
+
+// joinClassified combines the errors of several evidence types or regions:
+// one is returned as it is; several are one error naming each, retryable
+// only if every one is.
+func joinClassified(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	msgs := make([]string, len(errs))
+	retry := true
+	for i, e := range errs {
+		msgs[i] = e.Error()
+		retry = retry && collectors.IsRetryable(e)
+	}
+	err := fmt.Errorf("%d failures: %s", len(errs), strings.Join(msgs, "; "))
+	if retry {
+		return collectors.Retryable(err)
+	}
+	return collectors.Permanent(err)
+}
