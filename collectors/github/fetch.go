@@ -61,10 +61,14 @@ type cursorState struct {
 
 type pullState struct {
 	Until time.Time `json:"until"` // end of the last window (the next one re-reads from Until minus the overlap)
-	// Heads are the branch heads at the end of the last window, kept only
-	// when nothing beyond the window was seen: an unchanged head means
+	// Heads are the branch heads the last run read: the next run lists the
+	// commits between them and the new heads, and an unchanged head means
 	// nothing landed.
 	Heads map[string]string `json:"heads,omitempty"`
+	// Rescan marks branches where a pull request merged after the window
+	// end was seen: their pull requests are read again next run even if
+	// the head has not moved.
+	Rescan map[string]bool `json:"rescan,omitempty"`
 	// Seen are the pull requests ("pr:N") and commits ("sha:X") already
 	// emitted inside the overlap of the next window, with their time.
 	Seen map[string]time.Time `json:"seen,omitempty"`
