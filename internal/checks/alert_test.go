@@ -22,8 +22,12 @@ func TestTransitionsAndPayloads(t *testing.T) {
 		t.Fatalf("alerts %v, want %s", ids, want)
 	}
 	for format, check := range map[string]func(map[string]any) bool{
-		"json":  func(m map[string]any) bool { return m["check"] == "a" && m["previous_status"] == "pass" && m["exceptions"] == 1.0 },
-		"slack": func(m map[string]any) bool { return m["text"] == "tickmark: check a (a title) is failing: 1 exception in 4 items (controls CM-01; was pass)\n• k: m" },
+		"json": func(m map[string]any) bool {
+			return m["check"] == "a" && m["previous_status"] == "pass" && m["exceptions"] == 1.0
+		},
+		"slack": func(m map[string]any) bool {
+			return m["text"] == "tickmark: check a (a title) is failing: 1 exception in 4 items (controls CM-01; was pass)\n• k: m"
+		},
 		"teams": func(m map[string]any) bool {
 			return m["@type"] == "MessageCard" && m["@context"] == "https://schema.org/extensions" && m["title"] == "Check a is failing"
 		},
