@@ -11,8 +11,13 @@ export PATH := $(GOBIN):$(PATH)
 test: tools vet unit race fuzz chart
 
 # Everything the tests need that Go modules do not bring: the real S3 server,
-# and govulncheck for the dependency check.
-tools: $(VERSITYGW) $(GOVULNCHECK)
+# govulncheck for the dependency check and, for the console's browser tests,
+# Debian's chromium.
+tools: $(VERSITYGW) $(GOVULNCHECK) chromium
+
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
 
 $(VERSITYGW):
 	$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0

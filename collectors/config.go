@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -224,11 +225,17 @@ func DecodeStrict(n *yaml.Node, v any, path string) error {
 	var errs ConfigErrors
 	w := &walker{errs: &errs, paths: map[int]string{}}
 	w.check(n, reflect.TypeOf(v), path)
-	if len(errs) > 0 {
-		return errs
-	}
+	// Unknown keys do not stop the decoding: the known ones are decoded and
+	// checked too, so one pass reports every problem.
 	if err := n.Decode(v); err != nil {
-		return yamlError(err, n, path, w.paths)
+		derr := yamlError(err, n, path, w.paths)
+		if ces, ok := AsConfigErrors(derr); ok {
+			return sortedErrs(append(errs, ces...))
+		}
+		if len(errs) > 0 {
+			return sortedErrs(append(errs, &ConfigError{Line: n.Line, Key: path, Msg: derr.Error()}))
+		}
+		return derr
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		if err := val.Validate(); err != nil {
@@ -243,12 +250,20 @@ func DecodeStrict(n *yaml.Node, v any, path string) error {
 						ce.Line = n.Line
 					}
 				}
-				return ces
+				return sortedErrs(append(errs, ces...))
 			}
-			return ConfigErrors{{Line: n.Line, Key: path, Msg: err.Error()}}
+			return sortedErrs(append(errs, &ConfigError{Line: n.Line, Key: path, Msg: err.Error()}))
 		}
 	}
+	if len(errs) > 0 {
+		return errs
+	}
 	return nil
+}
+
+func sortedErrs(errs ConfigErrors) ConfigErrors {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return errs
 }
 
 // FieldLine returns the line of key in a mapping node (or the node's own

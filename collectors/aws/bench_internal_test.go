@@ -67,7 +67,7 @@ func BenchmarkEventsPageArtifact(b *testing.B) {
 	in := &cloudtrail.LookupEventsInput{StartTime: aws.Time(benchNow.Add(-24 * time.Hour)), EndTime: aws.Time(benchNow)}
 	b.ReportAllocs()
 	for b.Loop() {
-		a := r.eventsArtifact("us-east-1", "ConsoleLogin", in, 1, evs, true, ts(benchNow.Add(-24*time.Hour)), 0)
+		a := r.eventsArtifact("us-east-1", "ConsoleLogin", in, 1, evs, true, ts(benchNow.Add(-24*time.Hour)), 0, 0)
 		if len(a.Body) == 0 {
 			b.Fatal("empty")
 		}

@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -72,4 +73,52 @@ func BenchmarkCollectDigestsDay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(24, "digests/op")
+}
+
+// BenchmarkOrganization collects a whole organisation (every evidence type,
+// organisation-trail digests from the log archive, log files all read) at
+// growing accounts x regions, one event name so the run measures the
+// collector, not the LookupEvents pacing (see docs/benchmarks/aws.md for
+// what the pacing adds). peak-heap-MB is sampled every 5 ms and includes
+// the in-process fakes.
+func BenchmarkOrganization(b *testing.B) {
+	for _, sz := range []struct{ accounts, regions int }{{5, 2}, {10, 4}, {25, 4}, {50, 4}} {
+		regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "af-south-1"}[:sz.regions]
+		b.Run(fmt.Sprintf("%dx%d", sz.accounts, sz.regions), func(b *testing.B) {
+			e := newOrgEnv(b, sz.accounts, regions, true)
+			cfg := e.config("event_names: [ConsoleLogin]\n" + e.archiveConfig())
+			b.ReportAllocs()
+			var peak uint64
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				var ms runtime.MemStats
+				t := time.NewTicker(5 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						runtime.ReadMemStats(&ms)
+						peak = max(peak, ms.HeapInuse)
+					}
+				}
+			}()
+			for b.Loop() {
+				res := collectortest.Run(b, collectortest.Build(b, "aws", cfg), collectortest.Options{Now: now, Since: now.Add(-6 * time.Hour), Timeout: 10 * time.Minute})
+				if res.Err != nil {
+					b.Fatal(res.Err)
+				}
+				if n := len(statuses(b, res)); n != sz.accounts {
+					b.Fatalf("%d accounts collected, want %d", n, sz.accounts)
+				}
+			}
+			close(stop)
+			<-done
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(sz.accounts*sz.regions), "ms/account-region")
+		})
+	}
 }

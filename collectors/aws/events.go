@@ -2,9 +2,11 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,65 +17,59 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 )
 
-// Security-relevant management events, by what they evidence. IAM and
-// Organizations are global services: CloudTrail records their events in
-// us-east-1, so they are looked up there only.
+// Security-relevant management events, by what they evidence: families
+// whose every write matters are looked up by EventSource (write events
+// kept), the rest by EventName. IAM and Organizations are global services:
+// CloudTrail records their events in the partition's global region, so
+// they are looked up there only.
 var (
-	// console sign-in, with and without MFA (the record says which)
-	signInEvents = []string{"ConsoleLogin"}
-	// IAM identities, credentials, MFA and policies (CC6.1-CC6.3)
-	iamEvents = []string{
-		"CreateUser", "DeleteUser", "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-		"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
-		"EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice",
-		"AddUserToGroup", "RemoveUserFromGroup",
-		"AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy", "DeleteUserPolicy",
-		"AttachGroupPolicy", "DetachGroupPolicy", "PutGroupPolicy",
-		"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
-		"CreateRole", "DeleteRole", "UpdateAssumeRolePolicy",
-		"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
-	}
 	// role assumption by people and federations (AssumeRoleWithWebIdentity,
 	// mostly workloads, is left out: it is high-volume machine traffic)
-	stsEvents = []string{"AssumeRole", "AssumeRoleWithSAML", "SwitchRole"}
-	// AWS Organizations: accounts and service control policies
-	orgEvents = []string{
-		"CreateAccount", "InviteAccountToOrganization", "RemoveAccountFromOrganization", "LeaveOrganization",
-		"AttachPolicy", "DetachPolicy", "UpdatePolicy", "EnablePolicyType", "DisablePolicyType",
-	}
+	stsEvents = []string{"AssumeRole", "AssumeRoleWithSAML"}
 	// KMS keys (CreateGrant is left out: EBS and others call it constantly)
 	kmsEvents = []string{"DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"}
-	// CloudTrail itself and the other monitors (CC7.2)
-	monitoringEvents = []string{
-		"CreateTrail", "UpdateTrail", "DeleteTrail", "StopLogging", "StartLogging", "PutEventSelectors",
-		"StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDetector",
-	}
-	// S3 bucket policies and public access
+	// the configuration recorder (CC7.2)
+	configEvents = []string{"StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel"}
+	// S3 bucket policies, public access, encryption and versioning
 	s3Events = []string{
 		"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl",
 		"PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
 		"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
+		"PutBucketEncryption", "DeleteBucketEncryption", "PutBucketVersioning",
 	}
-	// security groups (CC6.6, CC8.1)
+	// security groups and flow logs (CC6.6, CC7.2, CC8.1)
 	securityGroupEvents = []string{
 		"CreateSecurityGroup", "DeleteSecurityGroup", "ModifySecurityGroupRules",
 		"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
 		"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+		"DeleteFlowLogs",
 	}
 )
 
-// DefaultEventNames are the events collected when event_names is not set.
-var DefaultEventNames = slices.Concat(signInEvents, iamEvents, stsEvents, orgEvents, kmsEvents, monitoringEvents, s3Events, securityGroupEvents)
+// DefaultEventNames are looked up by EventName when neither event_names nor
+// event_sources is set.
+var DefaultEventNames = slices.Concat(stsEvents, kmsEvents, configEvents, s3Events, securityGroupEvents)
 
-// globalEventNames are looked up only in the partition's global-service
-// region (us-east-1, us-gov-west-1, cn-north-1) by default.
-var globalEventNames = func() map[string]bool {
-	m := map[string]bool{}
-	for _, n := range slices.Concat(iamEvents, orgEvents) {
-		m[n] = true
-	}
-	return m
-}()
+// DefaultEventSources are looked up by EventSource when neither
+// event_names nor event_sources is set: every write event of IAM (users,
+// credentials, MFA devices, policies, permissions boundaries, SAML and
+// OIDC providers, the password policy), Organizations, IAM Identity Center
+// (sso, sso-directory, identitystore: permission sets, assignments, users,
+// groups), CloudTrail, GuardDuty and Security Hub, and every sign-in event
+// (console and Identity Center sign-ins, MFA checks, role switches).
+var DefaultEventSources = []string{
+	"signin.amazonaws.com", "iam.amazonaws.com", "organizations.amazonaws.com",
+	"sso.amazonaws.com", "sso-directory.amazonaws.com", "identitystore.amazonaws.com",
+	"cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "securityhub.amazonaws.com",
+}
+
+// globalSources are looked up only in the partition's global region.
+var globalSources = map[string]bool{"iam.amazonaws.com": true, "organizations.amazonaws.com": true}
+
+// allEventsSources keep read-only events too (a sign-in is what matters).
+var allEventsSources = map[string]bool{"signin.amazonaws.com": true}
+
+const sourcePrefix = "source:"
 
 const (
 	lookupPageSize = 50                  // the documented maximum
@@ -138,34 +134,59 @@ type window struct {
 	After string `json:"after,omitempty"`
 }
 
-func (r *run) eventNames(region string) []string {
-	if len(r.cfg.EventNames) > 0 {
-		return r.cfg.EventNames
+// lookups are the queries of a region: event names, and event sources
+// prefixed "source:".
+func (r *run) lookups(region string) []string {
+	names, sources := r.cfg.EventNames, r.cfg.EventSources
+	if len(names) == 0 && len(sources) == 0 {
+		names, sources = DefaultEventNames, DefaultEventSources
 	}
-	var out []string
-	for _, n := range DefaultEventNames {
-		if globalEventNames[n] && region != globalRegion(r.partition) {
+	out := slices.Clone(names)
+	for _, src := range sources {
+		if len(r.cfg.EventSources) == 0 && globalSources[src] && region != globalRegion(r.partition) {
 			continue
 		}
-		out = append(out, n)
+		out = append(out, sourcePrefix+src)
 	}
 	return out
 }
 
 func (r *run) collectEvents(ctx context.Context) error {
-	if gr := globalRegion(r.partition); len(r.cfg.EventNames) == 0 && !containsStr(r.regions, gr) {
+	if gr := globalRegion(r.partition); len(r.cfg.EventNames) == 0 && len(r.cfg.EventSources) == 0 && !containsStr(r.regions, gr) {
 		r.req.Logger.Warn("IAM and Organizations events are recorded in "+gr+", which is not collected: they are not collected", "evidence_type", TypeEvents, "account", r.account)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// one region failing (denied, throttled) does not stop the others; an
+	// engine error does
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g errgroup.Group
 	g.SetLimit(regionWorkers)
+	var mu sync.Mutex
+	var errs []error
 	for _, region := range r.regions {
-		g.Go(func() error { return r.regionEvents(gctx, region) })
+		g.Go(func() error {
+			err := r.regionEvents(gctx, region)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				if !collectors.IsClassified(err) {
+					cancel()
+				}
+			}
+			return nil
+		})
 	}
-	err := g.Wait()
-	if err != nil && ctx.Err() != nil {
+	_ = g.Wait()
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return err
+	for _, e := range errs {
+		if !collectors.IsClassified(e) && !errors.Is(e, context.Canceled) {
+			return e
+		}
+	}
+	return joinClassified(errs)
 }
 
 func parseTS(s string) time.Time {
@@ -212,9 +233,15 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 		if start.After(end) || (done != "" && !end.After(parseTS(done))) {
 			return nil // the clock has not moved past the last window
 		}
-		win = window{Start: ts(start), End: ts(end), Pending: r.eventNames(region), After: done}
+		win = window{Start: ts(start), End: ts(end), Pending: r.lookups(region), After: done}
 	}
 	ct := r.cloudTrail(region)
+	byName := map[string]bool{}
+	for _, l := range r.lookups(region) {
+		if !strings.HasPrefix(l, sourcePrefix) {
+			byName[l] = true
+		}
+	}
 	nextFrom := parseTS(win.End).Add(time.Second).Add(-r.overlap()) // where the next window starts
 	for len(win.Pending) > 0 {
 		name := win.Pending[0]
@@ -226,10 +253,15 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 		for _, id := range win.Skip {
 			skip[id] = true
 		}
+		attr := cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name)}
+		src, bySource := strings.CutPrefix(name, sourcePrefix)
+		if bySource {
+			attr = cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyEventSource, AttributeValue: aws.String(src)}
+		}
 		in := &cloudtrail.LookupEventsInput{
 			StartTime:        aws.Time(parseTS(win.Start)),
 			EndTime:          aws.Time(parseTS(upper)),
-			LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name)}},
+			LookupAttributes: []cttypes.LookupAttribute{attr},
 			MaxResults:       aws.Int32(lookupPageSize),
 		}
 		page := 0
@@ -241,7 +273,7 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			page++
 			var kept []cttypes.Event
 			oldest := time.Time{}
-			already := 0
+			already, readOnly := 0, 0
 			for _, e := range out.Events {
 				t := aws.ToTime(e.EventTime).UTC()
 				if oldest.IsZero() || t.Before(oldest) {
@@ -250,6 +282,13 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 				id := aws.ToString(e.EventId)
 				if skip[id] {
 					continue
+				}
+				if bySource && !allEventsSources[src] && aws.ToString(e.ReadOnly) == "true" {
+					readOnly++ // a source lookup keeps write events
+					continue
+				}
+				if bySource && byName[aws.ToString(e.EventName)] {
+					continue // looked up by its name in this window
 				}
 				if seenID[id] {
 					already++ // emitted by an earlier window (overlap) or lookup
@@ -284,7 +323,7 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 			}
 			var arts []collectors.Artifact
 			if len(kept) > 0 {
-				arts = append(arts, r.eventsArtifact(region, name, in, page, kept, last, win.Start, already))
+				arts = append(arts, r.eventsArtifact(region, name, in, page, kept, last, win.Start, already, readOnly))
 			}
 			finished := last && len(nw.Pending) == 0
 			if finished {
@@ -325,7 +364,7 @@ type eventDoc struct {
 	CloudTrailEvent string             `json:"CloudTrailEvent"`
 }
 
-func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInput, page int, evs []cttypes.Event, last bool, winStart string, already int) collectors.Artifact {
+func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInput, page int, evs []cttypes.Event, last bool, winStart string, already, readOnly int) collectors.Artifact {
 	docs := make([]eventDoc, 0, len(evs))
 	newest, oldest := time.Time{}, time.Time{}
 	for _, e := range evs {
@@ -351,16 +390,26 @@ func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInp
 		wStart = parseTS(winStart)
 	}
 	wEnd := aws.ToTime(in.EndTime).UTC()
-	query := fmt.Sprintf("LookupAttributes=[EventName=%s] StartTime=%s EndTime=%s MaxResults=%d", name, ts(aws.ToTime(in.StartTime)), ts(wEnd), lookupPageSize)
+	lookup := name // the subject's last part: an event name or source:<event source>
+	attr := "EventName=" + name
+	key := "event_name"
+	if src, ok := strings.CutPrefix(name, sourcePrefix); ok {
+		attr, key, name = "EventSource="+src, "event_source", src
+	}
+	query := fmt.Sprintf("LookupAttributes=[%s] StartTime=%s EndTime=%s MaxResults=%d", attr, ts(aws.ToTime(in.StartTime)), ts(wEnd), lookupPageSize)
 	body := map[string]any{
-		"account": r.account, "region": region, "event_name": name, "query": query, "page": page,
+		"account": r.account, "region": region, key: name, "query": query, "page": page,
 		"window_start": ts(wStart), "window_end": ts(wEnd), "events": docs,
 		"already_collected_skipped": already,
+	}
+	if key == "event_source" && !allEventsSources[name] {
+		body["read_only_skipped"] = readOnly
+		body["filter"] = "write events only (ReadOnly=false), applied by the collector; events whose name is looked up by name are in that lookup's artifacts"
 	}
 	src := r.source("cloudtrail:LookupEvents", region, query)
 	src.Pages, src.Items, src.Complete = 1, len(docs), last
 	return collectors.Artifact{
-		Type: TypeEvents, Subject: r.account + "/" + region + "/" + name, ContentType: "application/json",
+		Type: TypeEvents, Subject: r.account + "/" + region + "/" + lookup, ContentType: "application/json",
 		Body: mustJSON(body), ObservedAt: newest, WindowStart: wStart, WindowEnd: wEnd, Source: src,
 	}
 }
@@ -368,11 +417,18 @@ func (r *run) eventsArtifact(region, name string, in *cloudtrail.LookupEventsInp
 // windowArtifact records that a region's window was looked up completely
 // for every event name, so a window without events is evidence too.
 func (r *run) windowArtifact(region string, win window) collectors.Artifact {
-	names := r.eventNames(region)
+	var names, sources []string
+	for _, l := range r.lookups(region) {
+		if src, ok := strings.CutPrefix(l, sourcePrefix); ok {
+			sources = append(sources, src)
+		} else {
+			names = append(names, l)
+		}
+	}
 	body := map[string]any{
 		"account": r.account, "region": region, "window_start": win.Start, "window_end": win.End,
-		"event_names": names, "complete": true,
-		"note": "every listed event name was looked up over the whole window; events are in the aws.cloudtrail.events artifacts of subject " + r.account + "/" + region + "/<event name>",
+		"event_names": orEmpty(names), "event_sources": orEmpty(sources), "complete": true,
+		"note": "every listed event name and event source was looked up over the whole window; events are in the aws.cloudtrail.events artifacts of subject " + r.account + "/" + region + "/<event name> or /source:<event source>",
 	}
 	if win.After != "" {
 		body["reread_overlap"] = map[string]any{
@@ -380,7 +436,7 @@ func (r *run) windowArtifact(region string, win window) collectors.Artifact {
 			"note": "this part was collected before and was read again for events CloudTrail delivered late; events already collected (by EventId) were skipped, late ones are in this window's events artifacts",
 		}
 	}
-	src := r.source("cloudtrail:LookupEvents", region, "EventName in ["+strings.Join(names, ",")+"]")
+	src := r.source("cloudtrail:LookupEvents", region, "EventName in ["+strings.Join(names, ",")+"]; EventSource in ["+strings.Join(sources, ",")+"]")
 	src.Complete = true
 	return collectors.Artifact{
 		Type: TypeEvents, Subject: r.account + "/" + region, ContentType: "application/json", Body: mustJSON(body),

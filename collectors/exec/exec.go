@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,6 +63,9 @@ func (c *Config) Validate() error {
 	var errs collectors.ConfigErrors
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		errs = append(errs, &collectors.ConfigError{Key: "command", Msg: "is required: the program and its arguments as a list"})
+	} else if err := c.findProgram(); err != nil {
+		errs = append(errs, &collectors.ConfigError{Key: "command", Msg: err.Error(),
+			Hint: "the image has no shell: ship the program (a static binary, or a script with its interpreter) in a volume or a derived image; see docs/exec-protocol.md"})
 	}
 	for _, e := range c.Env {
 		if e == "" || strings.ContainsAny(e, "= ") {
@@ -79,6 +83,32 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = 64 << 20
+	}
+	return nil
+}
+
+// findProgram checks that the program exists and is executable where the
+// agent runs: a name without a slash is looked up in PATH; a relative path is
+// relative to dir, as it will be when the command runs.
+func (c *Config) findProgram() error {
+	prog := c.Command[0]
+	if !strings.Contains(prog, "/") {
+		if _, err := osexec.LookPath(prog); err != nil {
+			return fmt.Errorf("program %q is not in PATH (%s)", prog, os.Getenv("PATH"))
+		}
+		return nil
+	}
+	if !filepath.IsAbs(prog) && c.Dir != "" {
+		prog = filepath.Join(c.Dir, prog)
+	}
+	fi, err := os.Stat(prog)
+	switch {
+	case err != nil:
+		return fmt.Errorf("program %s: %v", prog, errors.Unwrap(err))
+	case fi.IsDir():
+		return fmt.Errorf("program %s is a directory", prog)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("program %s is not executable (chmod +x, or run it through its interpreter: [\"/usr/bin/python3\", %q])", prog, c.Command[0])
 	}
 	return nil
 }

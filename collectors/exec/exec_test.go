@@ -345,7 +345,46 @@ func TestSampleConfigIsValid(t *testing.T) {
 	if !strings.Contains(section, "command:") {
 		t.Fatalf("section:\n%s", section)
 	}
+	// The sample names the program where an agent would have it; validation
+	// checks that it exists there.
+	_, err = collectortest.BuildErr("exec", section)
+	if err == nil || !strings.Contains(err.Error(), "exec.command: program /usr/local/bin/backup-evidence: no such file") {
+		t.Fatalf("sample configuration on a machine without its program: %v", err)
+	}
+	// With a program that exists, the sample is valid as it is.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	section = strings.Replace(section, "/usr/local/bin/backup-evidence", self, 1)
 	if _, err := collectortest.BuildErr("exec", section); err != nil {
 		t.Fatalf("sample configuration:\n%s\n%v", section, err)
+	}
+}
+
+// An exec command that cannot run is a configuration error naming the key:
+// missing, not executable, a directory, not in PATH.
+func TestValidateFindsTheProgram(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "collect.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ command, want string }{
+		{`["/no/such/program"]`, "program /no/such/program: no such file or directory"},
+		{fmt.Sprintf("[%q]", script), "is not executable"},
+		{fmt.Sprintf("[%q]", dir), "is a directory"},
+		{`["no-such-program-in-path"]`, `program "no-such-program-in-path" is not in PATH`},
+	} {
+		_, err := collectortest.BuildErr("exec", "command: "+tc.command+"\n")
+		if err == nil || !strings.Contains(err.Error(), "exec.command") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("command %s: err = %v, want exec.command: …%s", tc.command, err, tc.want)
+		}
+	}
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collectortest.BuildErr("exec", fmt.Sprintf("command: [%q]\n", script)); err != nil {
+		t.Errorf("an executable script: %v", err)
 	}
 }

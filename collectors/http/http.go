@@ -33,7 +33,6 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
-	"github.com/tickmark-dev/tickmark/internal/evidence"
 )
 
 //go:embed sample.yaml
@@ -145,7 +144,7 @@ func (c *Config) Validate() error {
 	}
 	for i := range c.Requests {
 		r := &c.Requests[i]
-		if !evidence.ValidType(r.EvidenceType) {
+		if collectors.ValidEvidenceType(r.EvidenceType) != nil {
 			add(i, "evidence_type", fmt.Sprintf("%q is not an evidence type", r.EvidenceType), "lowercase and dotted, e.g. custom.backup_jobs")
 		}
 		u, err := url.Parse(r.URL)

@@ -38,9 +38,9 @@ type api struct {
 
 // authTransport wraps base (the engine's rate-limit-aware transport) with
 // the authentication of cfg.Auth.
-func authTransport(ctx context.Context, cfg *Config, hc *http.Client) http.RoundTripper {
+func authTransport(ctx context.Context, cfg *Config, auth string, hc *http.Client) http.RoundTripper {
 	base := hc.Transport
-	switch cfg.Auth {
+	switch auth {
 	case authAPIToken, authScoped:
 		return &gojira.BasicAuthTransport{Username: cfg.Email, Password: cfg.Token.Value(), Transport: base}
 	case authBasic:
@@ -96,7 +96,7 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		if strings.EqualFold(info.DeploymentType, "Cloud") {
 			deployment = deployCloud
 		}
-		if deployment == deployCloud && cfg.Auth == authPAT {
+		if deployment == deployCloud && cfg.Auth == authPAT && !cfg.autoAuth || deployment == deployCloud && cfg.autoAuth && cfg.Email == "" {
 			return nil, collectors.Permanent(errors.New("jira: the site is Jira Cloud, which needs `email` with the API token (Basic authentication)"))
 		}
 	}
@@ -113,7 +113,14 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		apiBase = strings.TrimSuffix(cfg.GatewayURL, "/") + "/ex/jira/" + url.PathEscape(id)
 	}
 	pc := newPacer(hc.Transport)
-	authed := &http.Client{Transport: authTransport(ctx, cfg, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
+	auth := cfg.Auth
+	if cfg.autoAuth {
+		auth = authPAT // Data Center: the token is a personal access token
+		if deployment == deployCloud {
+			auth = authAPIToken
+		}
+	}
+	authed := &http.Client{Transport: authTransport(ctx, cfg, auth, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
 	c, err := gojira.NewClient(authed, apiBase)
 	if err != nil {
 		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))

@@ -1,11 +1,13 @@
 package okta_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
 	"github.com/tickmark-dev/tickmark/collectors/okta"
@@ -97,5 +99,20 @@ func TestAppAssignments(t *testing.T) {
 	}
 	if _, ok := got["0oa00000000legacyapp"]; ok {
 		t.Errorf("the inactive app is listed")
+	}
+	// the population readers (tickmark population, checks) find every assignment
+	l, ok := collectors.Items(okta.TypeAppAssignments)
+	if !ok {
+		t.Fatalf("no item layout for %s", okta.TypeAppAssignments)
+	}
+	for _, a := range arts[:2] {
+		keys := map[string]bool{}
+		n, err := collectors.ReadItems(bytes.NewReader(a.Body), a.ContentType, a.Subject, l, func(it collectors.Item) error {
+			keys[it.Key] = true
+			return nil
+		})
+		if b := decode[appBody](t, a); err != nil || n != b.AssignmentCount || len(keys) != n {
+			t.Fatalf("%s: read %d items (%d keys), want %d: %v", a.Subject, n, len(keys), b.AssignmentCount, err)
+		}
 	}
 }

@@ -85,37 +85,57 @@ func vmHWM() float64 {
 	return 0
 }
 
-// BenchmarkUsersMemory collects okta.users (users and their factors) from
-// fake orgs of 10,000 and 100,000 users. peak-heap-MB must stay flat as the
-// org grows (target: 100k/10k < 2); see docs/benchmarks/okta.md.
-func BenchmarkUsersMemory(b *testing.B) {
-	for _, n := range []int{10000, 100000} {
+// benchLimits are the fake's per-endpoint-family rate limits in the
+// benchmark: Okta's shape (one budget per family), scaled to one-second
+// windows so a run takes minutes, not hours. The transport must never draw
+// a 429 from them.
+var benchLimits = map[string]oktafake.Limit{
+	"users": {Limit: 20, Window: time.Second}, "users/{id}": {Limit: 1500, Window: time.Second},
+	"groups": {Limit: 20, Window: time.Second}, "groups/{id}": {Limit: 200, Window: time.Second},
+	"apps": {Limit: 10, Window: time.Second}, "apps/{id}": {Limit: 300, Window: time.Second},
+}
+
+// BenchmarkOrgMemory collects okta.users (every user and its factors) and
+// okta.app_assignments (300 apps; each user directly assigned to one in 30
+// of them, plus group assignments: 233,000 assignments at 20,000 users)
+// from fake orgs of 20,000 and 200,000 users. peak-rss-MB must stay flat as
+// the org grows (target: 200k/20k < 1.5, each size in its own process);
+// 429s must be 0. See docs/benchmarks/okta.md.
+func BenchmarkOrgMemory(b *testing.B) {
+	for _, n := range []int{20000, 200000} {
 		b.Run("users="+strconv.Itoa(n), func(b *testing.B) {
-			// rate limits high enough that the run measures the collector, not waits
-			f := oktafake.New(oktafake.Options{Users: n, LogEvents: 100, RateLimits: map[string]oktafake.Limit{
-				"users/{id}": {Limit: 1 << 30, Window: time.Minute}, "users": {Limit: 1 << 30, Window: time.Minute}}})
+			f := oktafake.New(oktafake.Options{Users: n, Apps: 300, LogEvents: 100, RateLimits: benchLimits})
 			u := f.Start()
 			defer f.Close()
 			b.Setenv("OKTA_TEST_TOKEN", f.Token())
-			c := collectortest.Build(b, "okta", config(u, "evidence: [users]", "factor_concurrency: 8"))
+			c := collectortest.Build(b, "okta", config(u, "evidence: [users, app_assignments]", "factor_concurrency: 8"))
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			for b.Loop() {
 				runtime.GC()
+				f.ResetStats()
 				em := &discard{}
+				tr := httpx.New(nil, logger)
 				stop := peakHeap()
 				start := time.Now()
 				err := c.Collect(context.Background(), collectors.Request{
 					Instance: "bench", RunID: "bench", Now: testNow, Since: testNow.Add(-90 * 24 * time.Hour),
-					Logger: logger, HTTPClient: httpx.New(nil, logger).Client(time.Minute),
+					Logger: logger, HTTPClient: tr.Client(time.Minute),
 				}, em)
 				el := time.Since(start)
 				peak := stop()
 				if err != nil {
 					b.Fatal(err)
 				}
+				st := f.Stats()
+				if st.Throttled != 0 {
+					b.Fatalf("%d requests drew a 429 from the per-family limits", st.Throttled)
+				}
 				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 				b.ReportMetric(float64(n)/el.Seconds(), "users/s")
 				b.ReportMetric(float64(em.bytes.Load())/(1<<20), "body-MB")
+				b.ReportMetric(float64(st.Requests), "requests")
+				b.ReportMetric(float64(st.Throttled), "429s")
+				b.ReportMetric(float64(tr.Stats().Waits), "budget-waits")
 			}
 			b.ReportMetric(vmHWM(), "peak-rss-MB")
 		})

@@ -7,7 +7,7 @@ import "github.com/tickmark-dev/tickmark/collectors"
 func init() {
 	collectors.RegisterItems(TypeUsers, collectors.ItemLayout{
 		Path: "users", Key: []string{"id"}, Snapshot: true,
-		Fields: []string{"login", "status", "created", "lastLogin", "mfa_enrolled"},
+		Fields: []string{"login", "status", "created", "lastLogin", "mfa_enrolled", "phishing_resistant"},
 		Known:  []string{"id", "login", "status", "created", "activated", "statusChanged", "lastLogin", "passwordChanged", "lastUpdated", "mfa_enrolled", "phishing_resistant", "factors", "factors_note"},
 	})
 	collectors.RegisterItems(TypeDeprovisioned, collectors.ItemLayout{
@@ -19,6 +19,16 @@ func init() {
 		Path: "members", Key: []string{"id"}, WithSubject: true, Snapshot: true,
 		Fields: []string{"login", "status"},
 		Known:  []string{"id", "login", "status"},
+	})
+	collectors.RegisterItems(TypeAppAssignments, collectors.ItemLayout{
+		Path: "assignments", Key: []string{"user_id"}, WithSubject: true, Snapshot: true,
+		Fields: []string{"user_name", "source", "group_id", "status"},
+		Known:  []string{"user_id", "user_name", "source", "group_id", "status", "created"},
+	})
+	collectors.RegisterItems(TypeAuthenticators, collectors.ItemLayout{
+		Path: "authenticators", Key: []string{"key"}, Snapshot: true,
+		Fields: []string{"status", "category", "phishing_resistant", "counts_as_mfa"},
+		Known:  []string{"authenticator", "key", "status", "category", "phishing_resistant", "restricted", "counts_as_mfa"},
 	})
 	collectors.RegisterItems(TypeAdmins, collectors.ItemLayout{
 		Path: "users", Key: []string{"id"}, Snapshot: true,

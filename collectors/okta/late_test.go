@@ -1,6 +1,8 @@
 package okta_test
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,27 @@ func TestSystemLogCompleteUpToWindowEnd(t *testing.T) {
 	arts = ofType(again.Committed, okta.TypeSystemLog)
 	if len(arts) != 1 || !arts[0].Source.Complete || arts[0].Source.Items != 0 || !arts[0].WindowStart.Equal(end) || !arts[0].WindowEnd.Equal(later.Add(-okta.DefaultConsistencyLag)) {
 		t.Fatalf("a run with no new events should state completeness from %s to %s, got %d artifacts %+v", end, later.Add(-okta.DefaultConsistencyLag), len(arts), arts)
+	}
+}
+
+// An okta/1 cursor is carried over: the departures window continues where
+// it ended, and the System Log next link, whose filter is not the current
+// one, starts a new stream recorded as such.
+func TestCursorFromOkta1(t *testing.T) {
+	_, u := startFake(t, oktafake.Options{Users: 60, LogEvents: 300})
+	until := testNow.Add(-time.Hour)
+	oldFilter := `eventType sw "user.lifecycle."`
+	old := fmt.Sprintf(`{"v":1,"org":%q,"log_next":"/api/v1/logs?after=1_0&filter=%s&limit=1000&sortOrder=ASCENDING","deprov_until":%q}`,
+		u, url.QueryEscape(oldFilter), until.Format(time.RFC3339Nano))
+	res := collectortest.Run(t, collectortest.Build(t, "okta", config(u, "evidence: [deprovisioned_users, system_log]")), collectortest.Options{Now: testNow, Cursor: old})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if d := ofType(res.Committed, okta.TypeDeprovisioned); len(d) != 1 || !d[0].WindowStart.Equal(until) {
+		t.Fatalf("the departures window should continue from %s: %+v", until, d)
+	}
+	logs := ofType(res.Committed, okta.TypeSystemLog)
+	if len(logs) == 0 || !strings.Contains(string(logs[0].Body), `"new_stream": true`) || !strings.Contains(string(logs[0].Body), "system_log_filter changed") {
+		t.Fatalf("the okta/1 stream with another filter should give way to a new stream")
 	}
 }

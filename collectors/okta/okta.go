@@ -1,7 +1,9 @@
 // Package okta collects SOC 2 access-control evidence from an Okta org:
-// users with their MFA factors, deprovisioned users with who did it,
-// groups with members and app assignments, admin role holders, policies,
-// and the security-relevant System Log, incrementally.
+// users with their MFA factors classified, deprovisioned users with who did
+// it, groups with members, who is assigned to which app, every admin (users,
+// groups, service apps, API tokens) with role targets, every policy with its
+// rules, the org's authenticators, and the security-relevant System Log,
+// incrementally.
 //
 // It sends plain requests over the engine's rate-limit-aware transport
 // (collectors/httpx, one budget per Okta endpoint family), authenticated
@@ -156,6 +158,9 @@ func (c *Config) Validate() error {
 	if c.SystemLogPageSize < 0 || c.SystemLogPageSize > 1000 {
 		return fmt.Errorf("system_log_page_size %d is out of range 1-1000", c.SystemLogPageSize)
 	}
+	if c.Token.IsSet() && c.DPoP != nil {
+		return errors.New("dpop applies to an OAuth 2.0 service app (client_id + private_key), not to an API token")
+	}
 	if c.ConsistencyLag.D() > 24*time.Hour {
 		return fmt.Errorf("consistency_lag %s is out of range 0-24h", c.ConsistencyLag)
 	}
@@ -184,7 +189,7 @@ func evidenceType(short string) string {
 func init() {
 	collectors.Register(collectors.Definition{
 		Type:    "okta",
-		Summary: "Okta users and MFA, deprovisioning, groups, admins, policies and the System Log",
+		Summary: "Okta users and MFA, deprovisioning, groups, app assignments, admins, policies, authenticators and the System Log",
 		EvidenceTypes: []collectors.EvidenceType{
 			{Name: TypeUsers, Controls: []string{"CC6.1", "CC6.2", "CC6.3"}, Description: "every user with status, lifecycle dates and enrolled MFA factors"},
 			{Name: TypeDeprovisioned, Controls: []string{"CC6.2", "CC6.3"}, Description: "users deprovisioned or suspended in the window, with the time and the actor from the System Log"},

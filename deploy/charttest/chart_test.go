@@ -53,6 +53,7 @@ type manifests struct {
 	ServiceAccounts []corev1.ServiceAccount
 	Services        []corev1.Service
 	NetworkPolicies []networkingv1.NetworkPolicy
+	Ingresses       []networkingv1.Ingress
 	ServiceMonitors []serviceMonitor
 	Notes           string
 }
@@ -184,6 +185,12 @@ func (m *manifests) add(doc []byte) error {
 			return err
 		}
 		m.NetworkPolicies = append(m.NetworkPolicies, o)
+	case "networking.k8s.io/v1 Ingress":
+		var o networkingv1.Ingress
+		if err := strict(&o); err != nil {
+			return err
+		}
+		m.Ingresses = append(m.Ingresses, o)
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		var o serviceMonitor
 		if err := strict(&o); err != nil {
@@ -608,4 +615,45 @@ func TestKustomizeBase(t *testing.T) {
 		t.Errorf("args %q", got)
 	}
 	checkPod(t, m, "kustomize CronJob", pod, "tickmark-data")
+}
+
+// An exec collector in the distroless image: an init container copies the
+// program into a shared emptyDir; it runs with the restricted security
+// context and the agent's container mounts the tools read-only.
+func TestExecToolsInitContainer(t *testing.T) {
+	m, err := render(t, "", map[string]any{
+		"extraVolumes":      []any{map[string]any{"name": "tools", "emptyDir": map[string]any{}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "tools", "mountPath": "/opt/tools", "readOnly": true}},
+		"extraInitContainers": []any{map[string]any{
+			"name": "backup-evidence", "image": "ghcr.io/acme/backup-evidence:1.4",
+			"command":      []any{"/backup-evidence", "install", "/opt/tools/"},
+			"volumeMounts": []any{map[string]any{"name": "tools", "mountPath": "/opt/tools"}},
+		}},
+		"collectors": []any{map[string]any{"name": "backups", "type": "exec", "exec": map[string]any{"command": []any{"/opt/tools/backup-evidence", "--json"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := m.CronJobs[0].Spec.JobTemplate.Spec.Template.Spec
+	if len(pod.InitContainers) != 1 {
+		t.Fatalf("init containers: %+v", pod.InitContainers)
+	}
+	ic := pod.InitContainers[0]
+	sc := ic.SecurityContext
+	if ic.Image != "ghcr.io/acme/backup-evidence:1.4" || sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.Capabilities == nil || len(sc.Capabilities.Drop) == 0 {
+		t.Errorf("init container not restricted: %+v", ic)
+	}
+	found := false
+	for _, vm := range pod.Containers[0].VolumeMounts {
+		found = found || vm.Name == "tools" && vm.MountPath == "/opt/tools" && vm.ReadOnly
+	}
+	if !found {
+		t.Errorf("the agent does not mount the tools read-only: %+v", pod.Containers[0].VolumeMounts)
+	}
+	// An init container cannot be made privileged either.
+	_, err = render(t, "", map[string]any{"extraInitContainers": []any{map[string]any{"name": "x", "image": "x", "securityContext": map[string]any{"privileged": true}}}})
+	if err == nil || !strings.Contains(err.Error(), "privileged") {
+		t.Errorf("privileged init container: err = %v", err)
+	}
 }

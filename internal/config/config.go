@@ -6,11 +6,15 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -97,6 +101,11 @@ type Runner struct {
 	// up to this bound, so many agents or collectors on one schedule do not
 	// hit an API at the same instant (default 0; collectors[].jitter wins).
 	Jitter collectors.Duration `yaml:"jitter"`
+	// Per-run limits of each collector (0: the defaults; see docs/security.md).
+	MaxArtifactsPerRun     int      `yaml:"max_artifacts_per_run"`
+	MaxBytesPerRun         ByteSize `yaml:"max_bytes_per_run"`
+	MaxControlsPerArtifact int      `yaml:"max_controls_per_artifact"`
+	MaxPendingBytes        ByteSize `yaml:"max_pending_bytes"`
 }
 
 // CollectorConfig is one collectors[] entry.
@@ -147,6 +156,26 @@ func load(path string, build bool) (*Config, error) {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
 	c, err := parse(data, build)
+	if build {
+		// The commands that run collectors write the data dir: say so now,
+		// with the key and line, rather than at the first commit.
+		dir := "/var/lib/tickmark"
+		if c != nil {
+			dir = c.Agent.DataDir
+		} else if d := keyValue(data, "agent", "data_dir"); d != "" {
+			dir = d
+		}
+		if werr := checkWritableDir(dir); werr != nil {
+			ce := &collectors.ConfigError{Line: keyLine(data, "agent", "data_dir"), Key: "agent.data_dir", Msg: werr.Error(),
+				Hint: "the agent keeps its ledger, spool and signing key there: it must be a writable directory (or one it can create)"}
+			ces, _ := collectors.AsConfigErrors(err)
+			if err == nil || ces != nil {
+				all := append(ces, ce)
+				sort.SliceStable(all, func(i, j int) bool { return all[i].Line < all[j].Line })
+				return nil, all
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,10 +228,13 @@ func parse(data []byte, build bool) (*Config, error) {
 	}
 	var top topLevel
 	if err := collectors.DecodeStrict(root, &top, ""); err != nil {
-		if ces, ok := collectors.AsConfigErrors(err); ok {
-			return nil, ces
+		ces, ok := collectors.AsConfigErrors(err)
+		if !ok {
+			return nil, err
 		}
-		return nil, err
+		// Keep going: every problem of the file is reported in one pass,
+		// the collectors' included.
+		errs = append(errs, ces...)
 	}
 	c := &Config{Agent: top.Agent, Store: top.Store, Runner: top.Runner, Controls: top.Controls, TimestampAuthority: top.TSA, Checks: top.Checks, Verify: top.Verify}
 	if err := ValidatePin(c.Verify.Key, c.Verify.KeyID); err != nil {
@@ -223,6 +255,12 @@ func parse(data []byte, build bool) (*Config, error) {
 	if c.Runner.Concurrency < 0 {
 		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.concurrency", Msg: "must be positive"})
 	}
+	if c.Runner.MaxArtifactsPerRun < 0 {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.max_artifacts_per_run", Msg: "must be positive"})
+	}
+	if c.Runner.MaxControlsPerArtifact < 0 {
+		errs = append(errs, &collectors.ConfigError{Line: line(root, "runner"), Key: "runner.max_controls_per_artifact", Msg: "must be positive"})
+	}
 	names := map[string]int{}
 	for i := range top.Collectors {
 		n := &top.Collectors[i]
@@ -230,6 +268,13 @@ func parse(data []byte, build bool) (*Config, error) {
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
+		}
+		maxCtl := cmp.Or(c.Runner.MaxControlsPerArtifact, collectors.DefaultMaxControlsPerArtifact)
+		for _, et := range slices.Sorted(maps.Keys(cc.Controls)) {
+			if len(cc.Controls[et]) > maxCtl {
+				errs = append(errs, &collectors.ConfigError{Line: line(child(n, "controls"), et), Key: fmt.Sprintf("collectors[%d].controls.%s", i, et),
+					Msg: fmt.Sprintf("maps %d controls, more than %d (runner.max_controls_per_artifact): each is a copy of every artifact in the store", len(cc.Controls[et]), maxCtl)})
+			}
 		}
 		if cc.Name == ChecksInstance {
 			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),
@@ -260,7 +305,28 @@ func syntaxError(err error) *collectors.ConfigError {
 			ce.Msg = "invalid YAML: " + strings.TrimSpace(rest[strings.Index(rest, ":")+1:])
 		}
 	}
+	if yamlParserProblems[strings.TrimPrefix(ce.Msg, "invalid YAML: ")] {
+		// yaml.v3 reports a parser error's line 0-based (its scanner errors
+		// 1-based): the construct that is not closed starts one line later.
+		ce.Line++
+	}
 	return ce
+}
+
+// yamlParserProblems are the messages of yaml.v3's parser (parserc.go), as
+// opposed to its scanner, whose lines it reports correctly.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }
 
 // ValidatePin checks an expected key (verify.key, --key) and key ID
@@ -459,6 +525,69 @@ func decodeCollector(n *yaml.Node, i int, build bool) (*CollectorConfig, collect
 	}
 	cc.Collector = col
 	return cc, errs
+}
+
+// checkWritableDir reports whether dir is (or can be created as) a
+// directory this process can write to.
+func checkWritableDir(dir string) error {
+	p := dir
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			f, err := os.CreateTemp(p, ".tickmark-write-check-*")
+			if err != nil {
+				if p == dir {
+					return fmt.Errorf("%s is not writable: %v", dir, errors.Unwrap(err))
+				}
+				return fmt.Errorf("%s does not exist and cannot be created in %s: %v", dir, p, errors.Unwrap(err))
+			}
+			f.Close()
+			os.Remove(f.Name())
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %v", p, errors.Unwrap(err))
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return fmt.Errorf("%s cannot be created", dir)
+		}
+		p = parent
+	}
+}
+
+// keyLine and keyValue find a nested key in raw configuration bytes.
+func keyLine(data []byte, keys ...string) int {
+	n := keyNode(data, keys...)
+	if n == nil {
+		return 0
+	}
+	return n.Line
+}
+
+func keyValue(data []byte, keys ...string) string {
+	n := keyNode(data, keys...)
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+func keyNode(data []byte, keys ...string) *yaml.Node {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	n := doc.Content[0]
+	for _, k := range keys {
+		if n = child(n, k); n == nil {
+			return nil
+		}
+	}
+	return n
 }
 
 func controlsLine(data []byte) int {

@@ -29,11 +29,18 @@ type emitter struct {
 	version string
 	now     func() time.Time
 
+	limits Limits
+
 	mu          sync.Mutex
-	valid       map[string]bool
 	pending     []ledger.Pending
-	pendingSize int64
+	pendingSize int64 // bytes of bodies
+	pendingMem  int64 // memory the pending records hold (pendingCost)
 	stats       *Stats
+	// accepted counts this run's artifacts and body bytes that are
+	// committed, being committed or pending (for the run quotas); base is
+	// what earlier attempts of the run committed.
+	accepted, baseArtifacts  int
+	acceptedBytes, baseBytes int64
 
 	// cmu serialises checkpoints. inflight, when set, delivers the outcome
 	// of the commit started by the last Checkpoint: commits are pipelined
@@ -69,11 +76,6 @@ func (s *Stats) Types() []string {
 	return out
 }
 
-// maxPending bounds the records held between checkpoints (metadata only;
-// bodies are already on disk). A collector that emits more without a
-// checkpoint fails with a clear error instead of growing without bound.
-const maxPending = 1_000_000
-
 func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	if err := ctx.Err(); err != nil {
 		closeBody(a)
@@ -81,6 +83,15 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	}
 	controls, err := e.controlsFor(a)
 	if err != nil {
+		closeBody(a)
+		return err
+	}
+	lim := e.limits.withDefaults()
+	if len(controls) > lim.MaxControls {
+		closeBody(a)
+		return errControls(a.Type, len(controls), lim.MaxControls)
+	}
+	if err := e.checkRunQuota(int64(len(a.Body))); err != nil {
 		closeBody(a)
 		return err
 	}
@@ -95,8 +106,11 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	if a.Body != nil || a.BodyReader == nil {
 		loc, sum, err = e.seg.WriteBytes(a.Body)
 	} else {
-		loc, sum, err = e.seg.Write(&ctxReader{ctx: ctx, r: a.BodyReader})
+		loc, sum, err = e.seg.Write(&ctxReader{ctx: ctx, r: &quotaReader{r: a.BodyReader, left: e.bytesLeft()}})
 		closeBody(a)
+		if errors.Is(err, errBodyQuota) {
+			return errRunBytes(lim.MaxBytes)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -135,14 +149,48 @@ func (e *emitter) Emit(ctx context.Context, a collectors.Artifact) error {
 	if err != nil {
 		return collectors.Permanent(err)
 	}
+	p := ledger.Pending{Record: rec, Loc: loc, Encoded: &enc}
+	cost := pendingCost(&p)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.pending) >= maxPending {
-		return collectors.Permanent(fmt.Errorf("%d artifacts emitted without a checkpoint; call Checkpoint after each page (exec: print a {\"cursor\": ...} line)", maxPending))
+	if len(e.pending) >= lim.MaxPending || e.pendingMem+cost > lim.MaxPendingBytes {
+		return errPending(len(e.pending)+1, e.pendingMem+cost, lim)
 	}
-	e.pending = append(e.pending, ledger.Pending{Record: rec, Loc: loc, Encoded: &enc})
+	if err := e.checkRunQuotaLocked(loc.Size); err != nil {
+		return err
+	}
+	e.pending = append(e.pending, p)
 	e.pendingSize += loc.Size
+	e.pendingMem += cost
+	e.accepted++
+	e.acceptedBytes += loc.Size
 	return nil
+}
+
+// checkRunQuota fails once the run (committed and pending) would go past
+// its artifact or byte quota with one more artifact of size bytes.
+func (e *emitter) checkRunQuota(size int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.checkRunQuotaLocked(size)
+}
+
+func (e *emitter) checkRunQuotaLocked(size int64) error {
+	lim := e.limits.withDefaults()
+	if e.baseArtifacts+e.accepted+1 > lim.MaxArtifacts {
+		return errRunArtifacts(lim.MaxArtifacts)
+	}
+	if e.baseBytes+e.acceptedBytes+size > lim.MaxBytes {
+		return errRunBytes(lim.MaxBytes)
+	}
+	return nil
+}
+
+// bytesLeft is what the run may still write to the spool.
+func (e *emitter) bytesLeft() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.limits.withDefaults().MaxBytes - e.baseBytes - e.acceptedBytes
 }
 
 // Checkpoint starts the commit of everything emitted so far with cursor and
@@ -190,7 +238,7 @@ func (e *emitter) take() ([]ledger.Pending, int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	recs, size := e.pending, e.pendingSize
-	e.pending, e.pendingSize = nil, 0
+	e.pending, e.pendingSize, e.pendingMem = nil, 0, 0
 	return recs, size
 }
 
@@ -229,6 +277,10 @@ func (e *emitter) commitBatch(ctx context.Context, recs []ledger.Pending, size i
 		e.stats.Artifacts -= len(recs)
 		e.stats.Bytes -= size
 		e.stats.Discarded += len(recs) // emitted, never committed
+		e.mu.Lock()
+		e.accepted -= len(recs)
+		e.acceptedBytes -= size
+		e.mu.Unlock()
 		return fmt.Errorf("committing to the ledger: %w", err)
 	}
 	if cursor != nil {
@@ -246,39 +298,22 @@ func (e *emitter) discard() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := len(e.pending)
-	e.pending, e.pendingSize = nil, 0
+	e.accepted -= n
+	e.acceptedBytes -= e.pendingSize
+	e.pending, e.pendingSize, e.pendingMem = nil, 0, 0
 	e.stats.Discarded += n
 	return n
 }
 
-// controlsFor resolves and validates an artifact's controls; validation
-// results are cached per emitter (the hot path sees few distinct values).
+// controlsFor resolves an artifact's controls (artifact, type defaults,
+// instance configuration) and holds it to the emit contract.
 func (e *emitter) controlsFor(a collectors.Artifact) ([]string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.valid == nil {
-		e.valid = map[string]bool{}
-	}
-	if !e.valid["t:"+a.Type] {
-		if err := collectors.ValidEvidenceType(a.Type); err != nil {
-			return nil, collectors.Permanent(err)
-		}
-		e.valid["t:"+a.Type] = true
-	}
-	if err := collectors.ValidSubject(a.Subject); err != nil {
-		return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
-	}
 	controls := e.cc.ControlsFor(a.Type, a.Controls)
-	if len(controls) == 0 {
-		return nil, collectors.Permanent(fmt.Errorf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type))
+	if controls == nil {
+		controls = []string{}
 	}
-	for _, c := range controls {
-		if !e.valid["c:"+c] {
-			if err := collectors.ValidControlID(c); err != nil {
-				return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
-			}
-			e.valid["c:"+c] = true
-		}
+	if err := collectors.CheckArtifact(a, controls); err != nil {
+		return nil, err
 	}
 	return dedupe(controls), nil
 }

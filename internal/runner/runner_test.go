@@ -14,7 +14,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
 
-func testRunner(t *testing.T) *Runner {
+func testRunner(t testing.TB) *Runner {
 	t.Helper()
 	l, err := ledger.Open(t.TempDir(), "agent", ledger.Options{})
 	if err != nil {

@@ -548,6 +548,21 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return out.Body, nil
 }
 
+// Retention reads an object's Object Lock retention as the bucket reports
+// it now (HeadObject; on a bucket with Object Lock the caller needs
+// s3:GetObjectRetention). An object without retention gives "" and a zero
+// time. The console shows it on each artifact's proof page.
+func (s *S3) Retention(ctx context.Context, key string) (mode string, until time.Time, err error) {
+	h, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		if isNotFound(err) {
+			return "", time.Time{}, fmt.Errorf("%s: %w", key, ErrNotFound)
+		}
+		return "", time.Time{}, fmt.Errorf("head %s: %w", key, err)
+	}
+	return string(h.ObjectLockMode), aws.ToTime(h.ObjectLockRetainUntilDate), nil
+}
+
 // List calls fn for every key under prefix, in lexical order (S3 lists
 // keys in UTF-8 binary order).
 func (s *S3) List(ctx context.Context, prefix string, fn func(key string) error) error {

@@ -359,15 +359,40 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Valid || len(out.Problems) != 1 {
-		// unknown keys stop decoding before the collectors are checked
-		t.Fatalf("problems: %+v", out.Problems)
+	// One pass: a top-level unknown key does not hide the collectors' problems.
+	if out.Valid || len(out.Problems) != 3 || out.Problems[0].Key != "agent.bogus" || out.Problems[1].Key != "collectors[0].schedule" || out.Problems[2].Key != "collectors[1].name" {
+		t.Fatalf("want agent.bogus, collectors[0].schedule and collectors[1].name, got %+v", out.Problems)
 	}
 	os.WriteFile(cfg, []byte("agent:\n  id: a\n  data_dir: /tmp/x\ncollectors:\n  - name: x\n    type: exec\n    schedule: nope\n    exec: {command: [/bin/true]}\n  - name: x\n    type: exec\n    exec: {command: []}\n"), 0o600)
 	r = tickmark(t, "config", "validate", "--json", cfg)
 	json.Unmarshal([]byte(r.stdout), &out)
 	if len(out.Problems) != 3 {
 		t.Fatalf("want 3 problems (cron, duplicate name, empty command), got %+v", out.Problems)
+	}
+}
+
+// TestConfigValidateChecksWhereTheAgentRuns: a data dir the agent cannot
+// write, and a YAML error at the line where it is.
+func TestConfigValidateChecksWhereTheAgentRuns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, nil, 0o600)
+	os.WriteFile(cfg, []byte("agent:\n  id: a\n  data_dir: "+notDir+"/data\ncollectors:\n  - name: x\n    type: exec\n    exec: {command: [/no/such/program]}\n"), 0o600)
+	r := tickmark(t, "config", "validate", cfg)
+	for _, want := range []string{"line 3: agent.data_dir: " + notDir + "/data: not a directory", "line 7: collectors[0].exec.command: program /no/such/program"} {
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, want 2 with %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	// The same file is fine for reading: no data dir is written.
+	if r := tickmark(t, "controls", "list", "--config", cfg); r.code != 0 {
+		t.Errorf("controls list with an unwritable data dir: exit %d\n%s", r.code, r.stderr)
+	}
+	// An unclosed flow sequence opened on line 4 is reported on line 4.
+	os.WriteFile(cfg, []byte("agent:\n  id: a\nstore:\n  type: [filesystem\n"), 0o600)
+	if r := tickmark(t, "config", "validate", cfg); r.code != 2 || !strings.Contains(r.stderr, "line 4: invalid YAML") {
+		t.Errorf("unclosed sequence: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

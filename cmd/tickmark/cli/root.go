@@ -30,6 +30,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/redact"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -263,10 +264,12 @@ func (e *env) logger(cfg *config.Config) *slog.Logger {
 			format = "text"
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(e.stderr, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(e.stderr, opts))
+		h = slog.NewTextHandler(e.stderr, opts)
 	}
-	return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	// Every secret the configuration resolved is scrubbed from every line.
+	return slog.New(redact.Handler(h, collectors.SecretRedactor()))
 }
 
 func isTerminal(f *os.File) bool {

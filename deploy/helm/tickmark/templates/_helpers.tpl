@@ -157,6 +157,12 @@ tolerations:
 affinity:
 {{ toYaml . | indent 2 }}
 {{- end }}
+{{- with $v.extraInitContainers }}
+initContainers:
+{{- range . }}
+  - {{ toYaml (merge (dict "securityContext" $v.securityContext) .) | indent 4 | trim }}
+{{- end }}
+{{- end }}
 containers:
   - name: tickmark
     image: {{ include "tickmark.image" .root | quote }}
