@@ -24,6 +24,7 @@ import (
 
 // `tickmark collectors test NAME`: a dry run of one configured collector
 // instance. It opens nothing in the data dir and commits nothing.
+// newCollectorsTestCmd builds `tickmark collectorstest` (listed in root.go).
 func newCollectorsTestCmd(e *env) *cobra.Command {
 	var o dryRunOptions
 	c := &cobra.Command{

@@ -170,7 +170,27 @@ push, a verification); 2 bad usage or invalid configuration.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(err, fmt.Sprintf("run `%s --help`", c.CommandPath()))
 	})
-	for _, add := range commands {
+	// Every command, explicitly (no init() registration).
+	for _, add := range []func(*env) *cobra.Command{
+		newChecksCmd,
+		newCollectorsCmd,
+		newConfigCmd,
+		newControlsCmd,
+		newCoverageCmd,
+		newDemoCmd,
+		newEvidenceCmd,
+		newExportCmd,
+		newKeygenCmd,
+		newLedgerCmd,
+		newPopulationCmd,
+		newRunCmd,
+		newSampleCmd,
+		newServeCmd,
+		newStatusCmd,
+		newVerifyCmd,
+		newVerifyPackageCmd,
+		newVersionCmd,
+	} {
 		root.AddCommand(add(e))
 	}
 	requireKnownSubcommands(root)
@@ -204,11 +224,6 @@ func requireKnownSubcommands(c *cobra.Command) {
 		return usageErr(errors.New(msg), fmt.Sprintf("run `%s --help` for its commands", cmd.CommandPath()))
 	}
 }
-
-// commands are added by each command's file in its init function.
-var commands []func(*env) *cobra.Command
-
-func register(f func(*env) *cobra.Command) { commands = append(commands, f) }
 
 // loadConfig resolves and loads the configuration, building every collector
 // (their secrets must resolve): for the commands that run collectors.
