@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -417,4 +419,38 @@ func TestOrganizationTrailDigestsVerifiedPerAccount(t *testing.T) {
 // The acceptance scale: 50 accounts x 4 regions.
 func TestOrganization50Accounts4Regions(t *testing.T) {
 	orgScale(t, 50, []string{"us-east-1", "eu-west-1", "ap-southeast-2", "af-south-1"})
+}
+
+// The agent on Kubernetes has no keys: IRSA gives it a web identity token
+// that the SDK exchanges for its role (sts:AssumeRoleWithWebIdentity),
+// from which it lists the organisation and assumes the member roles.
+func TestAgentWithWebIdentity(t *testing.T) {
+	e := newOrgEnv(t, 3, []string{"us-east-1"}, false)
+	role := e.org.AddWebIdentityRole(mgmt, "tickmark-agent")
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6dGlja21hcms6dGlja21hcmsifQ.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	os.Unsetenv("AWS_ACCESS_KEY_ID")
+	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_ROLE_ARN", role)
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tok)
+	res := run(t, e.config("evidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	st := statuses(t, res)
+	for _, id := range e.members {
+		if st[id].Outcome != "complete" {
+			t.Errorf("account %s: %+v", id, st[id])
+		}
+	}
+	if n := e.org.Calls("sts:AssumeRoleWithWebIdentity"); n < 1 {
+		t.Errorf("the web identity token was not exchanged")
+	}
+	if n := e.org.Account(mgmt).RequestsSignedBy("AKIDORGMGMT"); n != 0 {
+		t.Errorf("%d requests signed with static keys", n)
+	}
 }

@@ -40,7 +40,8 @@ type run struct {
 	perms       futures[*string]
 
 	orgInfo           orgSettings
-	visible, archived int // repositories listed, archived among them
+	visible, archived int  // repositories listed, archived among them
+	multiOrg          bool // several organisations share the cursor
 }
 
 // ---- cursor ----
@@ -60,10 +61,14 @@ type cursorState struct {
 
 type pullState struct {
 	Until time.Time `json:"until"` // end of the last window (the next one re-reads from Until minus the overlap)
-	// Heads are the branch heads at the end of the last window, kept only
-	// when nothing beyond the window was seen: an unchanged head means
+	// Heads are the branch heads the last run read: the next run lists the
+	// commits between them and the new heads, and an unchanged head means
 	// nothing landed.
 	Heads map[string]string `json:"heads,omitempty"`
+	// Rescan marks branches where a pull request merged after the window
+	// end was seen: their pull requests are read again next run even if
+	// the head has not moved.
+	Rescan map[string]bool `json:"rescan,omitempty"`
 	// Seen are the pull requests ("pr:N") and commits ("sha:X") already
 	// emitted inside the overlap of the next window, with their time.
 	Seen map[string]time.Time `json:"seen,omitempty"`
@@ -153,18 +158,14 @@ func (st *cursorState) put(key string, e *cacheEntry) {
 	st.cacheBytes += len(e.Data)
 }
 
-// prune drops cache entries this run did not use and pull-request marks of
-// repositories no longer collected.
-func (st *cursorState) prune(repos []repoInfo) {
+// prune drops cache entries this run did not use and the change windows of
+// repositories no longer collected (keep holds the keys to keep).
+func (st *cursorState) prune(keep map[string]bool) {
 	for k, e := range st.Cache {
 		if !e.used {
 			st.cacheBytes -= len(e.Data)
 			delete(st.Cache, k)
 		}
-	}
-	keep := map[string]bool{}
-	for _, r := range repos {
-		keep[r.Name] = true
 	}
 	for k := range st.Pulls {
 		if !keep[k] {

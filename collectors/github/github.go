@@ -98,6 +98,9 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// Org is the organisation login.
 	Org string `yaml:"org"`
+	// Orgs collects several organisations with one token instead (repos:
+	// then names repositories of any of them).
+	Orgs []string `yaml:"orgs"`
 	// Token is a fine-grained or classic personal access token.
 	Token collectors.Secret `yaml:"token"`
 	// AppID, InstallationID and PrivateKey authenticate as a GitHub App.
@@ -135,8 +138,18 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("base_url", fmt.Sprintf("invalid URL %q", c.BaseURL), "use https://api.github.com/ or https://HOST/api/v3/ for GitHub Enterprise Server")
 	}
-	if strings.TrimSpace(c.Org) == "" {
-		bad("org", "missing organisation", "set org: to the organisation login, e.g. acme")
+	switch {
+	case strings.TrimSpace(c.Org) == "" && len(c.Orgs) == 0:
+		bad("org", "missing organisation", "set org: to the organisation login, e.g. acme (or orgs: [acme, acme-labs])")
+	case c.Org != "" && len(c.Orgs) > 0:
+		bad("orgs", "both org and orgs are set", "use org: for one organisation or orgs: for several")
+	}
+	seenOrg := map[string]bool{}
+	for _, o := range c.Orgs {
+		if strings.TrimSpace(o) == "" || strings.Contains(o, "/") || seenOrg[strings.ToLower(o)] {
+			bad("orgs", fmt.Sprintf("invalid or repeated organisation %q", o), "list each organisation login once")
+		}
+		seenOrg[strings.ToLower(o)] = true
 	}
 	app := c.AppID != 0 || c.InstallationID != 0 || c.PrivateKey.IsSet()
 	switch {
@@ -145,6 +158,9 @@ func (c *Config) Validate() error {
 	case !c.Token.IsSet() && !app:
 		bad("token", "no credentials", "set token: env:GITHUB_TOKEN, or app_id, installation_id and private_key: file:/path/to/key.pem")
 	case app:
+		if len(c.Orgs) > 1 {
+			bad("orgs", "a GitHub App installation belongs to one organisation", "configure one collector instance per installation, or use a token for several organisations")
+		}
 		if c.AppID <= 0 {
 			bad("app_id", "missing or invalid GitHub App ID", "the App ID is on the App's settings page")
 		}
@@ -166,7 +182,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, r := range c.Repos {
-		if r == "" || strings.Contains(r, "/") {
+		org, name, qualified := strings.Cut(r, "/")
+		switch {
+		case len(c.Orgs) > 0 && (!qualified || !seenOrg[strings.ToLower(org)] || name == "" || strings.Contains(name, "/")):
+			bad("repos", fmt.Sprintf("invalid repository %q", r), "with orgs:, name repositories as org/name of a listed organisation, e.g. acme/api-server")
+		case len(c.Orgs) == 0 && (r == "" || qualified):
 			bad("repos", fmt.Sprintf("invalid repository name %q", r), "give names without the org, e.g. api-server")
 		}
 	}
@@ -246,7 +266,8 @@ type repoInfo struct {
 	Archived      bool   `json:"archived,omitempty"`
 }
 
-// Collect runs one collection.
+// Collect runs one collection over every configured organisation, one
+// after the other, sharing the cursor, the client and its rate-limit gate.
 func (c *collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
 	st, err := decodeCursor(req.Cursor)
 	if err != nil {
@@ -256,40 +277,105 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("github: %w", err))
 	}
-	r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger, org: c.cfg.Org, state: st, keyRE: c.keyRE,
-		status: map[string]*repoOutcome{}}
+	orgs := c.cfg.orgs()
+	keep := map[string]bool{}
+	for _, org := range orgs {
+		r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger.With("org", org), org: org, state: st, keyRE: c.keyRE,
+			status: map[string]*repoOutcome{}, multiOrg: len(orgs) > 1}
+		repos, err := r.collectOrg(ctx, emit)
+		if err != nil {
+			f, local := asFinding(EvRepositories, err)
+			if !local || len(orgs) == 1 || ctx.Err() != nil {
+				return err
+			}
+			// With several organisations, one the credentials cannot read
+			// is a finding; the others are collected.
+			r.log.Warn("organisation not collected; recorded as a finding", "status", f.Status, "err", err)
+			if err := emit.Emit(ctx, r.orgFinding(f)); err != nil {
+				return err
+			}
+			for k := range st.Pulls {
+				if strings.HasPrefix(k, org+"/") {
+					keep[k] = true // keep its windows for when it is readable again
+				}
+			}
+			continue
+		}
+		for _, repo := range repos {
+			keep[r.pullKey(repo)] = true
+		}
+	}
+	st.prune(keep)
+	cur, err := st.encode()
+	if err != nil {
+		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
+	}
+	return emit.Checkpoint(ctx, cur)
+}
+
+// orgs returns the configured organisations.
+func (c *Config) orgs() []string {
+	if len(c.Orgs) > 0 {
+		return c.Orgs
+	}
+	return []string{c.Org}
+}
+
+// reposOf returns the configured repository names of one organisation.
+func (c *Config) reposOf(org string) []string {
+	if len(c.Orgs) == 0 {
+		return c.Repos
+	}
+	var out []string
+	for _, r := range c.Repos {
+		if o, name, _ := strings.Cut(r, "/"); strings.EqualFold(o, org) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// pullKey is the cursor key of a repository's change window.
+func (r *run) pullKey(repo repoInfo) string {
+	if r.multiOrg {
+		return r.org + "/" + repo.Name
+	}
+	return repo.Name
+}
+
+// collectOrg collects one organisation and returns the repositories it
+// collected. An error concerns the whole organisation.
+func (r *run) collectOrg(ctx context.Context, emit collectors.Emitter) ([]repoInfo, error) {
+	var err error
 	// The organisation itself: an unknown org or refused credentials fail
-	// the whole collection.
+	// the organisation.
 	r.orgInfo, _, err = getPage(ctx, r, "orgs/"+pathEsc(r.org), true, shapeOrg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	repos, err := r.listRepos(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	every := min(20, max(1, len(repos)/10))
 	em := &unitEmitter{emit: emit, run: r, every: every}
-	if c.cfg.wants(EvOrgMembers) {
-		a, err := r.orgMembers(ctx)
-		if err != nil {
-			return err
+	for _, org := range []struct {
+		ev  string
+		get func(context.Context) (collectors.Artifact, error)
+	}{{EvOrgMembers, r.orgMembers}, {EvInvitations, r.invitations}} {
+		if !r.cfg.wants(org.ev) {
+			continue
 		}
-		if err := em.unit(ctx, []collectors.Artifact{a}, nil, true); err != nil {
-			return err
-		}
-	}
-	if c.cfg.wants(EvInvitations) {
-		a, err := r.invitations(ctx)
+		a, err := org.get(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := em.unit(ctx, []collectors.Artifact{a}, nil, false); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.Concurrency)
+	g.SetLimit(r.cfg.Concurrency)
 	for _, repo := range repos {
 		if gctx.Err() != nil {
 			break
@@ -297,37 +383,42 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		g.Go(func() error { return r.repoUnit(gctx, repo, em) })
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	if ht, ok := req.HTTPClient.Transport.(*httpx.Transport); ok {
+	if ht, ok := r.req.HTTPClient.Transport.(*httpx.Transport); ok {
 		st := ht.Stats()
 		r.log.Info("github collection finished", "repositories", len(repos), "requests", st.Requests,
 			"not_modified", st.NotModified, "retries", st.Retries, "throttled", st.Throttled)
 	}
 	pop, failed, err := r.population(repos)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if failed > 0 {
-		r.log.Warn("partial collection: some repositories are findings, the rest was collected", "org", r.org,
+		r.log.Warn("partial collection: some repositories are findings, the rest was collected",
 			"failed_repositories", failed, "repositories", len(r.status))
 	}
 	em.mu.Lock()
 	defer em.mu.Unlock()
-	if err := emit.Emit(ctx, pop); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.state.prune(repos)
-	cur, err := r.state.encode()
-	r.mu.Unlock()
-	if err != nil {
-		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
-	}
-	return emit.Checkpoint(ctx, cur)
+	return repos, emit.Emit(ctx, pop)
+}
+
+// orgFinding is github.repositories for an organisation that could not be
+// read at all (several organisations configured).
+func (r *run) orgFinding(f finding) collectors.Artifact {
+	b, _ := json.Marshal(struct {
+		Organization string    `json:"organization"`
+		AsOf         string    `json:"as_of"`
+		Outcome      string    `json:"outcome"`
+		Complete     bool      `json:"complete"`
+		Findings     []finding `json:"findings"`
+	}{r.org, ts(r.req.Now), "failed", false, []finding{f}})
+	src := r.source(f.Endpoint, "", 0, 0)
+	src.Complete = false
+	return collectors.Artifact{Type: EvRepositories, Subject: r.org, ContentType: "application/json", Body: b, Source: src}
 }
 
 // finding is a per-repository failure recorded as evidence.
@@ -449,7 +540,7 @@ func (r *run) repoUnit(ctx context.Context, repo repoInfo, em *unitEmitter) erro
 			if a != nil {
 				arts = append(arts, *a)
 			}
-			commit = func() { r.state.Pulls[repo.Name] = next }
+			commit = func() { r.state.Pulls[r.pullKey(repo)] = next }
 			if empty && out.Status == "collected" {
 				out.Status = "empty"
 			}
@@ -524,7 +615,7 @@ func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 	}
 	var out []repoInfo
 	if len(r.cfg.Repos) > 0 {
-		for _, name := range r.cfg.Repos {
+		for _, name := range r.cfg.reposOf(r.org) {
 			ri, _, err := getPage(ctx, r, "repos/"+pathEsc(r.org)+"/"+pathEsc(name), true, shape)
 			if err != nil {
 				f, ok := asFinding(EvRepositories, err)

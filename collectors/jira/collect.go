@@ -297,7 +297,7 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 	}
 	var bulk map[string][]rawHistory
 	bulkReqs := 0
-	if a.deployment == deployCloud {
+	if a.deployment == deployCloud && !a.noBulk.Load() {
 		ids := make([]string, len(issues))
 		for i, is := range issues {
 			ids[i] = is.ID
@@ -305,7 +305,14 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 		var err error
 		bulk, bulkReqs, err = a.bulkChangelog(ctx, ids)
 		rs.Changelog += bulkReqs
-		if err != nil {
+		var se *httpx.StatusError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed):
+			// no bulk endpoint on this site: page each changelog instead
+			a.noBulk.Store(true)
+			bulk = nil
+		default:
 			return nil, err
 		}
 	}
@@ -318,9 +325,18 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 		g.Go(func() error {
 			x := extras{}
 			var links, appr, comm int
-			if a.deployment == deployCloud {
+			var clog int
+			switch {
+			case a.deployment == deployCloud && bulk != nil:
 				x.histories, x.source, x.complete = bulk[is.ID], "bulkfetch", true
-			} else {
+			case a.deployment == deployCloud:
+				var err error
+				x.histories, clog, err = a.changelog(gctx, is.Key)
+				if err != nil {
+					return err
+				}
+				x.source, x.complete = "issue_changelog", true
+			default:
 				if is.Changelog != nil {
 					x.histories = is.Changelog.Histories
 				}
@@ -370,8 +386,9 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 				}
 			}
 			out[i] = ticket(is, c.cfg, q, a.approverName, x)
-			cost[i] = links + appr + comm
+			cost[i] = links + appr + comm + clog
 			mu.Lock()
+			rs.Changelog += clog
 			rs.RemoteLinks += links
 			rs.Approvals += appr
 			rs.Comments += comm

@@ -244,3 +244,26 @@ func nyc(t *testing.T) *time.Location {
 	}
 	return l
 }
+
+// A site without the bulk changelog endpoint: each changelog is paged
+// through /rest/api/3/issue/{key}/changelog, still to the end.
+func TestChangelogWithoutBulkEndpoint(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{NoBulkChangelog: true})
+	approver := jirafake.People[3]
+	f.Add(approvedChange("CHG-1", 150, approver, now.Add(-10*24*time.Hour), time.Time{}),
+		approvedChange("CHG-2", 3, approver, now.Add(-9*24*time.Hour), time.Time{}))
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", changesQuery)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := map[string]int{"CHG-1": 150, "CHG-2": 3}
+	for _, tk := range tickets(t, res.Committed) {
+		if len(tk.History) != want[tk.Key] || tk.ChangelogSource != "issue_changelog" || !tk.ChangelogComplete || tk.History[0].ID != tk.Key+"-h1" {
+			t.Errorf("%s: %d entries from %s, want %d from issue_changelog", tk.Key, len(tk.History), tk.ChangelogSource, want[tk.Key])
+		}
+	}
+	if n := f.Count("changelog"); n != 3 { // 2 pages for CHG-1, 1 for CHG-2
+		t.Errorf("%d changelog requests, want 3", n)
+	}
+}

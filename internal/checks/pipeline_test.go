@@ -15,6 +15,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
@@ -95,7 +96,7 @@ func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.
 	if _, err := b.Ledger.Sign(b.Key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Ledger.Push(ctx, b.Store, b.Layout, ledger.PushOptions{}); err != nil {
+	if _, err := engine.Push(ctx, b.Ledger, b.Store, b.Layout, engine.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return results

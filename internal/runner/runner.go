@@ -215,11 +215,28 @@ func safeCollect(ctx context.Context, c collectors.Collector, req collectors.Req
 	return c.Collect(ctx, req, em)
 }
 
-// maxRunError bounds the error text kept with a run in the ledger.
-const maxRunError = 2048
+// maxRunError bounds the error text kept with a run in the ledger;
+// maxErrorText the text logged and printed.
+const (
+	maxRunError  = 2048
+	maxErrorText = 8192
+)
 
 // scrub removes every registered secret value (in any encoding the
-// redactor knows) from err's message; the classification is kept.
+// redactor knows) from err's message and bounds its length; the
+// classification is kept.
 func scrub(err error) error {
-	return collectors.SecretRedactor().Error(err)
+	err = collectors.SecretRedactor().Error(err)
+	if err != nil && len(err.Error()) > maxErrorText {
+		return &boundedError{msg: redact.Bound(err.Error(), maxErrorText), err: err}
+	}
+	return err
 }
+
+type boundedError struct {
+	msg string
+	err error
+}
+
+func (b *boundedError) Error() string { return b.msg }
+func (b *boundedError) Unwrap() error { return b.err }

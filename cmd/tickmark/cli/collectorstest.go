@@ -20,11 +20,11 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/httpx"
 	"github.com/tickmark-dev/tickmark/internal/config"
-	"github.com/tickmark-dev/tickmark/internal/evidence"
 )
 
 // `tickmark collectors test NAME`: a dry run of one configured collector
 // instance. It opens nothing in the data dir and commits nothing.
+// newCollectorsTestCmd builds `tickmark collectorstest` (listed in root.go).
 func newCollectorsTestCmd(e *env) *cobra.Command {
 	var o dryRunOptions
 	c := &cobra.Command{
@@ -303,18 +303,9 @@ func (d *dryEmitter) Emit(ctx context.Context, a collectors.Artifact) error {
 		da.Controls = []string{}
 	}
 	da.Preview, da.Truncated = preview(head, d.opts.preview, size, d.secrets)
-	// What the engine would refuse (the same checks as the runner's emitter).
-	switch {
-	case !evidence.ValidType(a.Type):
-		da.Problem = fmt.Sprintf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type)
-	case len(da.Controls) == 0:
-		da.Problem = fmt.Sprintf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type)
-	default:
-		for _, c := range da.Controls {
-			if !evidence.ValidControl(c) {
-				da.Problem = fmt.Sprintf("invalid control ID %q", c)
-			}
-		}
+	// What the engine would refuse: the emit contract it applies.
+	if err := collectors.CheckArtifact(a, da.Controls); err != nil {
+		da.Problem = err.Error()
 	}
 	d.mu.Lock()
 	da.N = len(d.arts) + 1

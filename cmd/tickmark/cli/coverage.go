@@ -13,18 +13,18 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/controls"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var sf storeFlags
-		var (
-			from, to, htmlOut, now string
-			ids                    []string
-			asJSON                 bool
-		)
-		c := &cobra.Command{
-			Use:   "coverage",
-			Short: "Show, for each control, which periods of a window have evidence and where the gaps are",
-			Long: `For each organisation control (the shipped set, or controls.file) and each
+// newCoverageCmd builds `tickmark coverage` (listed in root.go).
+func newCoverageCmd(e *env) *cobra.Command {
+	var sf storeFlags
+	var (
+		from, to, htmlOut, now string
+		ids                    []string
+		asJSON                 bool
+	)
+	c := &cobra.Command{
+		Use:   "coverage",
+		Short: "Show, for each control, which periods of a window have evidence and where the gaps are",
+		Long: `For each organisation control (the shipped set, or controls.file) and each
 period its frequency requires in [--from, --to] — days, ISO weeks, calendar
 months, quarters or years, UTC; continuous controls are checked per day —
 say whether evidence of a satisfying type was collected:
@@ -39,67 +39,66 @@ say whether evidence of a satisfying type was collected:
 Periods overlapping the window are judged whole. Only the ledger's indexes
 and run history are read. Exit 1 when any period is a gap (for alerting),
 0 otherwise.`,
-			Example: `  tickmark coverage --from 2026-01-01 --to 2026-06-30
+		Example: `  tickmark coverage --from 2026-01-01 --to 2026-06-30
   tickmark coverage --from 2026-01-01 --to 2026-06-30 --control AC-02 --json
   tickmark coverage --from 2026-01-01 --to 2026-12-31 --html coverage.html`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				f, t, err := window(from, to)
-				if err != nil {
-					return err
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, t, err := window(from, to)
+			if err != nil {
+				return err
+			}
+			clock := time.Now().UTC()
+			if now != "" {
+				if clock, err = parseDate(now, false); err != nil {
+					return usageErr(fmt.Errorf("--now: %w", err), "")
 				}
-				clock := time.Now().UTC()
-				if now != "" {
-					if clock, err = parseDate(now, false); err != nil {
-						return usageErr(fmt.Errorf("--now: %w", err), "")
-					}
-				}
-				v, err := e.openEvidence(sf)
-				if err != nil {
-					return err
-				}
-				defer v.Close()
-				ids, err = expandControls(newVocab(v.set, v.cfg, v.src), ids)
-				if err != nil {
-					return err
-				}
-				rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible()})
-				if err != nil {
+			}
+			v, err := e.openEvidence(sf)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			ids, err = expandControls(newVocab(v.set, v.cfg, v.src), ids)
+			if err != nil {
+				return err
+			}
+			rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible()})
+			if err != nil {
+				return failErr(err, "")
+			}
+			if htmlOut != "" {
+				if err := writeFileAtomic(htmlOut, rep.WriteHTML); err != nil {
 					return failErr(err, "")
 				}
-				if htmlOut != "" {
-					if err := writeFileAtomic(htmlOut, rep.WriteHTML); err != nil {
-						return failErr(err, "")
-					}
-					fmt.Fprintf(e.stderr, "wrote %s\n", htmlOut)
+				fmt.Fprintf(e.stderr, "wrote %s\n", htmlOut)
+			}
+			if asJSON {
+				if err := printJSON(e.stdout, rep); err != nil {
+					return err
 				}
+			} else {
+				printCoverage(e, rep)
+			}
+			if !rep.OK {
 				if asJSON {
-					if err := printJSON(e.stdout, rep); err != nil {
-						return err
-					}
-				} else {
-					printCoverage(e, rep)
+					return silentFailure
 				}
-				if !rep.OK {
-					if asJSON {
-						return silentFailure
-					}
-					return failErr(fmt.Errorf("%d gap period%s in %s to %s", rep.Gaps, plural(rep.Gaps), f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly)),
-						"fix failing collectors (`tickmark run --once` shows the errors) or add the missing evidence while the window is still open")
-				}
-				return nil
-			},
-		}
-		c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
-		c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
-		c.Flags().StringArrayVar(&ids, "control", nil, "only this control ID (repeatable)")
-		c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-		c.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML report to this file")
-		c.Flags().StringVar(&now, "now", "", "judge due-ness as of this time instead of the clock (YYYY-MM-DD or RFC 3339)")
-		_ = c.Flags().MarkHidden("now")
-		sf.add(c)
-		return c
-	})
+				return failErr(fmt.Errorf("%d gap period%s in %s to %s", rep.Gaps, plural(rep.Gaps), f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly)),
+					"fix failing collectors (`tickmark run --once` shows the errors) or add the missing evidence while the window is still open")
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().StringArrayVar(&ids, "control", nil, "only this control ID (repeatable)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML report to this file")
+	c.Flags().StringVar(&now, "now", "", "judge due-ness as of this time instead of the clock (YYYY-MM-DD or RFC 3339)")
+	_ = c.Flags().MarkHidden("now")
+	sf.add(c)
+	return c
 }
 
 func printCoverage(e *env, rep *controls.Report) {

@@ -38,13 +38,13 @@ type serveFlags struct {
 	refresh, shutdownTimeout time.Duration
 }
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var f serveFlags
-		c := &cobra.Command{
-			Use:   "serve",
-			Short: "Serve the read-only web console: coverage, artifacts, proofs and auditor packages",
-			Long: `Serve a read-only web console over the evidence: with --from-store every
+// newServeCmd builds `tickmark serve` (listed in root.go).
+func newServeCmd(e *env) *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the read-only web console: coverage, artifacts, proofs and auditor packages",
+		Long: `Serve a read-only web console over the evidence: with --from-store every
 agent's published log in the bucket (read-only credentials are enough),
 otherwise the local ledger. Pages: a dashboard per observation window
 (coverage of every control, gaps by cause, collectors that stopped
@@ -65,39 +65,38 @@ written to the access log (--access-log, JSON lines).
 The local ledger is opened read-only with a shared lock: an agent cannot
 commit while the console holds it. On a machine where the agent runs, use
 --from-store.`,
-			Example: `  tickmark serve --from-store                       # http://127.0.0.1:8080, no sign-in
+		Example: `  tickmark serve --from-store                       # http://127.0.0.1:8080, no sign-in
   tickmark serve --from-store --listen :8080 \
     --oidc-issuer https://login.example.com --oidc-client-id tickmark \
     --oidc-client-secret env:OIDC_CLIENT_SECRET \
     --oidc-redirect-url https://evidence.example.com/auth/callback \
     --compliance-group grc --auditor-email auditor@cpa.example \
     --auditor-window 2026-01-01..2026-06-30`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(f) },
-		}
-		fl := c.Flags()
-		fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the console on (loopback only without OIDC)")
-		fl.StringVar(&f.metricsListen, "metrics-listen", "", "address to serve /metrics and /healthz on, without sign-in (e.g. :9090; default: none)")
-		fl.BoolVar(&f.fromStore, "from-store", false, "read every agent's published log in the bucket (no local ledger)")
-		fl.StringVar(&f.agent, "agent", "", "with --from-store: only this agent")
-		fl.StringVar(&f.issuer, "oidc-issuer", "", "OpenID Connect issuer URL (enables sign-in)")
-		fl.StringVar(&f.clientID, "oidc-client-id", "", "OIDC client ID")
-		fl.StringVar(&f.clientSecret, "oidc-client-secret", "", "OIDC client secret: env:NAME or file:/path")
-		fl.StringVar(&f.redirect, "oidc-redirect-url", "", "the console's callback URL as browsers reach it, ending in /auth/callback")
-		fl.StringVar(&f.groupsClaim, "oidc-groups-claim", "groups", "ID token claim listing the user's groups")
-		fl.StringVar(&f.sessionKey, "session-key", "", "key that signs session cookies, shared by replicas: env:NAME or file:/path (default: random per process)")
-		fl.StringArrayVar(&f.complianceGroups, "compliance-group", nil, "group whose members get the compliance role (repeatable)")
-		fl.StringArrayVar(&f.complianceEmails, "compliance-email", nil, "email that gets the compliance role (repeatable)")
-		fl.StringArrayVar(&f.auditorGroups, "auditor-group", nil, "group whose members get the auditor role (repeatable)")
-		fl.StringArrayVar(&f.auditorEmails, "auditor-email", nil, "email that gets the auditor role (repeatable)")
-		fl.StringArrayVar(&f.auditorWindows, "auditor-window", nil, "observation window auditors may see, FROM..TO (repeatable)")
-		fl.StringVar(&f.accessLog, "access-log", "", "append the access log (JSON lines) to this file (default: the process log)")
-		fl.BoolVar(&f.accessEvidence, "access-evidence", false, "with --from-store: also record every access as evidence ("+console.AccessEvidenceType+") in the console's own ledger (agent.id and agent.data_dir of --config), signed and pushed to the store")
-		fl.DurationVar(&f.accessFlush, "access-flush", time.Minute, "with --access-evidence: how often accesses are committed, signed and pushed")
-		fl.DurationVar(&f.refresh, "refresh", 5*time.Minute, "how often to re-read the evidence (0: never)")
-		fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on shutdown")
-		return c
-	})
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the console on (loopback only without OIDC)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address to serve /metrics and /healthz on, without sign-in (e.g. :9090; default: none)")
+	fl.BoolVar(&f.fromStore, "from-store", false, "read every agent's published log in the bucket (no local ledger)")
+	fl.StringVar(&f.agent, "agent", "", "with --from-store: only this agent")
+	fl.StringVar(&f.issuer, "oidc-issuer", "", "OpenID Connect issuer URL (enables sign-in)")
+	fl.StringVar(&f.clientID, "oidc-client-id", "", "OIDC client ID")
+	fl.StringVar(&f.clientSecret, "oidc-client-secret", "", "OIDC client secret: env:NAME or file:/path")
+	fl.StringVar(&f.redirect, "oidc-redirect-url", "", "the console's callback URL as browsers reach it, ending in /auth/callback")
+	fl.StringVar(&f.groupsClaim, "oidc-groups-claim", "groups", "ID token claim listing the user's groups")
+	fl.StringVar(&f.sessionKey, "session-key", "", "key that signs session cookies, shared by replicas: env:NAME or file:/path (default: random per process)")
+	fl.StringArrayVar(&f.complianceGroups, "compliance-group", nil, "group whose members get the compliance role (repeatable)")
+	fl.StringArrayVar(&f.complianceEmails, "compliance-email", nil, "email that gets the compliance role (repeatable)")
+	fl.StringArrayVar(&f.auditorGroups, "auditor-group", nil, "group whose members get the auditor role (repeatable)")
+	fl.StringArrayVar(&f.auditorEmails, "auditor-email", nil, "email that gets the auditor role (repeatable)")
+	fl.StringArrayVar(&f.auditorWindows, "auditor-window", nil, "observation window auditors may see, FROM..TO (repeatable)")
+	fl.StringVar(&f.accessLog, "access-log", "", "append the access log (JSON lines) to this file (default: the process log)")
+	fl.BoolVar(&f.accessEvidence, "access-evidence", false, "with --from-store: also record every access as evidence ("+console.AccessEvidenceType+") in the console's own ledger (agent.id and agent.data_dir of --config), signed and pushed to the store")
+	fl.DurationVar(&f.accessFlush, "access-flush", time.Minute, "with --access-evidence: how often accesses are committed, signed and pushed")
+	fl.DurationVar(&f.refresh, "refresh", 5*time.Minute, "how often to re-read the evidence (0: never)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on shutdown")
+	return c
 }
 
 func secretFlag(name, ref string) (string, error) {

@@ -86,6 +86,8 @@ type Server struct {
 	events      map[string][]Event // region -> events
 	keys        map[string][]*Key  // region -> keys
 	users       []User
+	identity    Identity
+	ic          *IdentityCenter
 	report      reportState
 	faults      map[string]Fault // "cloudtrail:LookupEvents" -> fault
 	faultAfter  map[string]int   // op -> calls answered normally before the fault applies
@@ -112,6 +114,7 @@ func New(account string, now func() time.Time) *Server {
 		calls:       map[string]int{},
 		roles:       map[string]string{},
 		keyIDs:      map[string]int{},
+		identity:    Identity{RootMFA: true},
 	}
 }
 
@@ -246,6 +249,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveSTS(w, r, auth)
 	case "s3":
 		s.serveS3(w, r)
+	case "sso", "identitystore":
+		s.serveIdentityCenter(w, r, auth.Service, auth)
 	default:
 		http.Error(w, "awsfake: unknown service "+auth.Service, http.StatusNotImplemented)
 	}

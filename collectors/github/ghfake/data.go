@@ -435,8 +435,12 @@ func Generate(o Options) *Org {
 				if variant == 7 && c == nc-1 {
 					who = member(i + k + 2) // the approver pushed the last commit
 				}
-				p.Commits = append(p.Commits, &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("work %d on %s", c, p.Title),
-					Date: p.CreatedAt.Add(time.Duration(c+1) * time.Minute)})
+				pc := &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("work %d on %s", c, p.Title),
+					Date: p.CreatedAt.Add(time.Duration(c+1) * time.Minute)}
+				if c > 0 {
+					pc.Parents = []string{p.Commits[c-1].SHA}
+				}
+				p.Commits = append(p.Commits, pc)
 			}
 			p.HeadSHA = p.Commits[nc-1].SHA
 			t := p.CreatedAt.Add(time.Hour)
@@ -566,6 +570,31 @@ func Generate(o Options) *Org {
 		org.Repos[49].Archived = true
 	}
 	return org
+}
+
+// ForcePush rewrites branch to a new commit by who whose parent is the
+// commit `back` first-parent steps below the current head: the commits in
+// between are no longer on the branch. It returns the new head.
+func (o *Org) ForcePush(repo, branch, who string, back int, at time.Time) string {
+	for _, rp := range o.Repos {
+		if rp.Name != repo {
+			continue
+		}
+		byID := map[string]*Commit{}
+		for _, c := range rp.Commits {
+			byID[c.SHA] = c
+		}
+		base := rp.Heads[branch]
+		for i := 0; i < back && len(byID[base].Parents) > 0; i++ {
+			base = byID[base].Parents[0]
+		}
+		c := &Commit{SHA: fmt.Sprintf("%040x", at.UnixNano()^rp.ID^0x5f), Author: who, Committer: who, Message: "rewritten history", Date: at, Parents: []string{base}}
+		rp.Commits = append(rp.Commits, c)
+		c.Branches = []string{branch}
+		rp.Heads[branch] = c.SHA
+		return c.SHA
+	}
+	panic("ghfake: no repository " + repo)
 }
 
 // push adds c on top of branch (its parent is the current head).

@@ -123,7 +123,9 @@ type Server struct {
 	inFlight atomic.Int64
 
 	mu       sync.Mutex
-	org      *Org
+	org      *Org // the organisation the current request is about
+	primary  *Org
+	others   []*Org
 	tokens   map[string]Token
 	app      *App
 	faults   []*Fault
@@ -144,7 +146,7 @@ func (s *Server) Hits() []Hit {
 // New starts a fake serving org on 127.0.0.1. tokens maps accepted
 // personal access tokens to their scopes.
 func New(org *Org, tokens map[string]Token) *Server {
-	s := &Server{org: org, tokens: map[string]Token{}, used: map[string]int{}}
+	s := &Server{org: org, primary: org, tokens: map[string]Token{}, used: map[string]int{}}
 	for k, v := range tokens {
 		s.tokens[k] = v
 	}
@@ -196,7 +198,28 @@ func (s *Server) Inject(f Fault) (remove func()) {
 func (s *Server) Update(fn func(o *Org)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fn(s.org)
+	fn(s.primary)
+}
+
+// AddOrg serves another organisation (its login must differ).
+func (s *Server) AddOrg(o *Org) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.others = append(s.others, o)
+}
+
+// selectOrg points s.org at the organisation a request names (under s.mu).
+func (s *Server) selectOrg(r *http.Request) {
+	s.org = s.primary
+	name := r.PathValue("org")
+	if name == "" {
+		name = r.PathValue("owner")
+	}
+	for _, o := range s.others {
+		if o.Login == name {
+			s.org = o
+		}
+	}
 }
 
 // Stats returns a copy of the counters.
@@ -300,6 +323,7 @@ func (s *Server) handler() http.Handler {
 		{"GET /repos/{owner}/{repo}/rulesets/rule-suites", repoScopes, s.listRuleSuites},
 		{"GET /repos/{owner}/{repo}/commits", repoScopes, s.listCommits},
 		{"GET /repos/{owner}/{repo}/commits/{ref}/pulls", repoScopes, s.commitPulls},
+		{"GET /repos/{owner}/{repo}/compare/{basehead}", repoScopes, s.compare},
 		{"GET /repos/{owner}/{repo}/pulls/{number}/commits", repoScopes, s.listPullCommits},
 		{"GET /repos/{owner}/{repo}/collaborators/{username}/permission", repoScopes, s.permission},
 	}
@@ -518,6 +542,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), writerKey{}, w), tokenKey{}, tk))
 	s.mu.Lock()
+	s.selectOrg(r)
 	if s.OnRequest != nil {
 		s.OnRequest(s.org, r)
 	}
@@ -1591,4 +1616,81 @@ func (s *Server) listInvitations(r *http.Request) (int, any) {
 			"node_id": fmt.Sprintf("OI_%d", in.ID), "failed_at": nil, "failed_reason": nil})
 	}
 	return http.StatusOK, page(w(r), r, out)
+}
+
+// reachable returns the commits reachable from sha through parents.
+func reachable(byID map[string]*Commit, sha string) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{sha}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[x] || byID[x] == nil {
+			continue
+		}
+		seen[x] = true
+		stack = append(stack, byID[x].Parents...)
+	}
+	return seen
+}
+
+// compare answers GET compare/{base}...{head}: the commits reachable from
+// head and not from base ("git log BASE..HEAD"), in chronological order,
+// with status ahead, behind, diverged or identical; paged with
+// page/per_page (without them: at most 250 commits).
+func (s *Server) compare(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	base, head, ok := strings.Cut(r.PathValue("basehead"), "...")
+	byID := map[string]*Commit{}
+	for _, c := range rp.Commits {
+		byID[c.SHA] = c
+	}
+	resolve := func(ref string) string {
+		if h, ok := rp.Heads[ref]; ok {
+			return h
+		}
+		return ref
+	}
+	base, head = resolve(base), resolve(head)
+	if !ok || byID[base] == nil || byID[head] == nil {
+		return errBody(http.StatusNotFound, "Not Found", "/commits/commits#compare-two-commits")
+	}
+	fromHead, fromBase := reachable(byID, head), reachable(byID, base)
+	var ahead []*Commit
+	behind := 0
+	for _, c := range rp.Commits {
+		if fromHead[c.SHA] && !fromBase[c.SHA] {
+			ahead = append(ahead, c)
+		}
+		if fromBase[c.SHA] && !fromHead[c.SHA] {
+			behind++
+		}
+	}
+	sort.SliceStable(ahead, func(i, j int) bool { return ahead[i].Date.Before(ahead[j].Date) })
+	status := "identical"
+	switch {
+	case len(ahead) > 0 && behind > 0:
+		status = "diverged"
+	case len(ahead) > 0:
+		status = "ahead"
+	case behind > 0:
+		status = "behind"
+	}
+	list := ahead
+	q := r.URL.Query()
+	if q.Get("page") != "" || q.Get("per_page") != "" {
+		list = page(w(r), r, ahead)
+	} else if len(list) > 250 {
+		list = list[len(list)-250:]
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, c := range list {
+		out = append(out, s.commitJSON(rp, c))
+	}
+	return http.StatusOK, map[string]any{"status": status, "ahead_by": len(ahead), "behind_by": behind, "total_commits": len(ahead),
+		"base_commit": s.commitJSON(rp, byID[base]), "commits": out, "files": []any{},
+		"html_url": "https://github.com/" + s.org.Login + "/" + rp.Name + "/compare/" + r.PathValue("basehead")}
 }

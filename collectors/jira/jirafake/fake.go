@@ -88,6 +88,9 @@ type Options struct {
 	AuditLog bool
 	// RateLimit, when set, applies a burst limit to every authenticated request.
 	RateLimit *RateLimit
+	// NoBulkChangelog answers POST /rest/api/3/changelog/bulkfetch with
+	// 404, as a site without the endpoint would.
+	NoBulkChangelog bool
 }
 
 // Failure modes a test can switch on.
@@ -352,7 +355,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	case rest == "search/approximate-count" && version == "3" && r.Method == http.MethodPost:
 		f.count("approximate-count")
 		f.approximateCount(w, r)
-	case rest == "changelog/bulkfetch" && version == "3" && r.Method == http.MethodPost:
+	case rest == "changelog/bulkfetch" && version == "3" && r.Method == http.MethodPost && !f.opts.NoBulkChangelog:
 		f.count("bulkfetch")
 		f.bulkChangelog(w, r)
 	case rest == "auditing/record" && r.Method == http.MethodGet:
