@@ -454,3 +454,34 @@ func TestAgentWithWebIdentity(t *testing.T) {
 		t.Errorf("%d requests signed with static keys", n)
 	}
 }
+
+// The shared conformance suite over an organisation: deterministic output
+// despite accounts running concurrently, cancellation, resume without gap
+// or duplicate across accounts, and a denied member role classified.
+func TestOrganizationConformance(t *testing.T) {
+	e := newOrgEnv(t, 4, []string{"us-east-1", "eu-west-1"}, true)
+	cfg := e.config("event_names: [ConsoleLogin]\n" + e.archiveConfig())
+	collectortest.Suite{
+		Type:   "aws",
+		Config: cfg,
+		Items: func(a collectortest.Artifact) []string {
+			acct, _, _ := strings.Cut(a.Source.Account, "/")
+			var out []string
+			for _, it := range items(a) {
+				out = append(out, acct+"/"+it)
+			}
+			return out
+		},
+		Now: now,
+		Grow: func() {
+			for _, id := range e.members {
+				e.org.Account(id).AddEvents("eu-west-1", awsfake.Event{EventID: id + "-new", EventName: "ConsoleLogin", EventSource: "signin.amazonaws.com", Time: now.Add(20 * time.Minute)})
+			}
+		},
+		Failures: []collectortest.Failure{{
+			Name:            "MemberRoleDenied",
+			Setup:           func() func() { return e.org.DenyAssumeRole(e.members[2]) },
+			MessageContains: []string{"1 of 4 accounts", e.members[2], "sts:AssumeRole", "access denied", "trust policy"},
+		}},
+	}.Run(t)
+}

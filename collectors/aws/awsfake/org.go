@@ -126,11 +126,17 @@ func (o *Org) AddRole(account, name, externalID string) string {
 }
 
 // DenyAssumeRole makes every AssumeRole into account fail with AccessDenied
-// (the role's trust policy does not admit the caller).
-func (o *Org) DenyAssumeRole(account string) {
+// (the role's trust policy does not admit the caller) and returns a
+// function that admits it again.
+func (o *Org) DenyAssumeRole(account string) (restore func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.denied[account] = true
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		delete(o.denied, account)
+	}
 }
 
 // SetRegions sets the regions ListRegions reports for account.
