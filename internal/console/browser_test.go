@@ -70,9 +70,9 @@ func newBrowser(t *testing.T, downloads string) context.Context {
 type consoleUnderTest struct {
 	URL      string
 	Recorder *console.AccessLedger
-	OIDC   *mockoidc.MockOIDC
-	Access *syncBuffer
-	Server *console.Server
+	OIDC     *mockoidc.MockOIDC
+	Access   *syncBuffer
+	Server   *console.Server
 }
 
 // startConsole serves a console over the bucket with sign-in through a
