@@ -46,8 +46,15 @@ func memberID(i int) string { return fmt.Sprintf("2000000%05d", i) }
 // included) and one more region disabled.
 func newOrgEnv(t testing.TB, n int, regions []string, withS3 bool) *orgEnv {
 	t.Helper()
+	return newOrgEnvIn(t, "aws", n, regions, withS3)
+}
+
+// newOrgEnvIn is newOrgEnv in an ARN partition (aws, aws-us-gov, aws-cn).
+func newOrgEnvIn(t testing.TB, partition string, n int, regions []string, withS3 bool) *orgEnv {
+	t.Helper()
 	clock := func() time.Time { return now }
 	e := &orgEnv{org: awsfake.NewOrg(orgID, mgmt, clock), regions: regions}
+	e.org.Partition = partition
 	e.org.AddAccount(awsfake.OrgAccount{ID: logArchive, Name: "log-archive"}, clock)
 	e.members = []string{mgmt, logArchive}
 	for i := 0; len(e.members) < n; i++ {
@@ -484,4 +491,41 @@ func TestOrganizationConformance(t *testing.T) {
 			MessageContains: []string{"1 of 4 accounts", e.members[2], "sts:AssumeRole", "access denied", "trust policy"},
 		}},
 	}.Run(t)
+}
+
+// In GovCloud the partition comes from the agent's ARN: member role ARNs
+// are built in it (the fake refuses arn:aws: ones there) and the global
+// service region is us-gov-west-1.
+func TestOrganizationInGovCloud(t *testing.T) {
+	e := newOrgEnvIn(t, "aws-us-gov", 3, []string{"us-gov-east-1", "us-gov-west-1"}, false)
+	cfg := fmt.Sprintf("accounts: organization\nmember_role_name: %s\nmember_external_id: %s\nregions: discover\nregion: us-gov-west-1\nendpoint: %s\nevidence: [cloudtrail_trails]\n", memberRole, memberExt, e.url)
+	res := run(t, cfg, collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	st := statuses(t, res)
+	for _, id := range e.members {
+		if st[id].Outcome != "complete" || strings.Join(st[id].Regions, ",") != "us-gov-east-1,us-gov-west-1" {
+			t.Errorf("account %s: %+v", id, st[id])
+		}
+		if id != mgmt && !strings.Contains(string(mustStatus(t, res, id)), "arn:aws-us-gov:iam::"+id+":role/"+memberRole) {
+			t.Errorf("account %s not read through its GovCloud role ARN", id)
+		}
+	}
+	for _, a := range byType(res, awscol.TypeRegions) {
+		if !strings.Contains(string(a.Body), `"global_service_region": "us-gov-west-1"`) || !strings.Contains(string(a.Body), `"partition": "aws-us-gov"`) {
+			t.Errorf("%s: %s", a.Subject, a.Body)
+		}
+	}
+}
+
+func mustStatus(t *testing.T, res collectortest.Result, acct string) []byte {
+	t.Helper()
+	for _, a := range byType(res, awscol.TypeAccountStatus) {
+		if a.Subject == acct {
+			return a.Body
+		}
+	}
+	t.Fatalf("no status for %s", acct)
+	return nil
 }

@@ -35,6 +35,9 @@ import (
 type Org struct {
 	ID         string // o-xxxxxxxxxx
 	Management string // management account ID
+	// Partition is the ARN partition: "aws" (default), "aws-us-gov" or
+	// "aws-cn". Set it before adding roles.
+	Partition string
 
 	mu        sync.Mutex
 	accounts  map[string]*Server
@@ -118,7 +121,7 @@ func (o *Org) Accounts() []string {
 // AddRole creates role name in every account (existing and later ones are
 // checked by name), assumable with externalID ("" for none).
 func (o *Org) AddRole(account, name, externalID string) string {
-	arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)
+	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", o.partition(), account, name)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.roles[arn] = orgRole{externalID: externalID}
@@ -253,7 +256,7 @@ func (o *Org) serveSTS(w http.ResponseWriter, r *http.Request, auth sigv4, acct 
 		o.mu.Lock()
 		role := o.keyRole[auth.AccessKey]
 		o.mu.Unlock()
-		arn := "arn:aws:iam::" + acct + ":user/tickmark"
+		arn := "arn:" + o.partition() + ":iam::" + acct + ":user/tickmark"
 		if role != "" {
 			arn = strings.Replace(strings.Replace(role, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/tickmark"
 		}
@@ -524,9 +527,16 @@ func (o *Org) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) 
 // AddWebIdentityRole creates a role in account that trusts the cluster's
 // OIDC provider (IRSA) and returns its ARN.
 func (o *Org) AddWebIdentityRole(account, name string) string {
-	arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)
+	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", o.partition(), account, name)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.webRoles[arn] = account
 	return arn
+}
+
+func (o *Org) partition() string {
+	if o.Partition == "" {
+		return "aws"
+	}
+	return o.Partition
 }
