@@ -33,6 +33,8 @@ type serveFlags struct {
 	auditorEmails            []string
 	auditorWindows           []string
 	accessLog                string
+	accessEvidence           bool
+	accessFlush              time.Duration
 	refresh, shutdownTimeout time.Duration
 }
 
@@ -90,6 +92,8 @@ commit while the console holds it. On a machine where the agent runs, use
 	fl.StringArrayVar(&f.auditorEmails, "auditor-email", nil, "email that gets the auditor role (repeatable)")
 	fl.StringArrayVar(&f.auditorWindows, "auditor-window", nil, "observation window auditors may see, FROM..TO (repeatable)")
 	fl.StringVar(&f.accessLog, "access-log", "", "append the access log (JSON lines) to this file (default: the process log)")
+	fl.BoolVar(&f.accessEvidence, "access-evidence", false, "with --from-store: also record every access as evidence ("+console.AccessEvidenceType+") in the console's own ledger (agent.id and agent.data_dir of --config), signed and pushed to the store")
+	fl.DurationVar(&f.accessFlush, "access-flush", time.Minute, "with --access-evidence: how often accesses are committed, signed and pushed")
 	fl.DurationVar(&f.refresh, "refresh", 5*time.Minute, "how often to re-read the evidence (0: never)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on shutdown")
 	return c
@@ -148,6 +152,9 @@ func (e *env) serve(f serveFlags) error {
 	if f.agent != "" && !f.fromStore {
 		return usageErr(errors.New("--agent needs --from-store"), "")
 	}
+	if f.accessEvidence && !f.fromStore {
+		return usageErr(errors.New("--access-evidence needs --from-store"), "the console records accesses in a ledger of its own; it cannot write the ledger it reads")
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
@@ -188,15 +195,28 @@ func (e *env) serve(f serveFlags) error {
 			return app.Open(ctx, cfg, app.Options{Logger: log, ReadOnly: true})
 		})
 	}
+	var rec *console.AccessLedger
+	if f.accessEvidence {
+		if rec, err = console.NewAccessLedger(cfg, log); err != nil {
+			return failErr(err, "")
+		}
+		defer rec.Close()
+		// Accesses of a previous process still in the spool go first; this
+		// also proves the ledger and store are writable before serving.
+		if _, err := rec.Flush(e.ctx); err != nil {
+			return failErr(fmt.Errorf("the console's own ledger: %w", err), "--access-evidence needs write access to agent.data_dir and to the store for the console's agent ID")
+		}
+		ccfg.Recorder = rec
+	}
 	srv, err := console.New(e.ctx, ccfg)
 	if err != nil {
 		return failErr(err, "")
 	}
 	defer srv.Close()
-	return runServer(e.ctx, log, f, srv)
+	return runServer(e.ctx, log, f, srv, rec)
 }
 
-func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console.Server) error {
+func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console.Server, rec *console.AccessLedger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageErr(fmt.Errorf("--listen %s: %w", f.listen, err), "")
@@ -220,10 +240,16 @@ func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(rctx)
+	recDone := make(chan struct{})
+	if rec != nil {
+		go func() { rec.Run(rctx, f.accessFlush); close(recDone) }()
+	} else {
+		close(recDone)
+	}
 	log.Info("console: serving", "listen", ln.Addr().String(), "metrics", f.metricsListen)
+	var serveErr error
 	select {
-	case err := <-errc:
-		return failErr(err, "")
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
@@ -231,6 +257,11 @@ func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console
 	_ = hs.Shutdown(sctx)
 	if ms != nil {
 		_ = ms.Shutdown(sctx)
+	}
+	cancel()
+	<-recDone // the last accesses are committed, signed and pushed
+	if serveErr != nil {
+		return failErr(serveErr, "")
 	}
 	return nil
 }
