@@ -24,6 +24,10 @@ const (
 	MaxControlIDLen    = 64
 	MaxEvidenceTypeLen = 128
 	MaxSubjectLen      = 1024
+	// DefaultMaxControlsPerArtifact is the default bound on the controls one
+	// artifact is filed under (runner.max_controls_per_artifact): each is a
+	// copy of its body in the store.
+	DefaultMaxControlsPerArtifact = 32
 )
 
 // ValidControlID checks a control ID ("CC6.1", "A.5.15", "PR.AC-1").

@@ -862,3 +862,103 @@ func TestEventsSelectedBySource(t *testing.T) {
 		t.Errorf("collected %v, want %v (read-only events of a source skipped, CreateUser once)", got, want)
 	}
 }
+
+// The log files a digest lists are checked against it: a deleted one is
+// missing, a changed one altered, one no digest lists extra; with a
+// sample, the sample is recorded and presence is still checked for all.
+func TestLogFilesCheckedAgainstDigests(t *testing.T) {
+	e := newEnv(t, true)
+	us := e.chains["us-east-1"]
+	del, alt := us[3].LogFiles[0], us[4].LogFiles[1]
+	if _, err := e.s3.Client().DeleteObject(context.Background(), deleteInput(del.Bucket, del.Key)); err != nil {
+		t.Fatal(err)
+	}
+	changed := alt
+	changed.JSON = []byte(strings.Replace(string(alt.JSON), `"ListUsers"`, `"DeleteTrail"`, 1))
+	changed.Body = awsfake.Gzip(changed.JSON)
+	extra := awsfake.LogFile{Bucket: "trail-bucket", Key: awsfake.LogFileKey("", "", awsfake.SampleAccount, "us-east-1", us[5].Start.Add(20*time.Minute), "EXTRAEXTRA000001")}
+	extra.JSON = []byte(`{"Records":[]}`)
+	extra.Body = awsfake.Gzip(extra.JSON)
+	e.upload(t, []awsfake.DigestFile{{LogFiles: []awsfake.LogFile{changed, extra}}})
+
+	type logs struct {
+		Listed, Present, Checked int
+		Missing, Altered, Extra  []string
+		Sample                   []string
+		Rule                     string `json:"sample_rule"`
+		Intact                   bool
+	}
+	collect := func(cfg string) (all logs, findings []string, samples int) {
+		res := run(t, e.config("evidence: [cloudtrail_digests]\n"+cfg), collectortest.Options{})
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		for _, a := range byType(res, awscol.TypeDigests) {
+			var b struct {
+				Logs     logs     `json:"log_files"`
+				Findings []string `json:"findings"`
+			}
+			if err := json.Unmarshal(a.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			all.Listed += b.Logs.Listed
+			all.Present += b.Logs.Present
+			all.Checked += b.Logs.Checked
+			all.Missing = append(all.Missing, b.Logs.Missing...)
+			all.Altered = append(all.Altered, b.Logs.Altered...)
+			all.Extra = append(all.Extra, b.Logs.Extra...)
+			findings = append(findings, b.Findings...)
+			if len(b.Logs.Sample) > 0 {
+				samples++
+				if len(b.Logs.Sample) != 1 || !strings.Contains(b.Logs.Rule, "1 of") {
+					t.Errorf("sample %v, rule %q", b.Logs.Sample, b.Logs.Rule)
+				}
+			}
+		}
+		return
+	}
+	all, findings, _ := collect("")
+	// 30 digests in each of 2 regions, 20 of them list 2 files
+	if all.Listed != 80 || all.Present != 79 || all.Checked != 79 {
+		t.Errorf("listed %d, present %d, checked %d; want 80, 79, 79", all.Listed, all.Present, all.Checked)
+	}
+	if strings.Join(all.Missing, ",") != del.Key || strings.Join(all.Altered, ",") != alt.Key || strings.Join(all.Extra, ",") != extra.Key {
+		t.Errorf("missing %v altered %v extra %v", all.Missing, all.Altered, all.Extra)
+	}
+	want := []string{"log file missing: " + del.Key, "log file altered (SHA-256 differs from the digest): " + alt.Key, "log file listed by no digest: " + extra.Key}
+	sort.Strings(want)
+	sort.Strings(findings)
+	if strings.Join(findings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(findings, "\n"), strings.Join(want, "\n"))
+	}
+	sampled, _, samples := collect("log_files: 1\n")
+	if samples == 0 || sampled.Checked != samples {
+		t.Errorf("log_files: 1: %d files read in %d sampled artifacts", sampled.Checked, samples)
+	}
+	if strings.Join(sampled.Missing, ",") != del.Key || strings.Join(sampled.Extra, ",") != extra.Key {
+		t.Errorf("a sample still checks presence of every file: missing %v extra %v", sampled.Missing, sampled.Extra)
+	}
+	none, _, _ := collect("log_files: none\n")
+	if none.Checked != 0 || strings.Join(none.Missing, ",") != del.Key {
+		t.Errorf("log_files: none read %d files, missing %v", none.Checked, none.Missing)
+	}
+}
+
+// One denied evidence type or region is an error the run reports; the
+// others are still collected.
+func TestOneDeniedPartCollectsTheRest(t *testing.T) {
+	e := newEnv(t, false)
+	defer e.fake.SetFault("iam:GenerateCredentialReport", awsfake.FaultAccessDenied)()
+	res := run(t, e.config("evidence: [iam_credential_report, cloudtrail_trails, cloudtrail_events]\nevent_names: [ConsoleLogin]\n"), collectortest.Options{})
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "iam:GenerateCredentialReport") || collectors.IsRetryable(res.Err) {
+		t.Fatalf("want the denial reported as a permanent error, got %v", res.Err)
+	}
+	if len(byType(res, awscol.TypeTrails)) != 3 {
+		t.Errorf("trails not collected")
+	}
+	got := map[string]int{}
+	collectIDs(t, res, got)
+	if len(got) != 65 { // 60 in us-east-1, 5 in eu-west-1
+		t.Errorf("events of both regions not collected after the denial: %d", len(got))
+	}
+}

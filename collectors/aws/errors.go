@@ -70,6 +70,8 @@ func classify(action, region string, err error) error {
 			detail += ": " + msg
 		}
 		switch {
+		case deniedCodes[code] && action == "sts:AssumeRole":
+			return collectors.Permanent(fmt.Errorf("%s: access denied (%s); the role must exist, its trust policy must admit the agent's identity with this external ID, and the agent needs sts:AssumeRole on it (see deploy/iam/tickmark-member-role-trust-policy.json)", where, detail))
 		case deniedCodes[code]:
 			return collectors.Permanent(fmt.Errorf("%s: access denied (%s); the credentials need the IAM permission %s (%s)", where, detail, action, policyHint))
 		case authCodes[code]:
@@ -105,4 +107,27 @@ func httpStatus(err error) int {
 		return re.Response.StatusCode
 	}
 	return 0
+}
+
+// joinClassified combines the errors of several evidence types or regions:
+// one is returned as it is; several are one error naming each, retryable
+// only if every one is.
+func joinClassified(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	msgs := make([]string, len(errs))
+	retry := true
+	for i, e := range errs {
+		msgs[i] = e.Error()
+		retry = retry && collectors.IsRetryable(e)
+	}
+	err := fmt.Errorf("%d failures: %s", len(errs), strings.Join(msgs, "; "))
+	if retry {
+		return collectors.Retryable(err)
+	}
+	return collectors.Permanent(err)
 }

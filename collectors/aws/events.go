@@ -2,9 +2,11 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -153,16 +155,38 @@ func (r *run) collectEvents(ctx context.Context) error {
 	if gr := globalRegion(r.partition); len(r.cfg.EventNames) == 0 && len(r.cfg.EventSources) == 0 && !containsStr(r.regions, gr) {
 		r.req.Logger.Warn("IAM and Organizations events are recorded in "+gr+", which is not collected: they are not collected", "evidence_type", TypeEvents, "account", r.account)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// one region failing (denied, throttled) does not stop the others; an
+	// engine error does
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g errgroup.Group
 	g.SetLimit(regionWorkers)
+	var mu sync.Mutex
+	var errs []error
 	for _, region := range r.regions {
-		g.Go(func() error { return r.regionEvents(gctx, region) })
+		g.Go(func() error {
+			err := r.regionEvents(gctx, region)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				if !collectors.IsClassified(err) {
+					cancel()
+				}
+			}
+			return nil
+		})
 	}
-	err := g.Wait()
-	if err != nil && ctx.Err() != nil {
+	_ = g.Wait()
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return err
+	for _, e := range errs {
+		if !collectors.IsClassified(e) && !errors.Is(e, context.Canceled) {
+			return e
+		}
+	}
+	return joinClassified(errs)
 }
 
 func parseTS(s string) time.Time {

@@ -579,6 +579,8 @@ func (o *orgRun) collectOrgDigests(ctx context.Context, accts []orgAccount) erro
 			limit = defaultAccountConcurrency
 		}
 		g.SetLimit(limit)
+		var mu sync.Mutex
+		var errs []error // one account's chain failing to read is reported, the others verified
 		for _, a := range accts {
 			if a.Status != "ACTIVE" {
 				continue
@@ -590,13 +592,21 @@ func (o *orgRun) collectOrgDigests(ctx context.Context, accts []orgAccount) erro
 					tgt := digestTarget{arn: aws.ToString(t.TrailARN), name: aws.ToString(t.Name), home: aws.ToString(t.HomeRegion), bucket: bucket,
 						prefix: aws.ToString(t.S3KeyPrefix), region: rg, orgID: o.orgID, s3c: s3c}
 					if err := r.trailDigests(gctx, tgt); err != nil {
-						return err
+						if !collectors.IsClassified(err) || gctx.Err() != nil {
+							return err
+						}
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
 					}
 				}
 				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := joinClassified(errs); err != nil {
 			return err
 		}
 	}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +47,15 @@ func memberID(i int) string { return fmt.Sprintf("2000000%05d", i) }
 // included) and one more region disabled.
 func newOrgEnv(t testing.TB, n int, regions []string, withS3 bool) *orgEnv {
 	t.Helper()
+	return newOrgEnvIn(t, "aws", n, regions, withS3)
+}
+
+// newOrgEnvIn is newOrgEnv in an ARN partition (aws, aws-us-gov, aws-cn).
+func newOrgEnvIn(t testing.TB, partition string, n int, regions []string, withS3 bool) *orgEnv {
+	t.Helper()
 	clock := func() time.Time { return now }
 	e := &orgEnv{org: awsfake.NewOrg(orgID, mgmt, clock), regions: regions}
+	e.org.Partition = partition
 	e.org.AddAccount(awsfake.OrgAccount{ID: logArchive, Name: "log-archive"}, clock)
 	e.members = []string{mgmt, logArchive}
 	for i := 0; len(e.members) < n; i++ {
@@ -328,6 +338,19 @@ func orgDigests(t testing.TB, res collectortest.Result) map[string][]orgDigestBo
 func orgScale(t testing.TB, accounts int, regions []string) collectortest.Result {
 	t.Helper()
 	e := newOrgEnv(t, accounts, regions, true)
+	// LookupEvents is paced on a virtual clock per account and region,
+	// shared by the collector's limiter and the fake's rate check: the
+	// 2/s limit is checked exactly and nobody sleeps
+	vc := &virtualClocks{t: map[string]time.Time{}}
+	t.Cleanup(awscol.SetLookupClocks(func(acct, region string) (func() time.Time, func(time.Duration)) {
+		k := acct + "|" + region
+		return func() time.Time { return vc.now(k) }, func(d time.Duration) { vc.sleep(k, d) }
+	}))
+	for _, id := range e.members {
+		s := e.org.Account(id)
+		s.LookupJitter = 0
+		s.ArrivalClock = func(region string) time.Time { return vc.now(id + "|" + region) }
+	}
 	denied := e.members[len(e.members)-1]
 	e.org.DenyAssumeRole(denied)
 	// tamper with the log archive: delete one log file, alter another
@@ -406,8 +429,45 @@ func orgScale(t testing.TB, accounts int, regions []string) collectortest.Result
 		if v := e.org.Account(id).RateViolations(); v != 0 {
 			t.Errorf("account %s: %d LookupEvents calls over 2/s in a region", id, v)
 		}
+		for _, r := range regions {
+			calls := e.org.Account(id).Calls("cloudtrail:LookupEvents", r)
+			if id == denied {
+				continue
+			}
+			// two event names: two calls, the second paced 600ms after the first
+			if calls < 2 || vc.now(id+"|"+r).Sub(vcBase) < time.Duration(calls-1)*600*time.Millisecond {
+				t.Errorf("%s/%s: %d LookupEvents calls over %s of the pacing clock", id, r, calls, vc.now(id+"|"+r).Sub(vcBase))
+			}
+		}
 	}
 	return res
+}
+
+var vcBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// virtualClocks are clocks per key that move only when slept on.
+type virtualClocks struct {
+	mu sync.Mutex
+	t  map[string]time.Time
+}
+
+func (v *virtualClocks) now(k string) time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t, ok := v.t[k]; ok {
+		return t
+	}
+	return vcBase
+}
+
+func (v *virtualClocks) sleep(k string, d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.t[k]
+	if !ok {
+		t = vcBase
+	}
+	v.t[k] = t.Add(d)
 }
 
 func TestOrganizationTrailDigestsVerifiedPerAccount(t *testing.T) {
@@ -417,4 +477,106 @@ func TestOrganizationTrailDigestsVerifiedPerAccount(t *testing.T) {
 // The acceptance scale: 50 accounts x 4 regions.
 func TestOrganization50Accounts4Regions(t *testing.T) {
 	orgScale(t, 50, []string{"us-east-1", "eu-west-1", "ap-southeast-2", "af-south-1"})
+}
+
+// The agent on Kubernetes has no keys: IRSA gives it a web identity token
+// that the SDK exchanges for its role (sts:AssumeRoleWithWebIdentity),
+// from which it lists the organisation and assumes the member roles.
+func TestAgentWithWebIdentity(t *testing.T) {
+	e := newOrgEnv(t, 3, []string{"us-east-1"}, false)
+	role := e.org.AddWebIdentityRole(mgmt, "tickmark-agent")
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6dGlja21hcms6dGlja21hcmsifQ.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	os.Unsetenv("AWS_ACCESS_KEY_ID")
+	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_ROLE_ARN", role)
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tok)
+	res := run(t, e.config("evidence: [cloudtrail_trails]\n"), collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	st := statuses(t, res)
+	for _, id := range e.members {
+		if st[id].Outcome != "complete" {
+			t.Errorf("account %s: %+v", id, st[id])
+		}
+	}
+	if n := e.org.Calls("sts:AssumeRoleWithWebIdentity"); n < 1 {
+		t.Errorf("the web identity token was not exchanged")
+	}
+	if n := e.org.Account(mgmt).RequestsSignedBy("AKIDORGMGMT"); n != 0 {
+		t.Errorf("%d requests signed with static keys", n)
+	}
+}
+
+// The shared conformance suite over an organisation: deterministic output
+// despite accounts running concurrently, cancellation, resume without gap
+// or duplicate across accounts, and a denied member role classified.
+func TestOrganizationConformance(t *testing.T) {
+	e := newOrgEnv(t, 4, []string{"us-east-1", "eu-west-1"}, true)
+	cfg := e.config("event_names: [ConsoleLogin]\n" + e.archiveConfig())
+	collectortest.Suite{
+		Type:   "aws",
+		Config: cfg,
+		Items: func(a collectortest.Artifact) []string {
+			acct, _, _ := strings.Cut(a.Source.Account, "/")
+			var out []string
+			for _, it := range items(a) {
+				out = append(out, acct+"/"+it)
+			}
+			return out
+		},
+		Now: now,
+		Grow: func() {
+			for _, id := range e.members {
+				e.org.Account(id).AddEvents("eu-west-1", awsfake.Event{EventID: id + "-new", EventName: "ConsoleLogin", EventSource: "signin.amazonaws.com", Time: now.Add(20 * time.Minute)})
+			}
+		},
+		Failures: []collectortest.Failure{{
+			Name:            "MemberRoleDenied",
+			Setup:           func() func() { return e.org.DenyAssumeRole(e.members[2]) },
+			MessageContains: []string{"1 of 4 accounts", e.members[2], "sts:AssumeRole", "access denied", "trust policy"},
+		}},
+	}.Run(t)
+}
+
+// In GovCloud the partition comes from the agent's ARN: member role ARNs
+// are built in it (the fake refuses arn:aws: ones there) and the global
+// service region is us-gov-west-1.
+func TestOrganizationInGovCloud(t *testing.T) {
+	e := newOrgEnvIn(t, "aws-us-gov", 3, []string{"us-gov-east-1", "us-gov-west-1"}, false)
+	cfg := fmt.Sprintf("accounts: organization\nmember_role_name: %s\nmember_external_id: %s\nregions: discover\nregion: us-gov-west-1\nendpoint: %s\nevidence: [cloudtrail_trails]\n", memberRole, memberExt, e.url)
+	res := run(t, cfg, collectortest.Options{})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	st := statuses(t, res)
+	for _, id := range e.members {
+		if st[id].Outcome != "complete" || strings.Join(st[id].Regions, ",") != "us-gov-east-1,us-gov-west-1" {
+			t.Errorf("account %s: %+v", id, st[id])
+		}
+		if id != mgmt && !strings.Contains(string(mustStatus(t, res, id)), "arn:aws-us-gov:iam::"+id+":role/"+memberRole) {
+			t.Errorf("account %s not read through its GovCloud role ARN", id)
+		}
+	}
+	for _, a := range byType(res, awscol.TypeRegions) {
+		if !strings.Contains(string(a.Body), `"global_service_region": "us-gov-west-1"`) || !strings.Contains(string(a.Body), `"partition": "aws-us-gov"`) {
+			t.Errorf("%s: %s", a.Subject, a.Body)
+		}
+	}
+}
+
+func mustStatus(t *testing.T, res collectortest.Result, acct string) []byte {
+	t.Helper()
+	for _, a := range byType(res, awscol.TypeAccountStatus) {
+		if a.Subject == acct {
+			return a.Body
+		}
+	}
+	t.Fatalf("no status for %s", acct)
+	return nil
 }

@@ -188,12 +188,42 @@ type ruleSuiteWire struct {
 
 // branchPopulation says how one branch's changes were read.
 type branchPopulation struct {
-	Branch     string `json:"branch"`
-	Head       string `json:"head"`
+	Branch string `json:"branch"`
+	Head   string `json:"head"`
+	// Method is how the landed commits were listed: "compare" (every
+	// commit between the previous run's head and this one) or "since"
+	// (first run: committer date after the window start).
+	Method     string `json:"commits_method,omitempty"`
 	PullPasses int    `json:"pull_request_list_passes"`
 	Commits    int    `json:"commits"`
-	Complete   bool   `json:"complete"`
-	Note       string `json:"note,omitempty"`
+	// HistoryRewritten counts commits of the previous head no longer on
+	// the branch (a force push); null when history only grew.
+	HistoryRewritten *int   `json:"history_rewritten"`
+	Complete         bool   `json:"complete"`
+	Note             string `json:"note,omitempty"`
+}
+
+type compareWire struct {
+	Status   string       `json:"status"`
+	AheadBy  int          `json:"ahead_by"`
+	BehindBy int          `json:"behind_by"`
+	Commits  []commitWire `json:"commits"`
+}
+
+// compare lists every commit reachable from head and not from prev,
+// paging GET compare/{prev}...{head}.
+func (r *run) compare(ctx context.Context, base, prev, head string) (compareWire, int, error) {
+	var out compareWire
+	first := true
+	pages, err := eachPage(ctx, r, base+"/compare/"+pathEsc(prev)+"..."+pathEsc(head)+"?per_page=100", false,
+		func(g compareWire) compareWire { return g }, func(c compareWire) error {
+			if first {
+				out.Status, out.AheadBy, out.BehindBy, first = c.Status, c.AheadBy, c.BehindBy, false
+			}
+			out.Commits = append(out.Commits, c.Commits...)
+			return nil
+		})
+	return out, pages, err
 }
 
 // maxPasses bounds the re-reads of the pull-request list (see scanPulls).
@@ -251,7 +281,7 @@ var errStopPaging = errors.New("stop paging")
 // changes collects the change population of one repository.
 func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtection) (*collectors.Artifact, pullState, bool, error) {
 	r.mu.Lock()
-	prev := r.state.Pulls[repo.Name]
+	prev := r.state.Pulls[r.pullKey(repo)]
 	r.mu.Unlock()
 	from := r.req.Since
 	readFrom := from
@@ -280,7 +310,7 @@ func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtecti
 			selected = append(selected, b)
 		}
 	}
-	next := pullState{Until: to, Heads: map[string]string{}, Seen: map[string]time.Time{}}
+	next := pullState{Until: to, Heads: map[string]string{}, Rescan: map[string]bool{}, Seen: map[string]time.Time{}}
 	for k, t := range prev.Seen {
 		if t.After(to.Add(-r.cfg.Overlap.D())) {
 			next.Seen[k] = t
@@ -304,9 +334,10 @@ func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtecti
 	complete := true
 	for _, b := range selected {
 		pop := branchPopulation{Branch: b.Name, Head: b.Commit.SHA, Complete: true}
-		if h := prev.Heads[b.Name]; h != "" && h == b.Commit.SHA {
+		prevHead := prev.Heads[b.Name]
+		if prevHead != "" && prevHead == b.Commit.SHA && !prev.Rescan[b.Name] {
 			// Nothing landed: merging or pushing moves the head.
-			next.Heads[b.Name] = h
+			next.Heads[b.Name] = prevHead
 			pop.Note = "head unchanged since the previous run: nothing landed"
 			pops = append(pops, pop)
 			continue
@@ -363,23 +394,46 @@ func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtecti
 			order = append(order, pr.Number)
 			remember(key, *pr.MergedAt)
 		}
-		// The commits that landed on the branch in the window.
-		q := url.Values{"sha": {b.Name}, "since": {readFrom.UTC().Format(time.RFC3339)}, "per_page": {"100"}}
+		// The commits that landed on the branch: exactly those between the
+		// head the previous run saw and this head (git log PREV..HEAD), or
+		// on a first run those with a committer date in the window.
 		var landed []commitWire
-		p, err := eachPage(ctx, r, base+"/commits?"+q.Encode(), false, func(g []commitWire) []commitWire { return g },
-			func(cs []commitWire) error { landed = append(landed, cs...); return nil })
-		if err != nil {
-			return fail(err)
+		switch {
+		case prevHead == b.Commit.SHA:
+			pop.Note = "head unchanged; pull requests merged beyond the previous window re-read"
+		case prevHead != "":
+			cmp, p, err := r.compare(ctx, base, prevHead, b.Commit.SHA)
+			pages += p
+			if err != nil {
+				if _, gone := hidden(err); !gone {
+					return fail(err)
+				}
+				// the previous head no longer exists (garbage-collected after a
+				// force push): fall back to committer dates
+				pop.Note = "previous head " + prevHead + " no longer exists: commits listed by committer date"
+				break
+			}
+			landed, pop.Method = cmp.Commits, "compare"
+			if cmp.BehindBy > 0 {
+				pop.HistoryRewritten = intp(cmp.BehindBy)
+				pop.Note = fmt.Sprintf("history rewritten: %d commits of the previous head %s are no longer on the branch (a force push)", cmp.BehindBy, prevHead)
+				r.log.Warn("branch history rewritten since the previous run", "repository", r.org+"/"+repo.Name, "branch", b.Name, "commits_removed", cmp.BehindBy)
+			}
 		}
-		pages += p
+		if pop.Method == "" && prevHead != b.Commit.SHA {
+			pop.Method = "since"
+			q := url.Values{"sha": {b.Name}, "since": {readFrom.UTC().Format(time.RFC3339)}, "per_page": {"100"}}
+			p, err := eachPage(ctx, r, base+"/commits?"+q.Encode(), false, func(g []commitWire) []commitWire { return g },
+				func(cs []commitWire) error { landed = append(landed, cs...); return nil })
+			if err != nil {
+				return fail(err)
+			}
+			pages += p
+		}
 		var branchPushes []directPush
 		for _, c := range landed {
 			at := c.Commit.Committer.Date
-			if at.After(to) {
-				beyond = true
-				continue
-			}
-			if !at.After(readFrom) {
+			if pop.Method == "since" && !at.After(readFrom) {
 				continue
 			}
 			key := "sha:" + c.SHA
@@ -444,8 +498,12 @@ func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtecti
 				return fail(err)
 			}
 		}
-		if !beyond {
-			next.Heads[b.Name] = b.Commit.SHA
+		// Everything up to this head is collected; a pull request merged
+		// after the window end has its record in a later run, so the next run
+		// reads the pull requests again even if the head has not moved.
+		next.Heads[b.Name] = b.Commit.SHA
+		if beyond {
+			next.Rescan[b.Name] = true
 		}
 		pops = append(pops, pop)
 	}
@@ -485,8 +543,10 @@ func (r *run) changes(ctx context.Context, repo repoInfo, eff *effectiveProtecti
 	return a, next, false, nil
 }
 
-const populationMethod = "every commit that landed on each selected branch with a committer date in the window (GET commits?sha=branch&since=), " +
-	"attributed to the merged pull request that brought it (merge, squash or rebase; else GET commits/{sha}/pulls); the rest are direct_pushes; " +
+const populationMethod = "every commit that landed on each selected branch: those between the head the previous run saw and this run's head " +
+	"(GET compare/{previous}...{head}: git log PREV..HEAD, whatever their dates; a force push is reported as history_rewritten), " +
+	"or on a first run those with a committer date after the window start (GET commits?sha=branch&since=); " +
+	"each attributed to the merged pull request that brought it (merge, squash or rebase; else GET commits/{sha}/pulls); the rest are direct_pushes; " +
 	"pull requests merged into the branch in the window from the closed list sorted by update, re-read until no pull request moved; " +
 	"items already collected in the overlap with the previous window are not repeated"
 

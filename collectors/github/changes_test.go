@@ -163,3 +163,58 @@ func TestBranchPatterns(t *testing.T) {
 		t.Errorf("bad pattern accepted: %v", err)
 	}
 }
+
+// After the first run the landed commits are exactly those between the
+// previous head and the new one, whatever their dates: a direct push with
+// a backdated committer date is still caught, and a force push that drops
+// commits is reported as rewritten history.
+func TestBackdatedAndForcePushes(t *testing.T) {
+	srv, _ := newFake(t, ghfake.Options{Repos: 2, MergedPerRepo: 2})
+	cfg := cfgFor(srv, "evidence: [pull_requests]\n")
+	first := runAll(t, cfg, "")
+	var backdated, forced string
+	srv.Update(func(o *ghfake.Org) {
+		backdated = o.AddDirectPush("service-001", "dev001", "pushed today, dated last year", now.Add(-400*24*time.Hour))
+		forced = o.ForcePush("service-002", "main", "dev002", 2, now.Add(time.Hour))
+	})
+	second := collectortest.Run(t, collectortest.Build(t, "github", cfg), collectortest.Options{Now: now.Add(2 * time.Hour), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	pushes := map[string]bool{}
+	rewritten := map[string]int{}
+	for _, a := range byType(second.Committed, EvPullRequests) {
+		var b struct {
+			Repository   string `json:"repository"`
+			DirectPushes []struct {
+				SHA string `json:"sha"`
+			} `json:"direct_pushes"`
+			Population []struct {
+				Method           string `json:"commits_method"`
+				HistoryRewritten *int   `json:"history_rewritten"`
+			} `json:"population"`
+		}
+		if err := json.Unmarshal(a.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range b.DirectPushes {
+			pushes[d.SHA] = true
+		}
+		for _, p := range b.Population {
+			if p.Method != "compare" {
+				t.Errorf("%s: commits listed by %q on a second run, want compare", b.Repository, p.Method)
+			}
+			if p.HistoryRewritten != nil {
+				rewritten[b.Repository] = *p.HistoryRewritten
+			}
+		}
+	}
+	if !pushes[backdated] || !pushes[forced] {
+		t.Errorf("direct pushes %v: want the backdated %s and the force-pushed %s", pushes, backdated, forced)
+	}
+	// two first-parent steps back: at least those two commits (and what a
+	// dropped merge commit brought) are gone
+	if rewritten["acme/service-002"] < 2 || len(rewritten) != 1 || !strings.Contains(second.Logs, "branch history rewritten") {
+		t.Errorf("history_rewritten %v, want >= 2 commits removed from acme/service-002 only, and a warning", rewritten)
+	}
+}

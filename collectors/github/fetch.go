@@ -40,7 +40,11 @@ type run struct {
 	perms       futures[*string]
 
 	orgInfo           orgSettings
-	visible, archived int // repositories listed, archived among them
+	visible, archived int  // repositories listed, archived among them
+	multiOrg          bool // several organisations share the cursor
+	app               bool // authenticated as a GitHub App installation
+	instSelection     *string
+	instTotal         *int
 }
 
 // ---- cursor ----
@@ -60,10 +64,14 @@ type cursorState struct {
 
 type pullState struct {
 	Until time.Time `json:"until"` // end of the last window (the next one re-reads from Until minus the overlap)
-	// Heads are the branch heads at the end of the last window, kept only
-	// when nothing beyond the window was seen: an unchanged head means
+	// Heads are the branch heads the last run read: the next run lists the
+	// commits between them and the new heads, and an unchanged head means
 	// nothing landed.
 	Heads map[string]string `json:"heads,omitempty"`
+	// Rescan marks branches where a pull request merged after the window
+	// end was seen: their pull requests are read again next run even if
+	// the head has not moved.
+	Rescan map[string]bool `json:"rescan,omitempty"`
 	// Seen are the pull requests ("pr:N") and commits ("sha:X") already
 	// emitted inside the overlap of the next window, with their time.
 	Seen map[string]time.Time `json:"seen,omitempty"`
@@ -153,18 +161,14 @@ func (st *cursorState) put(key string, e *cacheEntry) {
 	st.cacheBytes += len(e.Data)
 }
 
-// prune drops cache entries this run did not use and pull-request marks of
-// repositories no longer collected.
-func (st *cursorState) prune(repos []repoInfo) {
+// prune drops cache entries this run did not use and the change windows of
+// repositories no longer collected (keep holds the keys to keep).
+func (st *cursorState) prune(keep map[string]bool) {
 	for k, e := range st.Cache {
 		if !e.used {
 			st.cacheBytes -= len(e.Data)
 			delete(st.Cache, k)
 		}
-	}
-	keep := map[string]bool{}
-	for _, r := range repos {
-		keep[r.Name] = true
 	}
 	for k := range st.Pulls {
 		if !keep[k] {
@@ -375,6 +379,12 @@ func permissionHint(path string, resp *http.Response) string {
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Checks: read\""
 	case strings.HasSuffix(path, "/status"):
 		need = "classic token: repo; fine-grained token or GitHub App: repository permission \"Commit statuses: read\""
+	case strings.Contains(path, "/code-scanning/"):
+		need = "classic token: security_events; fine-grained token or GitHub App: repository permission \"Code scanning alerts: read\""
+	case strings.Contains(path, "/secret-scanning/"):
+		need = "classic token: repo or security_events; fine-grained token or GitHub App: repository permission \"Secret scanning alerts: read\""
+	case strings.HasSuffix(path, "/invitations"):
+		need = "an organisation owner's credentials (classic token: admin:org or read:org as an owner; fine-grained token or GitHub App: organization permission \"Members: read\")"
 	case strings.Contains(path, "/rule-suites"):
 		need = "classic token: repo (repository administrators only); fine-grained token or GitHub App: repository permission \"Administration: read\""
 	case strings.Contains(path, "/pulls"):

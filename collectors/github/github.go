@@ -36,6 +36,10 @@ const (
 	EvPullRequests     = "github.pull_requests"
 	EvDependabotAlerts = "github.dependabot_alerts"
 	EvRepositories     = "github.repositories"
+	EvRepositoryAccess = "github.repository_access"
+	EvInvitations      = "github.invitations"
+	EvCodeScanning     = "github.code_scanning_alerts"
+	EvSecretScanning   = "github.secret_scanning_alerts"
 )
 
 //go:embed sample.yaml
@@ -50,6 +54,14 @@ var evidenceTypes = []collectors.EvidenceType{
 		Description: "every commit that landed on the selected branches in the window, attributed to the merged pull request that brought it (with reviews, committers, strict independent approval and the reason when not, checks at merge, issue keys) or recorded as a direct push (with the rule-suite evaluation where visible)"},
 	{Name: EvDependabotAlerts, Controls: []string{"CC7.1"},
 		Description: "open, fixed and dismissed Dependabot alerts with severity and age; repositories with alerts disabled are recorded as such"},
+	{Name: EvRepositoryAccess, Controls: []string{"CC6.2", "CC6.3"},
+		Description: "per repository: the teams with their permission and the direct collaborators with their role, outside collaborators marked (null when the credentials may not list them)"},
+	{Name: EvInvitations, Controls: []string{"CC6.2"},
+		Description: "pending organisation invitations with role, inviter and age (organisation owners only; null otherwise)"},
+	{Name: EvCodeScanning, Controls: []string{"CC7.1"},
+		Description: "code-scanning alerts of every state with rule, severity, tool and age; repositories without code scanning recorded as such"},
+	{Name: EvSecretScanning, Controls: []string{"CC7.1"},
+		Description: "secret-scanning alerts of every state with secret type, resolution and age (the secret itself is never requested); repositories without secret scanning recorded as such"},
 	{Name: EvRepositories, Controls: []string{"CC6.1", "CC8.1"},
 		Description: "the run's population: repositories the credentials can see against the organisation's own totals, the filters applied, and each repository's outcome (collected, empty, or failed with its finding); complete or partial"},
 }
@@ -58,6 +70,8 @@ var evidenceTypes = []collectors.EvidenceType{
 var evidenceNames = map[string]string{
 	"org_members": EvOrgMembers, "branch_protection": EvBranchProtection,
 	"pull_requests": EvPullRequests, "dependabot_alerts": EvDependabotAlerts,
+	"repository_access": EvRepositoryAccess, "invitations": EvInvitations,
+	"code_scanning_alerts": EvCodeScanning, "secret_scanning_alerts": EvSecretScanning,
 }
 
 func init() {
@@ -84,12 +98,18 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// Org is the organisation login.
 	Org string `yaml:"org"`
+	// Orgs collects several organisations with one token instead (repos:
+	// then names repositories of any of them).
+	Orgs []string `yaml:"orgs"`
 	// Token is a fine-grained or classic personal access token.
 	Token collectors.Secret `yaml:"token"`
 	// AppID, InstallationID and PrivateKey authenticate as a GitHub App.
-	AppID          int64             `yaml:"app_id"`
-	InstallationID int64             `yaml:"installation_id"`
-	PrivateKey     collectors.Secret `yaml:"private_key"`
+	AppID          int64 `yaml:"app_id"`
+	InstallationID int64 `yaml:"installation_id"`
+	// InstallationIDs maps each organisation to the App's installation on
+	// it, for an App collecting several organisations (orgs:).
+	InstallationIDs map[string]int64  `yaml:"installation_ids"`
+	PrivateKey      collectors.Secret `yaml:"private_key"`
 	// Repos limits collection to these repositories (names without the
 	// org); empty means every non-archived repository of the org.
 	Repos []string `yaml:"repos"`
@@ -121,10 +141,20 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("base_url", fmt.Sprintf("invalid URL %q", c.BaseURL), "use https://api.github.com/ or https://HOST/api/v3/ for GitHub Enterprise Server")
 	}
-	if strings.TrimSpace(c.Org) == "" {
-		bad("org", "missing organisation", "set org: to the organisation login, e.g. acme")
+	switch {
+	case strings.TrimSpace(c.Org) == "" && len(c.Orgs) == 0:
+		bad("org", "missing organisation", "set org: to the organisation login, e.g. acme (or orgs: [acme, acme-labs])")
+	case c.Org != "" && len(c.Orgs) > 0:
+		bad("orgs", "both org and orgs are set", "use org: for one organisation or orgs: for several")
 	}
-	app := c.AppID != 0 || c.InstallationID != 0 || c.PrivateKey.IsSet()
+	seenOrg := map[string]bool{}
+	for _, o := range c.Orgs {
+		if strings.TrimSpace(o) == "" || strings.Contains(o, "/") || seenOrg[strings.ToLower(o)] {
+			bad("orgs", fmt.Sprintf("invalid or repeated organisation %q", o), "list each organisation login once")
+		}
+		seenOrg[strings.ToLower(o)] = true
+	}
+	app := c.AppID != 0 || c.InstallationID != 0 || c.PrivateKey.IsSet() || len(c.InstallationIDs) > 0
 	switch {
 	case c.Token.IsSet() && app:
 		bad("token", "both a token and GitHub App credentials are configured", "use either token: or app_id/installation_id/private_key")
@@ -134,7 +164,23 @@ func (c *Config) Validate() error {
 		if c.AppID <= 0 {
 			bad("app_id", "missing or invalid GitHub App ID", "the App ID is on the App's settings page")
 		}
-		if c.InstallationID <= 0 {
+		switch {
+		case len(c.Orgs) > 1 || len(c.InstallationIDs) > 0:
+			// an installation belongs to one organisation: one per org
+			if c.InstallationID != 0 {
+				bad("installation_id", "installation_id and installation_ids are both set", "with several organisations, give installation_ids: {org: id, …}")
+			}
+			for _, o := range c.orgs() {
+				if c.InstallationIDs[o] <= 0 {
+					bad("installation_ids", fmt.Sprintf("no installation ID for organisation %q", o), "each organisation has its own installation of the App: installation_ids: {"+o+": 1234567}")
+				}
+			}
+			for o := range c.InstallationIDs {
+				if !slices.Contains(c.orgs(), o) {
+					bad("installation_ids", fmt.Sprintf("organisation %q is not collected", o), "list it in orgs: or remove it")
+				}
+			}
+		case c.InstallationID <= 0:
 			bad("installation_id", "missing or invalid installation ID", "the installation ID is in the URL of the App's installation settings in the org")
 		}
 		if !c.PrivateKey.IsSet() {
@@ -148,11 +194,15 @@ func (c *Config) Validate() error {
 	}
 	for _, e := range c.Evidence {
 		if _, ok := evidenceNames[strings.TrimPrefix(e, "github.")]; !ok {
-			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts")
+			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts, repository_access, invitations, code_scanning_alerts, secret_scanning_alerts")
 		}
 	}
 	for _, r := range c.Repos {
-		if r == "" || strings.Contains(r, "/") {
+		org, name, qualified := strings.Cut(r, "/")
+		switch {
+		case len(c.Orgs) > 0 && (!qualified || !seenOrg[strings.ToLower(org)] || name == "" || strings.Contains(name, "/")):
+			bad("repos", fmt.Sprintf("invalid repository %q", r), "with orgs:, name repositories as org/name of a listed organisation, e.g. acme/api-server")
+		case len(c.Orgs) == 0 && (r == "" || qualified):
 			bad("repos", fmt.Sprintf("invalid repository name %q", r), "give names without the org, e.g. api-server")
 		}
 	}
@@ -202,6 +252,9 @@ type collector struct {
 	cfg    *Config
 	keyRE  *regexp.Regexp
 	tokens *appTokens // nil for token auth; kept across runs
+	// byOrg holds one installation's tokens per organisation (an App
+	// collecting several organisations); nil otherwise.
+	byOrg map[string]*appTokens
 	// now and sleep are the gate's clock (nil: the wall clock); tests
 	// inject them so that waits of minutes take no time.
 	now   func() time.Time
@@ -220,6 +273,13 @@ func New(cfg *Config) (collectors.Collector, error) {
 			return nil, err
 		}
 		c.tokens = &appTokens{appID: cfg.AppID, installationID: cfg.InstallationID, key: key}
+		if len(cfg.InstallationIDs) > 0 {
+			c.byOrg = map[string]*appTokens{}
+			for _, org := range cfg.orgs() {
+				c.byOrg[org] = &appTokens{appID: cfg.AppID, installationID: cfg.InstallationIDs[org], key: key}
+			}
+			c.tokens = c.byOrg[cfg.orgs()[0]]
+		}
 	}
 	return c, nil
 }
@@ -232,7 +292,8 @@ type repoInfo struct {
 	Archived      bool   `json:"archived,omitempty"`
 }
 
-// Collect runs one collection.
+// Collect runs one collection over every configured organisation, one
+// after the other, sharing the cursor, the client and its rate-limit gate.
 func (c *collector) Collect(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
 	st, err := decodeCursor(req.Cursor)
 	if err != nil {
@@ -242,31 +303,111 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("github: %w", err))
 	}
-	r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger, org: c.cfg.Org, state: st, keyRE: c.keyRE,
-		status: map[string]*repoOutcome{}}
+	orgs := c.cfg.orgs()
+	keep := map[string]bool{}
+	failed := 0
+	for _, org := range orgs {
+		octx := context.WithValue(ctx, orgKey{}, org) // selects the org's App installation
+		r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger.With("org", org), org: org, state: st, keyRE: c.keyRE,
+			status: map[string]*repoOutcome{}, multiOrg: len(orgs) > 1, app: c.tokens != nil}
+		repos, err := r.collectOrg(octx, emit)
+		if err != nil {
+			f, local := asFinding(EvRepositories, err)
+			if failed++; !local || failed == len(orgs) || ctx.Err() != nil {
+				return err
+			}
+			// With several organisations, one the credentials cannot read
+			// is a finding; the others are collected.
+			r.log.Warn("organisation not collected; recorded as a finding", "status", f.Status, "err", err)
+			if err := emit.Emit(ctx, r.orgFinding(f)); err != nil {
+				return err
+			}
+			for k := range st.Pulls {
+				if strings.HasPrefix(k, org+"/") {
+					keep[k] = true // keep its windows for when it is readable again
+				}
+			}
+			continue
+		}
+		for _, repo := range repos {
+			keep[r.pullKey(repo)] = true
+		}
+	}
+	st.prune(keep)
+	cur, err := st.encode()
+	if err != nil {
+		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
+	}
+	return emit.Checkpoint(ctx, cur)
+}
+
+// orgKey carries the organisation a request is for (it picks the App
+// installation whose token is sent).
+type orgKey struct{}
+
+// orgs returns the configured organisations.
+func (c *Config) orgs() []string {
+	if len(c.Orgs) > 0 {
+		return c.Orgs
+	}
+	return []string{c.Org}
+}
+
+// reposOf returns the configured repository names of one organisation.
+func (c *Config) reposOf(org string) []string {
+	if len(c.Orgs) == 0 {
+		return c.Repos
+	}
+	var out []string
+	for _, r := range c.Repos {
+		if o, name, _ := strings.Cut(r, "/"); strings.EqualFold(o, org) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// pullKey is the cursor key of a repository's change window.
+func (r *run) pullKey(repo repoInfo) string {
+	if r.multiOrg {
+		return r.org + "/" + repo.Name
+	}
+	return repo.Name
+}
+
+// collectOrg collects one organisation and returns the repositories it
+// collected. An error concerns the whole organisation.
+func (r *run) collectOrg(ctx context.Context, emit collectors.Emitter) ([]repoInfo, error) {
+	var err error
 	// The organisation itself: an unknown org or refused credentials fail
-	// the whole collection.
+	// the organisation.
 	r.orgInfo, _, err = getPage(ctx, r, "orgs/"+pathEsc(r.org), true, shapeOrg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	repos, err := r.listRepos(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	every := min(20, max(1, len(repos)/10))
 	em := &unitEmitter{emit: emit, run: r, every: every}
-	if c.cfg.wants(EvOrgMembers) {
-		a, err := r.orgMembers(ctx)
-		if err != nil {
-			return err
+	for _, org := range []struct {
+		ev  string
+		get func(context.Context) (collectors.Artifact, error)
+	}{{EvOrgMembers, r.orgMembers}, {EvInvitations, r.invitations}} {
+		if !r.cfg.wants(org.ev) {
+			continue
 		}
-		if err := em.unit(ctx, []collectors.Artifact{a}, nil, true); err != nil {
-			return err
+		a, err := org.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := em.unit(ctx, []collectors.Artifact{a}, nil, false); err != nil {
+			return nil, err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.Concurrency)
+	g.SetLimit(r.cfg.Concurrency)
 	for _, repo := range repos {
 		if gctx.Err() != nil {
 			break
@@ -274,37 +415,57 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		g.Go(func() error { return r.repoUnit(gctx, repo, em) })
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	if ht, ok := req.HTTPClient.Transport.(*httpx.Transport); ok {
+	if ht, ok := r.req.HTTPClient.Transport.(*httpx.Transport); ok {
 		st := ht.Stats()
 		r.log.Info("github collection finished", "repositories", len(repos), "requests", st.Requests,
 			"not_modified", st.NotModified, "retries", st.Retries, "throttled", st.Throttled)
 	}
+	if r.app {
+		// What the App installation reaches: "all" or "selected" repositories.
+		type instWire struct {
+			TotalCount          int    `json:"total_count"`
+			RepositorySelection string `json:"repository_selection"`
+		}
+		inst, _, err := getPage(ctx, r, "installation/repositories?per_page=1", true, func(g instWire) instWire { return g })
+		if err != nil {
+			return nil, err
+		}
+		r.instSelection, r.instTotal = &inst.RepositorySelection, &inst.TotalCount
+		if inst.RepositorySelection == "selected" {
+			r.log.Warn("the GitHub App is installed on selected repositories only: the population is limited to them", "repositories", inst.TotalCount)
+		}
+	}
 	pop, failed, err := r.population(repos)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if failed > 0 {
-		r.log.Warn("partial collection: some repositories are findings, the rest was collected", "org", r.org,
+		r.log.Warn("partial collection: some repositories are findings, the rest was collected",
 			"failed_repositories", failed, "repositories", len(r.status))
 	}
 	em.mu.Lock()
 	defer em.mu.Unlock()
-	if err := emit.Emit(ctx, pop); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.state.prune(repos)
-	cur, err := r.state.encode()
-	r.mu.Unlock()
-	if err != nil {
-		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
-	}
-	return emit.Checkpoint(ctx, cur)
+	return repos, emit.Emit(ctx, pop)
+}
+
+// orgFinding is github.repositories for an organisation that could not be
+// read at all (several organisations configured).
+func (r *run) orgFinding(f finding) collectors.Artifact {
+	b, _ := json.Marshal(struct {
+		Organization string    `json:"organization"`
+		AsOf         string    `json:"as_of"`
+		Outcome      string    `json:"outcome"`
+		Complete     bool      `json:"complete"`
+		Findings     []finding `json:"findings"`
+	}{r.org, ts(r.req.Now), "failed", false, []finding{f}})
+	src := r.source(f.Endpoint, "", 0, 0)
+	src.Complete = false
+	return collectors.Artifact{Type: EvRepositories, Subject: r.org, ContentType: "application/json", Body: b, Source: src}
 }
 
 // finding is a per-repository failure recorded as evidence.
@@ -399,6 +560,25 @@ func (r *run) repoUnit(ctx context.Context, repo repoInfo, em *unitEmitter) erro
 			return fail(err)
 		}
 	}
+	for _, k := range []struct {
+		ev  string
+		get func() (collectors.Artifact, error)
+	}{
+		{EvRepositoryAccess, func() (collectors.Artifact, error) { return r.repositoryAccess(ctx, repo) }},
+		{EvCodeScanning, func() (collectors.Artifact, error) { return r.scanAlerts(ctx, repo, codeScanning) }},
+		{EvSecretScanning, func() (collectors.Artifact, error) { return r.scanAlerts(ctx, repo, secretScanning) }},
+	} {
+		if !r.cfg.wants(k.ev) {
+			continue
+		}
+		a, err := k.get()
+		switch {
+		case err == nil:
+			arts = append(arts, a)
+		case !local(k.ev, err):
+			return fail(err)
+		}
+	}
 	var commit func()
 	if r.cfg.wants(EvPullRequests) {
 		a, next, empty, err := r.changes(ctx, repo, eff)
@@ -407,7 +587,7 @@ func (r *run) repoUnit(ctx context.Context, repo repoInfo, em *unitEmitter) erro
 			if a != nil {
 				arts = append(arts, *a)
 			}
-			commit = func() { r.state.Pulls[repo.Name] = next }
+			commit = func() { r.state.Pulls[r.pullKey(repo)] = next }
 			if empty && out.Status == "collected" {
 				out.Status = "empty"
 			}
@@ -482,7 +662,7 @@ func (r *run) listRepos(ctx context.Context) ([]repoInfo, error) {
 	}
 	var out []repoInfo
 	if len(r.cfg.Repos) > 0 {
-		for _, name := range r.cfg.Repos {
+		for _, name := range r.cfg.reposOf(r.org) {
 			ri, _, err := getPage(ctx, r, "repos/"+pathEsc(r.org)+"/"+pathEsc(name), true, shape)
 			if err != nil {
 				f, ok := asFinding(EvRepositories, err)
@@ -551,6 +731,8 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 	}
 	var note string
 	switch {
+	case r.instSelection != nil && *r.instSelection == "selected":
+		note = fmt.Sprintf("the GitHub App is installed on %d selected repositories only: repositories it is not installed on are not in the population", *r.instTotal)
 	case orgTotal == nil:
 		note = "the organisation's repository totals are shown to organisation owners only: whether the credentials see every repository is unknown"
 	case len(r.cfg.Repos) == 0 && r.visible < *orgTotal:
@@ -567,6 +749,8 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 		OrgPrivateRepos *int           `json:"org_total_private_repos"`
 		OrgTotal        *int           `json:"org_total_repos"`
 		Visible         int            `json:"visible_to_credentials"`
+		InstSelection   *string        `json:"installation_repository_selection,omitempty"`
+		InstTotal       *int           `json:"installation_total_repos,omitempty"`
 		ArchivedSkipped int            `json:"archived_skipped"`
 		Selected        int            `json:"selected"`
 		Note            string         `json:"note,omitempty"`
@@ -575,7 +759,7 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 		Failed          int            `json:"failed"`
 		Repositories    []*repoOutcome `json:"repositories"`
 	}{r.org, ts(r.req.Now), filter, append([]string{}, r.cfg.Repos...), r.cfg.Branches, r.cfg.Evidence,
-		r.orgInfo.PublicRepos, r.orgInfo.TotalPrivateRepos, orgTotal, r.visible, r.archived, len(repos), note, outcome, failed == 0, failed, rows}
+		r.orgInfo.PublicRepos, r.orgInfo.TotalPrivateRepos, orgTotal, r.visible, r.instSelection, r.instTotal, r.archived, len(repos), note, outcome, failed == 0, failed, rows}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return collectors.Artifact{}, 0, collectors.Permanent(err)

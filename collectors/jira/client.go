@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
@@ -27,9 +28,12 @@ const maxBody = 64 << 20
 
 // api is the Jira client of one run.
 type api struct {
-	c          *gojira.Client
-	site       *url.URL // the site (base_url): the account evidence names
-	pacer      *pacer
+	c     *gojira.Client
+	site  *url.URL // the site (base_url): the account evidence names
+	pacer *pacer
+	// noBulk is set when the site has no bulk changelog endpoint: each
+	// changelog is then paged through /rest/api/3/issue/{key}/changelog.
+	noBulk     atomic.Bool
 	deployment string // cloud | datacenter
 	loc        *time.Location
 	// approverName is the approver field's display name.
@@ -38,9 +42,9 @@ type api struct {
 
 // authTransport wraps base (the engine's rate-limit-aware transport) with
 // the authentication of cfg.Auth.
-func authTransport(ctx context.Context, cfg *Config, hc *http.Client) http.RoundTripper {
+func authTransport(ctx context.Context, cfg *Config, auth string, hc *http.Client) http.RoundTripper {
 	base := hc.Transport
-	switch cfg.Auth {
+	switch auth {
 	case authAPIToken, authScoped:
 		return &gojira.BasicAuthTransport{Username: cfg.Email, Password: cfg.Token.Value(), Transport: base}
 	case authBasic:
@@ -96,7 +100,7 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		if strings.EqualFold(info.DeploymentType, "Cloud") {
 			deployment = deployCloud
 		}
-		if deployment == deployCloud && cfg.Auth == authPAT {
+		if deployment == deployCloud && cfg.Auth == authPAT && !cfg.autoAuth || deployment == deployCloud && cfg.autoAuth && cfg.Email == "" {
 			return nil, collectors.Permanent(errors.New("jira: the site is Jira Cloud, which needs `email` with the API token (Basic authentication)"))
 		}
 	}
@@ -113,7 +117,14 @@ func newAPI(ctx context.Context, cfg *Config, hc *http.Client) (*api, error) {
 		apiBase = strings.TrimSuffix(cfg.GatewayURL, "/") + "/ex/jira/" + url.PathEscape(id)
 	}
 	pc := newPacer(hc.Transport)
-	authed := &http.Client{Transport: authTransport(ctx, cfg, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
+	auth := cfg.Auth
+	if cfg.autoAuth {
+		auth = authPAT // Data Center: the token is a personal access token
+		if deployment == deployCloud {
+			auth = authAPIToken
+		}
+	}
+	authed := &http.Client{Transport: authTransport(ctx, cfg, auth, &http.Client{Transport: pc, Timeout: hc.Timeout}), Timeout: hc.Timeout}
 	c, err := gojira.NewClient(authed, apiBase)
 	if err != nil {
 		return nil, collectors.Permanent(fmt.Errorf("jira: base_url: %w", err))
@@ -405,6 +416,34 @@ func (a *api) bulkChangelog(ctx context.Context, ids []string) (map[string][]raw
 		}
 	}
 	return out, reqs, nil
+}
+
+// changelog pages one issue's whole changelog through
+// /rest/api/3/issue/{key}/changelog (a PageBean: its total is the issue's).
+func (a *api) changelog(ctx context.Context, key string) ([]rawHistory, int, error) {
+	var all []rawHistory
+	path := "rest/api/3/issue/" + url.PathEscape(key) + "/changelog"
+	reqs := 0
+	for start := 0; ; {
+		var p struct {
+			Total  int          `json:"total"`
+			IsLast *bool        `json:"isLast"`
+			Values []rawHistory `json:"values"`
+		}
+		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		if err := a.getJSON(ctx, path, q, &p, nil); err != nil {
+			return nil, reqs, err
+		}
+		reqs++
+		all = append(all, p.Values...)
+		start += len(p.Values)
+		if (p.IsLast != nil && *p.IsLast) || len(p.Values) == 0 || (p.IsLast == nil && start >= p.Total) {
+			return all, reqs, nil
+		}
+		if reqs > 10000 {
+			return nil, reqs, collectors.Permanent(fmt.Errorf("jira: GET %s: changelog does not end", a.endpoint(path)))
+		}
+	}
 }
 
 // approvals reads the JSM approvals of a request (paged by start/limit).

@@ -183,15 +183,31 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	from0, from0Text := from, lowerBound(from, a.loc)
 	run := &queryRun{keys: map[uint64]struct{}{}, projects: map[string]bool{}}
 	page := 0
+	windowJQL := func(from time.Time) string {
+		return fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL, lowerBound(from, a.loc), upperText)
+	}
+	// The next search is sent while the current page's tickets are
+	// enriched and emitted; it is used only if it is the search the page
+	// leads to.
+	var ahead *prefetch
+	defer func() { ahead.stop() }()
 	for {
-		jql := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL, lowerBound(from, a.loc), upperText)
+		jql := windowJQL(from)
 		pos := ""
 		restart := false
 		for !restart {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			p, err := a.search(ctx, c.cfg, &q, jql, pos)
+			var p *searchPage
+			var err error
+			if ahead != nil && ahead.jql == jql && ahead.pos == pos {
+				p, err = ahead.wait()
+			} else {
+				ahead.stop()
+				p, err = a.search(ctx, c.cfg, &q, jql, pos)
+			}
+			ahead = nil
 			if err != nil {
 				return err
 			}
@@ -208,6 +224,14 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				if is.Fields.Project != nil {
 					run.projects[is.Fields.Project.Key] = true
 				}
+			}
+			next, last := a.next(p)
+			if !last {
+				nj, np := jql, next
+				if len(issues) > 0 && floorMinute(issues[len(issues)-1].updated).After(from) {
+					nj, np = windowJQL(floorMinute(issues[len(issues)-1].updated)), ""
+				}
+				ahead = startSearch(ctx, a, c.cfg, &q, nj, np)
 			}
 			// Skip versions already collected (the overlap, the restart
 			// minute) and stale index entries older than what was collected.
@@ -232,7 +256,6 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 			for _, is := range fresh {
 				st.Seen[is.Key] = fmtTime(is.updated)
 			}
-			next, last := a.next(p)
 			switch {
 			case last:
 				// Done up to upper; the next run starts at upper minus the overlap.
@@ -277,6 +300,40 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	}
 }
 
+// prefetch is a search sent ahead of its turn.
+type prefetch struct {
+	jql, pos string
+	done     chan struct{}
+	cancel   context.CancelFunc
+	p        *searchPage
+	err      error
+}
+
+func startSearch(ctx context.Context, a *api, cfg *Config, q *Query, jql, pos string) *prefetch {
+	pctx, cancel := context.WithCancel(ctx)
+	f := &prefetch{jql: jql, pos: pos, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(f.done)
+		f.p, f.err = a.search(pctx, cfg, q, jql, pos)
+	}()
+	return f
+}
+
+// wait returns the search's result.
+func (f *prefetch) wait() (*searchPage, error) {
+	<-f.done
+	f.cancel()
+	return f.p, f.err
+}
+
+// stop abandons the search and waits for it to end (nil: nothing to do).
+func (f *prefetch) stop() {
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
+}
+
 // prune forgets tickets updated before t: the next search starts at or
 // after t, so they cannot come back unchanged.
 func (s *queryState) prune(t time.Time) {
@@ -297,7 +354,7 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 	}
 	var bulk map[string][]rawHistory
 	bulkReqs := 0
-	if a.deployment == deployCloud {
+	if a.deployment == deployCloud && !a.noBulk.Load() {
 		ids := make([]string, len(issues))
 		for i, is := range issues {
 			ids[i] = is.ID
@@ -305,7 +362,14 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 		var err error
 		bulk, bulkReqs, err = a.bulkChangelog(ctx, ids)
 		rs.Changelog += bulkReqs
-		if err != nil {
+		var se *httpx.StatusError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed):
+			// no bulk endpoint on this site: page each changelog instead
+			a.noBulk.Store(true)
+			bulk = nil
+		default:
 			return nil, err
 		}
 	}
@@ -318,9 +382,18 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 		g.Go(func() error {
 			x := extras{}
 			var links, appr, comm int
-			if a.deployment == deployCloud {
+			var clog int
+			switch {
+			case a.deployment == deployCloud && bulk != nil:
 				x.histories, x.source, x.complete = bulk[is.ID], "bulkfetch", true
-			} else {
+			case a.deployment == deployCloud:
+				var err error
+				x.histories, clog, err = a.changelog(gctx, is.Key)
+				if err != nil {
+					return err
+				}
+				x.source, x.complete = "issue_changelog", true
+			default:
 				if is.Changelog != nil {
 					x.histories = is.Changelog.Histories
 				}
@@ -370,8 +443,9 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 				}
 			}
 			out[i] = ticket(is, c.cfg, q, a.approverName, x)
-			cost[i] = links + appr + comm
+			cost[i] = links + appr + comm + clog
 			mu.Lock()
+			rs.Changelog += clog
 			rs.RemoteLinks += links
 			rs.Approvals += appr
 			rs.Comments += comm

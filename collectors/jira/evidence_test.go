@@ -1,12 +1,14 @@
 package jira_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
 	"github.com/tickmark-dev/tickmark/collectors/jira"
 	"github.com/tickmark-dev/tickmark/collectors/jira/jirafake"
@@ -243,4 +245,65 @@ func nyc(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// A site without the bulk changelog endpoint: each changelog is paged
+// through /rest/api/3/issue/{key}/changelog, still to the end.
+func TestChangelogWithoutBulkEndpoint(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{NoBulkChangelog: true})
+	approver := jirafake.People[3]
+	f.Add(approvedChange("CHG-1", 150, approver, now.Add(-10*24*time.Hour), time.Time{}),
+		approvedChange("CHG-2", 3, approver, now.Add(-9*24*time.Hour), time.Time{}))
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", changesQuery)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := map[string]int{"CHG-1": 150, "CHG-2": 3}
+	for _, tk := range tickets(t, res.Committed) {
+		if len(tk.History) != want[tk.Key] || tk.ChangelogSource != "issue_changelog" || !tk.ChangelogComplete || tk.History[0].ID != tk.Key+"-h1" {
+			t.Errorf("%s: %d entries from %s, want %d from issue_changelog", tk.Key, len(tk.History), tk.ChangelogSource, want[tk.Key])
+		}
+	}
+	if n := f.Count("changelog"); n != 3 { // 2 pages for CHG-1, 1 for CHG-2
+		t.Errorf("%d changelog requests, want 3", n)
+	}
+}
+
+// `tickmark population` and checks read tickets through the declared item
+// layout: one item per ticket, keyed by its key; one per population body.
+func TestItemLayouts(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 20)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", allQueries)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	keys := map[string]int{}
+	for _, a := range res.Committed {
+		l, ok := collectors.Items(a.Type)
+		if !ok {
+			t.Fatalf("%s has no item layout", a.Type)
+		}
+		_, err := collectors.ReadItems(bytes.NewReader(a.Body), "application/json", a.Subject, l, func(it collectors.Item) error {
+			keys[a.Type+" "+it.Key]++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys["jira.change_tickets CHG-1"] != 1 || keys["jira.incidents SEC-2"] != 1 || keys["jira.population changes@2026-11-30T12:00:00.000Z"] != 1 {
+		t.Fatalf("items: %v", keys)
+	}
+	if len(keys) != 20+5 {
+		t.Fatalf("%d items, want 20 tickets and 5 populations", len(keys))
+	}
+	l, _ := collectors.Items("jira.change_tickets")
+	for _, k := range []string{"segregation", "history", "jsm_approvals", "comment_count", "fields"} {
+		if !slices.Contains(l.Known, k) {
+			t.Errorf("known fields %v lack %s", l.Known, k)
+		}
+	}
 }

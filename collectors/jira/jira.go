@@ -100,6 +100,8 @@ type Config struct {
 	// TokenURL is Atlassian's OAuth 2.0 token endpoint (default
 	// https://auth.atlassian.com/oauth/token).
 	TokenURL string `yaml:"token_url"`
+
+	autoAuth bool // auth not set with deployment auto
 	// ApproverField is the custom field holding approvers (optional).
 	ApproverField string `yaml:"approver_field"`
 	// Queries to run; each has its own cursor.
@@ -194,10 +196,16 @@ func (c *Config) Validate() error {
 			c.Auth = authBasic
 		case c.Deployment == deployDataCenter:
 			c.Auth = authPAT
-		case c.Email != "" || c.Deployment == deployCloud:
+		case c.Deployment == deployCloud:
 			c.Auth = authAPIToken
 		default:
+			// deployment auto: api_token on Cloud, pat on Data Center,
+			// decided once the deployment is known
+			c.autoAuth = true
 			c.Auth = authPAT
+			if c.Email != "" {
+				c.Auth = authAPIToken
+			}
 		}
 	}
 	switch c.Auth {

@@ -447,7 +447,9 @@ func TestDataCenter(t *testing.T) {
 	t.Setenv("JIRA_TEST_TOKEN", testToken)
 	f := newFake(t, jirafake.Options{Deployment: jirafake.DataCenter})
 	keys := sampleData(f, 150)
-	cfg := fmt.Sprintf("base_url: %s\ndeployment: auto\ntoken: env:JIRA_TEST_TOKEN\napprover_field: customfield_10050\npage_size: 20\n%s", f.URL, allQueries)
+	// deployment auto with an email (a config shared with a Cloud site):
+	// Data Center still gets the token as a personal access token.
+	cfg := fmt.Sprintf("base_url: %s\ndeployment: auto\nemail: %s\ntoken: env:JIRA_TEST_TOKEN\napprover_field: customfield_10050\npage_size: 20\n%s", f.URL, testEmail, allQueries)
 	res := collectortest.Run(t, collectortest.Build(t, "jira", cfg), collectortest.Options{Now: now})
 	if res.Err != nil {
 		t.Fatal(res.Err)

@@ -105,7 +105,13 @@ func parsePrivateKey(b []byte) (crypto.Signer, error) {
 }
 
 func (o *oauthClient) assertionAlg() jose.SignatureAlgorithm {
-	if _, ok := o.key.(*ecdsa.PrivateKey); ok {
+	if k, ok := o.key.(*ecdsa.PrivateKey); ok {
+		switch k.Curve.Params().BitSize {
+		case 384:
+			return jose.ES384
+		case 521:
+			return jose.ES512
+		}
 		return jose.ES256
 	}
 	return jose.RS256

@@ -158,6 +158,9 @@ func (c *Config) Validate() error {
 	if c.SystemLogPageSize < 0 || c.SystemLogPageSize > 1000 {
 		return fmt.Errorf("system_log_page_size %d is out of range 1-1000", c.SystemLogPageSize)
 	}
+	if c.Token.IsSet() && c.DPoP != nil {
+		return errors.New("dpop applies to an OAuth 2.0 service app (client_id + private_key), not to an API token")
+	}
 	if c.ConsistencyLag.D() > 24*time.Hour {
 		return fmt.Errorf("consistency_lag %s is out of range 0-24h", c.ConsistencyLag)
 	}

@@ -172,6 +172,8 @@ func TestRejectsBadConfig(t *testing.T) {
 		"page size":          {"org_url: https://acme.okta.com\ntoken: env:OKTA_TEST_TOKEN\npage_size: 500\n", "page_size 500"},
 		"token and oauth":    {"org_url: https://acme.okta.com\ntoken: env:OKTA_TEST_TOKEN\nclient_id: 0oa1\n", "not both"},
 		"oauth without key":  {"org_url: https://acme.okta.com\nclient_id: 0oa1\n", "needs both client_id and private_key"},
+		"dpop with a token":  {"org_url: https://acme.okta.com\ntoken: env:OKTA_TEST_TOKEN\ndpop: false\n", "dpop applies to an OAuth 2.0 service app"},
+		"lag out of range":   {"org_url: https://acme.okta.com\ntoken: env:OKTA_TEST_TOKEN\nconsistency_lag: 3d\n", "consistency_lag 3d"},
 		"concurrency bounds": {"org_url: https://acme.okta.com\ntoken: env:OKTA_TEST_TOKEN\nfactor_concurrency: 100\n", "factor_concurrency 100"},
 	} {
 		t.Run(name, func(t *testing.T) {

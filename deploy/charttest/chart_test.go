@@ -53,6 +53,7 @@ type manifests struct {
 	ServiceAccounts []corev1.ServiceAccount
 	Services        []corev1.Service
 	NetworkPolicies []networkingv1.NetworkPolicy
+	Ingresses       []networkingv1.Ingress
 	ServiceMonitors []serviceMonitor
 	Notes           string
 }
@@ -184,6 +185,12 @@ func (m *manifests) add(doc []byte) error {
 			return err
 		}
 		m.NetworkPolicies = append(m.NetworkPolicies, o)
+	case "networking.k8s.io/v1 Ingress":
+		var o networkingv1.Ingress
+		if err := strict(&o); err != nil {
+			return err
+		}
+		m.Ingresses = append(m.Ingresses, o)
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		var o serviceMonitor
 		if err := strict(&o); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -284,7 +285,7 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
 	}
 	conc := a.Cfg.Store.Concurrency
-	res, err := a.Ledger.Push(ctx, a.Store, a.Layout, ledger.PushOptions{Concurrency: conc, Logger: a.Logger})
+	res, err := engine.Push(ctx, a.Ledger, a.Store, a.Layout, engine.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {
 		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
 		for _, u := range res.Unpushable {
@@ -302,7 +303,7 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
 	}
 	// Cursors and runs, for `tickmark ledger restore` on a new disk.
-	if err := a.Ledger.PublishState(ctx, a.Store, a.Layout, a.Now()); err != nil {
+	if err := engine.PublishState(ctx, a.Ledger, a.Store, a.Layout, a.Now()); err != nil {
 		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)

@@ -6,12 +6,15 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -265,6 +268,13 @@ func parse(data []byte, build bool) (*Config, error) {
 		errs = append(errs, ces...)
 		if cc == nil {
 			continue
+		}
+		maxCtl := cmp.Or(c.Runner.MaxControlsPerArtifact, collectors.DefaultMaxControlsPerArtifact)
+		for _, et := range slices.Sorted(maps.Keys(cc.Controls)) {
+			if len(cc.Controls[et]) > maxCtl {
+				errs = append(errs, &collectors.ConfigError{Line: line(child(n, "controls"), et), Key: fmt.Sprintf("collectors[%d].controls.%s", i, et),
+					Msg: fmt.Sprintf("maps %d controls, more than %d (runner.max_controls_per_artifact): each is a copy of every artifact in the store", len(cc.Controls[et]), maxCtl)})
+			}
 		}
 		if cc.Name == ChecksInstance {
 			errs = append(errs, &collectors.ConfigError{Line: collectors.FieldLine(n, "name"), Key: fmt.Sprintf("collectors[%d].name", i),

@@ -68,10 +68,11 @@ func newBrowser(t *testing.T, downloads string) context.Context {
 }
 
 type consoleUnderTest struct {
-	URL    string
-	OIDC   *mockoidc.MockOIDC
-	Access *syncBuffer
-	Server *console.Server
+	URL      string
+	Recorder *console.AccessLedger
+	OIDC     *mockoidc.MockOIDC
+	Access   *syncBuffer
+	Server   *console.Server
 }
 
 // startConsole serves a console over the bucket with sign-in through a
@@ -85,6 +86,7 @@ func startConsole(t *testing.T, b *bucket, auditorWindow console.Window) *consol
 	}
 	base := "http://" + ln.Addr().String()
 	access := &syncBuffer{}
+	rec := b.consoleLedger(t)
 	cfg := m.Config()
 	srv, err := console.New(context.Background(), console.Config{
 		Open:           b.opener(t),
@@ -93,6 +95,7 @@ func startConsole(t *testing.T, b *bucket, auditorWindow console.Window) *consol
 		Access:         console.Access{ComplianceGroups: []string{"grc"}, AuditorGroups: []string{"external-audit"}},
 		AuditorWindows: []console.Window{auditorWindow},
 		AccessLog:      jsonLogger(access),
+		Recorder:       rec,
 		TSARoots:       b.tsa.Roots,
 		TempDir:        t.TempDir(),
 	})
@@ -102,7 +105,7 @@ func startConsole(t *testing.T, b *bucket, auditorWindow console.Window) *consol
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return &consoleUnderTest{URL: base, OIDC: m, Access: access, Server: srv}
+	return &consoleUnderTest{URL: base, OIDC: m, Access: access, Server: srv, Recorder: rec}
 }
 
 func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
@@ -236,6 +239,7 @@ func TestBrowser(t *testing.T) {
 	c := startConsole(t, b, aw)
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
+	browserCtx := ctx
 	if *screenshots != "" {
 		if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 			t.Fatal(err)
@@ -285,6 +289,11 @@ func TestBrowser(t *testing.T) {
 			if !strings.Contains(acts, a) {
 				t.Errorf("agents table lacks agent %s:\n%s", a, acts)
 			}
+		}
+		// the agents ran the default control tests after collecting: their
+		// latest results are on the dashboard
+		if chk := text(t, ctx, "#chk-h + table"); !strings.Contains(chk, "okta.active_users_mfa") {
+			t.Errorf("the dashboard lacks the okta.active_users_mfa control test:\n%s", chk)
 		}
 		shot(t, ctx, "dashboard")
 
@@ -387,6 +396,45 @@ func TestBrowser(t *testing.T) {
 		}
 		if !accessLogged(c.Access.String(), "download_package", "grc@example.com", "") {
 			t.Errorf("the package download is not in the access log")
+		}
+	})
+
+	t.Run("accesses are evidence in the console's own log", func(t *testing.T) {
+		ctx := context.Background()
+		sum, err := c.Recorder.Flush(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Collectors[0].Artifacts != 1 || sum.Checkpoint == nil {
+			t.Fatalf("flush: %+v", sum)
+		}
+		// The console's log is in the bucket like any agent's: re-read, it
+		// verifies and shows the accesses it recorded.
+		if err := c.Server.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		open(t, browserCtx, c.URL+"/artifacts?agent=console&type="+console.AccessEvidenceType)
+		click(t, browserCtx, "table.records tbody tr:first-child a")
+		items := text(t, browserCtx, "table.items")
+		for _, want := range []string{"view_artifact", "view_proof", "download_package", "grc@example.com"} {
+			if !strings.Contains(items, want) {
+				t.Errorf("the recorded access log lacks %q:\n%s", want, items)
+			}
+		}
+		if h := text(t, browserCtx, "main dl.facts"); !strings.Contains(h, "C1.1, CC6.1") {
+			t.Errorf("access evidence not filed under C1.1 and CC6.1:\n%s", h)
+		}
+		click(t, browserCtx, `a[href$="/proof"]`)
+		if v := text(t, browserCtx, "p.verdict"); !strings.HasPrefix(v, "Verified now") {
+			t.Errorf("the access log's proof: %q\n%s", v, text(t, browserCtx, "table.checks"))
+		}
+		// Viewing the access log is itself recorded: the next flush holds
+		// those two views, and one more holds nothing.
+		for i, want := range []int{1, 0} {
+			sum, err = c.Recorder.Flush(ctx)
+			if err != nil || sum.Collectors[0].Artifacts != want {
+				t.Errorf("flush %d: %d artifacts (%v), want %d", i+2, sum.Collectors[0].Artifacts, err, want)
+			}
 		}
 	})
 

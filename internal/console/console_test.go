@@ -68,7 +68,7 @@ func TestLoopbackConsoleHeadersAndNoScript(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	resp, err := http.Get(ts.URL + "/dashboard")
+	resp, err := http.Get(ts.URL + "/dashboard?from=2026-01-01&to=2026-01-31")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,12 @@ func TestLoopbackConsoleHeadersAndNoScript(t *testing.T) {
 	for _, bad := range []string{"<script", "style=", "http://", "https://"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("the dashboard contains %q (inline script or style, or an external asset)", bad)
+		}
+	}
+	// the window travels with every link
+	for _, want := range []string{`href="/artifacts?from=2026-01-01&amp;to=2026-01-31"`, `href="/package?from=2026-01-01&amp;to=2026-01-31"`, `href="/controls/AC-04?from=2026-01-01&amp;to=2026-01-31"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the dashboard lacks the link %s", want)
 		}
 	}
 	if len(page) > 200<<10 {

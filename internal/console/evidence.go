@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -59,7 +60,18 @@ type Fleet struct {
 
 	names    []string
 	activity []Activity
+	runs     [][]*ledger.Run // per agent (Names order), read once at open
+	recMu    sync.Mutex
+	recs     map[recKey]*evidence.Record // decoded records (immutable), bounded
 }
+
+type recKey struct {
+	agent int
+	seq   uint64
+}
+
+// maxCachedRecords bounds the decoded-record cache (about 1 KiB each).
+const maxCachedRecords = 20000
 
 // Activity is when an agent's collector last produced evidence.
 type Activity struct {
@@ -112,6 +124,17 @@ func (f *Fleet) index(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading agent %s: %w", name, err)
 		}
+		// Run history is read once per refresh, not per page: coverage
+		// reads all of it for every report.
+		var runs []*ledger.Run
+		if err := f.Agents[name].Runs(time.Time{}, time.Time{}, func(r *ledger.Run) error {
+			rr := *r
+			runs = append(runs, &rr)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("reading agent %s's runs: %w", name, err)
+		}
+		f.runs = append(f.runs, runs)
 	}
 	for _, a := range acc {
 		sort.Strings(a.Types)
@@ -134,6 +157,7 @@ const seqBits = 40
 // ScanType, Runs and Record; the rest of the read model, which is one
 // agent's signed log, is refused.
 type fleetSource struct {
+	f     *Fleet
 	names []string
 	srcs  []AgentSource
 }
@@ -168,7 +192,7 @@ func (s *fleetSource) Prove(uint64, int64) (tlog.RecordProof, error)  { return n
 func (s *fleetSource) ProveTree(int64, int64) (tlog.TreeProof, error) { return nil, errFleetWide }
 
 func (f *Fleet) coverageSource() *fleetSource {
-	fs := &fleetSource{}
+	fs := &fleetSource{f: f}
 	for _, n := range f.Names() {
 		fs.names = append(fs.names, n)
 		fs.srcs = append(fs.srcs, f.Agents[n])
@@ -187,9 +211,22 @@ func (s *fleetSource) ScanType(typ string, from, to time.Time, fn func(ns int64,
 }
 
 func (s *fleetSource) Runs(from, to time.Time, fn func(*ledger.Run) error) error {
-	for _, src := range s.srcs {
-		if err := src.Runs(from, to, fn); err != nil {
-			return err
+	if s.f.runs == nil { // not indexed (a fleet used without index)
+		for _, src := range s.srcs {
+			if err := src.Runs(from, to, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, runs := range s.f.runs {
+		for _, r := range runs {
+			if !from.IsZero() && r.Started.Before(from) || !to.IsZero() && !r.Started.Before(to) {
+				continue
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -200,7 +237,25 @@ func (s *fleetSource) Record(seq uint64) (*evidence.Record, error) {
 	if i >= len(s.srcs) {
 		return nil, fmt.Errorf("no agent %d", i)
 	}
-	return s.srcs[i].Record(seq & (1<<seqBits - 1))
+	k := recKey{i, seq & (1<<seqBits - 1)}
+	f := s.f
+	f.recMu.Lock()
+	r, ok := f.recs[k]
+	f.recMu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := s.srcs[i].Record(k.seq)
+	if err != nil {
+		return nil, err
+	}
+	f.recMu.Lock()
+	if f.recs == nil || len(f.recs) >= maxCachedRecords {
+		f.recs = map[recKey]*evidence.Record{}
+	}
+	f.recs[k] = r
+	f.recMu.Unlock()
+	return r, nil
 }
 
 // Coverage computes coverage of set over the fleet. Each record's link is

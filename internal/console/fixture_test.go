@@ -35,6 +35,8 @@ type bucket struct {
 	dir    string
 	agents []string
 	store  store.Config
+	// storeYAML is the store section every agent's configuration has.
+	storeYAML string
 }
 
 var agentSources = map[string][]string{
@@ -71,6 +73,7 @@ func fillBucket(t *testing.T) *bucket {
   secret_access_key: env:TEST_S3_SECRET
   object_lock: {mode: COMPLIANCE, retain_days: 30}
 `, b.srv.Endpoint)
+	b.storeYAML = storeYAML
 	for _, agent := range []string{"identity", "cloud", "operations"} {
 		var cs []string
 		for _, s := range agentSources[agent] {
@@ -123,6 +126,27 @@ func indent(s string) string {
 		out.WriteString(l)
 	}
 	return out.String()
+}
+
+// consoleLedger is the console's own ledger (agent "console"), publishing
+// to the same bucket, where it records accesses as evidence.
+func (b *bucket) consoleLedger(t *testing.T) *console.AccessLedger {
+	p := filepath.Join(b.dir, "console.yaml")
+	y := fmt.Sprintf("agent:\n  id: console\n  data_dir: %s\n%stimestamp_authority:\n  url: %s\n  ca_bundle: file:%s\ncollectors: []\n",
+		filepath.Join(b.dir, "console-data"), b.storeYAML, b.tsa.URL, b.tsa.CAFile)
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := console.NewAccessLedger(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close() })
+	return rec
 }
 
 // opener reads the bucket as `tickmark serve --from-store` does.

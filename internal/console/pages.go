@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
@@ -40,6 +41,7 @@ type pageData struct {
 	Stale    []ActivityView
 	Activity []ActivityView
 	Problems []string
+	Checks   []CheckView
 
 	// control, period
 	Control  *controls.ControlCoverage
@@ -73,6 +75,44 @@ type ActivityView struct {
 	Activity
 	Stale bool
 	Since string
+}
+
+// CheckView is a control test's latest result in the window (its record:
+// the subject states status, exceptions and population).
+type CheckView struct {
+	ID, Status string
+	Record     *evidence.Record
+}
+
+// checkResults finds the latest result of every control test (evidence
+// types check.<id>) each agent recorded in the window.
+func checkResults(f *Fleet, w Window) ([]CheckView, error) {
+	var out []CheckView
+	for _, a := range f.activity {
+		for _, t := range a.Types {
+			if !strings.HasPrefix(t, checks.TypePrefix) {
+				continue
+			}
+			var last *evidence.Record
+			err := f.Agents[a.Agent].Find(ledger.Query{Type: t, Collector: a.Collector, From: w.From, To: w.To}, func(r *evidence.Record, _ []byte) error {
+				last = r
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if last == nil {
+				continue
+			}
+			v := CheckView{ID: strings.TrimPrefix(t, checks.TypePrefix), Status: "unknown", Record: last}
+			if _, rest, ok := strings.Cut(last.Subject, ": "); ok {
+				v.Status, _, _ = strings.Cut(rest, ",")
+			}
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // CriterionView is a criterion with its crosswalks.
@@ -124,14 +164,15 @@ var funcs = template.FuncMap{
 	"gaps": func(cc *controls.ControlCoverage) int {
 		return cc.Counts[controls.GapFailure] + cc.Counts[controls.GapNoRun]
 	},
-	"query": func(w Window, kv ...string) string {
+	"wq": func(w Window) template.URL { return template.URL(w.Query()) },
+	"query": func(w Window, kv ...string) template.URL {
 		v, _ := url.ParseQuery(w.Query())
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != "" {
 				v.Set(kv[i], kv[i+1])
 			}
 		}
-		return v.Encode()
+		return template.URL(v.Encode())
 	},
 	"bytes": func(n int64) string {
 		switch {
@@ -264,6 +305,10 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 			d.Stale = append(d.Stale, v)
 		}
 		d.Activity = append(d.Activity, v)
+	}
+	if d.Checks, err = checkResults(f, win); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Control tests: "+err.Error())
+		return
 	}
 	for agent, p := range f.Problems {
 		d.Problems = append(d.Problems, agent+": "+p)

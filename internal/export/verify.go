@@ -2,17 +2,14 @@ package export
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -96,11 +93,7 @@ func (v *verifier) fail(item, format string, args ...any) {
 }
 
 func (v *verifier) read(name string, limit int64) ([]byte, error) {
-	fi, ok := v.files[name]
-	if !ok {
-		return nil, errors.New("missing from the package")
-	}
-	rc, err := fi.f.Open()
+	rc, err := v.open(name, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +159,10 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 			v.fail(name, "appears twice in the zip")
 			continue
 		}
+		if err := checkEntry(f); err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
 		rc, err := f.Open()
 		if err != nil {
 			v.fail(name, "unreadable: %v", err)
@@ -184,30 +181,25 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		order = append(order, name)
 	}
 	rep.Files = len(order)
-	sums, err := v.read("SHA256SUMS", 1<<40)
-	listed := map[string]bool{}
+	listed := map[string]bool{} // only names of files in the package
+	err = v.scanLines("SHA256SUMS", indexLimit(len(zr.File)), func(ln int, line string) {
+		want, name, ok := strings.Cut(line, "  ")
+		if _, herr := hex.DecodeString(want); !ok || len(want) != 64 || herr != nil {
+			v.fail("SHA256SUMS", "line %d is not `<sha256>  <file>`", ln)
+			return
+		}
+		fi, ok := v.files[name]
+		if !ok {
+			v.fail(name, "listed in SHA256SUMS but missing from the package")
+			return
+		}
+		listed[name] = true
+		if hex.EncodeToString(fi.sum[:]) != want {
+			v.fail(name, "altered: its sha256 is %x but SHA256SUMS says %s (the file, or its line in SHA256SUMS, was changed)", fi.sum, want)
+		}
+	})
 	if err != nil {
 		v.fail("SHA256SUMS", "%v", err)
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(sums))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for ln := 1; sc.Scan(); ln++ {
-			line := sc.Text()
-			want, name, ok := strings.Cut(line, "  ")
-			if _, herr := hex.DecodeString(want); !ok || len(want) != 64 || herr != nil {
-				v.fail("SHA256SUMS", "line %d is not `<sha256>  <file>`", ln)
-				continue
-			}
-			listed[name] = true
-			fi, ok := v.files[name]
-			if !ok {
-				v.fail(name, "listed in SHA256SUMS but missing from the package")
-				continue
-			}
-			if hex.EncodeToString(fi.sum[:]) != want {
-				v.fail(name, "altered: its sha256 is %x but SHA256SUMS says %s (the file, or its line in SHA256SUMS, was changed)", fi.sum, want)
-			}
-		}
 	}
 	for _, name := range order {
 		if name != "SHA256SUMS" && !listed[name] {
@@ -460,28 +452,28 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		}
 	}
 	// 5. index.csv names only files that are there, with their hashes.
-	if b, err := v.read("index.csv", 1<<40); err != nil {
-		v.fail("index.csv", "%v", err)
-	} else {
-		cr := csv.NewReader(bytes.NewReader(b))
-		rows, err := cr.ReadAll()
-		if err != nil || len(rows) == 0 {
-			v.fail("index.csv", "unreadable CSV: %v", err)
-		} else {
-			for i, row := range rows[1:] {
-				if len(row) < 6 {
-					v.fail("index.csv", "row %d has %d columns", i+2, len(row))
-					continue
-				}
-				fi, ok := v.files[row[5]]
-				if !ok || hex.EncodeToString(fi.sum[:]) != row[4] {
-					v.fail("index.csv", "row %d: %s is missing or has another sha256", i+2, row[5])
-				}
-			}
-			if len(rows)-1 != rep.Bodies {
-				v.fail("index.csv", "lists %d evidence files, the package has %d valid ones", len(rows)-1, rep.Bodies)
-			}
+	rows := 0
+	err = v.scanCSV("index.csv", indexLimit(len(zr.File)), func(i int, row []string) {
+		rows = i
+		if i == 1 {
+			return // the header
 		}
+		if len(row) < 6 {
+			v.fail("index.csv", "row %d has %d columns", i, len(row))
+			return
+		}
+		fi, ok := v.files[row[5]]
+		if !ok || hex.EncodeToString(fi.sum[:]) != row[4] {
+			v.fail("index.csv", "row %d: %s is missing or has another sha256", i, row[5])
+		}
+	})
+	switch {
+	case err != nil:
+		v.fail("index.csv", "unreadable: %v", err)
+	case rows == 0:
+		v.fail("index.csv", "empty")
+	case rows-1 != rep.Bodies:
+		v.fail("index.csv", "lists %d evidence files, the package has %d valid ones", rows-1, rep.Bodies)
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil

@@ -33,9 +33,7 @@ func goList(t *testing.T, args ...string) []layering.Package {
 // pending are arrows the layering forbids that the code still has, each
 // with the step of issue 14 that removes it. The test fails when one
 // disappears, so that it is struck from this list.
-var pending = map[string]string{
-	"internal/ledger imports internal/store: the ledger knows no storage": "step 3: ledger/push.go and ledger/state.go move to the engine",
-}
+var pending = map[string]string{}
 
 // TestLayering fails on every forbidden import among the module's packages
 // (their non-test dependencies).

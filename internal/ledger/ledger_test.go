@@ -1,9 +1,7 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,8 +15,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
-	"github.com/tickmark-dev/tickmark/internal/publog"
-	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 func openTest(t testing.TB) (*Ledger, string) {
@@ -237,92 +233,6 @@ func TestWorldReadableKeyRefused(t *testing.T) {
 		t.Fatalf("world-readable key accepted: %v", err)
 	}
 }
-
-func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
-	l, _ := openTest(t)
-	bodies := appendN(t, l, 300, 100, nil)
-	key, _ := GenerateKey(filepath.Join(t.TempDir(), "k"), l.OriginLine())
-	cp, err := l.Sign(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenFilesystem(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lay := store.NewLayout("soc2/")
-	res, err := l.Push(context.Background(), st, lay, PushOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Bodies != 300 || res.Backlog != 0 {
-		t.Fatalf("push result %+v", res)
-	}
-	// Every body under its control, byte for byte.
-	err = l.Find(Query{}, func(r *evidence.Record, _ []byte) error {
-		b, err := store.ReadAll(context.Background(), st, lay.Evidence("CC7.2", r))
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(b, bodies[r.Seq]) || fmt.Sprintf("%x", sha256.Sum256(b)) != r.SHA256 {
-			return fmt.Errorf("record %d body differs", r.Seq)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Tiles: one full level-0 tile and bundle, one partial of width 44.
-	for _, k := range []string{
-		"soc2/log/agent-1/tile/0/000", "soc2/log/agent-1/tile/entries/000",
-		"soc2/log/agent-1/tile/0/001.p/44", "soc2/log/agent-1/tile/entries/001.p/44",
-		"soc2/log/agent-1/tile/1/000.p/1", "soc2/log/agent-1/checkpoints/300.note",
-		"soc2/log/agent-1/keys/" + key.ID + ".pub",
-	} {
-		if _, err := store.ReadAll(context.Background(), st, k); err != nil {
-			t.Errorf("missing %s: %v", k, err)
-		}
-	}
-	// The published tiles reproduce the checkpoint root for an outside reader.
-	tr := tlog.TileHashReader(tlog.Tree{N: 300, Hash: cp.Root}, tileReader{st: st, lay: lay})
-	if _, err := tlog.TreeHash(300, tr); err != nil {
-		t.Fatalf("published tiles do not prove the checkpoint: %v", err)
-	}
-	// Entry bundle 0 holds records 0..255 exactly.
-	b, _ := store.ReadAll(context.Background(), st, "soc2/log/agent-1/tile/entries/000")
-	entries, err := publog.ParseBundle(b)
-	if err != nil || len(entries) != 256 {
-		t.Fatalf("bundle: %d entries, %v", len(entries), err)
-	}
-	r, err := evidence.DecodeCanonical(entries[255])
-	if err != nil || r.Seq != 255 {
-		t.Fatalf("bundle entry 255: %+v %v", r, err)
-	}
-	// A second push writes nothing new and succeeds (write-once, idempotent).
-	res, err = l.Push(context.Background(), st, lay, PushOptions{})
-	if err != nil || res.Bodies != 0 {
-		t.Fatalf("second push: %+v %v", res, err)
-	}
-}
-
-type tileReader struct {
-	st  store.Store
-	lay store.Layout
-}
-
-func (r tileReader) Height() int { return store.TileHeight }
-func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		b, err := store.ReadAll(context.Background(), r.st, r.lay.Tile("agent-1", t))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
-}
-func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 func TestKeyRoundTripsWhateverItsBase64(t *testing.T) {
 	// Base64 key material often contains '+', the note format's separator.

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
-	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 // State is what an agent needs beyond its log to resume after losing its
@@ -72,21 +71,6 @@ func (l *Ledger) Snapshot(now time.Time) (*State, error) {
 		return nil
 	})
 	return st, err
-}
-
-// PublishState writes the current state to the store.
-func (l *Ledger) PublishState(ctx context.Context, st store.Store, layout store.Layout, now time.Time) error {
-	s, err := l.Snapshot(now)
-	if err != nil {
-		return err
-	}
-	PublicRuns(s.Runs)
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	return putBytes(ctx, st, layout.State(l.agent, s.Written, s.TreeSize), data)
 }
 
 // PublicRuns strips the free text from runs about to be published: an

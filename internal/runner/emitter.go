@@ -32,7 +32,6 @@ type emitter struct {
 	limits Limits
 
 	mu          sync.Mutex
-	valid       map[string]bool
 	pending     []ledger.Pending
 	pendingSize int64 // bytes of bodies
 	pendingMem  int64 // memory the pending records hold (pendingCost)
@@ -306,34 +305,15 @@ func (e *emitter) discard() int {
 	return n
 }
 
-// controlsFor resolves and validates an artifact's controls; validation
-// results are cached per emitter (the hot path sees few distinct values).
+// controlsFor resolves an artifact's controls (artifact, type defaults,
+// instance configuration) and holds it to the emit contract.
 func (e *emitter) controlsFor(a collectors.Artifact) ([]string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.valid == nil {
-		e.valid = map[string]bool{}
-	}
-	if !e.valid["t:"+a.Type] {
-		if err := collectors.ValidEvidenceType(a.Type); err != nil {
-			return nil, collectors.Permanent(err)
-		}
-		e.valid["t:"+a.Type] = true
-	}
-	if err := collectors.ValidSubject(a.Subject); err != nil {
-		return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
-	}
 	controls := e.cc.ControlsFor(a.Type, a.Controls)
-	if len(controls) == 0 {
-		return nil, collectors.Permanent(fmt.Errorf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type))
+	if controls == nil {
+		controls = []string{}
 	}
-	for _, c := range controls {
-		if !e.valid["c:"+c] {
-			if err := collectors.ValidControlID(c); err != nil {
-				return nil, collectors.Permanent(fmt.Errorf("artifact %s: %w", a.Type, err))
-			}
-			e.valid["c:"+c] = true
-		}
+	if err := collectors.CheckArtifact(a, controls); err != nil {
+		return nil, err
 	}
 	return dedupe(controls), nil
 }

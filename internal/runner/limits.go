@@ -32,7 +32,7 @@ type Limits struct {
 const (
 	DefaultMaxArtifacts    = 1_000_000
 	DefaultMaxBytes        = 50 << 30
-	DefaultMaxControls     = 32
+	DefaultMaxControls     = collectors.DefaultMaxControlsPerArtifact
 	DefaultMaxPendingBytes = 64 << 20
 	DefaultMaxPending      = 1_000_000
 )

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
@@ -63,7 +64,7 @@ func BenchmarkStream1GiB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := l.Push(ctx, st, store.NewLayout(""), ledger.PushOptions{})
+		res, err := engine.Push(ctx, l, st, store.NewLayout(""), engine.PushOptions{})
 		if err != nil || res.Bodies != 1 {
 			b.Fatal(err, res)
 		}

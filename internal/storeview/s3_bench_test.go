@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
@@ -116,7 +116,7 @@ func tickmarkPush(b *testing.B, srv *s3test.Server, bucket string) float64 {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	res, err := a.l.Push(context.Background(), st, store.NewLayout("soc2/"), ledger.PushOptions{Concurrency: benchConcurrency})
+	res, err := engine.Push(context.Background(), a.l, st, store.NewLayout("soc2/"), engine.PushOptions{Concurrency: benchConcurrency})
 	if err != nil || res.Bodies != benchArtifacts {
 		b.Fatal(err, res)
 	}

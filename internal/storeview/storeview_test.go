@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
@@ -89,7 +90,7 @@ func (a *agent) commit(t testing.TB, n, size int) {
 
 func (a *agent) push(t *testing.T, st store.Store) {
 	t.Helper()
-	if _, err := a.l.Push(context.Background(), st, store.NewLayout("soc2/"), ledger.PushOptions{}); err != nil {
+	if _, err := engine.Push(context.Background(), a.l, st, store.NewLayout("soc2/"), engine.PushOptions{}); err != nil {
 		t.Fatalf("push: %v", err)
 	}
 }
@@ -177,7 +178,7 @@ func TestRestoreFromAFilesystemStoreKeepsKeysAndAnnouncements(t *testing.T) {
 	}
 	a.commit(t, 5, 40)
 	a.push(t, v.Store)
-	if err := a.l.PublishState(context.Background(), v.Store, v.Layout, t0.Add(time.Hour)); err != nil {
+	if err := engine.PublishState(context.Background(), a.l, v.Store, v.Layout, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open(t.TempDir(), "prod-1", ledger.Options{})
@@ -324,7 +325,7 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 	a := newAgent(t, "prod-1")
 	a.commit(t, 40, 100)
 	lay := store.NewLayout("soc2/")
-	_, err = a.l.Push(context.Background(), &stopAfter{Store: st, n: 25, stop: func() { srv.Stop(t) }}, lay, ledger.PushOptions{Concurrency: 4})
+	_, err = engine.Push(context.Background(), a.l, &stopAfter{Store: st, n: 25, stop: func() { srv.Stop(t) }}, lay, engine.PushOptions{Concurrency: 4})
 	if err == nil {
 		t.Fatal("push with the server stopped after 25 objects succeeded")
 	}
@@ -332,7 +333,7 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 		t.Fatalf("outbox holds %d after the failed push, want all 40 (a batch is cleared only when complete)", n)
 	}
 	srv.Restart(t)
-	res, err := a.l.Push(context.Background(), st, lay, ledger.PushOptions{Concurrency: 4})
+	res, err := engine.Push(context.Background(), a.l, st, lay, engine.PushOptions{Concurrency: 4})
 	if err != nil {
 		t.Fatalf("push after the restart: %v", err)
 	}

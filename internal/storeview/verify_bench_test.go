@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
@@ -39,7 +39,7 @@ func BenchmarkS3VerifyFromStore20k(b *testing.B) {
 		b.Fatal(err)
 	}
 	layout := store.NewLayout("soc2/")
-	if res, err := a.l.Push(ctx, st, layout, ledger.PushOptions{Concurrency: benchConcurrency}); err != nil || res.Bodies != n {
+	if res, err := engine.Push(ctx, a.l, st, layout, engine.PushOptions{Concurrency: benchConcurrency}); err != nil || res.Bodies != n {
 		b.Fatal(err, res)
 	}
 	var keys []string

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -81,7 +82,7 @@ func BenchmarkVerifyWithBodies(b *testing.B) {
 		b.Fatal(err)
 	}
 	lay := store.NewLayout("")
-	if _, err := l.Push(context.Background(), st, lay, ledger.PushOptions{}); err != nil {
+	if _, err := engine.Push(context.Background(), l, st, lay, engine.PushOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

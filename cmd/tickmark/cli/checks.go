@@ -18,12 +18,12 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		c := &cobra.Command{
-			Use:   "checks",
-			Short: "Control tests over the evidence: list, run, show exceptions",
-			Long: `Checks are control tests written in CEL over the population items of the
+// newChecksCmd builds `tickmark checks` (listed in root.go).
+func newChecksCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "checks",
+		Short: "Control tests over the evidence: list, run, show exceptions",
+		Long: `Checks are control tests written in CEL over the population items of the
 evidence (every active user has MFA, every merged change was approved by
 someone else...). Each evaluation is recorded as evidence of type check.<id>:
 the status, the population size, every exception by item key, and every
@@ -33,15 +33,14 @@ Checks run after each collection run (checks.after_run) and on demand with
 ` + "`tickmark checks run`" + `. The shipped checks are config/checks.yaml; the
 checks: section of the configuration changes parameters, disables checks,
 maps identities across systems and sets the alert webhook (docs/checks.md).`,
-			Example: `  tickmark checks list
+		Example: `  tickmark checks list
   tickmark checks run
   tickmark checks run github.prs_independently_approved --json
   tickmark checks show cross.leavers_github --from 2026-01-01 --to 2026-06-30 --csv`,
-			Args: cobra.NoArgs,
-		}
-		c.AddCommand(checksList(e), checksRun(e), checksShow(e))
-		return c
-	})
+		Args: cobra.NoArgs,
+	}
+	c.AddCommand(checksList(e), checksRun(e), checksShow(e))
+	return c
 }
 
 func checksList(e *env) *cobra.Command {

@@ -18,13 +18,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/collectors/httpx"
 	"github.com/tickmark-dev/tickmark/internal/config"
-	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/runner"
 )
 
 // `tickmark collectors test NAME`: a dry run of one configured collector
 // instance. It opens nothing in the data dir and commits nothing.
+// newCollectorsTestCmd builds `tickmark collectorstest` (listed in root.go).
 func newCollectorsTestCmd(e *env) *cobra.Command {
 	var o dryRunOptions
 	c := &cobra.Command{
@@ -119,18 +119,14 @@ func (e *env) collectorsTest(name string, o dryRunOptions) error {
 	ctx, cancel := context.WithTimeout(e.ctx, cc.Timeout.D())
 	defer cancel()
 	em := &dryEmitter{cc: cc, opts: o, secrets: secrets, cancel: cancel}
-	req := collectors.Request{
-		Instance: cc.Name, RunID: "dry-run-" + now.Format("20060102T150405Z"), Cursor: o.cursor,
-		Since: now.Add(-cc.Backfill.D()), Now: now,
-		Logger: log, HTTPClient: httpx.New(nil, log).Client(2 * time.Minute),
-	}
+	req := runner.NewRequest(cc, "dry-run-"+now.Format("20060102T150405Z"), o.cursor, now, log)
 	rep := &dryReport{Collector: cc.Name, Type: cc.Type, Cursor: o.cursor, Artifacts: []dryArtifact{}, Checkpoints: []string{}}
 	if !o.asJSON {
 		fmt.Fprintf(e.stdout, "collector %s (type %s): dry run from %s; nothing is committed\n\n", cc.Name, cc.Type, startDesc(o.cursor))
 		em.print = func(a dryArtifact) { printDryArtifact(e.stdout, a) }
 		em.printCP = func(c string) { fmt.Fprintf(e.stdout, "checkpoint: cursor %q (not saved)\n\n", scrub(c, secrets)) }
 	}
-	err = safeDryCollect(ctx, cc.Collector, req, em)
+	err = runner.SafeCollect(ctx, cc.Collector, req, em)
 	if err == nil && ctx.Err() != nil && !em.stopped {
 		err = ctx.Err()
 	}
@@ -175,15 +171,6 @@ func startDesc(cursor string) string {
 		return "a first run (no cursor)"
 	}
 	return fmt.Sprintf("cursor %q", cursor)
-}
-
-func safeDryCollect(ctx context.Context, c collectors.Collector, req collectors.Request, em collectors.Emitter) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = collectors.Permanent(fmt.Errorf("collector panicked: %v", p))
-		}
-	}()
-	return c.Collect(ctx, req, em)
 }
 
 func printDryArtifact(w io.Writer, a dryArtifact) {
@@ -303,18 +290,9 @@ func (d *dryEmitter) Emit(ctx context.Context, a collectors.Artifact) error {
 		da.Controls = []string{}
 	}
 	da.Preview, da.Truncated = preview(head, d.opts.preview, size, d.secrets)
-	// What the engine would refuse (the same checks as the runner's emitter).
-	switch {
-	case !evidence.ValidType(a.Type):
-		da.Problem = fmt.Sprintf("invalid evidence type %q: lowercase and dotted, e.g. custom.backup_test", a.Type)
-	case len(da.Controls) == 0:
-		da.Problem = fmt.Sprintf("evidence type %s has no controls: map it in collectors[].controls (e.g. %s: [CC7.2]) or emit controls with the artifact", a.Type, a.Type)
-	default:
-		for _, c := range da.Controls {
-			if !evidence.ValidControl(c) {
-				da.Problem = fmt.Sprintf("invalid control ID %q", c)
-			}
-		}
+	// What the engine would refuse: the emit contract it applies.
+	if err := collectors.CheckArtifact(a, da.Controls); err != nil {
+		da.Problem = err.Error()
 	}
 	d.mu.Lock()
 	da.N = len(d.arts) + 1

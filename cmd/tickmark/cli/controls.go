@@ -17,71 +17,70 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		root := &cobra.Command{Use: "controls", Short: "List and show the organisation's controls and the SOC 2 criteria"}
-		var (
-			asJSON   bool
-			criteria bool
-		)
-		list := &cobra.Command{
-			Use:   "list",
-			Short: "List the organisation's controls (or, with --criteria, the SOC 2 catalog)",
-			Long: `List the control set in use: controls.file from the configuration, or the
+// newControlsCmd builds `tickmark controls` (listed in root.go).
+func newControlsCmd(e *env) *cobra.Command {
+	root := &cobra.Command{Use: "controls", Short: "List and show the organisation's controls and the SOC 2 criteria"}
+	var (
+		asJSON   bool
+		criteria bool
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the organisation's controls (or, with --criteria, the SOC 2 catalog)",
+		Long: `List the control set in use: controls.file from the configuration, or the
 set shipped with tickmark (config/controls.yaml) when there is no
 configuration or no controls.file. With --criteria, list the SOC 2 Trust
 Services Criteria and their ISO/IEC 27001:2022 and NIST CSF 2.0 crosswalks.`,
-			Example: "  tickmark controls list\n  tickmark controls list --criteria --json",
-			Args:    cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				set, _, err := e.controlSet()
-				if err != nil {
-					return err
-				}
-				if criteria {
-					return printCriteria(e, set, asJSON)
-				}
-				if asJSON {
-					return printJSON(e.stdout, set)
-				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tFREQUENCY\tOWNER\tCRITERIA\tEVIDENCE\tTITLE")
-				for _, c := range set.Controls {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Frequency, c.Owner, strings.Join(c.Criteria, ","), strings.Join(c.Evidence, ","), c.Title)
-				}
-				tw.Flush()
-				fmt.Fprintf(e.stderr, "%d controls (%s)\n", len(set.Controls), set.Source)
-				return nil
-			},
-		}
-		list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-		list.Flags().BoolVar(&criteria, "criteria", false, "list the SOC 2 criteria with their crosswalks instead")
-		var showJSON bool
-		show := &cobra.Command{
-			Use:     "show ID",
-			Short:   "Show a control (or a criterion): its evidence types, the collectors producing them, and the latest evidence",
-			Example: "  tickmark controls show AC-02\n  tickmark controls show CC6.1 --json",
-			Args:    cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				set, cfg, err := e.controlSet()
-				if err != nil {
-					return err
-				}
-				d, err := describe(e, set, cfg, args[0])
-				if err != nil {
-					return err
-				}
-				if showJSON {
-					return printJSON(e.stdout, d)
-				}
-				printDescription(e.stdout, d)
-				return nil
-			},
-		}
-		show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
-		root.AddCommand(list, show)
-		return root
-	})
+		Example: "  tickmark controls list\n  tickmark controls list --criteria --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			set, _, err := e.controlSet()
+			if err != nil {
+				return err
+			}
+			if criteria {
+				return printCriteria(e, set, asJSON)
+			}
+			if asJSON {
+				return printJSON(e.stdout, set)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tFREQUENCY\tOWNER\tCRITERIA\tEVIDENCE\tTITLE")
+			for _, c := range set.Controls {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Frequency, c.Owner, strings.Join(c.Criteria, ","), strings.Join(c.Evidence, ","), c.Title)
+			}
+			tw.Flush()
+			fmt.Fprintf(e.stderr, "%d controls (%s)\n", len(set.Controls), set.Source)
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list.Flags().BoolVar(&criteria, "criteria", false, "list the SOC 2 criteria with their crosswalks instead")
+	var showJSON bool
+	show := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show a control (or a criterion): its evidence types, the collectors producing them, and the latest evidence",
+		Example: "  tickmark controls show AC-02\n  tickmark controls show CC6.1 --json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, cfg, err := e.controlSet()
+			if err != nil {
+				return err
+			}
+			d, err := describe(e, set, cfg, args[0])
+			if err != nil {
+				return err
+			}
+			if showJSON {
+				return printJSON(e.stdout, d)
+			}
+			printDescription(e.stdout, d)
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+	root.AddCommand(list, show)
+	return root
 }
 
 // controlSet loads the configured control set, or the shipped one when

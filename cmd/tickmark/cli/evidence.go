@@ -15,78 +15,77 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		ev := &cobra.Command{Use: "evidence", Short: "List and inspect evidence records"}
-		var (
-			q         ledger.Query
-			from, to  string
-			asJSON    bool
-			fromStore bool
-			agent     string
-		)
-		list := &cobra.Command{
-			Use:   "list",
-			Short: "List evidence records in a window, by control, type or collector",
-			Long: `List the records whose collection time falls in [--from, --to], read through
+// newEvidenceCmd builds `tickmark evidence` (listed in root.go).
+func newEvidenceCmd(e *env) *cobra.Command {
+	ev := &cobra.Command{Use: "evidence", Short: "List and inspect evidence records"}
+	var (
+		q         ledger.Query
+		from, to  string
+		asJSON    bool
+		fromStore bool
+		agent     string
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List evidence records in a window, by control, type or collector",
+		Long: `List the records whose collection time falls in [--from, --to], read through
 the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 --to includes the whole day) or RFC 3339 times.`,
-			Example: `  tickmark evidence list --control CC6.1 --from 2026-09-01 --to 2026-11-30
+		Example: `  tickmark evidence list --control CC6.1 --from 2026-09-01 --to 2026-11-30
   tickmark evidence list --type okta.users --json
   tickmark evidence list --from-store --control CC6.1   # every agent, from the bucket alone`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				var err error
-				if q.From, err = parseDate(from, false); err != nil {
-					return usageErr(fmt.Errorf("--from: %w", err), "")
-				}
-				if q.To, err = parseDate(to, true); err != nil {
-					return usageErr(fmt.Errorf("--to: %w", err), "")
-				}
-				if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
-					return usageErr(fmt.Errorf("--from %s is not before --to %s", from, to), "dates are YYYY-MM-DD (UTC), --to inclusive")
-				}
-				if fromStore {
-					return e.listFromStore(agent, q, asJSON)
-				}
-				cfg, err := e.loadConfigForReading()
-				if err != nil {
-					return err
-				}
-				a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true})
-				if err != nil {
-					return failErr(err, "")
-				}
-				defer a.Close()
-				set, err := controls.Load(cfg.Controls.File)
-				if err != nil {
-					return usageErr(err, "check controls.file in "+cfg.Path)
-				}
-				voc := &vocab{set: set, cfg: cfg, any: func(q ledger.Query) (bool, error) {
-					q.Limit = 1
-					found := false
-					err := a.Ledger.Find(q, func(*evidence.Record, []byte) error { found = true; return nil })
-					return found, err
-				}}
-				keep, err := voc.query(&q)
-				if err != nil {
-					return err
-				}
-				return listEvidence(e, a, q, keep, asJSON)
-			},
-		}
-		list.Flags().StringVar(&q.Control, "control", "", "control ID, e.g. CC6.1")
-		list.Flags().StringVar(&q.Type, "type", "", "evidence type, e.g. okta.users")
-		list.Flags().StringVar(&q.Collector, "collector", "", "collector instance name")
-		list.Flags().StringVar(&from, "from", "", "start date (YYYY-MM-DD or RFC 3339)")
-		list.Flags().StringVar(&to, "to", "", "end date, inclusive (YYYY-MM-DD or RFC 3339)")
-		list.Flags().IntVar(&q.Limit, "limit", 0, "at most this many records")
-		list.Flags().BoolVar(&asJSON, "json", false, "print one JSON record per line")
-		list.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
-		list.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
-		ev.AddCommand(list)
-		return ev
-	})
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if q.From, err = parseDate(from, false); err != nil {
+				return usageErr(fmt.Errorf("--from: %w", err), "")
+			}
+			if q.To, err = parseDate(to, true); err != nil {
+				return usageErr(fmt.Errorf("--to: %w", err), "")
+			}
+			if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+				return usageErr(fmt.Errorf("--from %s is not before --to %s", from, to), "dates are YYYY-MM-DD (UTC), --to inclusive")
+			}
+			if fromStore {
+				return e.listFromStore(agent, q, asJSON)
+			}
+			cfg, err := e.loadConfigForReading()
+			if err != nil {
+				return err
+			}
+			a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true})
+			if err != nil {
+				return failErr(err, "")
+			}
+			defer a.Close()
+			set, err := controls.Load(cfg.Controls.File)
+			if err != nil {
+				return usageErr(err, "check controls.file in "+cfg.Path)
+			}
+			voc := &vocab{set: set, cfg: cfg, any: func(q ledger.Query) (bool, error) {
+				q.Limit = 1
+				found := false
+				err := a.Ledger.Find(q, func(*evidence.Record, []byte) error { found = true; return nil })
+				return found, err
+			}}
+			keep, err := voc.query(&q)
+			if err != nil {
+				return err
+			}
+			return listEvidence(e, a, q, keep, asJSON)
+		},
+	}
+	list.Flags().StringVar(&q.Control, "control", "", "control ID, e.g. CC6.1")
+	list.Flags().StringVar(&q.Type, "type", "", "evidence type, e.g. okta.users")
+	list.Flags().StringVar(&q.Collector, "collector", "", "collector instance name")
+	list.Flags().StringVar(&from, "from", "", "start date (YYYY-MM-DD or RFC 3339)")
+	list.Flags().StringVar(&to, "to", "", "end date, inclusive (YYYY-MM-DD or RFC 3339)")
+	list.Flags().IntVar(&q.Limit, "limit", 0, "at most this many records")
+	list.Flags().BoolVar(&asJSON, "json", false, "print one JSON record per line")
+	list.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)
+	list.Flags().StringVar(&agent, "agent", "", "with --from-store: only this agent")
+	ev.AddCommand(list)
+	return ev
 }
 
 type listedRecord struct {

@@ -14,18 +14,18 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var sf storeFlags
-		var (
-			from, to, out string
-			ids           []string
-			asJSON        bool
-		)
-		c := &cobra.Command{
-			Use:   "export",
-			Short: "Write an auditor package: the window's evidence by control and date, with proofs, offline-verifiable",
-			Long: `Write one ZIP with the evidence collected in [--from, --to], filed as
+// newExportCmd builds `tickmark export` (listed in root.go).
+func newExportCmd(e *env) *cobra.Command {
+	var sf storeFlags
+	var (
+		from, to, out string
+		ids           []string
+		asJSON        bool
+	)
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Write an auditor package: the window's evidence by control and date, with proofs, offline-verifiable",
+		Long: `Write one ZIP with the evidence collected in [--from, --to], filed as
 evidence/<control>/<date>/<type>/..., every record, an inclusion proof of
 every record (c2sp.org/tlog-proof) against the latest signed checkpoint, the
 checkpoints, the public keys, index.html (browsable offline), index.csv,
@@ -40,89 +40,88 @@ The same ledger, window and controls give a byte-identical file. Bodies are
 streamed from the store (or the local spool) into the ZIP, so memory stays
 bounded whatever the package's size. Records committed after the latest
 checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
-			Example: `  tickmark export --from 2026-01-01 --to 2026-06-30 --out soc2-h1.zip
+		Example: `  tickmark export --from 2026-01-01 --to 2026-06-30 --out soc2-h1.zip
   tickmark export --from 2026-01-01 --to 2026-06-30 --control AC-02 --control CC8.1 --out access.zip`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				f, t, err := window(from, to)
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, t, err := window(from, to)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return usageErr(fmt.Errorf("--out is required"), "e.g. --out evidence.zip")
+			}
+			v, err := e.openEvidence(sf)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			var sel []export.Selection
+			voc := newVocab(v.set, v.cfg, v.src)
+			for _, id := range ids {
+				m, err := voc.control(id)
 				if err != nil {
 					return err
 				}
-				if out == "" {
-					return usageErr(fmt.Errorf("--out is required"), "e.g. --out evidence.zip")
-				}
-				v, err := e.openEvidence(sf)
-				if err != nil {
-					return err
-				}
-				defer v.Close()
-				var sel []export.Selection
-				voc := newVocab(v.set, v.cfg, v.src)
-				for _, id := range ids {
-					m, err := voc.control(id)
-					if err != nil {
-						return err
-					}
-					if m.Criterion == "" {
-						c := m.Controls[0]
-						sel = append(sel, export.Selection{ID: c.ID, Types: append(append([]string(nil), c.Evidence...), checkTypes(v.cfg, c.ID)...), Title: c.Title})
-					} else if cr, ok := v.set.Catalog.Criterion(id); ok {
-						sel = append(sel, export.Selection{ID: cr.ID, Title: cr.Title})
-					} else {
-						sel = append(sel, export.Selection{ID: id})
-					}
-				}
-				if os.Getenv("GOMEMLIMIT") == "" {
-					debug.SetMemoryLimit(export.MemoryLimit)
-				}
-				dir := filepath.Dir(out)
-				tmp, err := os.CreateTemp(dir, ".tickmark-export-*")
-				if err != nil {
-					return failErr(err, "")
-				}
-				defer os.Remove(tmp.Name())
-				res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, Controls: sel, TempDir: dir})
-				if err == nil {
-					err = tmp.Sync()
-				}
-				if cerr := tmp.Close(); err == nil {
-					err = cerr
-				}
-				if err == nil {
-					err = os.Chmod(tmp.Name(), 0o644)
-				}
-				if err == nil {
-					err = os.Rename(tmp.Name(), out)
-				}
-				if err != nil {
-					return failErr(fmt.Errorf("export: %w", err), "")
-				}
-				m := res.Manifest
-				if asJSON {
-					if err := printJSON(e.stdout, map[string]any{"file": out, "root": res.Root, "files": res.Files, "manifest": m}); err != nil {
-						return err
-					}
+				if m.Criterion == "" {
+					c := m.Controls[0]
+					sel = append(sel, export.Selection{ID: c.ID, Types: append(append([]string(nil), c.Evidence...), checkTypes(v.cfg, c.ID)...), Title: c.Title})
+				} else if cr, ok := v.set.Catalog.Criterion(id); ok {
+					sel = append(sel, export.Selection{ID: cr.ID, Title: cr.Title})
 				} else {
-					fmt.Fprintf(e.stdout, "wrote %s: %d records, %d evidence files, %d controls, proofs against checkpoint %d (%s to %s)\n",
-						out, m.Records, m.Bodies, len(m.Controls), m.Checkpoint.Size, f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly))
+					sel = append(sel, export.Selection{ID: id})
 				}
-				if m.Unsigned > 0 {
-					fmt.Fprintf(e.stderr, "warning: %d record%s collected in the window after the latest checkpoint %s left out; run `tickmark run --once` to sign them, then export again\n", m.Unsigned, plural(m.Unsigned), plural2(m.Unsigned))
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(export.MemoryLimit)
+			}
+			dir := filepath.Dir(out)
+			tmp, err := os.CreateTemp(dir, ".tickmark-export-*")
+			if err != nil {
+				return failErr(err, "")
+			}
+			defer os.Remove(tmp.Name())
+			res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, Controls: sel, TempDir: dir})
+			if err == nil {
+				err = tmp.Sync()
+			}
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Chmod(tmp.Name(), 0o644)
+			}
+			if err == nil {
+				err = os.Rename(tmp.Name(), out)
+			}
+			if err != nil {
+				return failErr(fmt.Errorf("export: %w", err), "")
+			}
+			m := res.Manifest
+			if asJSON {
+				if err := printJSON(e.stdout, map[string]any{"file": out, "root": res.Root, "files": res.Files, "manifest": m}); err != nil {
+					return err
 				}
-				if !asJSON {
-					fmt.Fprintf(e.stdout, "check it with: tickmark verify-package %s   (or, with coreutils: unzip it, cd %s, sha256sum -c SHA256SUMS)\n", out, res.Root)
-				}
-				return nil
-			},
-		}
-		c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
-		c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
-		c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
-		c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
-		c.Flags().BoolVar(&asJSON, "json", false, "print the package's manifest as JSON")
-		sf.add(c)
-		return c
-	})
+			} else {
+				fmt.Fprintf(e.stdout, "wrote %s: %d records, %d evidence files, %d controls, proofs against checkpoint %d (%s to %s)\n",
+					out, m.Records, m.Bodies, len(m.Controls), m.Checkpoint.Size, f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly))
+			}
+			if m.Unsigned > 0 {
+				fmt.Fprintf(e.stderr, "warning: %d record%s collected in the window after the latest checkpoint %s left out; run `tickmark run --once` to sign them, then export again\n", m.Unsigned, plural(m.Unsigned), plural2(m.Unsigned))
+			}
+			if !asJSON {
+				fmt.Fprintf(e.stdout, "check it with: tickmark verify-package %s   (or, with coreutils: unzip it, cd %s, sha256sum -c SHA256SUMS)\n", out, res.Root)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
+	c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the package's manifest as JSON")
+	sf.add(c)
+	return c
 }
 
 func plural2(n int) string {

@@ -10,83 +10,82 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/export"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var sf storeFlags
-		var (
-			typ, from, to string
-			asCSV, asJSON bool
-		)
-		c := &cobra.Command{
-			Use:   "population",
-			Short: "List every item of an evidence type in a window (one row per change, user or ticket), deduplicated",
-			Long: `Read every artifact of --type collected in [--from, --to] and list its items:
+// newPopulationCmd builds `tickmark population` (listed in root.go).
+func newPopulationCmd(e *env) *cobra.Command {
+	var sf storeFlags
+	var (
+		typ, from, to string
+		asCSV, asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "population",
+		Short: "List every item of an evidence type in a window (one row per change, user or ticket), deduplicated",
+		Long: `Read every artifact of --type collected in [--from, --to] and list its items:
 one row per item across all artifacts, deduplicated by the item's key and
 showing its latest version, when it was first and last collected and in how
 many artifacts. How items are found per evidence type is documented in
 docs/controls-and-coverage.md; a type whose bodies are not lists (custom exec
 evidence, say) gives one row per artifact. The population's SHA-256 is
 printed on stderr so a sample can be tied to it.`,
-			Example: `  tickmark population --type github.pull_requests --from 2026-01-01 --to 2026-06-30 --csv > changes.csv
+		Example: `  tickmark population --type github.pull_requests --from 2026-01-01 --to 2026-06-30 --csv > changes.csv
   tickmark population --type okta.deprovisioned_users --from 2026-01-01 --to 2026-06-30`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if typ == "" {
-					return usageErr(fmt.Errorf("--type is required"), "e.g. --type jira.change_tickets")
-				}
-				f, t, err := window(from, to)
-				if err != nil {
-					return err
-				}
-				v, err := e.openEvidence(sf)
-				if err != nil {
-					return err
-				}
-				defer v.Close()
-				if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
-					return err
-				}
-				pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
-				if err != nil {
-					return failErr(err, "")
-				}
-				switch {
-				case asJSON:
-					enc := jsonLineEncoder(e.stdout)
-					h := pop.Header()
-					for _, r := range pop.Rows {
-						rec := pop.Record(r)
-						m := make(map[string]string, len(h))
-						for i := range h {
-							m[h[i]] = rec[i]
-						}
-						if err := enc.Encode(m); err != nil {
-							return err
-						}
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if typ == "" {
+				return usageErr(fmt.Errorf("--type is required"), "e.g. --type jira.change_tickets")
+			}
+			f, t, err := window(from, to)
+			if err != nil {
+				return err
+			}
+			v, err := e.openEvidence(sf)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+				return err
+			}
+			pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
+			if err != nil {
+				return failErr(err, "")
+			}
+			switch {
+			case asJSON:
+				enc := jsonLineEncoder(e.stdout)
+				h := pop.Header()
+				for _, r := range pop.Rows {
+					rec := pop.Record(r)
+					m := make(map[string]string, len(h))
+					for i := range h {
+						m[h[i]] = rec[i]
 					}
-				case asCSV:
-					if err := pop.WriteCSV(e.stdout); err != nil {
+					if err := enc.Encode(m); err != nil {
 						return err
 					}
-				default:
-					printPopulationTable(e, pop)
 				}
-				fmt.Fprintf(e.stderr, "%d %s item%s from %d artifact%s (%s to %s); population sha256 %s\n", len(pop.Rows), typ, plural(len(pop.Rows)),
-					pop.Artifacts, plural(pop.Artifacts), f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly), pop.Digest())
-				if pop.Skipped > 0 {
-					fmt.Fprintf(e.stderr, "%d artifact%s of another content type (summaries) not counted as items\n", pop.Skipped, plural(pop.Skipped))
+			case asCSV:
+				if err := pop.WriteCSV(e.stdout); err != nil {
+					return err
 				}
-				return nil
-			},
-		}
-		c.Flags().StringVar(&typ, "type", "", "evidence type, e.g. github.pull_requests")
-		c.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD, UTC)")
-		c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
-		c.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
-		c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
-		sf.add(c)
-		return c
-	})
+			default:
+				printPopulationTable(e, pop)
+			}
+			fmt.Fprintf(e.stderr, "%d %s item%s from %d artifact%s (%s to %s); population sha256 %s\n", len(pop.Rows), typ, plural(len(pop.Rows)),
+				pop.Artifacts, plural(pop.Artifacts), f.Format(time.DateOnly), t.AddDate(0, 0, -1).Format(time.DateOnly), pop.Digest())
+			if pop.Skipped > 0 {
+				fmt.Fprintf(e.stderr, "%d artifact%s of another content type (summaries) not counted as items\n", pop.Skipped, plural(pop.Skipped))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&typ, "type", "", "evidence type, e.g. github.pull_requests")
+	c.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	sf.add(c)
+	return c
 }
 
 func printPopulationTable(e *env, pop *export.Population) {

@@ -30,6 +30,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/collectors"
+	"github.com/tickmark-dev/tickmark/collectors/redact"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -169,7 +170,27 @@ push, a verification); 2 bad usage or invalid configuration.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(err, fmt.Sprintf("run `%s --help`", c.CommandPath()))
 	})
-	for _, add := range commands {
+	// Every command, explicitly (no init() registration).
+	for _, add := range []func(*env) *cobra.Command{
+		newChecksCmd,
+		newCollectorsCmd,
+		newConfigCmd,
+		newControlsCmd,
+		newCoverageCmd,
+		newDemoCmd,
+		newEvidenceCmd,
+		newExportCmd,
+		newKeygenCmd,
+		newLedgerCmd,
+		newPopulationCmd,
+		newRunCmd,
+		newSampleCmd,
+		newServeCmd,
+		newStatusCmd,
+		newVerifyCmd,
+		newVerifyPackageCmd,
+		newVersionCmd,
+	} {
 		root.AddCommand(add(e))
 	}
 	requireKnownSubcommands(root)
@@ -203,11 +224,6 @@ func requireKnownSubcommands(c *cobra.Command) {
 		return usageErr(errors.New(msg), fmt.Sprintf("run `%s --help` for its commands", cmd.CommandPath()))
 	}
 }
-
-// commands are added by each command's file in its init function.
-var commands []func(*env) *cobra.Command
-
-func register(f func(*env) *cobra.Command) { commands = append(commands, f) }
 
 // loadConfig resolves and loads the configuration, building every collector
 // (their secrets must resolve): for the commands that run collectors.
@@ -263,10 +279,12 @@ func (e *env) logger(cfg *config.Config) *slog.Logger {
 			format = "text"
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(e.stderr, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(e.stderr, opts))
+		h = slog.NewTextHandler(e.stderr, opts)
 	}
-	return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	// Every secret the configuration resolved is scrubbed from every line.
+	return slog.New(redact.Handler(h, collectors.SecretRedactor()))
 }
 
 func isTerminal(f *os.File) bool {

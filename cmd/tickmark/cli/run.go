@@ -17,18 +17,18 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/runner"
 )
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var (
-			once   bool
-			names  []string
-			asJSON bool
-			opts   runOptions
-		)
-		c := &cobra.Command{
-			Use:   "run",
-			Short: "Run collectors: once (--once, for a CronJob) or on their schedules (daemon)",
-			Long: `Run collectors, commit their artifacts to the ledger, sign a checkpoint and
+// newRunCmd builds `tickmark run` (listed in root.go).
+func newRunCmd(e *env) *cobra.Command {
+	var (
+		once   bool
+		names  []string
+		asJSON bool
+		opts   runOptions
+	)
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run collectors: once (--once, for a CronJob) or on their schedules (daemon)",
+		Long: `Run collectors, commit their artifacts to the ledger, sign a checkpoint and
 push evidence, log tiles and checkpoints to the store.
 
 With --once every configured collector (or each --collector) runs once;
@@ -46,37 +46,36 @@ never twice at once, with /healthz, /readyz and /metrics on --listen
 running collectors finish for --grace (agent.shutdown_grace, default 30s),
 cancels the rest (they keep what they checkpointed), signs a final
 checkpoint, pushes and exits 0.`,
-			Example: `  tickmark run --once --config /etc/tickmark/config.yaml
+		Example: `  tickmark run --once --config /etc/tickmark/config.yaml
   tickmark run --once --collector okta-prod --json
   tickmark run --once --due --json --pushgateway http://pushgateway:9091
   tickmark run --listen :9090 --grace 1m`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if !once {
-					for _, f := range []string{"due", "pushgateway", "json"} {
-						if cmd.Flags().Changed(f) {
-							return usageErr(fmt.Errorf("--%s needs --once", f), "the daemon (`tickmark run` without --once) serves its metrics on --listen and logs each run")
-						}
-					}
-					return e.runDaemon(names, opts, cmd.Flags().Changed("grace"))
-				}
-				for _, f := range []string{"listen", "grace"} {
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !once {
+				for _, f := range []string{"due", "pushgateway", "json"} {
 					if cmd.Flags().Changed(f) {
-						return usageErr(fmt.Errorf("--%s is for the daemon, not --once", f), "drop --once to run as a daemon, or drop the flag")
+						return usageErr(fmt.Errorf("--%s needs --once", f), "the daemon (`tickmark run` without --once) serves its metrics on --listen and logs each run")
 					}
 				}
-				return e.runOnceOpts(names, asJSON, opts)
-			},
-		}
-		c.Flags().BoolVar(&once, "once", false, "run the collectors once and exit")
-		c.Flags().StringArrayVar(&names, "collector", nil, "run only this collector instance (repeatable)")
-		c.Flags().BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout")
-		c.Flags().BoolVar(&opts.due, "due", false, "with --once: run only the collectors whose schedule is due since their last run")
-		c.Flags().StringVar(&opts.pushgateway, "pushgateway", "", "with --once: push the run's metrics to this Prometheus Pushgateway URL")
-		c.Flags().StringVar(&opts.listen, "listen", "", "daemon: address of /healthz, /readyz and /metrics (default agent.listen, else :9090)")
-		c.Flags().DurationVar(&opts.grace, "grace", daemon.DefaultGrace, "daemon: how long running collectors may finish after SIGTERM before they are cancelled (agent.shutdown_grace when not given)")
-		return c
-	})
+				return e.runDaemon(names, opts, cmd.Flags().Changed("grace"))
+			}
+			for _, f := range []string{"listen", "grace"} {
+				if cmd.Flags().Changed(f) {
+					return usageErr(fmt.Errorf("--%s is for the daemon, not --once", f), "drop --once to run as a daemon, or drop the flag")
+				}
+			}
+			return e.runOnceOpts(names, asJSON, opts)
+		},
+	}
+	c.Flags().BoolVar(&once, "once", false, "run the collectors once and exit")
+	c.Flags().StringArrayVar(&names, "collector", nil, "run only this collector instance (repeatable)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout")
+	c.Flags().BoolVar(&opts.due, "due", false, "with --once: run only the collectors whose schedule is due since their last run")
+	c.Flags().StringVar(&opts.pushgateway, "pushgateway", "", "with --once: push the run's metrics to this Prometheus Pushgateway URL")
+	c.Flags().StringVar(&opts.listen, "listen", "", "daemon: address of /healthz, /readyz and /metrics (default agent.listen, else :9090)")
+	c.Flags().DurationVar(&opts.grace, "grace", daemon.DefaultGrace, "daemon: how long running collectors may finish after SIGTERM before they are cancelled (agent.shutdown_grace when not given)")
+	return c
 }
 
 func (e *env) runOnce(names []string, asJSON bool) error {

@@ -33,16 +33,18 @@ type serveFlags struct {
 	auditorEmails            []string
 	auditorWindows           []string
 	accessLog                string
+	accessEvidence           bool
+	accessFlush              time.Duration
 	refresh, shutdownTimeout time.Duration
 }
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var f serveFlags
-		c := &cobra.Command{
-			Use:   "serve",
-			Short: "Serve the read-only web console: coverage, artifacts, proofs and auditor packages",
-			Long: `Serve a read-only web console over the evidence: with --from-store every
+// newServeCmd builds `tickmark serve` (listed in root.go).
+func newServeCmd(e *env) *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the read-only web console: coverage, artifacts, proofs and auditor packages",
+		Long: `Serve a read-only web console over the evidence: with --from-store every
 agent's published log in the bucket (read-only credentials are enough),
 otherwise the local ledger. Pages: a dashboard per observation window
 (coverage of every control, gaps by cause, collectors that stopped
@@ -63,37 +65,38 @@ written to the access log (--access-log, JSON lines).
 The local ledger is opened read-only with a shared lock: an agent cannot
 commit while the console holds it. On a machine where the agent runs, use
 --from-store.`,
-			Example: `  tickmark serve --from-store                       # http://127.0.0.1:8080, no sign-in
+		Example: `  tickmark serve --from-store                       # http://127.0.0.1:8080, no sign-in
   tickmark serve --from-store --listen :8080 \
     --oidc-issuer https://login.example.com --oidc-client-id tickmark \
     --oidc-client-secret env:OIDC_CLIENT_SECRET \
     --oidc-redirect-url https://evidence.example.com/auth/callback \
     --compliance-group grc --auditor-email auditor@cpa.example \
     --auditor-window 2026-01-01..2026-06-30`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(f) },
-		}
-		fl := c.Flags()
-		fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the console on (loopback only without OIDC)")
-		fl.StringVar(&f.metricsListen, "metrics-listen", "", "address to serve /metrics and /healthz on, without sign-in (e.g. :9090; default: none)")
-		fl.BoolVar(&f.fromStore, "from-store", false, "read every agent's published log in the bucket (no local ledger)")
-		fl.StringVar(&f.agent, "agent", "", "with --from-store: only this agent")
-		fl.StringVar(&f.issuer, "oidc-issuer", "", "OpenID Connect issuer URL (enables sign-in)")
-		fl.StringVar(&f.clientID, "oidc-client-id", "", "OIDC client ID")
-		fl.StringVar(&f.clientSecret, "oidc-client-secret", "", "OIDC client secret: env:NAME or file:/path")
-		fl.StringVar(&f.redirect, "oidc-redirect-url", "", "the console's callback URL as browsers reach it, ending in /auth/callback")
-		fl.StringVar(&f.groupsClaim, "oidc-groups-claim", "groups", "ID token claim listing the user's groups")
-		fl.StringVar(&f.sessionKey, "session-key", "", "key that signs session cookies, shared by replicas: env:NAME or file:/path (default: random per process)")
-		fl.StringArrayVar(&f.complianceGroups, "compliance-group", nil, "group whose members get the compliance role (repeatable)")
-		fl.StringArrayVar(&f.complianceEmails, "compliance-email", nil, "email that gets the compliance role (repeatable)")
-		fl.StringArrayVar(&f.auditorGroups, "auditor-group", nil, "group whose members get the auditor role (repeatable)")
-		fl.StringArrayVar(&f.auditorEmails, "auditor-email", nil, "email that gets the auditor role (repeatable)")
-		fl.StringArrayVar(&f.auditorWindows, "auditor-window", nil, "observation window auditors may see, FROM..TO (repeatable)")
-		fl.StringVar(&f.accessLog, "access-log", "", "append the access log (JSON lines) to this file (default: the process log)")
-		fl.DurationVar(&f.refresh, "refresh", 5*time.Minute, "how often to re-read the evidence (0: never)")
-		fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on shutdown")
-		return c
-	})
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve the console on (loopback only without OIDC)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "address to serve /metrics and /healthz on, without sign-in (e.g. :9090; default: none)")
+	fl.BoolVar(&f.fromStore, "from-store", false, "read every agent's published log in the bucket (no local ledger)")
+	fl.StringVar(&f.agent, "agent", "", "with --from-store: only this agent")
+	fl.StringVar(&f.issuer, "oidc-issuer", "", "OpenID Connect issuer URL (enables sign-in)")
+	fl.StringVar(&f.clientID, "oidc-client-id", "", "OIDC client ID")
+	fl.StringVar(&f.clientSecret, "oidc-client-secret", "", "OIDC client secret: env:NAME or file:/path")
+	fl.StringVar(&f.redirect, "oidc-redirect-url", "", "the console's callback URL as browsers reach it, ending in /auth/callback")
+	fl.StringVar(&f.groupsClaim, "oidc-groups-claim", "groups", "ID token claim listing the user's groups")
+	fl.StringVar(&f.sessionKey, "session-key", "", "key that signs session cookies, shared by replicas: env:NAME or file:/path (default: random per process)")
+	fl.StringArrayVar(&f.complianceGroups, "compliance-group", nil, "group whose members get the compliance role (repeatable)")
+	fl.StringArrayVar(&f.complianceEmails, "compliance-email", nil, "email that gets the compliance role (repeatable)")
+	fl.StringArrayVar(&f.auditorGroups, "auditor-group", nil, "group whose members get the auditor role (repeatable)")
+	fl.StringArrayVar(&f.auditorEmails, "auditor-email", nil, "email that gets the auditor role (repeatable)")
+	fl.StringArrayVar(&f.auditorWindows, "auditor-window", nil, "observation window auditors may see, FROM..TO (repeatable)")
+	fl.StringVar(&f.accessLog, "access-log", "", "append the access log (JSON lines) to this file (default: the process log)")
+	fl.BoolVar(&f.accessEvidence, "access-evidence", false, "with --from-store: also record every access as evidence ("+console.AccessEvidenceType+") in the console's own ledger (agent.id and agent.data_dir of --config), signed and pushed to the store")
+	fl.DurationVar(&f.accessFlush, "access-flush", time.Minute, "with --access-evidence: how often accesses are committed, signed and pushed")
+	fl.DurationVar(&f.refresh, "refresh", 5*time.Minute, "how often to re-read the evidence (0: never)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on shutdown")
+	return c
 }
 
 func secretFlag(name, ref string) (string, error) {
@@ -149,6 +152,9 @@ func (e *env) serve(f serveFlags) error {
 	if f.agent != "" && !f.fromStore {
 		return usageErr(errors.New("--agent needs --from-store"), "")
 	}
+	if f.accessEvidence && !f.fromStore {
+		return usageErr(errors.New("--access-evidence needs --from-store"), "the console records accesses in a ledger of its own; it cannot write the ledger it reads")
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
@@ -189,15 +195,28 @@ func (e *env) serve(f serveFlags) error {
 			return app.Open(ctx, cfg, app.Options{Logger: log, ReadOnly: true})
 		})
 	}
+	var rec *console.AccessLedger
+	if f.accessEvidence {
+		if rec, err = console.NewAccessLedger(cfg, log); err != nil {
+			return failErr(err, "")
+		}
+		defer rec.Close()
+		// Accesses of a previous process still in the spool go first; this
+		// also proves the ledger and store are writable before serving.
+		if _, err := rec.Flush(e.ctx); err != nil {
+			return failErr(fmt.Errorf("the console's own ledger: %w", err), "--access-evidence needs write access to agent.data_dir and to the store for the console's agent ID")
+		}
+		ccfg.Recorder = rec
+	}
 	srv, err := console.New(e.ctx, ccfg)
 	if err != nil {
 		return failErr(err, "")
 	}
 	defer srv.Close()
-	return runServer(e.ctx, log, f, srv)
+	return runServer(e.ctx, log, f, srv, rec)
 }
 
-func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console.Server) error {
+func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console.Server, rec *console.AccessLedger) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return usageErr(fmt.Errorf("--listen %s: %w", f.listen, err), "")
@@ -221,10 +240,16 @@ func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go srv.Run(rctx)
+	recDone := make(chan struct{})
+	if rec != nil {
+		go func() { rec.Run(rctx, f.accessFlush); close(recDone) }()
+	} else {
+		close(recDone)
+	}
 	log.Info("console: serving", "listen", ln.Addr().String(), "metrics", f.metricsListen)
+	var serveErr error
 	select {
-	case err := <-errc:
-		return failErr(err, "")
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
@@ -232,6 +257,11 @@ func runServer(ctx context.Context, log *slog.Logger, f serveFlags, srv *console
 	_ = hs.Shutdown(sctx)
 	if ms != nil {
 		_ = ms.Shutdown(sctx)
+	}
+	cancel()
+	<-recDone // the last accesses are committed, signed and pushed
+	if serveErr != nil {
+		return failErr(serveErr, "")
 	}
 	return nil
 }

@@ -38,80 +38,79 @@ type StatusCollector struct {
 	LastSuccess *ledger.Run `json:"last_success,omitempty"`
 }
 
-func init() {
-	register(func(e *env) *cobra.Command {
-		var asJSON bool
-		c := &cobra.Command{
-			Use:   "status",
-			Short: "Show the outbox backlog, the last checkpoint and each collector's last run",
-			Long: `Show what is waiting to be pushed to the store (the outbox backlog), the
+// newStatusCmd builds `tickmark status` (listed in root.go).
+func newStatusCmd(e *env) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the outbox backlog, the last checkpoint and each collector's last run",
+		Long: `Show what is waiting to be pushed to the store (the outbox backlog), the
 last signed checkpoint (tree size and age), and each collector's last run and
 last successful run, from the local ledger. It does not contact the store.`,
-			Example: `  tickmark status --config /etc/tickmark/config.yaml
+		Example: `  tickmark status --config /etc/tickmark/config.yaml
   tickmark status --json`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := e.loadConfigForReading()
-				if err != nil {
-					return err
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfigForReading()
+			if err != nil {
+				return err
+			}
+			a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true, NoStore: true})
+			if err != nil {
+				return failErr(err, "has this agent run yet? `tickmark run --once` creates the ledger; `tickmark ledger restore` rebuilds a lost one")
+			}
+			defer a.Close()
+			st := Status{Agent: cfg.Agent.ID, DataDir: cfg.Agent.DataDir, Store: cfg.Store.Type, Records: a.Ledger.Size(), Collectors: []StatusCollector{}}
+			if st.Backlog, err = a.Ledger.OutboxLen(); err != nil {
+				return failErr(err, "")
+			}
+			cps, err := a.Ledger.Checkpoints()
+			if err != nil {
+				return failErr(err, "")
+			}
+			if n := len(cps); n > 0 {
+				sc := &StatusCheckpoint{Size: cps[n-1].Size}
+				if t, ok := a.Ledger.CheckpointTime(sc.Size); ok {
+					age := time.Since(t).Seconds()
+					sc.SignedAt, sc.AgeSeconds = &t, &age
 				}
-				a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true, NoStore: true})
+				st.Checkpoint = sc
+			}
+			names := map[string]bool{}
+			for _, cc := range cfg.Collectors {
+				names[cc.Name] = true
+			}
+			// Collectors that ran but are no longer configured are shown too.
+			seen := map[string]bool{}
+			_ = a.Ledger.Runs("", time.Time{}, time.Time{}, func(r *ledger.Run) error { seen[r.Collector] = true; return nil })
+			all := map[string]bool{}
+			for n := range names {
+				all[n] = true
+			}
+			for n := range seen {
+				all[n] = true
+			}
+			list := make([]string, 0, len(all))
+			for n := range all {
+				list = append(list, n)
+			}
+			sort.Strings(list)
+			for _, n := range list {
+				last, ok, err := a.Ledger.LastRun(n)
 				if err != nil {
-					return failErr(err, "has this agent run yet? `tickmark run --once` creates the ledger; `tickmark ledger restore` rebuilds a lost one")
-				}
-				defer a.Close()
-				st := Status{Agent: cfg.Agent.ID, DataDir: cfg.Agent.DataDir, Store: cfg.Store.Type, Records: a.Ledger.Size(), Collectors: []StatusCollector{}}
-				if st.Backlog, err = a.Ledger.OutboxLen(); err != nil {
 					return failErr(err, "")
 				}
-				cps, err := a.Ledger.Checkpoints()
-				if err != nil {
-					return failErr(err, "")
-				}
-				if n := len(cps); n > 0 {
-					sc := &StatusCheckpoint{Size: cps[n-1].Size}
-					if t, ok := a.Ledger.CheckpointTime(sc.Size); ok {
-						age := time.Since(t).Seconds()
-						sc.SignedAt, sc.AgeSeconds = &t, &age
-					}
-					st.Checkpoint = sc
-				}
-				names := map[string]bool{}
-				for _, cc := range cfg.Collectors {
-					names[cc.Name] = true
-				}
-				// Collectors that ran but are no longer configured are shown too.
-				seen := map[string]bool{}
-				_ = a.Ledger.Runs("", time.Time{}, time.Time{}, func(r *ledger.Run) error { seen[r.Collector] = true; return nil })
-				all := map[string]bool{}
-				for n := range names {
-					all[n] = true
-				}
-				for n := range seen {
-					all[n] = true
-				}
-				list := make([]string, 0, len(all))
-				for n := range all {
-					list = append(list, n)
-				}
-				sort.Strings(list)
-				for _, n := range list {
-					last, ok, err := a.Ledger.LastRun(n)
-					if err != nil {
-						return failErr(err, "")
-					}
-					st.Collectors = append(st.Collectors, StatusCollector{Name: n, Configured: names[n], LastRun: last, LastSuccess: ok})
-				}
-				if asJSON {
-					return printJSON(e.stdout, st)
-				}
-				printStatus(e, &st)
-				return nil
-			},
-		}
-		c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-		return c
-	})
+				st.Collectors = append(st.Collectors, StatusCollector{Name: n, Configured: names[n], LastRun: last, LastSuccess: ok})
+			}
+			if asJSON {
+				return printJSON(e.stdout, st)
+			}
+			printStatus(e, &st)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return c
 }
 
 func printStatus(e *env, s *Status) {

@@ -1,8 +1,10 @@
 package awsfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -33,6 +35,9 @@ import (
 type Org struct {
 	ID         string // o-xxxxxxxxxx
 	Management string // management account ID
+	// Partition is the ARN partition: "aws" (default), "aws-us-gov" or
+	// "aws-cn". Set it before adding roles.
+	Partition string
 
 	mu        sync.Mutex
 	accounts  map[string]*Server
@@ -43,8 +48,9 @@ type Org struct {
 	keys      map[string]string  // access key -> account
 	keyRole   map[string]string  // access key -> assumed role ARN
 	regions   map[string][]RegionStatus
-	calls     map[string]int // "organizations:ListAccounts" -> count
-	logServer *Server        // where S3 requests go (the log-archive account)
+	webRoles  map[string]string // role ARN -> account, for AssumeRoleWithWebIdentity
+	calls     map[string]int    // "organizations:ListAccounts" -> count
+	logServer *Server           // where S3 requests go (the log-archive account)
 	srv       *httptest.Server
 }
 
@@ -70,7 +76,7 @@ type orgRole struct {
 func NewOrg(id, management string, now func() time.Time) *Org {
 	o := &Org{ID: id, Management: management, accounts: map[string]*Server{}, meta: map[string]OrgAccount{},
 		roles: map[string]orgRole{}, denied: map[string]bool{}, keys: map[string]string{}, keyRole: map[string]string{},
-		regions: map[string][]RegionStatus{}, calls: map[string]int{}}
+		regions: map[string][]RegionStatus{}, calls: map[string]int{}, webRoles: map[string]string{}}
 	o.AddAccount(OrgAccount{ID: management, Name: "management"}, now)
 	return o
 }
@@ -115,7 +121,7 @@ func (o *Org) Accounts() []string {
 // AddRole creates role name in every account (existing and later ones are
 // checked by name), assumable with externalID ("" for none).
 func (o *Org) AddRole(account, name, externalID string) string {
-	arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)
+	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", o.partition(), account, name)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.roles[arn] = orgRole{externalID: externalID}
@@ -123,11 +129,17 @@ func (o *Org) AddRole(account, name, externalID string) string {
 }
 
 // DenyAssumeRole makes every AssumeRole into account fail with AccessDenied
-// (the role's trust policy does not admit the caller).
-func (o *Org) DenyAssumeRole(account string) {
+// (the role's trust policy does not admit the caller) and returns a
+// function that admits it again.
+func (o *Org) DenyAssumeRole(account string) (restore func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.denied[account] = true
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		delete(o.denied, account)
+	}
 }
 
 // SetRegions sets the regions ListRegions reports for account.
@@ -186,6 +198,15 @@ func (o *Org) accountOf(accessKey string) string {
 func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	auth, ok := parseAuth(r)
 	if !ok {
+		// AssumeRoleWithWebIdentity is the one unsigned call (IRSA: the
+		// token is the credential)
+		if body := readBody(r); r.Method == http.MethodPost && strings.Contains(string(body), "Action=AssumeRoleWithWebIdentity") {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			o.assumeRoleWithWebIdentity(w, r)
+			return
+		} else {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		(&Server{}).ServeHTTP(w, r) // the unauthenticated error of the service
 		return
 	}
@@ -235,7 +256,7 @@ func (o *Org) serveSTS(w http.ResponseWriter, r *http.Request, auth sigv4, acct 
 		o.mu.Lock()
 		role := o.keyRole[auth.AccessKey]
 		o.mu.Unlock()
-		arn := "arn:aws:iam::" + acct + ":user/tickmark"
+		arn := "arn:" + o.partition() + ":iam::" + acct + ":user/tickmark"
 		if role != "" {
 			arn = strings.Replace(strings.Replace(role, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/tickmark"
 		}
@@ -278,17 +299,9 @@ func (o *Org) serveSTS(w http.ResponseWriter, r *http.Request, auth sigv4, acct 
 const orgTargetPrefix = "AWSOrganizationsV20161128."
 
 func (o *Org) serveOrganizations(w http.ResponseWriter, r *http.Request, acct string) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), orgTargetPrefix)
-	if !ok || r.Method != http.MethodPost {
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "")
+	op, in, ok := jsonRequest(w, r, orgTargetPrefix)
+	if !ok {
 		return
-	}
-	var in map[string]any
-	if b := readBody(r); len(b) > 0 {
-		if err := json.Unmarshal(b, &in); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "SerializationException", "invalid JSON")
-			return
-		}
 	}
 	o.count("organizations:" + op)
 	if acct != o.Management {
@@ -467,4 +480,63 @@ func StandardRegions(optedIn ...string) []RegionStatus {
 		out = append(out, RegionStatus{r, st})
 	}
 	return out
+}
+
+// assumeRoleWithWebIdentity exchanges an OIDC token (not verified here;
+// it must be non-empty) for credentials of a role of the organisation
+// that is marked as trusting web identities (AddWebIdentityRole).
+func (o *Org) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request) {
+	form, ok := parseForm(w, r, stsNS)
+	if !ok {
+		return
+	}
+	o.count("sts:AssumeRoleWithWebIdentity")
+	roleARN, token, session := form.Get("RoleArn"), form.Get("WebIdentityToken"), form.Get("RoleSessionName")
+	if roleARN == "" || token == "" || session == "" {
+		writeQueryError(w, stsNS, http.StatusBadRequest, "ValidationError", "RoleArn, RoleSessionName and WebIdentityToken are required")
+		return
+	}
+	o.mu.Lock()
+	target, web := o.webRoles[roleARN]
+	o.mu.Unlock()
+	if !web {
+		writeQueryError(w, stsNS, http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+		return
+	}
+	akid := "ASIA" + strings.ToUpper(requestID(roleARN, token, session)[:16])
+	o.mu.Lock()
+	o.keys[akid] = target
+	o.keyRole[akid] = roleARN
+	o.mu.Unlock()
+	type result struct {
+		Credentials                 stsCreds `xml:"Credentials"`
+		SubjectFromWebIdentityToken string   `xml:"SubjectFromWebIdentityToken"`
+		AssumedRoleUser             stsUser  `xml:"AssumedRoleUser"`
+		Audience                    string   `xml:"Audience"`
+		Provider                    string   `xml:"Provider"`
+	}
+	writeQuery(w, stsNS, "AssumeRoleWithWebIdentity", result{
+		Credentials:                 stsCreds{akid, "fake-web-secret-" + akid, "fake-web-session-" + akid, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		SubjectFromWebIdentityToken: "system:serviceaccount:tickmark:tickmark",
+		AssumedRoleUser:             stsUser{"AROACKCEVSQ6C2EXAMPLE:" + session, strings.Replace(strings.Replace(roleARN, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/" + session},
+		Audience:                    "sts.amazonaws.com",
+		Provider:                    "arn:aws:iam::" + target + ":oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+	})
+}
+
+// AddWebIdentityRole creates a role in account that trusts the cluster's
+// OIDC provider (IRSA) and returns its ARN.
+func (o *Org) AddWebIdentityRole(account, name string) string {
+	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", o.partition(), account, name)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.webRoles[arn] = account
+	return arn
+}
+
+func (o *Org) partition() string {
+	if o.Partition == "" {
+		return "aws"
+	}
+	return o.Partition
 }

@@ -110,6 +110,12 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, auth sigv4) {
 			GeneratedTime string `xml:"GeneratedTime"`
 		}
 		writeQuery(w, iamNS, "GetCredentialReport", result{base64.StdEncoding.EncodeToString(rs.csv), "text/csv", rs.generated.Format(time.RFC3339)})
+	case "GetAccountAuthorizationDetails":
+		s.getAccountAuthorizationDetails(w, form)
+	case "GetAccountPasswordPolicy":
+		s.getAccountPasswordPolicy(w)
+	case "GetAccountSummary":
+		s.getAccountSummary(w)
 	default:
 		writeQueryError(w, iamNS, http.StatusBadRequest, "InvalidAction", "Could not find operation "+action+" for version 2010-05-08")
 	}
@@ -133,8 +139,8 @@ func csvTime(t time.Time, none string) string {
 func (s *Server) credentialCSV(gen time.Time) []byte {
 	var b strings.Builder
 	b.WriteString("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n")
-	fmt.Fprintf(&b, "<root_account>,arn:aws:iam::%s:root,%s,not_supported,%s,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n",
-		s.Account, csvTime(gen.Add(-400*24*time.Hour), "N/A"), csvTime(gen.Add(-30*24*time.Hour), "no_information"))
+	fmt.Fprintf(&b, "<root_account>,arn:aws:iam::%s:root,%s,not_supported,%s,not_supported,not_supported,%t,%t,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n",
+		s.Account, csvTime(gen.Add(-400*24*time.Hour), "N/A"), csvTime(gen.Add(-30*24*time.Hour), "no_information"), s.identity.RootMFA, s.identity.RootAccessKeys)
 	for _, u := range s.users {
 		pwUsed, pwChanged := "N/A", "N/A"
 		if u.PasswordEnabled {
@@ -260,25 +266,27 @@ func writeQueryError(w http.ResponseWriter, ns string, status int, code, msg str
 }
 
 // writeAssumeRole answers AssumeRole with credentials for akid.
+type stsCreds struct {
+	AccessKeyId     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+type stsUser struct {
+	AssumedRoleId string `xml:"AssumedRoleId"`
+	Arn           string `xml:"Arn"`
+}
+
 func writeAssumeRole(w http.ResponseWriter, akid, role, session string) {
-	type creds struct {
-		AccessKeyId     string `xml:"AccessKeyId"`
-		SecretAccessKey string `xml:"SecretAccessKey"`
-		SessionToken    string `xml:"SessionToken"`
-		Expiration      string `xml:"Expiration"`
-	}
-	type user struct {
-		AssumedRoleId string `xml:"AssumedRoleId"`
-		Arn           string `xml:"Arn"`
-	}
 	type result struct {
-		Credentials     creds `xml:"Credentials"`
-		AssumedRoleUser user  `xml:"AssumedRoleUser"`
+		Credentials     stsCreds `xml:"Credentials"`
+		AssumedRoleUser stsUser  `xml:"AssumedRoleUser"`
 	}
 	// Credentials expire on the wall clock: the SDK's cache checks them against it.
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	writeQuery(w, stsNS, "AssumeRole", result{
-		Credentials:     creds{akid, "fake-assumed-secret-" + akid, "fake-session-token-" + akid, exp},
-		AssumedRoleUser: user{"AROACKCEVSQ6C2EXAMPLE:" + session, strings.Replace(strings.Replace(role, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/" + session},
+		Credentials:     stsCreds{akid, "fake-assumed-secret-" + akid, "fake-session-token-" + akid, exp},
+		AssumedRoleUser: stsUser{"AROACKCEVSQ6C2EXAMPLE:" + session, strings.Replace(strings.Replace(role, ":iam:", ":sts:", 1), ":role/", ":assumed-role/", 1) + "/" + session},
 	})
 }

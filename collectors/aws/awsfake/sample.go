@@ -86,5 +86,44 @@ func NewSample(now time.Time) *Server {
 			AccessKey2Active: true, AccessKey2Rotated: now.Add(-10 * day)},
 		User{Name: "dana", Created: now.Add(-5 * day), PasswordEnabled: true, PasswordLastChanged: now.Add(-5 * day), MFAActive: false},
 	)
+	s.SetIdentity(Identity{
+		RootMFA:        true,
+		PasswordPolicy: &PasswordPolicy{MinimumPasswordLength: 8, RequireNumbers: true, AllowUsersToChangePassword: true},
+		Groups: []IAMGroup{
+			{Name: "admins", Policies: []string{"arn:aws:iam::aws:policy/AdministratorAccess"}},
+			{Name: "developers", Policies: []string{"arn:aws:iam::aws:policy/PowerUserAccess"}},
+		},
+		Roles: []IAMRole{
+			{Name: "tickmark-read", TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + SampleAccount + `:root"},"Action":"sts:AssumeRole"}]}`,
+				Policies: []string{"arn:aws:iam::" + SampleAccount + ":policy/tickmark-read"}},
+			{Name: "deploy", TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+				Policies: []string{"arn:aws:iam::aws:policy/AdministratorAccess"}},
+		},
+		UserGroups:   map[string][]string{"alice": {"admins"}, "bob": {"developers"}, "dana": {"developers"}},
+		UserPolicies: map[string][]string{"ci-deploy": {"arn:aws:iam::aws:policy/AmazonS3FullAccess"}},
+		Policies:     map[string]string{"tickmark-read": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cloudtrail:LookupEvents"],"Resource":"*"}]}`},
+	})
+	s.SetIdentityCenter(&IdentityCenter{
+		InstanceARN: "arn:aws:sso:::instance/ssoins-7223a1b2c3d4e5f6", IdentityStoreID: "d-9067a1b2c3", Name: "acme",
+		Users: []ICUser{
+			{ID: "906700aa-1111-4a4a-8b8b-000000000001", UserName: "alice@example.com", DisplayName: "Alice", Email: "alice@example.com"},
+			{ID: "906700aa-1111-4a4a-8b8b-000000000002", UserName: "erin@example.com", DisplayName: "Erin", Email: "erin@example.com"},
+			{ID: "906700aa-1111-4a4a-8b8b-000000000003", UserName: "frank@example.com", DisplayName: "Frank", Email: "frank@example.com"},
+		},
+		Groups: []ICGroup{
+			{ID: "906700aa-2222-4a4a-8b8b-000000000001", DisplayName: "platform-admins", Members: []string{"906700aa-1111-4a4a-8b8b-000000000001"}},
+			{ID: "906700aa-2222-4a4a-8b8b-000000000002", DisplayName: "engineers", Members: []string{"906700aa-1111-4a4a-8b8b-000000000002", "906700aa-1111-4a4a-8b8b-000000000003"}},
+		},
+		PermissionSets: []ICPermissionSet{
+			{Name: "AdministratorAccess", SessionDuration: "PT1H", ManagedPolicies: []string{"arn:aws:iam::aws:policy/AdministratorAccess"}},
+			{Name: "ReadOnly", SessionDuration: "PT8H", ManagedPolicies: []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"},
+				InlinePolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::payroll/*"}]}`},
+		},
+		Assignments: []ICAssignment{
+			{AccountID: SampleAccount, PermissionSet: "AdministratorAccess", PrincipalType: "GROUP", PrincipalID: "906700aa-2222-4a4a-8b8b-000000000001"},
+			{AccountID: SampleAccount, PermissionSet: "ReadOnly", PrincipalType: "GROUP", PrincipalID: "906700aa-2222-4a4a-8b8b-000000000002"},
+			{AccountID: "444455556666", PermissionSet: "ReadOnly", PrincipalType: "USER", PrincipalID: "906700aa-1111-4a4a-8b8b-000000000003"},
+		},
+	})
 	return s
 }

@@ -17,6 +17,7 @@ type Org struct {
 	Outside                     []*User // outside collaborators
 	Repos                       []*Repo
 	Rulesets                    []*Ruleset // organization rulesets
+	Invitations                 []Invitation
 	// ReadOnly lists members whose permission on every repository is
 	// "read" (GET /repos/{o}/{r}/collaborators/{u}/permission).
 	ReadOnly map[string]bool
@@ -52,12 +53,59 @@ type Repo struct {
 	// Empty: the repository has no commits (no branch exists; the default
 	// branch is named but "Branch not found"; commit lists answer 409).
 	Empty bool
+	// Teams and Collaborators have access to the repository (Permission:
+	// pull, triage, push, maintain, admin).
+	Teams         []TeamAccess
+	Collaborators []Collaborator
+	// CodeAlerts and SecretAlerts are code-scanning and secret-scanning
+	// alerts; CodeScanningOff / SecretScanningOff make the endpoints answer
+	// as GitHub does for a repository without the feature.
+	CodeAlerts        []*ScanAlert
+	SecretAlerts      []*ScanAlert
+	CodeScanningOff   bool
+	SecretScanningOff bool
 	// RuleSuites are the rule evaluations of pushes to the repository.
 	RuleSuites []RuleSuite
 	// Blocked answers every request under /repos/{o}/{r} with this status
 	// (403, 404 or 451) while the repository stays in the org's list: a
 	// repository the credentials cannot read.
 	Blocked int
+}
+
+// TeamAccess is a team's permission on a repository.
+type TeamAccess struct {
+	Slug, Name, Permission string
+}
+
+// Collaborator is a user with direct access to a repository.
+type Collaborator struct {
+	Login, Permission string
+}
+
+// ScanAlert is a code-scanning or secret-scanning alert. Kind-specific
+// fields: Rule/Severity/Tool (code), SecretType/Secret (secret).
+type ScanAlert struct {
+	Number     int
+	State      string // code: open, dismissed, fixed; secret: open, resolved
+	Rule       string
+	Severity   string
+	Tool       string
+	SecretType string
+	Secret     string // the leaked value: GitHub returns it unless hide_secret=true
+	CreatedAt  time.Time
+	ClosedAt   time.Time
+	ClosedBy   string
+	Reason     string
+}
+
+// Invitation is a pending organisation invitation.
+type Invitation struct {
+	ID        int64
+	Login     string // "" when invited by e-mail
+	Email     string
+	Role      string
+	Inviter   string
+	CreatedAt time.Time
 }
 
 // RuleSuite is GitHub's evaluation of the rulesets for one push.
@@ -387,8 +435,12 @@ func Generate(o Options) *Org {
 				if variant == 7 && c == nc-1 {
 					who = member(i + k + 2) // the approver pushed the last commit
 				}
-				p.Commits = append(p.Commits, &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("work %d on %s", c, p.Title),
-					Date: p.CreatedAt.Add(time.Duration(c+1) * time.Minute)})
+				pc := &Commit{SHA: sha(r), Author: who, Committer: who, Message: fmt.Sprintf("work %d on %s", c, p.Title),
+					Date: p.CreatedAt.Add(time.Duration(c+1) * time.Minute)}
+				if c > 0 {
+					pc.Parents = []string{p.Commits[c-1].SHA}
+				}
+				p.Commits = append(p.Commits, pc)
 			}
 			p.HeadSHA = p.Commits[nc-1].SHA
 			t := p.CreatedAt.Add(time.Hour)
@@ -475,10 +527,74 @@ func Generate(o Options) *Org {
 			Ref: "refs/heads/" + repo.DefaultBranch, PushedAt: at, Result: result, EvaluationResult: result})
 	}
 	org.ReadOnly = map[string]bool{org.Members[len(org.Members)-1].Login: true}
+	org.Invitations = []Invitation{
+		{ID: 1, Login: "newhire1", Role: "direct_member", Inviter: org.Members[0].Login, CreatedAt: o.Now.Add(-3 * 24 * time.Hour)},
+		{ID: 2, Email: "auditor@example.com", Role: "direct_member", Inviter: org.Members[1].Login, CreatedAt: o.Now.Add(-40 * 24 * time.Hour)},
+		{ID: 3, Login: "newadmin", Role: "admin", Inviter: org.Members[0].Login, CreatedAt: o.Now.Add(-9 * 24 * time.Hour)},
+	}
+	for i, repo := range org.Repos {
+		repo.Teams = []TeamAccess{{"developers", "Developers", "push"}}
+		if i%3 == 0 {
+			repo.Teams = append(repo.Teams, TeamAccess{"sre", "SRE", "admin"})
+		}
+		if i%5 == 0 {
+			repo.Collaborators = append(repo.Collaborators, Collaborator{org.Outside[i%len(org.Outside)].Login, "pull"})
+		}
+		if i%8 == 0 {
+			repo.Collaborators = append(repo.Collaborators, Collaborator{org.Members[2+i%5].Login, "admin"})
+		}
+		if i%6 == 5 {
+			repo.CodeScanningOff = true
+		} else if i%4 == 0 {
+			for a := 1; a <= 1+i%3; a++ {
+				created := o.Now.Add(-time.Duration(24*(5+r.IntN(200))) * time.Hour).Truncate(time.Second)
+				al := &ScanAlert{Number: a, State: "open", Rule: []string{"go/sql-injection", "js/xss", "py/path-injection"}[a%3],
+					Severity: []string{"error", "warning", "note"}[a%3], Tool: "CodeQL", CreatedAt: created}
+				if a == 2 {
+					al.State, al.ClosedAt, al.ClosedBy, al.Reason = "dismissed", created.Add(48*time.Hour), org.Members[0].Login, "false positive"
+				}
+				repo.CodeAlerts = append(repo.CodeAlerts, al)
+			}
+		}
+		if i%7 == 6 {
+			repo.SecretScanningOff = true
+		} else if i%7 == 0 {
+			created := o.Now.Add(-time.Duration(24*(1+r.IntN(60))) * time.Hour).Truncate(time.Second)
+			repo.SecretAlerts = append(repo.SecretAlerts,
+				&ScanAlert{Number: 1, State: "open", SecretType: "github_personal_access_token", Secret: fmt.Sprintf("ghp_LEAKED%030d", i), CreatedAt: created},
+				&ScanAlert{Number: 2, State: "resolved", SecretType: "aws_access_key_id", Secret: fmt.Sprintf("AKIALEAKED%010d", i), CreatedAt: created,
+					ClosedAt: created.Add(6 * time.Hour), ClosedBy: org.Members[1].Login, Reason: "revoked"})
+		}
+	}
 	if o.Repos >= 50 {
 		org.Repos[49].Archived = true
 	}
 	return org
+}
+
+// ForcePush rewrites branch to a new commit by who whose parent is the
+// commit `back` first-parent steps below the current head: the commits in
+// between are no longer on the branch. It returns the new head.
+func (o *Org) ForcePush(repo, branch, who string, back int, at time.Time) string {
+	for _, rp := range o.Repos {
+		if rp.Name != repo {
+			continue
+		}
+		byID := map[string]*Commit{}
+		for _, c := range rp.Commits {
+			byID[c.SHA] = c
+		}
+		base := rp.Heads[branch]
+		for i := 0; i < back && len(byID[base].Parents) > 0; i++ {
+			base = byID[base].Parents[0]
+		}
+		c := &Commit{SHA: fmt.Sprintf("%040x", at.UnixNano()^rp.ID^0x5f), Author: who, Committer: who, Message: "rewritten history", Date: at, Parents: []string{base}}
+		rp.Commits = append(rp.Commits, c)
+		c.Branches = []string{branch}
+		rp.Heads[branch] = c.SHA
+		return c.SHA
+	}
+	panic("ghfake: no repository " + repo)
 }
 
 // push adds c on top of branch (its parent is the current head).

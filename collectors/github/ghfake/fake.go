@@ -49,6 +49,9 @@ type Token struct {
 	// Repos limits the token to these repositories (a fine-grained token
 	// or App installation with "selected repositories"); empty: all.
 	Repos []string
+	// Org limits the token to one organisation (an App installation's
+	// token); "": any.
+	Org string
 }
 
 // App is a GitHub App the fake knows.
@@ -62,6 +65,9 @@ type App struct {
 	// Token.Repos).
 	Owner bool
 	Repos []string
+	// Installations are further installations of the App, by ID, each on
+	// one organisation: their tokens see only that organisation.
+	Installations map[int64]string
 }
 
 // Fault makes matching requests fail.
@@ -123,7 +129,9 @@ type Server struct {
 	inFlight atomic.Int64
 
 	mu       sync.Mutex
-	org      *Org
+	org      *Org // the organisation the current request is about
+	primary  *Org
+	others   []*Org
 	tokens   map[string]Token
 	app      *App
 	faults   []*Fault
@@ -144,7 +152,7 @@ func (s *Server) Hits() []Hit {
 // New starts a fake serving org on 127.0.0.1. tokens maps accepted
 // personal access tokens to their scopes.
 func New(org *Org, tokens map[string]Token) *Server {
-	s := &Server{org: org, tokens: map[string]Token{}, used: map[string]int{}}
+	s := &Server{org: org, primary: org, tokens: map[string]Token{}, used: map[string]int{}}
 	for k, v := range tokens {
 		s.tokens[k] = v
 	}
@@ -196,7 +204,28 @@ func (s *Server) Inject(f Fault) (remove func()) {
 func (s *Server) Update(fn func(o *Org)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fn(s.org)
+	fn(s.primary)
+}
+
+// AddOrg serves another organisation (its login must differ).
+func (s *Server) AddOrg(o *Org) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.others = append(s.others, o)
+}
+
+// selectOrg points s.org at the organisation a request names (under s.mu).
+func (s *Server) selectOrg(r *http.Request) {
+	s.org = s.primary
+	name := r.PathValue("org")
+	if name == "" {
+		name = r.PathValue("owner")
+	}
+	for _, o := range s.others {
+		if o.Login == name {
+			s.org = o
+		}
+	}
 }
 
 // Stats returns a copy of the counters.
@@ -292,9 +321,15 @@ func (s *Server) handler() http.Handler {
 		{"GET /repos/{owner}/{repo}/commits/{ref}/status", repoScopes, s.combinedStatus},
 		{"GET /repos/{owner}/{repo}/dependabot/alerts", []string{"security_events", "repo"}, s.listAlerts},
 		{"GET /repos/{owner}/{repo}/branches", repoScopes, s.listBranches},
+		{"GET /repos/{owner}/{repo}/teams", repoScopes, s.listRepoTeams},
+		{"GET /repos/{owner}/{repo}/collaborators", repoScopes, s.listCollaborators},
+		{"GET /repos/{owner}/{repo}/code-scanning/alerts", []string{"security_events", "repo"}, s.listCodeAlerts},
+		{"GET /repos/{owner}/{repo}/secret-scanning/alerts", []string{"security_events", "repo"}, s.listSecretAlerts},
+		{"GET /orgs/{org}/invitations", orgScopes, s.listInvitations},
 		{"GET /repos/{owner}/{repo}/rulesets/rule-suites", repoScopes, s.listRuleSuites},
 		{"GET /repos/{owner}/{repo}/commits", repoScopes, s.listCommits},
 		{"GET /repos/{owner}/{repo}/commits/{ref}/pulls", repoScopes, s.commitPulls},
+		{"GET /repos/{owner}/{repo}/compare/{basehead}", repoScopes, s.compare},
 		{"GET /repos/{owner}/{repo}/pulls/{number}/commits", repoScopes, s.listPullCommits},
 		{"GET /repos/{owner}/{repo}/collaborators/{username}/permission", repoScopes, s.permission},
 	}
@@ -304,6 +339,9 @@ func (s *Server) handler() http.Handler {
 		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, rt) })
 	}
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.createInstallationToken)
+	mux.HandleFunc("GET /installation/repositories", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, route{"GET /installation/repositories", nil, s.installationRepos})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count(r.URL.Path, http.StatusNotFound)
 		writeJSON(w, http.StatusNotFound, apiError{Message: "Not Found", DocumentationURL: "https://docs.github.com/rest", Status: "404"})
@@ -493,6 +531,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
+	if org := r.PathValue("org") + r.PathValue("owner"); tk.Org != "" && org != "" && org != tk.Org {
+		// an installation token sees its own organisation only
+		s.rateHeaders(w, key, true)
+		s.countReq(r, r.URL.Path, http.StatusNotFound)
+		st, v := errBody(http.StatusNotFound, "Not Found", "")
+		writeJSON(w, st, v)
+		return
+	}
+	if rt.scopes == nil && !app {
+		// an installation-only endpoint
+		s.rateHeaders(w, key, true)
+		s.countReq(r, r.URL.Path, http.StatusForbidden)
+		st, v := errBody(http.StatusForbidden, "You must authenticate with an installation access token in order to list repositories for an installation.", "/apps/installations#list-repositories-accessible-to-the-app-installation")
+		writeJSON(w, st, v)
+		return
+	}
 	if !app {
 		w.Header().Set("X-OAuth-Scopes", strings.Join(scopes, ", "))
 		w.Header().Set("X-Accepted-OAuth-Scopes", strings.Join(rt.scopes, ", "))
@@ -513,6 +567,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), writerKey{}, w), tokenKey{}, tk))
 	s.mu.Lock()
+	s.selectOrg(r)
 	if s.OnRequest != nil {
 		s.OnRequest(s.org, r)
 	}
@@ -610,7 +665,13 @@ func (s *Server) createInstallationToken(w http.ResponseWriter, r *http.Request)
 		fail(http.StatusUnauthorized, msg)
 		return
 	}
-	if r.PathValue("id") != strconv.FormatInt(app.InstallationID, 10) {
+	instOrg, known := "", r.PathValue("id") == strconv.FormatInt(app.InstallationID, 10)
+	for id, org := range app.Installations {
+		if r.PathValue("id") == strconv.FormatInt(id, 10) {
+			instOrg, known = org, true
+		}
+	}
+	if !known {
 		fail(http.StatusNotFound, "Not Found")
 		return
 	}
@@ -618,7 +679,7 @@ func (s *Server) createInstallationToken(w http.ResponseWriter, r *http.Request)
 	s.tokenSeq++
 	tok := fmt.Sprintf("ghs_fake%032d", s.tokenSeq)
 	exp := s.now().Add(app.TokenTTL).Truncate(time.Second)
-	s.tokens[tok] = Token{Expires: exp, Owner: app.Owner, Repos: app.Repos}
+	s.tokens[tok] = Token{Expires: exp, Owner: app.Owner, Repos: app.Repos, Org: instOrg}
 	s.stats.AppTokens++
 	s.mu.Unlock()
 	s.count(r.URL.Path, http.StatusCreated)
@@ -1469,4 +1530,222 @@ func (s *Server) listRuleSuites(r *http.Request) (int, any) {
 			"ref": rs.Ref, "repository_id": rp.ID, "repository_name": rp.Name, "pushed_at": ts(rs.PushedAt), "result": rs.Result, "evaluation_result": rs.EvaluationResult})
 	}
 	return http.StatusOK, orEmpty(page(w(r), r, out))
+}
+
+func (s *Server) listRepoTeams(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	out := make([]map[string]any, 0, len(rp.Teams))
+	for i, t := range rp.Teams {
+		out = append(out, map[string]any{"id": 300 + i, "slug": t.Slug, "name": t.Name, "permission": t.Permission, "privacy": "closed",
+			"url": "https://api.github.com/orgs/" + s.org.Login + "/teams/" + t.Slug})
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+// listCollaborators answers ?affiliation=outside|direct|all. GitHub
+// requires push access to the repository ("must have push access").
+func (s *Server) listCollaborators(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if !isOwner(r) {
+		return errBody(http.StatusForbidden, "Must have push access to view repository collaborators.", "/collaborators/collaborators#list-repository-collaborators")
+	}
+	outside := map[string]bool{}
+	for _, u := range s.org.Outside {
+		outside[u.Login] = true
+	}
+	aff := r.URL.Query().Get("affiliation")
+	out := []map[string]any{}
+	for _, c := range rp.Collaborators {
+		if aff == "outside" && !outside[c.Login] {
+			continue
+		}
+		m := s.userByLogin(c.Login)
+		m["role_name"] = c.Permission
+		m["permissions"] = map[string]bool{"admin": c.Permission == "admin", "maintain": c.Permission == "maintain" || c.Permission == "admin",
+			"push": c.Permission != "pull" && c.Permission != "triage", "triage": c.Permission != "pull", "pull": true}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+func (s *Server) listCodeAlerts(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if rp.CodeScanningOff {
+		return errBody(http.StatusForbidden, "Advanced Security must be enabled for this repository to use code scanning.", "/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository")
+	}
+	full := s.org.Login + "/" + rp.Name
+	out := []map[string]any{}
+	for _, a := range rp.CodeAlerts {
+		m := map[string]any{"number": a.Number, "state": a.State, "created_at": ts(a.CreatedAt), "updated_at": ts(a.CreatedAt),
+			"url":      fmt.Sprintf("https://api.github.com/repos/%s/code-scanning/alerts/%d", full, a.Number),
+			"html_url": fmt.Sprintf("https://github.com/%s/security/code-scanning/%d", full, a.Number),
+			"fixed_at": nil, "dismissed_at": nil, "dismissed_by": nil, "dismissed_reason": nil, "dismissed_comment": nil,
+			"rule": map[string]any{"id": a.Rule, "severity": a.Severity, "security_severity_level": map[string]string{"error": "high", "warning": "medium", "note": "low"}[a.Severity],
+				"description": "Query " + a.Rule, "name": a.Rule, "tags": []string{"security"}},
+			"tool":                 map[string]any{"name": a.Tool, "version": "2.19.0", "guid": nil},
+			"most_recent_instance": map[string]any{"ref": "refs/heads/" + rp.DefaultBranch, "state": a.State, "location": map[string]any{"path": "main.go", "start_line": 10}}}
+		if a.State == "dismissed" {
+			m["dismissed_at"], m["dismissed_by"], m["dismissed_reason"] = ts(a.ClosedAt), s.userByLogin(a.ClosedBy), a.Reason
+		}
+		if a.State == "fixed" {
+			m["fixed_at"] = ts(a.ClosedAt)
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+func (s *Server) listSecretAlerts(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	if rp.SecretScanningOff {
+		return errBody(http.StatusNotFound, "Secret scanning is disabled on this repository.", "/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository")
+	}
+	full := s.org.Login + "/" + rp.Name
+	hide := r.URL.Query().Get("hide_secret") == "true"
+	out := []map[string]any{}
+	for _, a := range rp.SecretAlerts {
+		m := map[string]any{"number": a.Number, "state": a.State, "created_at": ts(a.CreatedAt), "updated_at": ts(a.CreatedAt),
+			"url":         fmt.Sprintf("https://api.github.com/repos/%s/secret-scanning/alerts/%d", full, a.Number),
+			"html_url":    fmt.Sprintf("https://github.com/%s/security/secret-scanning/%d", full, a.Number),
+			"secret_type": a.SecretType, "secret_type_display_name": a.SecretType, "validity": "unknown",
+			"resolution": nil, "resolved_at": nil, "resolved_by": nil, "push_protection_bypassed": false, "publicly_leaked": false}
+		if !hide {
+			m["secret"] = a.Secret
+		}
+		if a.State == "resolved" {
+			m["resolution"], m["resolved_at"], m["resolved_by"] = a.Reason, ts(a.ClosedAt), s.userByLogin(a.ClosedBy)
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+// listInvitations: organisation owners only.
+func (s *Server) listInvitations(r *http.Request) (int, any) {
+	if st, v := s.checkOrg(r); st != 0 {
+		return st, v
+	}
+	if !isOwner(r) {
+		return errBody(http.StatusForbidden, "You must be an admin to view organization invitations.", "/orgs/members#list-pending-organization-invitations")
+	}
+	out := []map[string]any{}
+	for _, in := range s.org.Invitations {
+		out = append(out, map[string]any{"id": in.ID, "login": nilIfEmpty(in.Login), "email": nilIfEmpty(in.Email), "role": in.Role,
+			"created_at": ts(in.CreatedAt), "inviter": s.userByLogin(in.Inviter), "team_count": 0, "invitation_source": "member",
+			"node_id": fmt.Sprintf("OI_%d", in.ID), "failed_at": nil, "failed_reason": nil})
+	}
+	return http.StatusOK, page(w(r), r, out)
+}
+
+// reachable returns the commits reachable from sha through parents.
+func reachable(byID map[string]*Commit, sha string) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{sha}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[x] || byID[x] == nil {
+			continue
+		}
+		seen[x] = true
+		stack = append(stack, byID[x].Parents...)
+	}
+	return seen
+}
+
+// compare answers GET compare/{base}...{head}: the commits reachable from
+// head and not from base ("git log BASE..HEAD"), in chronological order,
+// with status ahead, behind, diverged or identical; paged with
+// page/per_page (without them: at most 250 commits).
+func (s *Server) compare(r *http.Request) (int, any) {
+	rp, st, v := s.repo(r)
+	if rp == nil {
+		return st, v
+	}
+	base, head, ok := strings.Cut(r.PathValue("basehead"), "...")
+	byID := map[string]*Commit{}
+	for _, c := range rp.Commits {
+		byID[c.SHA] = c
+	}
+	resolve := func(ref string) string {
+		if h, ok := rp.Heads[ref]; ok {
+			return h
+		}
+		return ref
+	}
+	base, head = resolve(base), resolve(head)
+	if !ok || byID[base] == nil || byID[head] == nil {
+		return errBody(http.StatusNotFound, "Not Found", "/commits/commits#compare-two-commits")
+	}
+	fromHead, fromBase := reachable(byID, head), reachable(byID, base)
+	var ahead []*Commit
+	behind := 0
+	for _, c := range rp.Commits {
+		if fromHead[c.SHA] && !fromBase[c.SHA] {
+			ahead = append(ahead, c)
+		}
+		if fromBase[c.SHA] && !fromHead[c.SHA] {
+			behind++
+		}
+	}
+	sort.SliceStable(ahead, func(i, j int) bool { return ahead[i].Date.Before(ahead[j].Date) })
+	status := "identical"
+	switch {
+	case len(ahead) > 0 && behind > 0:
+		status = "diverged"
+	case len(ahead) > 0:
+		status = "ahead"
+	case behind > 0:
+		status = "behind"
+	}
+	list := ahead
+	q := r.URL.Query()
+	if q.Get("page") != "" || q.Get("per_page") != "" {
+		list = page(w(r), r, ahead)
+	} else if len(list) > 250 {
+		list = list[len(list)-250:]
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, c := range list {
+		out = append(out, s.commitJSON(rp, c))
+	}
+	return http.StatusOK, map[string]any{"status": status, "ahead_by": len(ahead), "behind_by": behind, "total_commits": len(ahead),
+		"base_commit": s.commitJSON(rp, byID[base]), "commits": out, "files": []any{},
+		"html_url": "https://github.com/" + s.org.Login + "/" + rp.Name + "/compare/" + r.PathValue("basehead")}
+}
+
+// installationRepos lists the repositories an installation token reaches,
+// with the installation's repository_selection (all or selected).
+func (s *Server) installationRepos(r *http.Request) (int, any) {
+	tk, _ := r.Context().Value(tokenKey{}).(Token)
+	org := s.primary
+	for _, o := range s.others {
+		if o.Login == tk.Org {
+			org = o
+		}
+	}
+	sel := "all"
+	if len(tk.Repos) > 0 {
+		sel = "selected"
+	}
+	var out []map[string]any
+	for _, rp := range org.Repos {
+		if canSee(r, rp.Name) {
+			out = append(out, s.repoJSON(rp))
+		}
+	}
+	n := len(out)
+	return http.StatusOK, map[string]any{"total_count": n, "repository_selection": sel, "repositories": orEmpty(page(w(r), r, out))}
 }

@@ -305,7 +305,7 @@ func (f *Fake) bulkChangelog(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	type entry struct {
 		is *Issue
-		h  History
+		h  *History
 	}
 	var all []entry
 	seen := map[string]bool{}
@@ -315,7 +315,8 @@ func (f *Fake) bulkChangelog(w http.ResponseWriter, r *http.Request) {
 			continue // issues the caller cannot see are left out
 		}
 		seen[is.Key] = true
-		for _, h := range is.Histories {
+		for i := range is.Histories {
+			h := &is.Histories[i]
 			if len(b.FieldIDs) > 0 && !slices.ContainsFunc(h.Items, func(it Item) bool { return slices.Contains(b.FieldIDs, it.FieldID) }) {
 				continue
 			}
@@ -333,19 +334,17 @@ func (f *Fake) bulkChangelog(w http.ResponseWriter, r *http.Request) {
 	})
 	offset = min(offset, len(all))
 	end := min(offset+max, len(all))
-	var groups []any
-	var cur map[string]any
-	var curID string
-	for _, e := range all[offset:end] {
-		if cur == nil || curID != e.is.ID {
-			cur = map[string]any{"issueId": e.is.ID, "changeHistories": []any{}}
-			curID = e.is.ID
-			groups = append(groups, cur)
-		}
-		cur["changeHistories"] = append(cur["changeHistories"].([]any), f.historyJSON(e.h))
+	type group struct {
+		IssueID         string       `json:"issueId"`
+		ChangeHistories []historyOut `json:"changeHistories"`
 	}
-	if groups == nil {
-		groups = []any{}
+	groups := []*group{}
+	for _, e := range all[offset:end] {
+		if len(groups) == 0 || groups[len(groups)-1].IssueID != e.is.ID {
+			groups = append(groups, &group{IssueID: e.is.ID})
+		}
+		g := groups[len(groups)-1]
+		g.ChangeHistories = append(g.ChangeHistories, f.historyJSON(*e.h))
 	}
 	out := map[string]any{"issueChangeLogs": groups}
 	if end < len(all) {
@@ -451,7 +450,7 @@ func (f *Fake) serviceDesk(w http.ResponseWriter, r *http.Request, rest string) 
 		aps := make([]any, 0, len(a.Approvers))
 		for _, ap := range a.Approvers {
 			u := f.userJSON(ap.User, false)
-			u["_links"] = map[string]any{"self": u["self"]}
+			u.Links = map[string]any{"self": u.Self}
 			aps = append(aps, map[string]any{"approver": u, "approverDecision": ap.Decision})
 		}
 		m := map[string]any{"id": a.ID, "name": a.Name, "finalDecision": a.FinalDecision, "canAnswerApproval": false,

@@ -88,6 +88,9 @@ type Options struct {
 	AuditLog bool
 	// RateLimit, when set, applies a burst limit to every authenticated request.
 	RateLimit *RateLimit
+	// NoBulkChangelog answers POST /rest/api/3/changelog/bulkfetch with
+	// 404, as a site without the endpoint would.
+	NoBulkChangelog bool
 }
 
 // Failure modes a test can switch on.
@@ -352,7 +355,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	case rest == "search/approximate-count" && version == "3" && r.Method == http.MethodPost:
 		f.count("approximate-count")
 		f.approximateCount(w, r)
-	case rest == "changelog/bulkfetch" && version == "3" && r.Method == http.MethodPost:
+	case rest == "changelog/bulkfetch" && version == "3" && r.Method == http.MethodPost && !f.opts.NoBulkChangelog:
 		f.count("bulkfetch")
 		f.bulkChangelog(w, r)
 	case rest == "auditing/record" && r.Method == http.MethodGet:
@@ -739,36 +742,71 @@ func jiraTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02T15:04:05.000-0700")
 }
 
-func (f *Fake) userJSON(u User, withTZ bool) map[string]any {
-	m := map[string]any{"displayName": u.DisplayName, "active": true}
+// userOut is a user as Jira renders one (Cloud: accountId; Data Center:
+// name and key).
+type userOut struct {
+	Self         string         `json:"self"`
+	AccountID    string         `json:"accountId,omitempty"`
+	AccountType  string         `json:"accountType,omitempty"`
+	Name         string         `json:"name,omitempty"`
+	Key          string         `json:"key,omitempty"`
+	EmailAddress string         `json:"emailAddress,omitempty"`
+	DisplayName  string         `json:"displayName"`
+	Active       bool           `json:"active"`
+	TimeZone     string         `json:"timeZone,omitempty"`
+	Links        map[string]any `json:"_links,omitempty"` // JSM
+}
+
+func (f *Fake) userJSON(u User, withTZ bool) *userOut {
+	m := &userOut{DisplayName: u.DisplayName, Active: true, EmailAddress: u.Email}
 	if f.cloud() {
-		m["accountId"] = u.AccountID
-		m["accountType"] = "atlassian"
-		m["self"] = f.URL + "/rest/api/3/user?accountId=" + u.AccountID
+		m.AccountID, m.AccountType = u.AccountID, "atlassian"
+		m.Self = f.URL + "/rest/api/3/user?accountId=" + u.AccountID
 	} else {
-		m["name"] = u.Name
-		m["key"] = u.Name
-		m["self"] = f.URL + "/rest/api/2/user?username=" + u.Name
-	}
-	if u.Email != "" {
-		m["emailAddress"] = u.Email
+		m.Name, m.Key = u.Name, u.Name
+		m.Self = f.URL + "/rest/api/2/user?username=" + u.Name
 	}
 	if withTZ {
-		m["timeZone"] = f.opts.TimeZone
+		m.TimeZone = f.opts.TimeZone
 	}
 	return m
 }
 
-func (f *Fake) historyJSON(h History) map[string]any {
-	items := make([]any, 0, len(h.Items))
-	for _, it := range h.Items {
-		m := map[string]any{"field": it.Field, "fieldtype": it.FieldType, "from": nullable(it.From), "fromString": nullable(it.FromString), "to": nullable(it.To), "toString": nullable(it.ToString)}
-		if f.cloud() && it.FieldID != "" {
-			m["fieldId"] = it.FieldID
-		}
-		items = append(items, m)
+// historyOut and itemOut are a changelog entry as Jira renders one.
+type historyOut struct {
+	ID      string    `json:"id"`
+	Author  *userOut  `json:"author"`
+	Created string    `json:"created"`
+	Items   []itemOut `json:"items"`
+}
+
+type itemOut struct {
+	Field      string  `json:"field"`
+	FieldType  string  `json:"fieldtype"`
+	FieldID    string  `json:"fieldId,omitempty"`
+	From       *string `json:"from"`
+	FromString *string `json:"fromString"`
+	To         *string `json:"to"`
+	ToString   *string `json:"toString"`
+}
+
+func strOrNil(s string) *string {
+	if s == "" {
+		return nil
 	}
-	return map[string]any{"id": h.ID, "author": f.userJSON(h.Author, false), "created": jiraTime(h.Created, f.loc), "items": items}
+	return &s
+}
+
+func (f *Fake) historyJSON(h History) historyOut {
+	items := make([]itemOut, 0, len(h.Items))
+	for _, it := range h.Items {
+		o := itemOut{Field: it.Field, FieldType: it.FieldType, From: strOrNil(it.From), FromString: strOrNil(it.FromString), To: strOrNil(it.To), ToString: strOrNil(it.ToString)}
+		if f.cloud() {
+			o.FieldID = it.FieldID
+		}
+		items = append(items, o)
+	}
+	return historyOut{ID: h.ID, Author: f.userJSON(h.Author, false), Created: jiraTime(h.Created, f.loc), Items: items}
 }
 
 func nullable(s string) any {

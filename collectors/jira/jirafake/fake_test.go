@@ -2,6 +2,7 @@ package jirafake
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -117,5 +118,88 @@ func TestDataCenterWire(t *testing.T) {
 	}
 	if code, _, _ := get(t, f, "/rest/api/3/search/jql?jql=project%3DCHG", bearer); code != 404 {
 		t.Fatalf("DC has no search/jql: %d", code)
+	}
+}
+
+func post(t *testing.T, f *Fake, path, body string, auth func(*http.Request)) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+func TestCloudWireAdditions(t *testing.T) {
+	f := New(Options{Email: "a@b.c", Token: "tok", ScopedToken: "scoped", Scopes: []string{"read:jira-work"}, RateLimit: &RateLimit{PerSecond: 1, Burst: 40}})
+	defer f.Close()
+	f.Generate(GenOptions{N: 10, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Seed: 1, LongHistoryEvery: 5, ServiceDesk: true})
+	basic := func(r *http.Request) { r.SetBasicAuth("a@b.c", "tok") }
+	scoped := func(r *http.Request) { r.SetBasicAuth("a@b.c", "scoped") }
+	is, _ := f.Issue("VULN-1")
+	other, _ := f.Issue("CHG-1")
+	// bulkfetch pages all histories of the issues, oldest first
+	n, tok := 0, ""
+	for i := 0; ; i++ {
+		body := fmt.Sprintf(`{"issueIdsOrKeys":[%q,%q],"maxResults":7,"nextPageToken":%q}`, is.ID, other.ID, tok)
+		code, m, _ := post(t, f, "/rest/api/3/changelog/bulkfetch", body, basic)
+		if code != 200 {
+			t.Fatalf("bulkfetch: %d %v", code, m)
+		}
+		for _, l := range m["issueChangeLogs"].([]any) {
+			n += len(l.(map[string]any)["changeHistories"].([]any))
+		}
+		next, ok := m["nextPageToken"].(string)
+		if !ok {
+			break
+		}
+		tok = next
+	}
+	if n != len(is.Histories)+len(other.Histories) {
+		t.Fatalf("bulkfetch returned %d histories, want %d", n, len(is.Histories)+len(other.Histories))
+	}
+	if code, m, _ := post(t, f, "/rest/api/3/search/approximate-count", `{"jql":"project = CHG"}`, basic); code != 200 || m["count"] != float64(2) {
+		t.Fatalf("count: %d %v", code, m)
+	}
+	if code, _, _ := post(t, f, "/rest/api/3/search/approximate-count", `{"jql":"order by key"}`, basic); code != 400 {
+		t.Fatalf("unbounded count: %d", code)
+	}
+	if code, _, _ := get(t, f, "/rest/api/3/auditing/record", basic); code != 403 {
+		t.Fatalf("audit without Administer Jira: %d", code)
+	}
+	if code, m, _ := get(t, f, "/rest/servicedeskapi/request/CHG-1/approval", basic); code != 200 || len(m["values"].([]any)) != len(other.Approvals) {
+		t.Fatalf("approvals: %d %v", code, m)
+	}
+	if code, _, _ := get(t, f, "/rest/servicedeskapi/request/VULN-1/approval", basic); code != 404 {
+		t.Fatalf("approvals of a software project: %d", code)
+	}
+	// the gateway: tenant_info, scoped tokens only there, scopes enforced
+	_, m, _ := get(t, f, "/_edge/tenant_info", nil)
+	gw := "/ex/jira/" + m["cloudId"].(string)
+	if code, _, _ := get(t, f, "/rest/api/3/myself", scoped); code != 401 {
+		t.Fatalf("scoped token at the site: %d", code)
+	}
+	if code, _, _ := get(t, f, gw+"/rest/api/3/field", scoped); code != 200 {
+		t.Fatalf("scoped token at the gateway: %d", code)
+	}
+	if code, m, _ := get(t, f, gw+"/rest/api/3/myself", scoped); code != 401 || !strings.Contains(m["message"].(string), "scope does not match") {
+		t.Fatalf("missing scope: %d %v", code, m)
+	}
+	// burst limit: refused with Retry-After, and refused again during it
+	for i := 0; i < 60; i++ {
+		get(t, f, "/rest/api/3/field", basic)
+	}
+	code, _, h := get(t, f, "/rest/api/3/field", basic)
+	if code != 429 || h.Get("Retry-After") == "" || h.Get("RateLimit-Reason") != "jira-burst-based" || f.Count("during_retry_after") == 0 {
+		t.Fatalf("burst: %d %v (%d during Retry-After)", code, h, f.Count("during_retry_after"))
 	}
 }

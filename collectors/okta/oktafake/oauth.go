@@ -256,9 +256,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 // the client, for this token endpoint, unexpired, and signed by the
 // configured public key when there is one.
 func (s *Server) checkAssertion(r *http.Request, assertion string) error {
-	tok, err := jwt.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	tok, err := jwt.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512})
 	if err != nil {
-		return fmt.Errorf("not a JWT signed with RS256 or ES256")
+		return fmt.Errorf("not a JWT signed with RS256/384/512 or ES256/384/512")
 	}
 	var c jwt.Claims
 	if s.opts.PublicKey != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -136,7 +137,7 @@ func Build(ctx context.Context, p Plan) (*Built, error) {
 			return nil, err
 		}
 		if p.Push {
-			if _, err := l.Push(ctx, b.Store, b.Layout, ledger.PushOptions{}); err != nil {
+			if _, err := engine.Push(ctx, l, b.Store, b.Layout, engine.PushOptions{}); err != nil {
 				b.Close()
 				return nil, err
 			}

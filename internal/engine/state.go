@@ -1,0 +1,26 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/store"
+)
+
+// PublishState writes l's current state (cursors, last runs; see
+// ledger.State) to the store, for `tickmark ledger restore`.
+func PublishState(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, now time.Time) error {
+	s, err := l.Snapshot(now)
+	if err != nil {
+		return err
+	}
+	ledger.PublicRuns(s.Runs)
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	return putBytes(ctx, st, layout.State(l.Agent(), s.Written, s.TreeSize), data)
+}
