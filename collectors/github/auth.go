@@ -57,7 +57,7 @@ func (c *collector) client(req collectors.Request) (*gh.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		token = func(ctx context.Context) (string, error) { return c.tokens.token(ctx, jwtClient) }
+		token = func(ctx context.Context) (string, error) { return c.tokensFor(ctx).token(ctx, jwtClient) }
 	}
 	g := newGate(c.cfg.Concurrency)
 	g.log = req.Logger
@@ -71,6 +71,15 @@ func (c *collector) client(req collectors.Request) (*gh.Client, error) {
 		g.seen = func() int { return ht.Stats().Throttled }
 	}
 	return newClient(&authTransport{base: &gateTransport{base: base, g: g}, host: host, token: token})
+}
+
+// tokensFor returns the App installation tokens for the organisation a
+// request is for.
+func (c *collector) tokensFor(ctx context.Context) *appTokens {
+	if org, ok := ctx.Value(orgKey{}).(string); ok && c.byOrg[org] != nil {
+		return c.byOrg[org]
+	}
+	return c.tokens
 }
 
 type authTransport struct {

@@ -104,9 +104,12 @@ type Config struct {
 	// Token is a fine-grained or classic personal access token.
 	Token collectors.Secret `yaml:"token"`
 	// AppID, InstallationID and PrivateKey authenticate as a GitHub App.
-	AppID          int64             `yaml:"app_id"`
-	InstallationID int64             `yaml:"installation_id"`
-	PrivateKey     collectors.Secret `yaml:"private_key"`
+	AppID          int64 `yaml:"app_id"`
+	InstallationID int64 `yaml:"installation_id"`
+	// InstallationIDs maps each organisation to the App's installation on
+	// it, for an App collecting several organisations (orgs:).
+	InstallationIDs map[string]int64  `yaml:"installation_ids"`
+	PrivateKey      collectors.Secret `yaml:"private_key"`
 	// Repos limits collection to these repositories (names without the
 	// org); empty means every non-archived repository of the org.
 	Repos []string `yaml:"repos"`
@@ -151,20 +154,33 @@ func (c *Config) Validate() error {
 		}
 		seenOrg[strings.ToLower(o)] = true
 	}
-	app := c.AppID != 0 || c.InstallationID != 0 || c.PrivateKey.IsSet()
+	app := c.AppID != 0 || c.InstallationID != 0 || c.PrivateKey.IsSet() || len(c.InstallationIDs) > 0
 	switch {
 	case c.Token.IsSet() && app:
 		bad("token", "both a token and GitHub App credentials are configured", "use either token: or app_id/installation_id/private_key")
 	case !c.Token.IsSet() && !app:
 		bad("token", "no credentials", "set token: env:GITHUB_TOKEN, or app_id, installation_id and private_key: file:/path/to/key.pem")
 	case app:
-		if len(c.Orgs) > 1 {
-			bad("orgs", "a GitHub App installation belongs to one organisation", "configure one collector instance per installation, or use a token for several organisations")
-		}
 		if c.AppID <= 0 {
 			bad("app_id", "missing or invalid GitHub App ID", "the App ID is on the App's settings page")
 		}
-		if c.InstallationID <= 0 {
+		switch {
+		case len(c.Orgs) > 1 || len(c.InstallationIDs) > 0:
+			// an installation belongs to one organisation: one per org
+			if c.InstallationID != 0 {
+				bad("installation_id", "installation_id and installation_ids are both set", "with several organisations, give installation_ids: {org: id, …}")
+			}
+			for _, o := range c.orgs() {
+				if c.InstallationIDs[o] <= 0 {
+					bad("installation_ids", fmt.Sprintf("no installation ID for organisation %q", o), "each organisation has its own installation of the App: installation_ids: {"+o+": 1234567}")
+				}
+			}
+			for o := range c.InstallationIDs {
+				if !slices.Contains(c.orgs(), o) {
+					bad("installation_ids", fmt.Sprintf("organisation %q is not collected", o), "list it in orgs: or remove it")
+				}
+			}
+		case c.InstallationID <= 0:
 			bad("installation_id", "missing or invalid installation ID", "the installation ID is in the URL of the App's installation settings in the org")
 		}
 		if !c.PrivateKey.IsSet() {
@@ -236,6 +252,9 @@ type collector struct {
 	cfg    *Config
 	keyRE  *regexp.Regexp
 	tokens *appTokens // nil for token auth; kept across runs
+	// byOrg holds one installation's tokens per organisation (an App
+	// collecting several organisations); nil otherwise.
+	byOrg map[string]*appTokens
 	// now and sleep are the gate's clock (nil: the wall clock); tests
 	// inject them so that waits of minutes take no time.
 	now   func() time.Time
@@ -254,6 +273,13 @@ func New(cfg *Config) (collectors.Collector, error) {
 			return nil, err
 		}
 		c.tokens = &appTokens{appID: cfg.AppID, installationID: cfg.InstallationID, key: key}
+		if len(cfg.InstallationIDs) > 0 {
+			c.byOrg = map[string]*appTokens{}
+			for _, org := range cfg.orgs() {
+				c.byOrg[org] = &appTokens{appID: cfg.AppID, installationID: cfg.InstallationIDs[org], key: key}
+			}
+			c.tokens = c.byOrg[cfg.orgs()[0]]
+		}
 	}
 	return c, nil
 }
@@ -279,13 +305,15 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}
 	orgs := c.cfg.orgs()
 	keep := map[string]bool{}
+	failed := 0
 	for _, org := range orgs {
+		octx := context.WithValue(ctx, orgKey{}, org) // selects the org's App installation
 		r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger.With("org", org), org: org, state: st, keyRE: c.keyRE,
 			status: map[string]*repoOutcome{}, multiOrg: len(orgs) > 1}
-		repos, err := r.collectOrg(ctx, emit)
+		repos, err := r.collectOrg(octx, emit)
 		if err != nil {
 			f, local := asFinding(EvRepositories, err)
-			if !local || len(orgs) == 1 || ctx.Err() != nil {
+			if failed++; !local || failed == len(orgs) || ctx.Err() != nil {
 				return err
 			}
 			// With several organisations, one the credentials cannot read
@@ -312,6 +340,10 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	}
 	return emit.Checkpoint(ctx, cur)
 }
+
+// orgKey carries the organisation a request is for (it picks the App
+// installation whose token is sent).
+type orgKey struct{}
 
 // orgs returns the configured organisations.
 func (c *Config) orgs() []string {

@@ -1,8 +1,14 @@
 package github
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +88,43 @@ func TestSeveralOrganisations(t *testing.T) {
 	}
 	if strings.Join(subjects, ",") != "beta/service-002@main" {
 		t.Errorf("repos filter across organisations collected %v", subjects)
+	}
+}
+
+// A GitHub App is installed once per organisation: with several
+// organisations each gets its own installation's token, which sees that
+// organisation only.
+func TestSeveralOrganisationsWithAnApp(t *testing.T) {
+	srv, _ := newFake(t, ghfake.Options{Repos: 3, MergedPerRepo: 1})
+	srv.AddOrg(ghfake.Generate(ghfake.Options{Org: "beta", Repos: 2, MergedPerRepo: 1, Seed: 9}))
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPath := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetApp(ghfake.App{ID: 4242, InstallationID: 1, PublicKey: &key.PublicKey, Installations: map[int64]string{778: "beta", 779: "acme"}})
+	cfg := func(ids string) string {
+		return fmt.Sprintf("base_url: %s/\norgs: [acme, beta]\napp_id: 4242\ninstallation_ids: %s\nprivate_key: file:%s\nevidence: [branch_protection]\n", srv.URL, ids, pemPath)
+	}
+	res := runAll(t, cfg("{acme: 779, beta: 778}"), "")
+	orgs := map[string]int{}
+	for _, a := range byType(res.Committed, EvBranchProtection) {
+		org, _, _ := strings.Cut(a.Subject, "/")
+		orgs[org]++
+	}
+	if orgs["acme"] != 3 || orgs["beta"] != 2 || srv.Stats().AppTokens != 2 {
+		t.Errorf("collected %v with %d installation tokens, want acme 3, beta 2 with 2 tokens", orgs, srv.Stats().AppTokens)
+	}
+	// Installations swapped: neither token sees its organisation, and a run
+	// in which every organisation failed fails.
+	bad := collectortest.Run(t, collectortest.Build(t, "github", cfg("{acme: 778, beta: 779}")), collectortest.Options{Now: now})
+	if bad.Err == nil || !strings.Contains(bad.Err.Error(), "404") {
+		t.Errorf("swapped installations: %v", bad.Err)
+	}
+	if _, err := collectortest.BuildErr("github", fmt.Sprintf("orgs: [acme, beta]\napp_id: 1\ninstallation_ids: {acme: 5}\nprivate_key: file:%s\n", pemPath)); err == nil || !strings.Contains(err.Error(), `no installation ID for organisation "beta"`) {
+		t.Errorf("missing installation: %v", err)
 	}
 }

@@ -183,13 +183,8 @@ func (r *Runner) attempt(ctx context.Context, cc *config.CollectorConfig, runID 
 	timeout := cc.Timeout.D()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tr := httpx.New(nil, logger)
-	req := collectors.Request{
-		Instance: cc.Name, RunID: runID, Cursor: cursor,
-		Since: started.Add(-cc.Backfill.D()), Now: started,
-		Logger: logger, HTTPClient: tr.Client(2 * time.Minute),
-	}
-	err = safeCollect(cctx, cc.Collector, req, em)
+	req := NewRequest(cc, runID, cursor, started, logger)
+	err = SafeCollect(cctx, cc.Collector, req, em)
 	if err == nil && cctx.Err() != nil {
 		err = cctx.Err()
 	}
@@ -206,7 +201,21 @@ func (r *Runner) attempt(ctx context.Context, cc *config.CollectorConfig, runID 
 	return em.commit(ctx, nil, nil)
 }
 
-func safeCollect(ctx context.Context, c collectors.Collector, req collectors.Request, em collectors.Emitter) (err error) {
+// NewRequest is what the engine hands a collector instance for one run
+// started at now: its cursor, the backfill window, a logger and the
+// rate-limit-aware HTTP client. The dry run (`tickmark collectors test`)
+// builds its request here too.
+func NewRequest(cc *config.CollectorConfig, runID, cursor string, now time.Time, logger *slog.Logger) collectors.Request {
+	return collectors.Request{
+		Instance: cc.Name, RunID: runID, Cursor: cursor,
+		Since: now.Add(-cc.Backfill.D()), Now: now,
+		Logger: logger, HTTPClient: httpx.New(nil, logger).Client(2 * time.Minute),
+	}
+}
+
+// SafeCollect runs c, turning a panic into a permanent error of the run
+// (with its stack) instead of a crash of the agent.
+func SafeCollect(ctx context.Context, c collectors.Collector, req collectors.Request, em collectors.Emitter) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = collectors.Permanent(fmt.Errorf("collector panicked: %v\n%s", p, debug.Stack()))

@@ -18,8 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tickmark-dev/tickmark/collectors"
-	"github.com/tickmark-dev/tickmark/collectors/httpx"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/runner"
 )
 
 // `tickmark collectors test NAME`: a dry run of one configured collector
@@ -119,18 +119,14 @@ func (e *env) collectorsTest(name string, o dryRunOptions) error {
 	ctx, cancel := context.WithTimeout(e.ctx, cc.Timeout.D())
 	defer cancel()
 	em := &dryEmitter{cc: cc, opts: o, secrets: secrets, cancel: cancel}
-	req := collectors.Request{
-		Instance: cc.Name, RunID: "dry-run-" + now.Format("20060102T150405Z"), Cursor: o.cursor,
-		Since: now.Add(-cc.Backfill.D()), Now: now,
-		Logger: log, HTTPClient: httpx.New(nil, log).Client(2 * time.Minute),
-	}
+	req := runner.NewRequest(cc, "dry-run-"+now.Format("20060102T150405Z"), o.cursor, now, log)
 	rep := &dryReport{Collector: cc.Name, Type: cc.Type, Cursor: o.cursor, Artifacts: []dryArtifact{}, Checkpoints: []string{}}
 	if !o.asJSON {
 		fmt.Fprintf(e.stdout, "collector %s (type %s): dry run from %s; nothing is committed\n\n", cc.Name, cc.Type, startDesc(o.cursor))
 		em.print = func(a dryArtifact) { printDryArtifact(e.stdout, a) }
 		em.printCP = func(c string) { fmt.Fprintf(e.stdout, "checkpoint: cursor %q (not saved)\n\n", scrub(c, secrets)) }
 	}
-	err = safeDryCollect(ctx, cc.Collector, req, em)
+	err = runner.SafeCollect(ctx, cc.Collector, req, em)
 	if err == nil && ctx.Err() != nil && !em.stopped {
 		err = ctx.Err()
 	}
@@ -175,15 +171,6 @@ func startDesc(cursor string) string {
 		return "a first run (no cursor)"
 	}
 	return fmt.Sprintf("cursor %q", cursor)
-}
-
-func safeDryCollect(ctx context.Context, c collectors.Collector, req collectors.Request, em collectors.Emitter) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = collectors.Permanent(fmt.Errorf("collector panicked: %v", p))
-		}
-	}()
-	return c.Collect(ctx, req, em)
 }
 
 func printDryArtifact(w io.Writer, a dryArtifact) {

@@ -49,6 +49,9 @@ type Token struct {
 	// Repos limits the token to these repositories (a fine-grained token
 	// or App installation with "selected repositories"); empty: all.
 	Repos []string
+	// Org limits the token to one organisation (an App installation's
+	// token); "": any.
+	Org string
 }
 
 // App is a GitHub App the fake knows.
@@ -62,6 +65,9 @@ type App struct {
 	// Token.Repos).
 	Owner bool
 	Repos []string
+	// Installations are further installations of the App, by ID, each on
+	// one organisation: their tokens see only that organisation.
+	Installations map[int64]string
 }
 
 // Fault makes matching requests fail.
@@ -522,6 +528,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
+	if org := r.PathValue("org") + r.PathValue("owner"); tk.Org != "" && org != "" && org != tk.Org {
+		// an installation token sees its own organisation only
+		s.rateHeaders(w, key, true)
+		s.countReq(r, r.URL.Path, http.StatusNotFound)
+		st, v := errBody(http.StatusNotFound, "Not Found", "")
+		writeJSON(w, st, v)
+		return
+	}
 	if !app {
 		w.Header().Set("X-OAuth-Scopes", strings.Join(scopes, ", "))
 		w.Header().Set("X-Accepted-OAuth-Scopes", strings.Join(rt.scopes, ", "))
@@ -640,7 +654,13 @@ func (s *Server) createInstallationToken(w http.ResponseWriter, r *http.Request)
 		fail(http.StatusUnauthorized, msg)
 		return
 	}
-	if r.PathValue("id") != strconv.FormatInt(app.InstallationID, 10) {
+	instOrg, known := "", r.PathValue("id") == strconv.FormatInt(app.InstallationID, 10)
+	for id, org := range app.Installations {
+		if r.PathValue("id") == strconv.FormatInt(id, 10) {
+			instOrg, known = org, true
+		}
+	}
+	if !known {
 		fail(http.StatusNotFound, "Not Found")
 		return
 	}
@@ -648,7 +668,7 @@ func (s *Server) createInstallationToken(w http.ResponseWriter, r *http.Request)
 	s.tokenSeq++
 	tok := fmt.Sprintf("ghs_fake%032d", s.tokenSeq)
 	exp := s.now().Add(app.TokenTTL).Truncate(time.Second)
-	s.tokens[tok] = Token{Expires: exp, Owner: app.Owner, Repos: app.Repos}
+	s.tokens[tok] = Token{Expires: exp, Owner: app.Owner, Repos: app.Repos, Org: instOrg}
 	s.stats.AppTokens++
 	s.mu.Unlock()
 	s.count(r.URL.Path, http.StatusCreated)
