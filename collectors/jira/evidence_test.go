@@ -1,12 +1,14 @@
 package jira_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
 	"github.com/tickmark-dev/tickmark/collectors/jira"
 	"github.com/tickmark-dev/tickmark/collectors/jira/jirafake"
@@ -265,5 +267,43 @@ func TestChangelogWithoutBulkEndpoint(t *testing.T) {
 	}
 	if n := f.Count("changelog"); n != 3 { // 2 pages for CHG-1, 1 for CHG-2
 		t.Errorf("%d changelog requests, want 3", n)
+	}
+}
+
+// `tickmark population` and checks read tickets through the declared item
+// layout: one item per ticket, keyed by its key; one per population body.
+func TestItemLayouts(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 20)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", allQueries)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	keys := map[string]int{}
+	for _, a := range res.Committed {
+		l, ok := collectors.Items(a.Type)
+		if !ok {
+			t.Fatalf("%s has no item layout", a.Type)
+		}
+		_, err := collectors.ReadItems(bytes.NewReader(a.Body), "application/json", a.Subject, l, func(it collectors.Item) error {
+			keys[a.Type+" "+it.Key]++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys["jira.change_tickets CHG-1"] != 1 || keys["jira.incidents SEC-2"] != 1 || keys["jira.population changes@2026-11-30T12:00:00.000Z"] != 1 {
+		t.Fatalf("items: %v", keys)
+	}
+	if len(keys) != 20+5 {
+		t.Fatalf("%d items, want 20 tickets and 5 populations", len(keys))
+	}
+	l, _ := collectors.Items("jira.change_tickets")
+	for _, k := range []string{"segregation", "history", "jsm_approvals", "comment_count", "fields"} {
+		if !slices.Contains(l.Known, k) {
+			t.Errorf("known fields %v lack %s", l.Known, k)
+		}
 	}
 }

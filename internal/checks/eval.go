@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
@@ -238,37 +240,48 @@ func Evaluate(ctx context.Context, cs []*Check, ids *Identities, p Plan, open Op
 		}
 		byInput[k] = append(byInput[k], st)
 	}
+	// Groups read different artifacts and update different checks: they
+	// run in parallel, one goroutine per core.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, k := range inputOrder {
 		group := byInput[k]
-		c0 := group[0].c
-		l := p.layout(c0.Input, c0)
-		perArtifact := c0.Per == "artifact"
-		for _, rec := range p.Inputs[c0.Input] {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if !perArtifact && !l.Holds(rec.ContentType) {
-				continue // another kind of artifact of the type (a summary)
-			}
-			a.artifact = artifactVars(rec)
-			n, err := readArtifact(ctx, open, rec, l, perArtifact, func(it collectors.Item) error {
-				a.item = celValue(it.Value)
-				for _, st := range group {
-					if st.failed != nil {
-						continue
+		g.Go(func() error {
+			c0 := group[0].c
+			l := p.layout(c0.Input, c0)
+			perArtifact := c0.Per == "artifact"
+			a := &act{now: now}
+			for _, rec := range p.Inputs[c0.Input] {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if !perArtifact && !l.Holds(rec.ContentType) {
+					continue // another kind of artifact of the type (a summary)
+				}
+				a.artifact = artifactVars(rec)
+				n, err := readArtifact(gctx, open, rec, l, perArtifact, func(it collectors.Item) error {
+					a.item = celValue(it.Value)
+					for _, st := range group {
+						if st.failed != nil {
+							continue
+						}
+						a.params, a.refs = st.params, st.refs
+						st.eval(a, it.Key, rec)
 					}
-					a.params, a.refs = st.params, st.refs
-					st.eval(a, it.Key, rec)
+					return nil
+				})
+				for _, st := range group {
+					if err != nil && st.failed == nil {
+						st.failed = err
+					}
+					st.addInput("input", rec, n)
 				}
-				return nil
-			})
-			for _, st := range group {
-				if err != nil && st.failed == nil {
-					st.failed = err
-				}
-				st.addInput("input", rec, n)
 			}
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	// 3. Results.
@@ -503,7 +516,9 @@ func readArtifact(ctx context.Context, open Opener, r *evidence.Record, l collec
 	if whole {
 		return read(wholeItem)
 	}
-	n, err := read(func(rd io.Reader) (int, error) { return collectors.ReadItems(rd, r.ContentType, r.Subject, l, fn) })
+	n, err := read(func(rd io.Reader) (int, error) {
+		return collectors.ReadItems(rd, r.ContentType, r.Subject, l, fn)
+	})
 	if err != nil || n >= 0 {
 		return n, err
 	}

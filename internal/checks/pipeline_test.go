@@ -14,6 +14,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/checks"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
@@ -251,5 +252,56 @@ func TestForgedResultFailsVerifyPackage(t *testing.T) {
 	want := "check github.prs_independently_approved: re-evaluated from the package: fail, 3 exceptions in 6 items; recorded: pass, 0 exceptions in 6 items"
 	if rep.OK || !strings.Contains(problems(rep), want) || rep.ChecksReproduced != rep.Checks-1 {
 		t.Fatalf("forged result: ok %v, %d/%d reproduced, problems:\n%s", rep.OK, rep.ChecksReproduced, rep.Checks, problems(rep))
+	}
+}
+
+// A day with pull requests but a failing approval check is
+// covered_with_exceptions — in the JSON, apart from gaps, and in the HTML
+// calendar — with its exception count and a link to the result.
+func TestCoverageCoveredWithExceptions(t *testing.T) {
+	b := evidenceLedger(t)
+	set := defaults(t, checks.Options{Identities: identities(t)})
+	recordChecks(t, b, set, day("2026-11-03").Add(20*time.Hour), nil)
+	cset, err := controls.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byControl := map[string][]string{}
+	for _, c := range set.Checks {
+		for _, id := range c.Controls {
+			byControl[id] = append(byControl[id], c.Type())
+		}
+	}
+	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	rep, err := controls.Coverage(src, cset, controls.Options{From: day("2026-11-01"), To: day("2026-11-04"), Now: day("2026-11-10"), Controls: []string{"CM-01"},
+		Checks: byControl, Link: func(r *evidence.Record) string { return fmt.Sprintf("file:///store/%d", r.Seq) },
+		CheckOutcome: func(r *evidence.Record) (string, string, int, bool) { return checks.ParseSubject(r.Subject) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range rep.Controls[0].Periods {
+		got = append(got, fmt.Sprintf("%s %s %d", p.Label, p.Status, p.Exceptions))
+	}
+	want := "2026-11-01 covered 0|2026-11-02 covered 0|2026-11-03 covered_with_exceptions 6"
+	if strings.Join(got, "|") != want || !rep.OK || rep.Gaps != 0 {
+		t.Fatalf("periods %q (ok %v, gaps %d), want %q", strings.Join(got, "|"), rep.OK, rep.Gaps, want)
+	}
+	p := rep.Controls[0].Periods[2]
+	var names []string
+	for _, c := range p.Checks {
+		names = append(names, fmt.Sprintf("%s:%d:%s", c.Check, c.Exceptions, c.Link))
+	}
+	if !strings.Contains(strings.Join(names, " "), "github.prs_independently_approved:3:file:///store/") || !strings.Contains(strings.Join(names, " "), "github.prs_linked_to_ticket:3:") || !strings.Contains(p.Detail, "tickmark checks show") {
+		t.Fatalf("failing checks %v, detail %q", names, p.Detail)
+	}
+	var html bytes.Buffer
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<td class="warn">covered_with_exceptions</td><td>6</td>`, `<span class="x" title="2026-11-03:`, `>github.prs_independently_approved</a> (3)`} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("HTML lacks %s", want)
+		}
 	}
 }

@@ -27,6 +27,11 @@ const (
 	GapNoRun Status = "gap_no_run"
 	// NotYetDue: the period has not closed yet (the current one, or later).
 	NotYetDue Status = "not_yet_due"
+	// CoveredWithExceptions: evidence was collected in the period, but the
+	// latest result in the period of a check testing the control failed:
+	// the control has evidence, and the evidence shows it did not operate
+	// for some items. Not a gap.
+	CoveredWithExceptions Status = "covered_with_exceptions"
 )
 
 // IsGap reports whether s is a gap.
@@ -47,6 +52,13 @@ type Options struct {
 	// NoRunHistory says the source has no run history (the bucket alone):
 	// gaps cannot be attributed to failed runs, and their detail says so.
 	NoRunHistory bool
+	// Checks maps a control ID to the result types (check.<id>) of the
+	// checks that test it; CheckOutcome reads a result record's check ID,
+	// status and exception count (from its subject). With both, a covered
+	// period whose latest result of such a check failed is
+	// covered_with_exceptions.
+	Checks       map[string][]string
+	CheckOutcome func(r *evidence.Record) (id, status string, exceptions int, ok bool)
 }
 
 // Evidence names one record in a report.
@@ -70,6 +82,18 @@ type PeriodStatus struct {
 	// Failures: the failed runs in the period (gap_failure), first few.
 	Failures []RunFailure `json:"failures,omitempty"`
 	Detail   string       `json:"detail,omitempty"`
+	// Exceptions: the exceptions of the failing checks' latest results in
+	// the period (covered_with_exceptions), and those results.
+	Exceptions int            `json:"exceptions,omitempty"`
+	Checks     []CheckOutcome `json:"failing_checks,omitempty"`
+}
+
+// CheckOutcome is a failing check's latest result in a period.
+type CheckOutcome struct {
+	Check      string `json:"check"`
+	Exceptions int    `json:"exceptions"`
+	Seq        uint64 `json:"seq"`
+	Link       string `json:"link,omitempty"`
 }
 
 // RunFailure is a failed collector run.
@@ -303,6 +327,9 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 				if cc.Latest == nil || e.CollectedAt.After(cc.Latest.CollectedAt) {
 					cc.Latest = e
 				}
+				if err := checkPeriod(src, o, c.ID, p, &ps); err != nil {
+					return nil, err
+				}
 			case p.End.After(o.Now):
 				ps.Status = NotYetDue
 				if p.Start.After(o.Now) {
@@ -348,6 +375,50 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 		rep.Controls = append(rep.Controls, cc)
 	}
 	return rep, nil
+}
+
+// checkPeriod marks a covered period covered_with_exceptions when the
+// latest result in it of a check testing the control failed.
+func checkPeriod(src readmodel.Source, o Options, control string, p Period, ps *PeriodStatus) error {
+	if o.CheckOutcome == nil {
+		return nil
+	}
+	var names []string
+	for _, t := range o.Checks[control] {
+		var last uint64
+		found := false
+		err := src.ScanType(t, p.Start, p.End, func(_ int64, seq uint64) error {
+			last, found = seq, true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading results of %s: %w", t, err)
+		}
+		if !found {
+			continue
+		}
+		r, err := src.Record(last)
+		if err != nil {
+			return err
+		}
+		id, status, n, ok := o.CheckOutcome(r)
+		if !ok || status != "fail" {
+			continue
+		}
+		co := CheckOutcome{Check: id, Exceptions: n, Seq: r.Seq}
+		if o.Link != nil {
+			co.Link = o.Link(r) // the result, which lists every exception
+		}
+		ps.Checks = append(ps.Checks, co)
+		ps.Exceptions += n
+		names = append(names, fmt.Sprintf("%s (%d exception%s)", id, n, plural(n)))
+	}
+	if len(ps.Checks) > 0 {
+		ps.Status = CoveredWithExceptions
+		ps.Detail = "evidence collected, but checks failed: " + strings.Join(names, ", ") +
+			fmt.Sprintf("; list them with `tickmark checks show %s --from %s --to %s`", ps.Checks[0].Check, p.Start.Format(time.DateOnly), p.End.AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	return nil
 }
 
 func failureDetail(fs []RunFailure, types []string) string {

@@ -41,6 +41,17 @@ func (c *ControlCoverage) Gaps() []PeriodStatus {
 	return out
 }
 
+// Excepted returns the control's covered_with_exceptions periods.
+func (c *ControlCoverage) Excepted() []PeriodStatus {
+	var out []PeriodStatus
+	for _, p := range c.Periods {
+		if p.Status == CoveredWithExceptions {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
 	// links are built by tickmark (file:// paths into the store), not taken from evidence
@@ -56,6 +67,10 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 			return "c"
 		case d.Status == Covered:
 			return "cp"
+		case d.Status == CoveredWithExceptions && d.Records > 0:
+			return "x"
+		case d.Status == CoveredWithExceptions:
+			return "xp"
 		case d.Status == GapFailure && d.Failed:
 			return "f"
 		case d.Status == GapFailure:
@@ -79,16 +94,16 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7d
 th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
 .cal{display:flex;gap:2px;margin:.5em 0}.wk{display:flex;flex-direction:column;gap:2px}
 .cal span{display:block;width:11px;height:11px;border-radius:2px}
-.c{background:#2da44e}.cp{background:#aceebb}.f{background:#cf222e}.fp{background:#ff8182}.n{background:#fb8f44}.d{background:#d0d7de}.none{background:transparent}
+.c{background:#2da44e}.cp{background:#aceebb}.x{background:#9a6700}.xp{background:#eac54f}.warn{color:#9a6700;font-weight:600}.f{background:#cf222e}.fp{background:#ff8182}.n{background:#fb8f44}.d{background:#d0d7de}.none{background:transparent}
 .cap{color:#57606a;font-size:.85em;margin:.2em 0}
 .legend span{display:inline-block;width:11px;height:11px;border-radius:2px;margin:0 .3em 0 1em;vertical-align:middle}
 </style></head><body>
 <h1>Evidence coverage, {{date .From}} to {{date .To}}</h1>
 <p>Control set: {{.Source}}. Computed at {{ts .Now}}. {{if .OK}}<span class="ok">No gaps.</span>{{else}}<span class="bad">{{.Gaps}} gap period(s).</span>{{end}}</p>
-<p class="legend"><span class="c"></span>evidence that day<span class="cp"></span>period covered<span class="f"></span>collector failed<span class="fp"></span>period gap: collection failed<span class="n"></span>gap: nothing ran<span class="d"></span>not yet due</p>
-<table><thead><tr><th>control</th><th>title</th><th>owner</th><th>criteria</th><th>frequency</th><th>covered</th><th>gap: failed</th><th>gap: no run</th><th>not yet due</th><th>latest evidence</th></tr></thead><tbody>
+<p class="legend"><span class="c"></span>evidence that day<span class="cp"></span>period covered<span class="x"></span>evidence, checks failed<span class="xp"></span>period covered with exceptions<span class="f"></span>collector failed<span class="fp"></span>period gap: collection failed<span class="n"></span>gap: nothing ran<span class="d"></span>not yet due</p>
+<table><thead><tr><th>control</th><th>title</th><th>owner</th><th>criteria</th><th>frequency</th><th>covered</th><th>covered with exceptions</th><th>gap: failed</th><th>gap: no run</th><th>not yet due</th><th>latest evidence</th></tr></thead><tbody>
 {{range .Controls}}<tr><td><a href="#{{.Control.ID}}">{{.Control.ID}}</a></td><td>{{.Control.Title}}</td><td>{{.Control.Owner}}</td><td>{{range $i, $c := .Control.Criteria}}{{if $i}}, {{end}}{{$c}}{{end}}</td><td>{{.Control.Frequency}}</td>
-<td class="ok">{{count .Counts "covered"}}</td><td{{if count .Counts "gap_failure"}} class="bad"{{end}}>{{count .Counts "gap_failure"}}</td><td{{if count .Counts "gap_no_run"}} class="bad"{{end}}>{{count .Counts "gap_no_run"}}</td><td>{{count .Counts "not_yet_due"}}</td>
+<td class="ok">{{count .Counts "covered"}}</td><td{{if count .Counts "covered_with_exceptions"}} class="warn"{{end}}>{{count .Counts "covered_with_exceptions"}}</td><td{{if count .Counts "gap_failure"}} class="bad"{{end}}>{{count .Counts "gap_failure"}}</td><td{{if count .Counts "gap_no_run"}} class="bad"{{end}}>{{count .Counts "gap_no_run"}}</td><td>{{count .Counts "not_yet_due"}}</td>
 <td>{{with .Latest}}{{if .Link}}<a href="{{url .Link}}">{{ts .CollectedAt}}</a>{{else}}{{ts .CollectedAt}}{{end}} ({{.Type}}){{else}}none{{end}}</td></tr>
 {{end}}</tbody></table>
 {{range .Controls}}<section id="{{.Control.ID}}"><h2>{{.Control.ID}}: {{.Control.Title}}</h2>
@@ -97,6 +112,9 @@ th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
 <div class="cal">{{range .Weeks}}<div class="wk">{{range .Days}}<span class="{{shade .}}"{{with .}} title="{{.Date}}: {{.Records}} record(s){{if .Failed}}, a collector failed{{end}} — {{.Status}}"{{end}}></span>{{end}}</div>{{end}}</div>
 {{with .Gaps}}<table><thead><tr><th>period</th><th>status</th><th>why</th></tr></thead><tbody>
 {{range .}}<tr><td>{{.Label}}</td><td class="bad">{{.Status}}</td><td>{{.Detail}}</td></tr>
+{{end}}</tbody></table>{{end}}
+{{with .Excepted}}<table class="exceptions"><thead><tr><th>period</th><th>status</th><th>exceptions</th><th>failing checks</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.Label}}</td><td class="warn">{{.Status}}</td><td>{{.Exceptions}}</td><td>{{range $i, $c := .Checks}}{{if $i}}, {{end}}{{if .Link}}<a href="{{url .Link}}">{{.Check}}</a>{{else}}{{.Check}}{{end}} ({{.Exceptions}}){{end}}</td></tr>
 {{end}}</tbody></table>{{end}}
 <details><summary>every period</summary><table><thead><tr><th>period</th><th>status</th><th>records</th><th>latest artifact</th></tr></thead><tbody>
 {{range .Periods}}<tr><td>{{.Label}}</td><td>{{.Status}}</td><td>{{.Records}}</td><td>{{with .Latest}}{{if .Link}}<a href="{{url .Link}}">{{.Type}} #{{.Seq}}</a>{{else}}{{.Type}} #{{.Seq}}{{end}} <code>{{short .SHA256}}</code>{{end}}</td></tr>

@@ -298,3 +298,27 @@ func TestPush(t *testing.T) {
 		t.Fatalf("err = %v, want a Pushgateway error without the password", err)
 	}
 }
+
+// tickmark_check_failures and tickmark_check_failing follow each check's
+// latest result; a result that tested nothing removes them.
+func TestCheckResultMetrics(t *testing.T) {
+	m := New(Options{})
+	m.CheckResult("okta.active_users_mfa", "fail", 3)
+	m.CheckResult("github.members_2fa", "pass", 0)
+	m.CheckResult("aws.digest_chain_intact", "fail", 1)
+	m.CheckResult("aws.digest_chain_intact", "no_data", 0)
+	got := scrape(t, m.Handler())
+	for _, want := range []string{
+		`tickmark_check_failures{check="okta.active_users_mfa"} 3`,
+		`tickmark_check_failing{check="okta.active_users_mfa"} 1`,
+		`tickmark_check_failures{check="github.members_2fa"} 0`,
+		`tickmark_check_failing{check="github.members_2fa"} 0`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if strings.Contains(got, "aws.digest_chain_intact") {
+		t.Errorf("a check with no data still has metrics:\n%s", got)
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/checks"
+	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/controls"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 )
 
 // newCoverageCmd builds `tickmark coverage` (listed in root.go).
@@ -30,6 +34,9 @@ months, quarters or years, UTC; continuous controls are checked per day —
 say whether evidence of a satisfying type was collected:
 
   covered       a record of a satisfying evidence type was collected
+  covered_with_exceptions
+                evidence was collected, but the latest result in the period
+                of a check testing the control failed (tickmark checks)
   gap_failure   nothing collected, and a collector producing the type ran and
                 failed (an API error, expired credentials...)
   gap_no_run    nothing collected and nothing failed: no collector ran (or what
@@ -37,8 +44,9 @@ say whether evidence of a satisfying type was collected:
   not_yet_due   the period has not ended yet (and has no evidence so far)
 
 Periods overlapping the window are judged whole. Only the ledger's indexes
-and run history are read. Exit 1 when any period is a gap (for alerting),
-0 otherwise.`,
+and run history are read (check results by their record subjects). Exit 1
+when any period is a gap (for alerting), 0 otherwise: covered_with_exceptions
+is not a gap.`,
 		Example: `  tickmark coverage --from 2026-01-01 --to 2026-06-30
   tickmark coverage --from 2026-01-01 --to 2026-06-30 --control AC-02 --json
   tickmark coverage --from 2026-01-01 --to 2026-12-31 --html coverage.html`,
@@ -63,7 +71,8 @@ and run history are read. Exit 1 when any period is a gap (for alerting),
 			if err != nil {
 				return err
 			}
-			rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible()})
+			rep, err := controls.Coverage(v.src, v.set, controls.Options{From: f, To: t, Now: clock, Controls: ids, Producers: producers(v.cfg), Link: v.src.Location, NoRunHistory: !v.src.RunsVisible(),
+				Checks: checksByControl(v.cfg), CheckOutcome: checkOutcome})
 			if err != nil {
 				return failErr(err, "")
 			}
@@ -105,16 +114,17 @@ func printCoverage(e *env, rep *controls.Report) {
 	w := e.stdout
 	fmt.Fprintf(w, "coverage %s to %s (control set: %s)\n\n", rep.From.Format(time.DateOnly), rep.To.AddDate(0, 0, -1).Format(time.DateOnly), rep.Source)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTROL\tFREQUENCY\tCOVERED\tGAP:FAILED\tGAP:NO RUN\tNOT DUE\tLATEST EVIDENCE")
+	fmt.Fprintln(tw, "CONTROL\tFREQUENCY\tCOVERED\tGAP:FAILED\tGAP:NO RUN\tNOT DUE\tWITH EXCEPTIONS\tLATEST EVIDENCE")
 	for _, c := range rep.Controls {
 		latest := "none"
 		if c.Latest != nil {
 			latest = c.Latest.CollectedAt.UTC().Format("2006-01-02 15:04") + " " + c.Latest.Type
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\n", c.Control.ID, c.Control.Frequency, c.Counts[controls.Covered], len(c.Periods),
-			c.Counts[controls.GapFailure], c.Counts[controls.GapNoRun], c.Counts[controls.NotYetDue], latest)
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%d\t%d\t%s\n", c.Control.ID, c.Control.Frequency, c.Counts[controls.Covered]+c.Counts[controls.CoveredWithExceptions], len(c.Periods),
+			c.Counts[controls.GapFailure], c.Counts[controls.GapNoRun], c.Counts[controls.NotYetDue], c.Counts[controls.CoveredWithExceptions], latest)
 	}
 	tw.Flush()
+	printExcepted(w, rep)
 	if rep.OK {
 		fmt.Fprintf(w, "\nno gaps\n")
 		return
@@ -160,4 +170,47 @@ func writeFileAtomic(path string, write func(w io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// printExcepted lists the periods covered with exceptions, apart from gaps.
+func printExcepted(w io.Writer, rep *controls.Report) {
+	first := true
+	for _, c := range rep.Controls {
+		for _, p := range c.Excepted() {
+			if first {
+				fmt.Fprintf(w, "\ncovered with exceptions (evidence collected, checks failed):\n")
+				first = false
+			}
+			var names []string
+			for _, ch := range p.Checks {
+				names = append(names, fmt.Sprintf("%s (%d)", ch.Check, ch.Exceptions))
+			}
+			fmt.Fprintf(w, "  %-8s %-30s %d exception%s: %s\n", c.Control.ID, p.Label, p.Exceptions, plural(p.Exceptions), strings.Join(names, ", "))
+		}
+	}
+	if !first {
+		fmt.Fprintf(w, "  (tickmark checks show CHECK --from ... --to ... lists them)\n")
+	}
+}
+
+// checksByControl maps each organisation control to its checks' result types.
+func checksByControl(cfg *config.Config) map[string][]string {
+	set, err := cfg.CheckSet()
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, c := range set.Checks {
+		for _, id := range c.Controls {
+			out[id] = append(out[id], c.Type())
+		}
+	}
+	return out
+}
+
+func checkOutcome(r *evidence.Record) (string, string, int, bool) {
+	if !strings.HasPrefix(r.Type, checks.TypePrefix) {
+		return "", "", 0, false
+	}
+	return checks.ParseSubject(r.Subject)
 }
