@@ -133,6 +133,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		add(p)
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
+	lg.StrayTiles(ctx, add)
 	type job struct {
 		seq uint64
 		rec *evidence.Record
