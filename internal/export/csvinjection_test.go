@@ -24,9 +24,9 @@ func hostileSource(t *testing.T) *readmodel.Ledger {
 	t.Helper()
 	p := controlstest.Plan{Dir: t.TempDir(), Agent: "prod-1", From: date("2026-03-01"), To: date("2026-03-02"), Push: true,
 		Collectors: []controlstest.Collector{
-			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"jira.change_tickets": {"CC8.1"}},
+			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"test.change_tickets": {"CC8.1"}},
 				Emit: func(day time.Time) []collectors.Artifact {
-					return []collectors.Artifact{{Type: "jira.change_tickets", Subject: formula, ContentType: "application/json",
+					return []collectors.Artifact{{Type: "test.change_tickets", Subject: formula, ContentType: "application/json",
 						Body: []byte(`{"collector":"jira","query":{"name":"changes"},"page":1,"tickets":[` +
 							`{"key":"CHG-1","summary":"@SUM(1+1)*cmd|' /C calc'!A0","type":"+Change","status":"-1+1","created":"2026-03-01T10:00:00Z"},` +
 							`{"key":"CHG-2","summary":"\t=1","type":"\r=1","status":"Done","created":"2026-03-01T11:00:00Z"}]}`)}}
@@ -88,7 +88,7 @@ func TestCSVCellsAreNeutralisedRawValuesKept(t *testing.T) {
 		t.Errorf("package with a neutralised index does not verify: %v", rep.Problems)
 	}
 
-	pop, err := export.BuildPopulation(context.Background(), src, "jira.change_tickets", time.Time{}, time.Time{})
+	pop, err := export.BuildPopulation(context.Background(), src, "test.change_tickets", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
