@@ -487,29 +487,39 @@ const lookupInterval = 600 * time.Millisecond
 type limiter struct {
 	mu   sync.Mutex
 	next time.Time
+	clk  lookupClock
 }
+
+// lookupClock is the limiter's time: the wall clock, or a test's.
+type lookupClock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d) }
+
+// clockFor gives the limiter of an account and region its clock (tests
+// replace it to pace on a virtual clock instead of sleeping).
+var clockFor = func(account, region string) lookupClock { return wallClock{} }
 
 func (l *limiter) wait(ctx context.Context) error {
 	l.mu.Lock()
-	now := time.Now()
+	now := l.clk.Now()
 	at := l.next
 	if at.Before(now) {
 		at = now
 	}
 	l.next = at.Add(lookupInterval)
 	l.mu.Unlock()
-	d := time.Until(at)
+	d := at.Sub(now)
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return l.clk.Sleep(ctx, d)
 }
 
 // The limit belongs to the account and region, not to one collector
@@ -525,7 +535,7 @@ func lookupLimiter(endpoint, account, region string) *limiter {
 	k := endpoint + "|" + account + "|" + region
 	l, ok := limiters[k]
 	if !ok {
-		l = &limiter{}
+		l = &limiter{clk: clockFor(account, region)}
 		limiters[k] = l
 	}
 	return l

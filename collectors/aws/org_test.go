@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,6 +338,19 @@ func orgDigests(t testing.TB, res collectortest.Result) map[string][]orgDigestBo
 func orgScale(t testing.TB, accounts int, regions []string) collectortest.Result {
 	t.Helper()
 	e := newOrgEnv(t, accounts, regions, true)
+	// LookupEvents is paced on a virtual clock per account and region,
+	// shared by the collector's limiter and the fake's rate check: the
+	// 2/s limit is checked exactly and nobody sleeps
+	vc := &virtualClocks{t: map[string]time.Time{}}
+	t.Cleanup(awscol.SetLookupClocks(func(acct, region string) (func() time.Time, func(time.Duration)) {
+		k := acct + "|" + region
+		return func() time.Time { return vc.now(k) }, func(d time.Duration) { vc.sleep(k, d) }
+	}))
+	for _, id := range e.members {
+		s := e.org.Account(id)
+		s.LookupJitter = 0
+		s.ArrivalClock = func(region string) time.Time { return vc.now(id + "|" + region) }
+	}
 	denied := e.members[len(e.members)-1]
 	e.org.DenyAssumeRole(denied)
 	// tamper with the log archive: delete one log file, alter another
@@ -415,8 +429,45 @@ func orgScale(t testing.TB, accounts int, regions []string) collectortest.Result
 		if v := e.org.Account(id).RateViolations(); v != 0 {
 			t.Errorf("account %s: %d LookupEvents calls over 2/s in a region", id, v)
 		}
+		for _, r := range regions {
+			calls := e.org.Account(id).Calls("cloudtrail:LookupEvents", r)
+			if id == denied {
+				continue
+			}
+			// two event names: two calls, the second paced 600ms after the first
+			if calls < 2 || vc.now(id+"|"+r).Sub(vcBase) < time.Duration(calls-1)*600*time.Millisecond {
+				t.Errorf("%s/%s: %d LookupEvents calls over %s of the pacing clock", id, r, calls, vc.now(id+"|"+r).Sub(vcBase))
+			}
+		}
 	}
 	return res
+}
+
+var vcBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// virtualClocks are clocks per key that move only when slept on.
+type virtualClocks struct {
+	mu sync.Mutex
+	t  map[string]time.Time
+}
+
+func (v *virtualClocks) now(k string) time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t, ok := v.t[k]; ok {
+		return t
+	}
+	return vcBase
+}
+
+func (v *virtualClocks) sleep(k string, d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.t[k]
+	if !ok {
+		t = vcBase
+	}
+	v.t[k] = t.Add(d)
 }
 
 func TestOrganizationTrailDigestsVerifiedPerAccount(t *testing.T) {

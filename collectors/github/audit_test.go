@@ -283,6 +283,24 @@ func TestPopulationStated(t *testing.T) {
 	if !strings.Contains(pop.Note, fmt.Sprintf("see 2 of the organisation's %d", len(org.Repos))) {
 		t.Errorf("note %q does not state the shrunken population", pop.Note)
 	}
+	// A GitHub App installed on selected repositories says so.
+	key, pemPath := appKey(t, t.TempDir())
+	srv.SetApp(ghfake.App{ID: 4242, InstallationID: 777, PublicKey: &key.PublicKey, Repos: []string{"service-002", "service-003", "service-005"}})
+	res = runAll(t, fmt.Sprintf("base_url: %s/\norg: acme\napp_id: 4242\ninstallation_id: 777\nprivate_key: file:%s\nevidence: [branch_protection]\n", srv.URL, pemPath), "")
+	var inst struct {
+		Selection *string `json:"installation_repository_selection"`
+		Total     *int    `json:"installation_total_repos"`
+		Note      string  `json:"note"`
+	}
+	if err := json.Unmarshal(byType(res.Committed, EvRepositories)[0].Body, &inst); err != nil {
+		t.Fatal(err)
+	}
+	if inst.Selection == nil || *inst.Selection != "selected" || inst.Total == nil || *inst.Total != 3 || !strings.Contains(inst.Note, "selected repositories only") {
+		t.Errorf("App on selected repositories: selection %v total %v note %q", inst.Selection, inst.Total, inst.Note)
+	}
+	if !strings.Contains(res.Logs, "installed on selected repositories only") {
+		t.Errorf("no warning for an App on selected repositories")
+	}
 	// A non-owner cannot see the totals: unknown, and said so.
 	pop = population(t, runAll(t, cfgFor(srv, "evidence: [branch_protection]\n"), ""))
 	if pop.OrgTotal != nil || !strings.Contains(pop.Note, "unknown") {

@@ -42,6 +42,9 @@ type run struct {
 	orgInfo           orgSettings
 	visible, archived int  // repositories listed, archived among them
 	multiOrg          bool // several organisations share the cursor
+	app               bool // authenticated as a GitHub App installation
+	instSelection     *string
+	instTotal         *int
 }
 
 // ---- cursor ----

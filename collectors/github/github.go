@@ -309,7 +309,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	for _, org := range orgs {
 		octx := context.WithValue(ctx, orgKey{}, org) // selects the org's App installation
 		r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger.With("org", org), org: org, state: st, keyRE: c.keyRE,
-			status: map[string]*repoOutcome{}, multiOrg: len(orgs) > 1}
+			status: map[string]*repoOutcome{}, multiOrg: len(orgs) > 1, app: c.tokens != nil}
 		repos, err := r.collectOrg(octx, emit)
 		if err != nil {
 			f, local := asFinding(EvRepositories, err)
@@ -424,6 +424,21 @@ func (r *run) collectOrg(ctx context.Context, emit collectors.Emitter) ([]repoIn
 		st := ht.Stats()
 		r.log.Info("github collection finished", "repositories", len(repos), "requests", st.Requests,
 			"not_modified", st.NotModified, "retries", st.Retries, "throttled", st.Throttled)
+	}
+	if r.app {
+		// What the App installation reaches: "all" or "selected" repositories.
+		type instWire struct {
+			TotalCount          int    `json:"total_count"`
+			RepositorySelection string `json:"repository_selection"`
+		}
+		inst, _, err := getPage(ctx, r, "installation/repositories?per_page=1", true, func(g instWire) instWire { return g })
+		if err != nil {
+			return nil, err
+		}
+		r.instSelection, r.instTotal = &inst.RepositorySelection, &inst.TotalCount
+		if inst.RepositorySelection == "selected" {
+			r.log.Warn("the GitHub App is installed on selected repositories only: the population is limited to them", "repositories", inst.TotalCount)
+		}
 	}
 	pop, failed, err := r.population(repos)
 	if err != nil {
@@ -716,6 +731,8 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 	}
 	var note string
 	switch {
+	case r.instSelection != nil && *r.instSelection == "selected":
+		note = fmt.Sprintf("the GitHub App is installed on %d selected repositories only: repositories it is not installed on are not in the population", *r.instTotal)
 	case orgTotal == nil:
 		note = "the organisation's repository totals are shown to organisation owners only: whether the credentials see every repository is unknown"
 	case len(r.cfg.Repos) == 0 && r.visible < *orgTotal:
@@ -732,6 +749,8 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 		OrgPrivateRepos *int           `json:"org_total_private_repos"`
 		OrgTotal        *int           `json:"org_total_repos"`
 		Visible         int            `json:"visible_to_credentials"`
+		InstSelection   *string        `json:"installation_repository_selection,omitempty"`
+		InstTotal       *int           `json:"installation_total_repos,omitempty"`
 		ArchivedSkipped int            `json:"archived_skipped"`
 		Selected        int            `json:"selected"`
 		Note            string         `json:"note,omitempty"`
@@ -740,7 +759,7 @@ func (r *run) population(repos []repoInfo) (collectors.Artifact, int, error) {
 		Failed          int            `json:"failed"`
 		Repositories    []*repoOutcome `json:"repositories"`
 	}{r.org, ts(r.req.Now), filter, append([]string{}, r.cfg.Repos...), r.cfg.Branches, r.cfg.Evidence,
-		r.orgInfo.PublicRepos, r.orgInfo.TotalPrivateRepos, orgTotal, r.visible, r.archived, len(repos), note, outcome, failed == 0, failed, rows}
+		r.orgInfo.PublicRepos, r.orgInfo.TotalPrivateRepos, orgTotal, r.visible, r.instSelection, r.instTotal, r.archived, len(repos), note, outcome, failed == 0, failed, rows}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return collectors.Artifact{}, 0, collectors.Permanent(err)

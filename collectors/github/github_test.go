@@ -345,6 +345,14 @@ func TestTwoHundredRepos(t *testing.T) {
 
 func writeApp(t *testing.T, srv *ghfake.Server, dir string) string {
 	t.Helper()
+	key, p := appKey(t, dir)
+	srv.SetApp(ghfake.App{ID: 4242, InstallationID: 777, PublicKey: &key.PublicKey})
+	return fmt.Sprintf("base_url: %s/\norg: acme\napp_id: 4242\ninstallation_id: 777\nprivate_key: file:%s\n", srv.URL, p)
+}
+
+// appKey writes a new GitHub App private key to dir and returns it and its path.
+func appKey(t *testing.T, dir string) (*rsa.PrivateKey, string) {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -354,8 +362,7 @@ func writeApp(t *testing.T, srv *ghfake.Server, dir string) string {
 	if err := os.WriteFile(p, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv.SetApp(ghfake.App{ID: 4242, InstallationID: 777, PublicKey: &key.PublicKey})
-	return fmt.Sprintf("base_url: %s/\norg: acme\napp_id: 4242\ninstallation_id: 777\nprivate_key: file:%s\n", srv.URL, p)
+	return key, p
 }
 
 func TestAppTokenRefreshedBeforeExpiry(t *testing.T) {

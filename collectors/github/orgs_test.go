@@ -1,14 +1,8 @@
 package github
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,14 +91,7 @@ func TestSeveralOrganisations(t *testing.T) {
 func TestSeveralOrganisationsWithAnApp(t *testing.T) {
 	srv, _ := newFake(t, ghfake.Options{Repos: 3, MergedPerRepo: 1})
 	srv.AddOrg(ghfake.Generate(ghfake.Options{Org: "beta", Repos: 2, MergedPerRepo: 1, Seed: 9}))
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemPath := filepath.Join(t.TempDir(), "app.pem")
-	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key, pemPath := appKey(t, t.TempDir())
 	srv.SetApp(ghfake.App{ID: 4242, InstallationID: 1, PublicKey: &key.PublicKey, Installations: map[int64]string{778: "beta", 779: "acme"}})
 	cfg := func(ids string) string {
 		return fmt.Sprintf("base_url: %s/\norgs: [acme, beta]\napp_id: 4242\ninstallation_ids: %s\nprivate_key: file:%s\nevidence: [branch_protection]\n", srv.URL, ids, pemPath)

@@ -183,15 +183,31 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	from0, from0Text := from, lowerBound(from, a.loc)
 	run := &queryRun{keys: map[uint64]struct{}{}, projects: map[string]bool{}}
 	page := 0
+	windowJQL := func(from time.Time) string {
+		return fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL, lowerBound(from, a.loc), upperText)
+	}
+	// The next search is sent while the current page's tickets are
+	// enriched and emitted; it is used only if it is the search the page
+	// leads to.
+	var ahead *prefetch
+	defer func() { ahead.stop() }()
 	for {
-		jql := fmt.Sprintf(`(%s) AND updated >= "%s" AND updated < "%s" ORDER BY updated ASC`, q.JQL, lowerBound(from, a.loc), upperText)
+		jql := windowJQL(from)
 		pos := ""
 		restart := false
 		for !restart {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			p, err := a.search(ctx, c.cfg, &q, jql, pos)
+			var p *searchPage
+			var err error
+			if ahead != nil && ahead.jql == jql && ahead.pos == pos {
+				p, err = ahead.wait()
+			} else {
+				ahead.stop()
+				p, err = a.search(ctx, c.cfg, &q, jql, pos)
+			}
+			ahead = nil
 			if err != nil {
 				return err
 			}
@@ -208,6 +224,14 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				if is.Fields.Project != nil {
 					run.projects[is.Fields.Project.Key] = true
 				}
+			}
+			next, last := a.next(p)
+			if !last {
+				nj, np := jql, next
+				if len(issues) > 0 && floorMinute(issues[len(issues)-1].updated).After(from) {
+					nj, np = windowJQL(floorMinute(issues[len(issues)-1].updated)), ""
+				}
+				ahead = startSearch(ctx, a, c.cfg, &q, nj, np)
 			}
 			// Skip versions already collected (the overlap, the restart
 			// minute) and stale index entries older than what was collected.
@@ -232,7 +256,6 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 			for _, is := range fresh {
 				st.Seen[is.Key] = fmtTime(is.updated)
 			}
-			next, last := a.next(p)
 			switch {
 			case last:
 				// Done up to upper; the next run starts at upper minus the overlap.
@@ -274,6 +297,40 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				return nil
 			}
 		}
+	}
+}
+
+// prefetch is a search sent ahead of its turn.
+type prefetch struct {
+	jql, pos string
+	done     chan struct{}
+	cancel   context.CancelFunc
+	p        *searchPage
+	err      error
+}
+
+func startSearch(ctx context.Context, a *api, cfg *Config, q *Query, jql, pos string) *prefetch {
+	pctx, cancel := context.WithCancel(ctx)
+	f := &prefetch{jql: jql, pos: pos, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(f.done)
+		f.p, f.err = a.search(pctx, cfg, q, jql, pos)
+	}()
+	return f
+}
+
+// wait returns the search's result.
+func (f *prefetch) wait() (*searchPage, error) {
+	<-f.done
+	f.cancel()
+	return f.p, f.err
+}
+
+// stop abandons the search and waits for it to end (nil: nothing to do).
+func (f *prefetch) stop() {
+	if f != nil {
+		f.cancel()
+		<-f.done
 	}
 }
 

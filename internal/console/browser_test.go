@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/tickmark-dev/tickmark/internal/console"
@@ -185,6 +186,38 @@ func paletted(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// unlabelled lists the page's form controls that have no label (nor an
+// aria-label, nor, for buttons, text), by id or name.
+const unlabelledJS = `[...document.querySelectorAll('input:not([type=hidden]),select,textarea,button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map(e => e.id || e.name || e.tagName)`
+
+// accessible checks the page is keyboard-usable: every form control is
+// labelled, and the first Tab stop is the skip link to the content.
+func accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](unlabelledJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: form controls without a label: %v", page, bad)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.activeElement && document.activeElement.blur(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className + ' ' + document.activeElement.getAttribute('href')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != "skip #main" {
+		t.Errorf("%s: the first Tab stop is %q, want the skip link", page, first)
+	}
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -295,7 +328,15 @@ func TestBrowser(t *testing.T) {
 		if chk := text(t, ctx, "#chk-h + table"); !strings.Contains(chk, "okta.active_users_mfa") {
 			t.Errorf("the dashboard lacks the okta.active_users_mfa control test:\n%s", chk)
 		}
+		weight, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Blob([document.documentElement.outerHTML]).size + performance.getEntriesByType('resource').reduce((n, r) => n + r.decodedBodySize, 0)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if weight == 0 || weight > 200<<10 {
+			t.Errorf("the dashboard weighs %.0f bytes with its stylesheet, want under 200 KiB", weight)
+		}
 		shot(t, ctx, "dashboard")
+		accessible(t, ctx, "dashboard")
 
 		click(t, ctx, `table.controls a[href^="/controls/AC-04?"]`)
 		if h := text(t, ctx, "h1"); !strings.HasPrefix(h, "AC-04") {
@@ -306,12 +347,14 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("criteria table lacks SOC 2 criteria or ISO 27001 crosswalks:\n%s", crit)
 		}
 		shot(t, ctx, "control")
+		accessible(t, ctx, "control")
 
 		click(t, ctx, `ol.calendar a.p.covered[href*="/periods/`+day+`"]`)
 		if h := text(t, ctx, "h1"); !strings.Contains(h, day) || !strings.Contains(h, "covered") {
 			t.Fatalf("period page h1 %q, want today's covered period", h)
 		}
 		shot(t, ctx, "period")
+		accessible(t, ctx, "period")
 
 		click(t, ctx, "table.records tbody tr:first-child a")
 		if h := text(t, ctx, "h1"); !strings.Contains(h, "okta.users") {
@@ -322,6 +365,7 @@ func TestBrowser(t *testing.T) {
 		}
 		artifactURL := location(t, ctx)
 		shot(t, ctx, "artifact")
+		accessible(t, ctx, "artifact")
 
 		click(t, ctx, `a[href$="/proof"]`)
 		if v := text(t, ctx, "p.verdict"); !strings.HasPrefix(v, "Verified now") {
@@ -338,6 +382,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("proof shown is not a tlog-proof: %.80q", proof)
 		}
 		shot(t, ctx, "proof")
+		accessible(t, ctx, "proof")
 
 		al := c.Access.String()
 		seq := artifactURL[strings.LastIndexByte(artifactURL, '/')+1:]
@@ -352,16 +397,19 @@ func TestBrowser(t *testing.T) {
 
 		click(t, ctx, `nav a[href^="/artifacts?"]`)
 		shot(t, ctx, "artifacts")
+		accessible(t, ctx, "artifacts")
 		open(t, ctx, c.URL+"/populations?type=okta.users&agent=identity")
 		if p := text(t, ctx, "main p"); !strings.Contains(p, "items from") {
 			t.Errorf("population page: %q", p)
 		}
 		shot(t, ctx, "populations")
+		accessible(t, ctx, "populations")
 	})
 
 	t.Run("package download verifies", func(t *testing.T) {
 		open(t, ctx, c.URL+"/package")
 		shot(t, ctx, "package")
+		accessible(t, ctx, "package")
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		progress := chromedp.Events(dctx, browser.DownloadProgress)

@@ -69,6 +69,12 @@ type Server struct {
 	// send and the fake's arrival stamp on a loaded test machine (default 0:
 	// strict). A client that sends faster than the limit is still throttled.
 	LookupJitter time.Duration
+	// ArrivalClock, when set, stamps each request's arrival for the
+	// LookupEvents rate limit with the time it returns for the request's
+	// region instead of the wall clock: a test that paces its client on a
+	// virtual clock gives the fake the same clock, so the limit is checked
+	// exactly and nobody sleeps.
+	ArrivalClock func(region string) time.Time
 	// ReportPolls is how many further GenerateCredentialReport calls a
 	// started report needs before it is COMPLETE (default 1).
 	ReportPolls int
@@ -236,6 +242,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeQueryError(w, "https://iam.amazonaws.com/doc/2010-05-08/", http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 		return
+	}
+	if s.ArrivalClock != nil {
+		r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.ArrivalClock(auth.Region)))
 	}
 	s.mu.Lock()
 	s.keyIDs[auth.AccessKey]++

@@ -339,6 +339,9 @@ func (s *Server) handler() http.Handler {
 		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, rt) })
 	}
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.createInstallationToken)
+	mux.HandleFunc("GET /installation/repositories", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, route{"GET /installation/repositories", nil, s.installationRepos})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count(r.URL.Path, http.StatusNotFound)
 		writeJSON(w, http.StatusNotFound, apiError{Message: "Not Found", DocumentationURL: "https://docs.github.com/rest", Status: "404"})
@@ -533,6 +536,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		s.rateHeaders(w, key, true)
 		s.countReq(r, r.URL.Path, http.StatusNotFound)
 		st, v := errBody(http.StatusNotFound, "Not Found", "")
+		writeJSON(w, st, v)
+		return
+	}
+	if rt.scopes == nil && !app {
+		// an installation-only endpoint
+		s.rateHeaders(w, key, true)
+		s.countReq(r, r.URL.Path, http.StatusForbidden)
+		st, v := errBody(http.StatusForbidden, "You must authenticate with an installation access token in order to list repositories for an installation.", "/apps/installations#list-repositories-accessible-to-the-app-installation")
 		writeJSON(w, st, v)
 		return
 	}
@@ -1713,4 +1724,28 @@ func (s *Server) compare(r *http.Request) (int, any) {
 	return http.StatusOK, map[string]any{"status": status, "ahead_by": len(ahead), "behind_by": behind, "total_commits": len(ahead),
 		"base_commit": s.commitJSON(rp, byID[base]), "commits": out, "files": []any{},
 		"html_url": "https://github.com/" + s.org.Login + "/" + rp.Name + "/compare/" + r.PathValue("basehead")}
+}
+
+// installationRepos lists the repositories an installation token reaches,
+// with the installation's repository_selection (all or selected).
+func (s *Server) installationRepos(r *http.Request) (int, any) {
+	tk, _ := r.Context().Value(tokenKey{}).(Token)
+	org := s.primary
+	for _, o := range s.others {
+		if o.Login == tk.Org {
+			org = o
+		}
+	}
+	sel := "all"
+	if len(tk.Repos) > 0 {
+		sel = "selected"
+	}
+	var out []map[string]any
+	for _, rp := range org.Repos {
+		if canSee(r, rp.Name) {
+			out = append(out, s.repoJSON(rp))
+		}
+	}
+	n := len(out)
+	return http.StatusOK, map[string]any{"total_count": n, "repository_selection": sel, "repositories": orEmpty(page(w(r), r, out))}
 }
