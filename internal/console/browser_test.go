@@ -18,14 +18,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/tickmark-dev/tickmark/internal/console"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 var screenshots = flag.String("screenshots", "", "write a PNG of each page the browser test visits to this folder (docs/console)")
@@ -185,6 +191,38 @@ func paletted(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// unlabelled lists the page's form controls that have no label (nor an
+// aria-label, nor, for buttons, text), by id or name.
+const unlabelledJS = `[...document.querySelectorAll('input:not([type=hidden]),select,textarea,button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map(e => e.id || e.name || e.tagName)`
+
+// accessible checks the page is keyboard-usable: every form control is
+// labelled, and the first Tab stop is the skip link to the content.
+func accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](unlabelledJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: form controls without a label: %v", page, bad)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.activeElement && document.activeElement.blur(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className + ' ' + document.activeElement.getAttribute('href')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != "skip #main" {
+		t.Errorf("%s: the first Tab stop is %q, want the skip link", page, first)
+	}
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -236,6 +274,13 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A fourth "agent" whose log is broken (a checkpoint no key signed):
+	// a finding on the dashboard; the other agents are still shown.
+	_, err = b.srv.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("evidence"), Key: aws.String("soc2/log/broken/checkpoints/3.note"),
+		Body: strings.NewReader("tickmark/broken\n3\nAAAA\n\n— nobody AAAA\n"), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := startConsole(t, b, aw)
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
@@ -284,6 +329,9 @@ func TestBrowser(t *testing.T) {
 		if n := text(t, ctx, "#n-controls"); n != "26" {
 			t.Errorf("dashboard counts %s controls, want the 26 of the default set", n)
 		}
+		if prob := text(t, ctx, "#prob-h + ul"); !strings.Contains(prob, "broken") {
+			t.Errorf("the broken agent is not reported: %q", prob)
+		}
 		acts := text(t, ctx, "#act-h + table tbody")
 		for _, a := range b.agents {
 			if !strings.Contains(acts, a) {
@@ -295,7 +343,15 @@ func TestBrowser(t *testing.T) {
 		if chk := text(t, ctx, "#chk-h + table"); !strings.Contains(chk, "okta.active_users_mfa") {
 			t.Errorf("the dashboard lacks the okta.active_users_mfa control test:\n%s", chk)
 		}
+		weight, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Blob([document.documentElement.outerHTML]).size + performance.getEntriesByType('resource').reduce((n, r) => n + r.decodedBodySize, 0)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if weight == 0 || weight > 200<<10 {
+			t.Errorf("the dashboard weighs %.0f bytes with its stylesheet, want under 200 KiB", weight)
+		}
 		shot(t, ctx, "dashboard")
+		accessible(t, ctx, "dashboard")
 
 		click(t, ctx, `table.controls a[href^="/controls/AC-04?"]`)
 		if h := text(t, ctx, "h1"); !strings.HasPrefix(h, "AC-04") {
@@ -306,12 +362,14 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("criteria table lacks SOC 2 criteria or ISO 27001 crosswalks:\n%s", crit)
 		}
 		shot(t, ctx, "control")
+		accessible(t, ctx, "control")
 
 		click(t, ctx, `ol.calendar a.p.covered[href*="/periods/`+day+`"]`)
 		if h := text(t, ctx, "h1"); !strings.Contains(h, day) || !strings.Contains(h, "covered") {
 			t.Fatalf("period page h1 %q, want today's covered period", h)
 		}
 		shot(t, ctx, "period")
+		accessible(t, ctx, "period")
 
 		click(t, ctx, "table.records tbody tr:first-child a")
 		if h := text(t, ctx, "h1"); !strings.Contains(h, "okta.users") {
@@ -322,6 +380,7 @@ func TestBrowser(t *testing.T) {
 		}
 		artifactURL := location(t, ctx)
 		shot(t, ctx, "artifact")
+		accessible(t, ctx, "artifact")
 
 		click(t, ctx, `a[href$="/proof"]`)
 		if v := text(t, ctx, "p.verdict"); !strings.HasPrefix(v, "Verified now") {
@@ -338,6 +397,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("proof shown is not a tlog-proof: %.80q", proof)
 		}
 		shot(t, ctx, "proof")
+		accessible(t, ctx, "proof")
 
 		al := c.Access.String()
 		seq := artifactURL[strings.LastIndexByte(artifactURL, '/')+1:]
@@ -352,16 +412,56 @@ func TestBrowser(t *testing.T) {
 
 		click(t, ctx, `nav a[href^="/artifacts?"]`)
 		shot(t, ctx, "artifacts")
+		// Paging: following "Next" to the end visits every record of the
+		// window once, across the agents, in collection-time order.
+		seen := map[string]bool{}
+		for page := 0; ; page++ {
+			hrefs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.records tbody a')].map(a => a.getAttribute('href'))`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hrefs {
+				if seen[h] {
+					t.Fatalf("page %d repeats %s", page, h)
+				}
+				seen[h] = true
+			}
+			next, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('a[rel=next]').length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next == 0 {
+				break
+			}
+			click(t, ctx, `a[rel=next]`)
+		}
+		fl, err := b.opener(t)(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		win := console.Window{From: time.Now().UTC().AddDate(0, 0, -89).Truncate(24 * time.Hour), To: time.Now().UTC().AddDate(0, 0, 1).Truncate(24 * time.Hour)}
+		want := 0
+		for _, src := range fl.Agents {
+			if err := src.Find(readmodel.Query{From: win.From, To: win.To}, func(*evidence.Record, []byte) error { want++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(seen) != want || want < 100 {
+			t.Errorf("paging visited %d artifacts; the window holds %d", len(seen), want)
+		}
+		accessible(t, ctx, "artifacts")
 		open(t, ctx, c.URL+"/populations?type=okta.users&agent=identity")
 		if p := text(t, ctx, "main p"); !strings.Contains(p, "items from") {
 			t.Errorf("population page: %q", p)
 		}
 		shot(t, ctx, "populations")
+		accessible(t, ctx, "populations")
 	})
 
 	t.Run("package download verifies", func(t *testing.T) {
 		open(t, ctx, c.URL+"/package")
 		shot(t, ctx, "package")
+		accessible(t, ctx, "package")
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		progress := chromedp.Events(dctx, browser.DownloadProgress)

@@ -61,6 +61,7 @@ type Fleet struct {
 	names    []string
 	activity []Activity
 	runs     [][]*ledger.Run // per agent (Names order), read once at open
+	refs     sync.WaitGroup  // requests reading this fleet
 	recMu    sync.Mutex
 	recs     map[recKey]*evidence.Record // decoded records (immutable), bounded
 }

@@ -229,7 +229,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	d.User = userOf(r)
 	d.Signed = s.cfg.OIDC != nil
 	if d.Fleet == nil {
-		d.Fleet = s.current()
+		d.Fleet = fleetOf(r)
 	}
 	if f := d.Fleet; f != nil {
 		d.Where, d.Opened = f.Where, f.Opened
@@ -285,7 +285,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := s.current()
+	f := fleetOf(r)
 	rep, err := s.coverage(f, win)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Coverage: "+err.Error())
@@ -334,7 +334,7 @@ func (s *Server) controlCoverage(w http.ResponseWriter, r *http.Request, win Win
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("No control %q in %s.", id, s.cfg.Controls.Source))
 		return nil, false
 	}
-	rep, err := s.coverage(s.current(), win, id)
+	rep, err := s.coverage(fleetOf(r), win, id)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Coverage: "+err.Error())
 		return nil, false
@@ -401,7 +401,7 @@ func (s *Server) handlePeriod(w http.ResponseWriter, r *http.Request) {
 	if u.Role == Auditor {
 		from, to = maxTime(from, win.From), minTime(to, win.To)
 	}
-	f := s.current()
+	f := fleetOf(r)
 	var recs []*evidence.Record
 	more := false
 	for _, t := range cc.Control.Evidence {
@@ -451,7 +451,7 @@ func (s *Server) handleArtifacts(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	flt := Filter{Type: q.Get("type"), Control: q.Get("control"), Collector: q.Get("collector"), Agent: q.Get("agent")}
-	f := s.current()
+	f := fleetOf(r)
 	lq := ListQuery{Query: ledger.Query{Type: flt.Type, Control: flt.Control, Collector: flt.Collector, From: win.From, To: win.To}, Agent: flt.Agent}
 	if a := q.Get("after"); a != "" {
 		c, err := parseCursor(a)
@@ -510,7 +510,7 @@ func parseCursor(s string) (Cursor, error) {
 
 // artifact finds the record named by the path and checks the user may see it.
 func (s *Server) artifact(w http.ResponseWriter, r *http.Request) (*Fleet, AgentSource, *evidence.Record, bool) {
-	f := s.current()
+	f := fleetOf(r)
 	agent := r.PathValue("agent")
 	src, ok := f.Agents[agent]
 	if !ok {
@@ -634,7 +634,7 @@ func (s *Server) handlePopulation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := s.current()
+	f := fleetOf(r)
 	q := r.URL.Query()
 	typ := q.Get("type")
 	d := &pageData{Title: "Populations", Nav: "populations", Window: win, Agents: f.Names(), PopType: typ, Filter: Filter{Type: typ, Agent: q.Get("agent")}}
@@ -716,7 +716,7 @@ func (s *Server) handlePackagePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := s.current()
+	f := fleetOf(r)
 	s.render(w, r, http.StatusOK, "package", &pageData{Title: "Auditor package", Nav: "package", Window: win, Agents: f.Names()})
 }
 
@@ -728,7 +728,7 @@ func (s *Server) handlePackage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := s.current()
+	f := fleetOf(r)
 	agent, ok := s.agentFor(w, r, f, true)
 	if !ok {
 		return

@@ -186,8 +186,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	s.mu.Unlock()
 	s.fresh.Set(float64(f.Opened.Unix()))
 	if old != nil && old.Close != nil {
-		// pages still reading the old fleet hold no lock on it: give them time
-		time.AfterFunc(time.Minute, old.Close)
+		// close it once the requests reading it (a package may stream for
+		// minutes) are done
+		go func() { old.refs.Wait(); old.Close() }()
 	}
 	s.log.Info("console: evidence read", "agents", len(f.Agents), "problems", len(f.Problems), "where", f.Where)
 	return nil
@@ -277,7 +278,26 @@ func (w *statusWriter) Flush() {
 
 type ctxKey struct{}
 
+type fleetKey struct{}
+
 func userOf(r *http.Request) *User { u, _ := r.Context().Value(ctxKey{}).(*User); return u }
+
+// fleetOf is the evidence a request reads: the fleet current when it
+// started, held until it ends (a refresh does not close it under a
+// package being streamed).
+func fleetOf(r *http.Request) *Fleet { f, _ := r.Context().Value(fleetKey{}).(*Fleet); return f }
+
+// acquire returns the current fleet, held until release.
+func (s *Server) acquire() (*Fleet, func()) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f := s.fleet
+	if f == nil {
+		return nil, func() {}
+	}
+	f.refs.Add(1)
+	return f, f.refs.Done
+}
 
 // page wraps a handler: security headers, metrics, and sign-in (an
 // unauthenticated request is redirected to sign-in).
@@ -294,6 +314,9 @@ func (s *Server) page(route string, public bool, h func(w http.ResponseWriter, r
 			s.reqs.WithLabelValues(route, strconv.Itoa(code)).Inc()
 			s.dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
+		f, release := s.acquire()
+		defer release()
+		r = r.WithContext(context.WithValue(r.Context(), fleetKey{}, f))
 		if !public {
 			u := s.auth.user(r)
 			if u == nil {

@@ -48,7 +48,10 @@ type Unpushable struct {
 type PushOptions struct {
 	Concurrency int // parallel Puts (default 8)
 	Batch       int // outbox entries per durable batch (default 16384)
-	Logger      *slog.Logger
+	// BatchBytes bounds the records one batch holds in memory (default
+	// 32 MiB): a batch of large records is cut short.
+	BatchBytes int64
+	Logger     *slog.Logger
 }
 
 // Push drains l's outbox into the store (each body once per control), then
@@ -64,6 +67,9 @@ func Push(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.La
 	if o.Batch <= 0 {
 		o.Batch = 16384
 	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 32 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -77,7 +83,7 @@ func Push(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.La
 			res.Backlog, _ = l.OutboxLen()
 			return res, err
 		}
-		if b.read < o.Batch {
+		if b.read == 0 {
 			break
 		}
 		last := b.last
@@ -106,7 +112,7 @@ type batchResult struct {
 
 func pushBatch(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, o PushOptions, after *uint64) (batchResult, error) {
 	var br batchResult
-	items, err := l.Outbox(after, o.Batch)
+	items, err := l.Outbox(after, o.Batch, o.BatchBytes)
 	if err != nil || len(items) == 0 {
 		return br, err
 	}

@@ -26,9 +26,12 @@ type OutboxItem struct {
 }
 
 // Outbox returns up to max outbox entries in sequence order, starting
-// after the entry after (nil: from the first).
-func (l *Ledger) Outbox(after *uint64, max int) ([]OutboxItem, error) {
+// after the entry after (nil: from the first), and stops early once the
+// records read take maxBytes (0: no bound), so that a batch of large
+// records holds bounded memory.
+func (l *Ledger) Outbox(after *uint64, max int, maxBytes int64) ([]OutboxItem, error) {
 	var items []OutboxItem
+	var size int64
 	err := l.db.View(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -38,12 +41,14 @@ func (l *Ledger) Outbox(after *uint64, max int) ([]OutboxItem, error) {
 				return nil
 			}
 		}
-		for ; k != nil && len(items) < max; k, v = c.Next() {
+		for ; k != nil && len(items) < max && (maxBytes <= 0 || size < maxBytes); k, v = c.Next() {
 			loc, err := decodeLoc(v)
 			if err != nil {
 				return fmt.Errorf("outbox entry %d: %w", getU64(k), err)
 			}
-			r, err := evidence.Decode(recs.Get(k))
+			raw := recs.Get(k)
+			size += 2 * int64(len(raw)) // the decoded record holds about as much again
+			r, err := evidence.Decode(raw)
 			if err != nil {
 				return fmt.Errorf("outbox record %d: %w", getU64(k), err)
 			}
