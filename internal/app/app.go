@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/store"
-	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Version is the tickmark version, set at build time with
@@ -217,6 +215,20 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 
 // RunOnce runs the collectors, signs a checkpoint and pushes the outbox.
 func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
+	sum := a.Collect(ctx, ccs, observe)
+	// Sign and publish even when the run was interrupted: what is committed
+	// deserves a checkpoint. Use a fresh context so shutdown still commits.
+	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	err := a.Finish(finCtx, sum)
+	sum.Finished = a.Now().UTC()
+	sum.OK = err == nil && len(sum.Failed()) == 0
+	return sum, err
+}
+
+// Collect runs the collectors and then the checks, committing what they
+// emit to the ledger, without signing or publishing (RunOnce does both).
+func (a *App) Collect(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) *Summary {
 	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
 	results := a.Runner(observe).Run(ctx, ccs)
 	if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
@@ -232,30 +244,20 @@ func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observ
 		}
 		sum.Collectors = append(sum.Collectors, cs)
 	}
-	// Sign and publish even when the run was interrupted: what is committed
-	// deserves a checkpoint. Use a fresh context so shutdown still commits.
-	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	err := a.Finish(finCtx, sum)
-	sum.Finished = a.Now().UTC()
-	sum.OK = err == nil && len(sum.Failed()) == 0
-	return sum, err
+	return sum
 }
 
-// Finish signs a checkpoint over the ledger and pushes to the store.
+// Finish seals (engine.Seal: sign, timestamp) and publishes
+// (engine.CheckOwner, engine.Push, engine.PublishState), keeping the
+// run's summary.
 func (a *App) Finish(ctx context.Context, sum *Summary) error {
-	cp, err := a.Ledger.Sign(a.Key)
+	cp, err := engine.Seal(ctx, a.Ledger, a.Key, a.Cfg.TimestampAuthority, a.Now(), a.Logger)
 	if err != nil {
-		return fmt.Errorf("signing checkpoint: %w", err)
+		return err
 	}
 	if sum != nil {
 		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
 	}
-	if err := a.Ledger.NoteCheckpointTime(cp.Size, a.Now()); err != nil {
-		return fmt.Errorf("recording the checkpoint time: %w", err)
-	}
-	a.Logger.Info("signed checkpoint", "tree_size", cp.Size, "key_id", a.Key.ID)
-	a.stampCheckpoints(ctx)
 	if a.Store == nil {
 		if a.StoreErr == nil {
 			return nil
@@ -266,7 +268,7 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
 	}
-	if err := a.checkLogOwner(ctx); err != nil {
+	if err := engine.CheckOwner(ctx, a.Ledger, a.Store, a.Layout); err != nil {
 		if sum != nil {
 			backlog, _ := a.Ledger.OutboxLen()
 			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
@@ -325,41 +327,4 @@ func SortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// stampCheckpoints gets an RFC 3161 token for every checkpoint that has
-// none (the latest, and any an earlier outage left unstamped). A TSA outage
-// never stops collection: the checkpoint is stamped on a later run.
-func (a *App) stampCheckpoints(ctx context.Context) {
-	t := a.Cfg.TimestampAuthority
-	if t == nil {
-		return
-	}
-	cps, err := a.Ledger.Checkpoints()
-	if err != nil {
-		a.Logger.Warn("listing checkpoints to stamp", "err", err)
-		return
-	}
-	tokens, err := a.Ledger.Tokens()
-	if err != nil {
-		a.Logger.Warn("listing timestamp tokens", "err", err)
-		return
-	}
-	client := &tsa.Client{URL: t.URL, HTTP: &http.Client{Timeout: 30 * time.Second}}
-	for i := len(cps) - 1; i >= 0; i-- {
-		cp := cps[i]
-		if _, ok := tokens[cp.Size]; ok {
-			continue
-		}
-		tok, err := client.Stamp(ctx, cp.Note)
-		if err != nil {
-			a.Logger.Warn("checkpoint not timestamped; it will be stamped on a later run", "tree_size", cp.Size, "err", err)
-			return
-		}
-		if err := a.Ledger.PutToken(cp.Size, tok); err != nil {
-			a.Logger.Warn("storing timestamp token", "tree_size", cp.Size, "err", err)
-			return
-		}
-		a.Logger.Info("checkpoint timestamped", "tree_size", cp.Size)
-	}
 }
