@@ -215,6 +215,20 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 
 // RunOnce runs the collectors, signs a checkpoint and pushes the outbox.
 func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
+	sum := a.Collect(ctx, ccs, observe)
+	// Sign and publish even when the run was interrupted: what is committed
+	// deserves a checkpoint. Use a fresh context so shutdown still commits.
+	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	err := a.Finish(finCtx, sum)
+	sum.Finished = a.Now().UTC()
+	sum.OK = err == nil && len(sum.Failed()) == 0
+	return sum, err
+}
+
+// Collect runs the collectors and then the checks, committing what they
+// emit to the ledger, without signing or publishing (RunOnce does both).
+func (a *App) Collect(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) *Summary {
 	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
 	results := a.Runner(observe).Run(ctx, ccs)
 	if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
@@ -230,14 +244,7 @@ func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observ
 		}
 		sum.Collectors = append(sum.Collectors, cs)
 	}
-	// Sign and publish even when the run was interrupted: what is committed
-	// deserves a checkpoint. Use a fresh context so shutdown still commits.
-	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	err := a.Finish(finCtx, sum)
-	sum.Finished = a.Now().UTC()
-	sum.OK = err == nil && len(sum.Failed()) == 0
-	return sum, err
+	return sum
 }
 
 // Finish seals (engine.Seal: sign, timestamp) and publishes

@@ -16,8 +16,16 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
+// Options tune a demo run.
+type Options struct {
+	// NoHistory skips the sample history: one run, today.
+	NoHistory bool
+}
+
 // Result is what a demo run produced.
 type Result struct {
+	// History is the sample history run before today's run.
+	History   *History
 	Dir       string
 	Config    string
 	Summary   *app.Summary
@@ -28,12 +36,14 @@ type Result struct {
 
 // Run builds a workspace in dir, starts every sample source, runs the real
 // engine once against them, and verifies the result.
-func Run(ctx context.Context, dir string, logger *slog.Logger) (*Result, error) {
+func Run(ctx context.Context, dir string, logger *slog.Logger, o Options) (*Result, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	res := &Result{Dir: dir, StorePath: filepath.Join(dir, "store")}
-	env := Env{Dir: dir, Setenv: func(k, v string) { os.Setenv(k, v) }}
+	faults := map[string]func(){} // the sources' fault injectors, by name
+	env := Env{Dir: dir, Setenv: func(k, v string) { os.Setenv(k, v) },
+		Fault: func(name string, inject func()) { faults[name] = inject }}
 	var entries []string
 	for _, s := range Sources() {
 		y, stop, err := s.Start(ctx, env)
@@ -61,12 +71,24 @@ collectors:
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: logger})
+	// The engine's clock walks through the sample history, then stops at
+	// the real time for today's run.
+	now := time.Now().UTC()
+	clock := now
+	a, err := app.Open(ctx, cfg, app.Options{Logger: logger, Now: func() time.Time { return clock }})
 	if err != nil {
 		return nil, err
 	}
 	defer a.Close()
 	ccs, _ := a.Select(nil)
+	if !o.NoHistory {
+		h, err := runHistory(ctx, a, ccs, now, &clock, faults)
+		res.History = h
+		if err != nil {
+			return res, err
+		}
+	}
+	clock = now
 	sum, err := a.RunOnce(ctx, ccs, nil)
 	res.Summary = sum
 	if err != nil {
@@ -93,6 +115,16 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "tickmark demo — every source is SAMPLE DATA served on this machine:\n")
 	for _, s := range r.Sources {
 		fmt.Fprintf(w, "  %-8s %s\n", s.Name, s.Label)
+	}
+	if h := r.History; h != nil {
+		fmt.Fprintf(w, "\nsample history: %d days (%s to %s), %d daily runs, %d artifacts, planted:\n", HistoryDays, h.From.Format(time.DateOnly), h.To.Format(time.DateOnly), h.Runs, h.Artifacts)
+		if n := len(h.Outage); n > 0 {
+			fmt.Fprintf(w, "  the agent did not run on %d days (%s to %s)\n", n, h.Outage[0].Format(time.DateOnly), h.Outage[n-1].Format(time.DateOnly))
+		}
+		for _, f := range h.FailedRuns {
+			fmt.Fprintf(w, "  failed run: %s\n", f)
+		}
+		fmt.Fprintf(w, "\ntoday's run:")
 	}
 	if r.Summary != nil {
 		fmt.Fprintln(w)
@@ -135,6 +167,23 @@ func (r *Result) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nworkspace: %s\n", r.Dir)
 	fmt.Fprintf(w, "  configuration  %s\n  ledger         %s\n  store          %s\n", r.Config, filepath.Join(r.Dir, "data"), r.StorePath)
-	fmt.Fprintf(w, "\nnext:\n  tickmark evidence list --config %s\n  tickmark verify --config %s\n  tickmark coverage --config %s --from %s --to %s\n",
-		r.Config, r.Config, r.Config, time.Now().UTC().Format("2006-01-02"), time.Now().UTC().Format("2006-01-02"))
+	today := time.Now().UTC()
+	day := func(ago int) string { return today.AddDate(0, 0, -ago).Format(time.DateOnly) }
+	first := day(0)
+	if h := r.History; h != nil {
+		first = h.From.Format(time.DateOnly)
+	}
+	c := r.Config
+	fmt.Fprintf(w, "\nnext:\n")
+	fmt.Fprintf(w, "  tickmark evidence list --config %s --control AC-02 --from %s --to %s\n", c, day(6), day(0))
+	fmt.Fprintf(w, "  tickmark verify --config %s\n", c)
+	fmt.Fprintf(w, "  tickmark population --config %s --type okta.users --from %s --to %s\n", c, first, day(0))
+	fmt.Fprintf(w, "  tickmark sample --config %s --type okta.users --from %s --to %s --n 5 --seed auditor-chosen-seed\n", c, first, day(0))
+	pkg := filepath.Join(r.Dir, "auditor-package.zip")
+	fmt.Fprintf(w, "  tickmark export --config %s --from %s --to %s --control AC-02 --out %s\n", c, first, day(0), pkg)
+	fmt.Fprintf(w, "  tickmark verify-package %s\n", pkg)
+	if h := r.History; h != nil {
+		fmt.Fprintf(w, "\nthe observation window, with its gaps (exit 1, as on any gap):\n")
+		fmt.Fprintf(w, "  tickmark coverage --config %s --from %s --to %s --html %s\n", c, first, day(0), filepath.Join(r.Dir, "coverage.html"))
+	}
 }

@@ -19,6 +19,11 @@ func init() {
 			env.Setenv("DEMO_BACKUP_TOKEN", creds.Token)
 			env.Setenv("DEMO_BACKUP_PASSWORD", creds.Password)
 			env.Setenv("DEMO_BACKUP_KEY", creds.APIKey)
+			if env.Fault != nil {
+				// The backup API rejects the token (it expired; it is
+				// rotated the next day): the run fails, nothing is retried.
+				env.Fault(backupAPIOutage, func() { srv.Fail("/api/v1/jobs", 401, "", 1) })
+			}
 			yaml := fmt.Sprintf(`- name: sample-backup-api
   type: http
   schedule: "@daily"

@@ -18,6 +18,9 @@ type Env struct {
 	// Setenv sets a variable the generated configuration references
 	// (env:NAME secrets), in the demo process only.
 	Setenv func(key, value string)
+	// Fault, if set, registers a way to make the source fail its next
+	// request (the sample history plants failed runs with it).
+	Fault func(name string, inject func())
 }
 
 // Source is one sample source.

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -415,28 +416,70 @@ func TestSecondProcessFailsFastOnLockedLedger(t *testing.T) {
 	}
 }
 
+// TestDemoNextCommandsNeedNoSecrets runs every "next:" command the demo
+// prints as a newcomer would, in a fresh shell: none of the collectors'
+// env: secrets is set, and read commands must not need them.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	r := tickmark(t, "demo", "--dir", dir, "--log-level", "error")
 	if r.code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"SAMPLE DATA", "verification: OK", "evidence by control", "A1.2"} {
+	today := time.Now().UTC()
+	day := func(ago int) string { return today.AddDate(0, 0, -ago).Format(time.DateOnly) }
+	for _, want := range []string{"SAMPLE DATA", "verification: OK", "evidence by control", "A1.2",
+		"sample history: 90 days (" + day(90) + " to " + day(1) + ")", "87 daily runs",
+		"the agent did not run on 3 days (" + day(52) + " to " + day(50) + ")",
+		"failed run: " + day(23) + " sample-backup-api", "failed run: " + day(22) + " sample-backup-api"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	testDemoNextCommands(t, dir, r)
+	// The window's coverage shows the planted gaps for what they are.
+	_, gaps, _ := strings.Cut(r.stdout, "with its gaps (exit 1, as on any gap):\n")
+	args := strings.Fields(strings.TrimSpace(gaps))
+	if len(args) < 2 || args[0] != "tickmark" || args[1] != "coverage" {
+		t.Fatalf("the demo prints no coverage command for the window:\n%s", r.stdout)
+	}
+	cov := tickmark(t, append(args[1:], "--json")...)
+	if cov.code != 1 {
+		t.Fatalf("coverage of the demo window: exit %d, want 1 (it has gaps)\n%s", cov.code, cov.stderr)
+	}
+	var rep struct {
+		Controls []struct {
+			Control struct {
+				ID string `json:"id"`
+			} `json:"control"`
+			Days []struct {
+				Date   string `json:"date"`
+				Status string `json:"status"`
+			} `json:"days"`
+		} `json:"controls"`
+	}
+	if err := json.Unmarshal([]byte(cov.stdout), &rep); err != nil {
+		t.Fatalf("coverage --json: %v\n%s", err, cov.stdout)
+	}
+	status := map[string]string{} // control/day -> status
+	for _, c := range rep.Controls {
+		for _, d := range c.Days {
+			status[c.Control.ID+"/"+d.Date] = d.Status
+		}
+	}
+	for key, want := range map[string]string{
+		"AC-04/" + day(51): "gap_no_run", // the outage
+		"AC-04/" + day(49): "covered",
+		"BC-02/" + day(23): "gap_failure", // the backup API rejected its token
+		"BC-02/" + day(22): "gap_failure",
+		"BC-02/" + day(21): "covered",
+	} {
+		if status[key] != want {
+			t.Errorf("coverage %s = %q, want %q", key, status[key], want)
+		}
+	}
 }
 
-// TestDemoNextCommandsNeedNoSecrets runs every "next:" command the demo
-// prints as a newcomer would, in a fresh shell: none of the collectors'
-// env: secrets is set, and read commands must not need them.
-func TestDemoNextCommandsNeedNoSecrets(t *testing.T) {
-	dir := t.TempDir()
-	r := tickmark(t, "demo", "--dir", dir, "--log-level", "error")
-	if r.code != 0 {
-		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+func testDemoNextCommands(t *testing.T, dir string, r result) {
 	// Unset every secret the configuration references (the demo sets them in
 	// its own process only).
 	cfgText, err := os.ReadFile(filepath.Join(dir, "tickmark.yaml"))
@@ -454,6 +497,7 @@ func TestDemoNextCommandsNeedNoSecrets(t *testing.T) {
 	if !ok {
 		t.Fatalf("demo printed no next: commands:\n%s", r.stdout)
 	}
+	next, _, _ = strings.Cut(next, "\n\n") // the next: section only
 	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(next), "\n") {
 		args := strings.Fields(line)
@@ -466,8 +510,8 @@ func TestDemoNextCommandsNeedNoSecrets(t *testing.T) {
 			t.Errorf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", line, res.code, res.stdout, res.stderr)
 		}
 	}
-	if n < 3 {
-		t.Fatalf("expected at least 3 next: commands, found %d:\n%s", n, next)
+	if n < 6 {
+		t.Fatalf("expected at least 6 next: commands, found %d:\n%s", n, next)
 	}
 	// A command that runs collectors still needs their secrets, and says which.
 	res := tickmark(t, "config", "validate", filepath.Join(dir, "tickmark.yaml"))

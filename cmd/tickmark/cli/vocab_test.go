@@ -11,7 +11,7 @@ import (
 func demoWorkspace(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if r := tickmark(t, "demo", "--dir", dir, "--log-level", "error"); r.code != 0 {
+	if r := tickmark(t, "demo", "--dir", dir, "--log-level", "error", "--no-history"); r.code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	return filepath.Join(dir, "tickmark.yaml")
