@@ -8,8 +8,10 @@ import (
 	"image"
 	"image/color"
 	pngpkg "image/png"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -537,6 +539,35 @@ func TestBrowser(t *testing.T) {
 			sum, err = c.Recorder.Flush(ctx)
 			if err != nil || sum.Collectors[0].Artifacts != want {
 				t.Errorf("flush %d: %d artifacts (%v), want %d", i+2, sum.Collectors[0].Artifacts, err, want)
+			}
+		}
+	})
+
+	t.Run("collectors that stopped reporting are flagged", func(t *testing.T) {
+		// The same bucket three days later: nothing was collected since.
+		later := time.Now().Add(72 * time.Hour)
+		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Now: func() time.Time { return later }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+		resp, err := http.Get(ts.URL + "/dashboard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		stale := string(page)
+		if i := strings.Index(stale, `id="stale-h"`); i < 0 {
+			t.Fatalf("no stopped-reporting section three days later")
+		} else {
+			stale = stale[i : strings.Index(stale[i:], "</section>")+i]
+		}
+		for _, want := range []string{"identity/sample-okta", "cloud/sample-aws", "operations/", "3 days ago"} {
+			if !strings.Contains(stale, want) {
+				t.Errorf("stopped reporting lacks %q:\n%s", want, stale)
 			}
 		}
 	})
