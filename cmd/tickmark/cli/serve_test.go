@@ -69,13 +69,19 @@ func TestServeFromStoreRecordsAccessAsEvidence(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := mln.Addr().String()
+	mln.Close()
 	accessLog := filepath.Join(t.TempDir(), "access.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuf
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.MainContext(ctx, []string{"serve", "--from-store", "--config", consoleCfg, "--listen", addr,
+		done <- cli.MainContext(ctx, []string{"serve", "--from-store", "--config", consoleCfg, "--listen", addr, "--metrics-listen", maddr,
 			"--access-evidence", "--access-log", accessLog}, &out, &errb)
 	}()
 	base := "http://" + addr
@@ -117,6 +123,18 @@ func TestServeFromStoreRecordsAccessAsEvidence(t *testing.T) {
 		t.Errorf("artifact page lacks the record's subject")
 	}
 	get("/artifacts/agent-a/1/body")
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tickmark_console_access_events_total{action="view_artifact"} 1`, `tickmark_console_requests_total{code="200",route="dashboard"} 1`,
+		"tickmark_console_request_duration_seconds_bucket", "tickmark_console_evidence_read_timestamp_seconds"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d\n%s", code, errb.String())
