@@ -55,7 +55,7 @@ type Ticket struct {
 	Approvers      []Person     `json:"approvers"`
 	Labels         []string     `json:"labels"`
 	Links          []IssueLink  `json:"links"`
-	RemoteLinks    []RemoteLink `json:"remote_links"`
+	RemoteLinks    []RemoteLink `json:"remote_links"` // null when remote_links: false
 	// Transitions is the complete history of status, resolution and
 	// approver changes from the changelog, oldest first.
 	Transitions []Change `json:"transitions"`
@@ -79,9 +79,16 @@ type Ticket struct {
 	// CommentCount and LastCommentAt; null when comments were not read.
 	CommentCount  *int    `json:"comment_count"`
 	LastCommentAt *string `json:"last_comment_at"`
-	// Fields are the query's extra fields as Jira returned them.
-	Fields map[string]json.RawMessage `json:"fields,omitempty"`
-	Raw    Raw                        `json:"raw"`
+	// GoneDuringRun: the ticket was returned by the search and then
+	// answered 404 (deleted, or hidden by a permission change) before its
+	// details were read; what could not be read is null or incomplete.
+	GoneDuringRun bool `json:"gone_during_run,omitempty"`
+	// Fields are the query's extra fields as Jira returned them;
+	// FieldsMissing the ones Jira did not return at all (no such field,
+	// or not visible to the account), as opposed to an empty value (null).
+	Fields        map[string]json.RawMessage `json:"fields,omitempty"`
+	FieldsMissing []string                   `json:"fields_missing,omitempty"`
+	Raw           Raw                        `json:"raw"`
 }
 
 // HistoryEntry is one changelog entry.
@@ -390,6 +397,7 @@ type extras struct {
 	approvals []JSMApproval
 	apprNote  string
 	comments  *commentFacts
+	gone      bool // 404 to a request about the ticket after the search
 }
 
 type commentFacts struct {
@@ -431,11 +439,11 @@ func ticket(is *rawIssue, cfg *Config, q *Query, approverName string, x extras) 
 	if len(q.Fields) > 0 {
 		t.Fields = make(map[string]json.RawMessage, len(q.Fields))
 		for _, id := range q.Fields {
-			v, ok := is.custom[id]
-			if !ok {
-				v = json.RawMessage("null")
+			if v, ok := is.custom[id]; ok {
+				t.Fields[id] = v
+			} else {
+				t.FieldsMissing = append(t.FieldsMissing, id)
 			}
-			t.Fields[id] = v
 		}
 	}
 	if x.comments != nil {
@@ -467,6 +475,19 @@ func ticket(is *rawIssue, cfg *Config, q *Query, approverName string, x extras) 
 		}
 		rl.PullRequest = isPullRequest(rl.URL, l.GlobalID)
 		t.RemoteLinks = append(t.RemoteLinks, rl)
+	}
+	if !*cfg.RemoteLinks {
+		t.RemoteLinks = nil // not read: unknown, not none
+	}
+	if x.gone {
+		t.GoneDuringRun = true
+		t.ChangelogComplete = false
+		if x.links == nil {
+			t.RemoteLinks = nil
+		}
+		if x.approvals == nil && x.apprNote == "" {
+			t.JSMApprovalsNote = "not read: the ticket was gone"
+		}
 	}
 	hs := sortHistories(x.histories)
 	t.History = history(hs)

@@ -1,6 +1,7 @@
 package jira_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -119,7 +120,30 @@ func TestCommentsAndExtraFields(t *testing.T) {
 	if err := json.Unmarshal(tk[0].Fields["customfield_10070"], &risk); err != nil || risk.Value != "High" {
 		t.Errorf("risk field %s", tk[0].Fields["customfield_10070"])
 	}
-	if string(tk[0].Fields["customfield_10071"]) != `"2026-12-01T22:00:00.000+0000"` || string(tk[0].Fields["duedate"]) != "null" {
-		t.Errorf("extra fields %v", tk[0].Fields)
+	// duedate is not a field of the fake's site: missing, not empty
+	if string(tk[0].Fields["customfield_10071"]) != `"2026-12-01T22:00:00.000+0000"` || len(tk[0].FieldsMissing) != 1 || tk[0].FieldsMissing[0] != "duedate" {
+		t.Errorf("extra fields %v, missing %v", tk[0].Fields, tk[0].FieldsMissing)
+	}
+	if tk[0].RemoteLinks == nil {
+		t.Errorf("remote links read but null")
+	}
+}
+
+// Remote links not read are unknown (null), not an empty list.
+func TestRemoteLinksNotReadAreNull(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{})
+	sampleData(f, 10)
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", "remote_links: false\n"+changesQuery)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for _, a := range pageArtifacts(res.Committed) {
+		if !bytes.Contains(a.Body, []byte(`"remote_links":null`)) || bytes.Contains(a.Body, []byte(`"remote_links":[]`)) {
+			t.Fatalf("remote links not read must be null: %.300s", a.Body)
+		}
+	}
+	if f.Count("remotelink") != 0 {
+		t.Fatalf("%d remote-link requests with remote_links: false", f.Count("remotelink"))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/oscal/oscaltest"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 )
@@ -303,5 +304,45 @@ func TestCoverageCoveredWithExceptions(t *testing.T) {
 		if !strings.Contains(html.String(), want) {
 			t.Errorf("HTML lacks %s", want)
 		}
+	}
+}
+
+// export --oscal: the package holds OSCAL 1.1.3 assessment results, valid
+// against NIST's schema, with an observation per record and findings for
+// the check results; the package still verifies.
+func TestExportOSCAL(t *testing.T) {
+	b := evidenceLedger(t)
+	set := defaults(t, checks.Options{Identities: identities(t)})
+	recordChecks(t, b, set, day("2026-11-04").Add(time.Hour), nil)
+	var buf bytes.Buffer
+	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	res, err := export.Write(context.Background(), &buf, src, export.Options{From: day("2026-11-01"), To: day("2026-11-05"), OSCAL: true, Tool: "tickmark test", Now: day("2026-11-05")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oscaltest.Validate(t, res.OSCAL)
+	var inPkg []byte
+	zr, _ := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, "/"+export.OSCALFile) {
+			rc, _ := f.Open()
+			inPkg, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
+	if !bytes.Equal(bytes.TrimSpace(inPkg), res.OSCAL) {
+		t.Fatal("the package's oscal/assessment-results.json differs from the document returned")
+	}
+	doc := string(res.OSCAL)
+	for _, want := range []string{`"target-id": "CC8.1"`, `"state": "not-satisfied"`, `"value": "github.prs_independently_approved"`, `"methods": [`, `"TEST"`} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("OSCAL lacks %s", want)
+		}
+	}
+	if n := strings.Count(doc, `"collected": `); n != res.Manifest.Records {
+		t.Errorf("%d observations for %d records", n, res.Manifest.Records)
+	}
+	if rep := verifyPkg(t, buf.Bytes()); !rep.OK {
+		t.Fatalf("package with OSCAL does not verify:\n%s", problems(rep))
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"image"
 	"image/color"
 	pngpkg "image/png"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -26,7 +31,9 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/tickmark-dev/tickmark/internal/console"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 var screenshots = flag.String("screenshots", "", "write a PNG of each page the browser test visits to this folder (docs/console)")
@@ -269,6 +276,13 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A fourth "agent" whose log is broken (a checkpoint no key signed):
+	// a finding on the dashboard; the other agents are still shown.
+	_, err = b.srv.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("evidence"), Key: aws.String("soc2/log/broken/checkpoints/3.note"),
+		Body: strings.NewReader("tickmark/broken\n3\nAAAA\n\n— nobody AAAA\n"), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := startConsole(t, b, aw)
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
@@ -316,6 +330,9 @@ func TestBrowser(t *testing.T) {
 		}
 		if n := text(t, ctx, "#n-controls"); n != "26" {
 			t.Errorf("dashboard counts %s controls, want the 26 of the default set", n)
+		}
+		if prob := text(t, ctx, "#prob-h + ul"); !strings.Contains(prob, "broken") {
+			t.Errorf("the broken agent is not reported: %q", prob)
 		}
 		acts := text(t, ctx, "#act-h + table tbody")
 		for _, a := range b.agents {
@@ -389,6 +406,9 @@ func TestBrowser(t *testing.T) {
 		if !accessLogged(al, "sign_in", "grc@example.com", "") {
 			t.Errorf("access log has no sign-in by grc@example.com:\n%s", al)
 		}
+		if strings.Contains(al, "code=") || strings.Contains(al, "state=") {
+			t.Errorf("the access log holds the authorization code or state:\n%s", al)
+		}
 		for _, action := range []string{"view_artifact", "view_proof"} {
 			if !accessLogged(al, action, "grc@example.com", seq) {
 				t.Errorf("access log has no %s by grc@example.com of record %s:\n%s", action, seq, al)
@@ -397,6 +417,43 @@ func TestBrowser(t *testing.T) {
 
 		click(t, ctx, `nav a[href^="/artifacts?"]`)
 		shot(t, ctx, "artifacts")
+		// Paging: following "Next" to the end visits every record of the
+		// window once, across the agents, in collection-time order.
+		seen := map[string]bool{}
+		for page := 0; ; page++ {
+			hrefs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.records tbody a')].map(a => a.getAttribute('href'))`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hrefs {
+				if seen[h] {
+					t.Fatalf("page %d repeats %s", page, h)
+				}
+				seen[h] = true
+			}
+			next, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('a[rel=next]').length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next == 0 {
+				break
+			}
+			click(t, ctx, `a[rel=next]`)
+		}
+		fl, err := b.opener(t)(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		win := console.Window{From: time.Now().UTC().AddDate(0, 0, -89).Truncate(24 * time.Hour), To: time.Now().UTC().AddDate(0, 0, 1).Truncate(24 * time.Hour)}
+		want := 0
+		for _, src := range fl.Agents {
+			if err := src.Find(readmodel.Query{From: win.From, To: win.To}, func(*evidence.Record, []byte) error { want++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(seen) != want || want < 100 {
+			t.Errorf("paging visited %d artifacts; the window holds %d", len(seen), want)
+		}
 		accessible(t, ctx, "artifacts")
 		open(t, ctx, c.URL+"/populations?type=okta.users&agent=identity")
 		if p := text(t, ctx, "main p"); !strings.Contains(p, "items from") {
@@ -482,6 +539,35 @@ func TestBrowser(t *testing.T) {
 			sum, err = c.Recorder.Flush(ctx)
 			if err != nil || sum.Collectors[0].Artifacts != want {
 				t.Errorf("flush %d: %d artifacts (%v), want %d", i+2, sum.Collectors[0].Artifacts, err, want)
+			}
+		}
+	})
+
+	t.Run("collectors that stopped reporting are flagged", func(t *testing.T) {
+		// The same bucket three days later: nothing was collected since.
+		later := time.Now().Add(72 * time.Hour)
+		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Now: func() time.Time { return later }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+		resp, err := http.Get(ts.URL + "/dashboard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		stale := string(page)
+		if i := strings.Index(stale, `id="stale-h"`); i < 0 {
+			t.Fatalf("no stopped-reporting section three days later")
+		} else {
+			stale = stale[i : strings.Index(stale[i:], "</section>")+i]
+		}
+		for _, want := range []string{"identity/sample-okta", "cloud/sample-aws", "operations/", "3 days ago"} {
+			if !strings.Contains(stale, want) {
+				t.Errorf("stopped reporting lacks %q:\n%s", want, stale)
 			}
 		}
 	})

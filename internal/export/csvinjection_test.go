@@ -24,9 +24,9 @@ func hostileSource(t *testing.T) *readmodel.Ledger {
 	t.Helper()
 	p := controlstest.Plan{Dir: t.TempDir(), Agent: "prod-1", From: date("2026-03-01"), To: date("2026-03-02"), Push: true,
 		Collectors: []controlstest.Collector{
-			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"jira.change_tickets": {"CC8.1"}},
+			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"test.change_tickets": {"CC8.1"}},
 				Emit: func(day time.Time) []collectors.Artifact {
-					return []collectors.Artifact{{Type: "jira.change_tickets", Subject: formula, ContentType: "application/json",
+					return []collectors.Artifact{{Type: "test.change_tickets", Subject: formula, ContentType: "application/json",
 						Body: []byte(`{"collector":"jira","query":{"name":"changes"},"page":1,"tickets":[` +
 							`{"key":"CHG-1","summary":"@SUM(1+1)*cmd|' /C calc'!A0","type":"+Change","status":"-1+1","created":"2026-03-01T10:00:00Z"},` +
 							`{"key":"CHG-2","summary":"\t=1","type":"\r=1","status":"Done","created":"2026-03-01T11:00:00Z"}]}`)}}
@@ -88,7 +88,7 @@ func TestCSVCellsAreNeutralisedRawValuesKept(t *testing.T) {
 		t.Errorf("package with a neutralised index does not verify: %v", rep.Problems)
 	}
 
-	pop, err := export.BuildPopulation(context.Background(), src, "jira.change_tickets", time.Time{}, time.Time{})
+	pop, err := export.BuildPopulation(context.Background(), src, "test.change_tickets", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +101,31 @@ func TestCSVCellsAreNeutralisedRawValuesKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	noFormula(t, "population CSV", rows)
-	if got := rows[1][2]; got != "'@SUM(1+1)*cmd|' /C calc'!A0" {
-		t.Errorf("summary cell = %q", got)
+	// Whatever columns the type's population declares: the ticket's status
+	// and type cells are written neutralised, its row keeps them raw (and
+	// so does --json).
+	col := func(name string) int {
+		for i, h := range rows[0] {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("population CSV has no %s column: %v", name, rows[0])
+		return -1
 	}
-	// The rows themselves (and so --json) keep the raw values.
-	if pop.Rows[0].Fields[0] != "@SUM(1+1)*cmd|' /C calc'!A0" || pop.Rows[0].Subject != formula {
-		t.Errorf("population row lost its raw values: %+v", pop.Rows[0])
+	raw := map[string]bool{}
+	for _, f := range pop.Rows[0].Fields {
+		raw[f] = true
+	}
+	for name, want := range map[string]string{"status": "-1+1", "type": "+Change", "subject": formula} {
+		if got := rows[1][col(name)]; got != "'"+want {
+			t.Errorf("%s cell = %q, want %q", name, got, "'"+want)
+		}
+		if name != "subject" && !raw[want] {
+			t.Errorf("population row lost the raw %s %q: %+v", name, want, pop.Rows[0])
+		}
+	}
+	if pop.Rows[0].Subject != formula {
+		t.Errorf("population row lost its raw subject: %q", pop.Rows[0].Subject)
 	}
 }

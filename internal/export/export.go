@@ -28,6 +28,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/oscal"
 	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
@@ -62,6 +63,16 @@ type Options struct {
 	Controls []Selection
 	// TempDir holds the spooled central directory and indexes (default os.TempDir()).
 	TempDir string
+	// OSCAL adds oscal/assessment-results.json (OSCAL 1.1.3 assessment
+	// results: an observation per evidence file's record, a finding per
+	// check result) and returns it in Result.OSCAL. It holds a few hundred
+	// bytes per record in memory.
+	OSCAL bool
+	// Tool names the producer in the OSCAL metadata.
+	Tool string
+	// Now is the OSCAL document's last-modified time (default: the latest
+	// checkpoint's time is not known here, so time.Now).
+	Now time.Time
 }
 
 // Manifest is manifest.json.
@@ -104,7 +115,12 @@ type Result struct {
 	Root     string // the folder inside the zip
 	Manifest Manifest
 	Files    int
+	// OSCAL is oscal/assessment-results.json (with Options.OSCAL).
+	OSCAL []byte
 }
+
+// OSCALFile is the OSCAL assessment results in a package.
+const OSCALFile = "oscal/assessment-results.json"
 
 // RootName is the folder every file of a package sits in.
 func RootName(agent string, from, to time.Time) string {
@@ -358,6 +374,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	cw := csvsafe.NewWriter(csvS.w)
 	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
 	var recs, need bitset
+	hrefs := map[uint64]string{} // with OSCAL: a record's first evidence file
 	unsigned := map[uint64]bool{}
 	buf := make([]byte, 256<<10)
 	for _, s := range sel {
@@ -392,6 +409,11 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 					return fmt.Errorf("record %d (%s): the body read from the source does not match its record (sha256 %x, %d bytes; record says %s, %d bytes): run `tickmark verify`", r.Seq, r.Type, sum, n, r.SHA256, r.Size)
 				}
 				recs.set(r.Seq)
+				if o.OSCAL {
+					if _, ok := hrefs[r.Seq]; !ok {
+						hrefs[r.Seq] = name
+					}
+				}
 				if strings.HasPrefix(r.Type, checks.TypePrefix) {
 					if err := needInputs(ctx, src, r, &need); err != nil {
 						return err
@@ -441,6 +463,9 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 			return nil, fmt.Errorf("record %d (%s): the body read from the source does not match its record: run `tickmark verify`", r.Seq, r.Type)
 		}
 		recs.set(i)
+		if o.OSCAL {
+			hrefs[i] = name
+		}
 		man.Bodies++
 		man.CheckInputs++
 		at := r.CollectedAt.UTC().Format(time.RFC3339)
@@ -453,6 +478,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	man.Unsigned = len(unsigned)
 
 	// 4. Records and their proofs, in sequence order.
+	var obs []oscal.Evidence
 	for i := range uint64(len(recs)) * 64 {
 		if !recs.has(i) {
 			continue
@@ -485,6 +511,23 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 			return nil, err
 		}
 		man.Records++
+		if o.OSCAL {
+			obs = append(obs, oscal.Evidence{Record: r, Href: hrefs[i]})
+		}
+	}
+	var oscalDoc []byte
+	if o.OSCAL {
+		now := o.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if oscalDoc, err = oscal.Marshal(oscal.Input{Agent: agent, From: o.From, To: o.To, Generated: now, Tool: o.Tool, Records: obs}); err != nil {
+			return nil, err
+		}
+		if err := p.addBytes(OSCALFile, append(oscalDoc, '\n')); err != nil {
+			return nil, err
+		}
+		man.Layout["oscal"] = OSCALFile + " (OSCAL 1.1.3 assessment results: observations for the evidence, findings for the check results)"
 	}
 
 	// 5. Indexes and manifest.
@@ -521,7 +564,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	if err := z.close(); err != nil {
 		return nil, err
 	}
-	return &Result{Root: root, Manifest: man, Files: files}, nil
+	return &Result{Root: root, Manifest: man, Files: files, OSCAL: oscalDoc}, nil
 }
 
 // needInputs marks the input records of a check result.

@@ -23,7 +23,7 @@ func popSource(t *testing.T) *readmodel.Ledger {
 	}
 	p := controlstest.Plan{Dir: t.TempDir(), Agent: "prod-1", From: date("2026-03-01"), To: date("2026-03-04"), Push: true,
 		Collectors: []controlstest.Collector{
-			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"jira.change_tickets": {"CC8.1"}},
+			{Name: "jira", Type: "jira", Hour: 5, Controls: map[string][]string{"test.change_tickets": {"CC8.1"}},
 				Emit: func(day time.Time) []collectors.Artifact {
 					d := day.Day() // day 1: CHG-1 open; day 2: CHG-1 done, CHG-2 open; day 3: CHG-3 (page 1), CHG-2 done (page 2)
 					var pages []string
@@ -37,7 +37,7 @@ func popSource(t *testing.T) *readmodel.Ledger {
 					}
 					var out []collectors.Artifact
 					for i, tk := range pages {
-						out = append(out, collectors.Artifact{Type: "jira.change_tickets", Subject: "CHG", ContentType: "application/json",
+						out = append(out, collectors.Artifact{Type: "test.change_tickets", Subject: "CHG", ContentType: "application/json",
 							Body: []byte(fmt.Sprintf(`{"collector":"jira","query":{"name":"changes"},"page":%d,"tickets":[%s]}`, i+1, tk))})
 					}
 					return out
@@ -76,7 +76,7 @@ func popSource(t *testing.T) *readmodel.Ledger {
 func TestPopulation(t *testing.T) {
 	src := popSource(t)
 	ctx := context.Background()
-	pop, err := export.BuildPopulation(ctx, src, "jira.change_tickets", date("2026-03-01"), date("2026-03-04"))
+	pop, err := export.BuildPopulation(ctx, src, "test.change_tickets", date("2026-03-01"), date("2026-03-04"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -10,17 +11,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/oscal"
 )
 
 // newExportCmd builds `tickmark export` (listed in root.go).
 func newExportCmd(e *env) *cobra.Command {
 	var sf storeFlags
 	var (
-		from, to, out string
-		ids           []string
-		asJSON        bool
+		from, to, out, oscalOut string
+		ids                     []string
+		asJSON                  bool
 	)
 	c := &cobra.Command{
 		Use:   "export",
@@ -81,7 +84,8 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 				return failErr(err, "")
 			}
 			defer os.Remove(tmp.Name())
-			res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, Controls: sel, TempDir: dir})
+			res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, Controls: sel, TempDir: dir,
+				OSCAL: oscalOut != "", Tool: "tickmark " + app.Version, Now: nowOf(e.now)})
 			if err == nil {
 				err = tmp.Sync()
 			}
@@ -96,6 +100,12 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 			}
 			if err != nil {
 				return failErr(fmt.Errorf("export: %w", err), "")
+			}
+			if oscalOut != "" {
+				if err := writeFileAtomic(oscalOut, func(w io.Writer) error { _, err := w.Write(append(res.OSCAL, '\n')); return err }); err != nil {
+					return failErr(fmt.Errorf("writing %s: %w", oscalOut, err), "")
+				}
+				fmt.Fprintf(e.stderr, "wrote %s (OSCAL %s assessment results; also %s in the package)\n", oscalOut, oscal.Version, export.OSCALFile)
 			}
 			m := res.Manifest
 			if asJSON {
@@ -120,6 +130,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 	c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
 	c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the package's manifest as JSON")
+	c.Flags().StringVar(&oscalOut, "oscal", "", "also write OSCAL 1.1.3 assessment results (observations for the evidence, findings for the check results) to this file, and into the package")
 	sf.add(c)
 	return c
 }
@@ -146,4 +157,12 @@ func checkTypes(cfg *config.Config, id string) []string {
 		}
 	}
 	return out
+}
+
+// nowOf reads an optional clock.
+func nowOf(now func() time.Time) time.Time {
+	if now == nil {
+		return time.Now()
+	}
+	return now()
 }
