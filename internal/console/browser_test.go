@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"image"
@@ -543,7 +544,7 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("collectors that stopped reporting are flagged", func(t *testing.T) {
+	t.Run("stopped reporting, population and sample (loopback console)", func(t *testing.T) {
 		// The same bucket three days later: nothing was collected since.
 		later := time.Now().Add(72 * time.Hour)
 		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Now: func() time.Time { return later }})
@@ -569,6 +570,47 @@ func TestBrowser(t *testing.T) {
 			if !strings.Contains(stale, want) {
 				t.Errorf("stopped reporting lacks %q:\n%s", want, stale)
 			}
+		}
+		// A seeded sample is the one `tickmark sample` draws from the same
+		// population (export.BuildPopulation, Population.Sample).
+		w := console.Window{From: time.Now().UTC().AddDate(0, 0, -7).Truncate(24 * time.Hour), To: later.UTC().Truncate(24 * time.Hour)}
+		csvOf := func(path string) string {
+			resp, err := http.Get(ts.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+				t.Fatalf("GET %s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+			return string(b)
+		}
+		got := csvOf("/populations?type=okta.users&agent=identity&format=sample&n=5&seed=auditor-2026&" + w.Query())
+		fl, err := b.opener(t)(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pop, err := export.BuildPopulation(context.Background(), fl.Agents["identity"], "okta.users", w.From, w.To)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := pop.Sample(5, "auditor-2026")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want strings.Builder
+		cw := csv.NewWriter(&want)
+		cw.Write(pop.Header())
+		for _, r := range rows {
+			cw.Write(pop.Record(r))
+		}
+		cw.Flush()
+		if got != want.String() || len(rows) != 5 {
+			t.Errorf("sample CSV differs from tickmark sample's:\n%s\nwant:\n%s", got, want.String())
+		}
+		if all := csvOf("/populations?type=okta.users&agent=identity&format=csv&" + w.Query()); strings.Count(all, "\n") != len(pop.Rows)+1 {
+			t.Errorf("population CSV has %d lines, want %d rows and a header", strings.Count(all, "\n"), len(pop.Rows))
 		}
 	})
 
