@@ -58,14 +58,19 @@ type Report struct {
 	// Checks counts the check results in the package; ChecksReproduced
 	// those whose re-evaluation from the package's evidence gave the
 	// recorded result.
-	Checks           int       `json:"checks"`
-	ChecksReproduced int       `json:"checks_reproduced"`
+	Checks           int `json:"checks"`
+	ChecksReproduced int `json:"checks_reproduced"`
+	// The package's scope as its exporter stated it: the window and the
+	// controls (the auditor compares them with what was asked for).
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Controls []string  `json:"controls"`
 	// Complete: the package's entry bundles hash to its checkpoint, and
 	// the evidence files, records, index.csv, index.html and manifest.json
 	// are exactly those its controls and window select in that log.
 	Complete bool      `json:"complete"`
 	Problems []Problem `json:"problems"`
-	OK               bool      `json:"ok"`
+	OK       bool      `json:"ok"`
 }
 
 // First returns the first problem, if any.
@@ -221,6 +226,10 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		v.fail("manifest.json", "not a %s manifest", Format)
 	}
 	rep.Agent = man.Agent
+	rep.From, rep.To = man.From, man.To
+	for _, c := range man.Controls {
+		rep.Controls = append(rep.Controls, c.ID)
+	}
 	origin := ledger.Origin(man.Agent)
 	// Keys, checkpoints and tokens: the package's copy of the published
 	// log, read by the one log checker (and held to the pinned key).
