@@ -330,14 +330,23 @@ func (r *run) regionEvents(ctx context.Context, region string) error {
 				arts = append(arts, r.windowArtifact(region, win))
 			}
 			snap := copySeen(seen)
-			if err := r.emitAndCheckpoint(ctx, arts, func(c *cursor) {
+			update := func(c *cursor) {
 				if finished {
 					c.Events[key] = &regionCursor{Done: win.End, Seen: pruneSeen(snap, nextFrom)}
 				} else {
 					w := nw
 					c.Events[key] = &regionCursor{Done: done, Seen: snap, Win: &w}
 				}
-			}); err != nil {
+			}
+			if len(arts) == 0 {
+				// nothing to commit: the progress is kept in the cursor the
+				// next checkpoint writes (an interrupted run redoes a few
+				// empty lookups), so an organisation's many empty lookups
+				// do not each write the whole cursor
+				r.mu.Lock()
+				update(r.cur)
+				r.mu.Unlock()
+			} else if err := r.emitAndCheckpoint(ctx, arts, update); err != nil {
 				return err
 			}
 			win = nw

@@ -603,8 +603,9 @@ type DeletedTicket struct {
 	RecordID  int64  `json:"audit_record_id"`
 }
 
-// deleted reads the issue deletions recorded in the audit log in [from, to].
-func (a *api) deleted(ctx context.Context, from, to time.Time) ([]DeletedTicket, int, error) {
+// deleted reads the issue deletions recorded in the audit log since from
+// (to the present: a ticket deleted while the run reads is included).
+func (a *api) deleted(ctx context.Context, from time.Time) ([]DeletedTicket, int, error) {
 	path := "rest/api/" + a.v() + "/auditing/record"
 	out := []DeletedTicket{}
 	reqs := 0
@@ -624,8 +625,7 @@ func (a *api) deleted(ctx context.Context, from, to time.Time) ([]DeletedTicket,
 				} `json:"objectItem"`
 			} `json:"records"`
 		}
-		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {"1000"}, "filter": {"deleted"},
-			"from": {fmtTime(from)}, "to": {fmtTime(to)}}
+		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {"1000"}, "filter": {"deleted"}, "from": {fmtTime(from)}}
 		if err := a.getJSON(ctx, path, q, &p, nil); err != nil {
 			return nil, reqs, err
 		}

@@ -389,7 +389,9 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 			case a.deployment == deployCloud:
 				var err error
 				x.histories, clog, err = a.changelog(gctx, is.Key)
-				if err != nil {
+				if gone(err) {
+					x.gone = true
+				} else if err != nil {
 					return err
 				}
 				x.source, x.complete = "issue_changelog", true
@@ -403,42 +405,54 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 				}
 				x.source, x.complete = "embedded", true
 			}
-			if *c.cfg.JSMApprovals && is.Fields.Project != nil && is.Fields.Project.ProjectTypeKey == "service_desk" {
-				var err error
-				var n int
-				x.approvals, n, err = a.approvals(gctx, is.Key)
-				appr += n
-				if err != nil {
-					var se *httpx.StatusError
-					if !errors.As(err, &se) || (se.Status != http.StatusForbidden && se.Status != http.StatusNotFound && se.Status != http.StatusUnauthorized) {
-						return err
-					}
-					x.approvals = nil
-					x.apprNote = fmt.Sprintf("not readable (HTTP %d): the account needs access to the service project's requests", se.Status)
-				}
-			} else if *c.cfg.JSMApprovals {
-				x.apprNote = "not a service project"
-			} else {
-				x.apprNote = "not read (jsm_approvals: false)"
-			}
-			if *c.cfg.Comments {
-				if cf, ok := embeddedComments(is.Fields.Comment); ok {
-					x.comments = cf
-				} else {
+			// A ticket deleted after the search answers 404 to the requests
+			// about it: it is kept as seen in the search, marked gone.
+			read := func() error {
+				if *c.cfg.JSMApprovals && is.Fields.Project != nil && is.Fields.Project.ProjectTypeKey == "service_desk" {
 					var err error
 					var n int
-					x.comments, n, err = a.comments(gctx, is.Key)
-					comm += n
+					x.approvals, n, err = a.approvals(gctx, is.Key)
+					appr += n
+					if err != nil {
+						var se *httpx.StatusError
+						if !errors.As(err, &se) || (se.Status != http.StatusForbidden && se.Status != http.StatusNotFound && se.Status != http.StatusUnauthorized) {
+							return err
+						}
+						x.approvals = nil
+						x.apprNote = fmt.Sprintf("not readable (HTTP %d): the account needs access to the service project's requests", se.Status)
+					}
+				} else if *c.cfg.JSMApprovals {
+					x.apprNote = "not a service project"
+				} else {
+					x.apprNote = "not read (jsm_approvals: false)"
+				}
+				if *c.cfg.Comments {
+					if cf, ok := embeddedComments(is.Fields.Comment); ok {
+						x.comments = cf
+					} else {
+						var err error
+						var n int
+						x.comments, n, err = a.comments(gctx, is.Key)
+						comm += n
+						if err != nil {
+							return err
+						}
+					}
+				}
+				if *c.cfg.RemoteLinks {
+					var err error
+					x.links, x.rawLinks, err = a.remoteLinks(gctx, is.Key)
+					links++
 					if err != nil {
 						return err
 					}
 				}
+				return nil
 			}
-			if *c.cfg.RemoteLinks {
-				var err error
-				x.links, x.rawLinks, err = a.remoteLinks(gctx, is.Key)
-				links++
-				if err != nil {
+			if !x.gone {
+				if err := read(); gone(err) {
+					x.gone = true
+				} else if err != nil {
 					return err
 				}
 			}
@@ -471,6 +485,12 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 	rs.tickets += len(issues)
 	rs.PerTicketAvg = (prev + total) / float64(rs.tickets)
 	return out, nil
+}
+
+// gone reports a 404: the ticket was deleted (or hidden) after the search.
+func gone(err error) bool {
+	var se *httpx.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusNotFound
 }
 
 func changelogTotal(is *rawIssue) int {

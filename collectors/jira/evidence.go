@@ -79,6 +79,10 @@ type Ticket struct {
 	// CommentCount and LastCommentAt; null when comments were not read.
 	CommentCount  *int    `json:"comment_count"`
 	LastCommentAt *string `json:"last_comment_at"`
+	// GoneDuringRun: the ticket was returned by the search and then
+	// answered 404 (deleted, or hidden by a permission change) before its
+	// details were read; what could not be read is null or incomplete.
+	GoneDuringRun bool `json:"gone_during_run,omitempty"`
 	// Fields are the query's extra fields as Jira returned them;
 	// FieldsMissing the ones Jira did not return at all (no such field,
 	// or not visible to the account), as opposed to an empty value (null).
@@ -393,6 +397,7 @@ type extras struct {
 	approvals []JSMApproval
 	apprNote  string
 	comments  *commentFacts
+	gone      bool // 404 to a request about the ticket after the search
 }
 
 type commentFacts struct {
@@ -473,6 +478,16 @@ func ticket(is *rawIssue, cfg *Config, q *Query, approverName string, x extras) 
 	}
 	if !*cfg.RemoteLinks {
 		t.RemoteLinks = nil // not read: unknown, not none
+	}
+	if x.gone {
+		t.GoneDuringRun = true
+		t.ChangelogComplete = false
+		if x.links == nil {
+			t.RemoteLinks = nil
+		}
+		if x.approvals == nil && x.apprNote == "" {
+			t.JSMApprovalsNote = "not read: the ticket was gone"
+		}
 	}
 	hs := sortHistories(x.histories)
 	t.History = history(hs)

@@ -307,3 +307,38 @@ func TestItemLayouts(t *testing.T) {
 		}
 	}
 }
+
+// A ticket deleted between the search and the requests about it is kept as
+// the search returned it, marked gone, with what could not be read unknown;
+// the rest of the run is collected.
+func TestTicketDeletedDuringRun(t *testing.T) {
+	t.Setenv("JIRA_TEST_TOKEN", testToken)
+	f := newFake(t, jirafake.Options{AuditLog: true})
+	sampleData(f, 50)
+	f.AfterSearch = func(n int) {
+		if n == 1 {
+			_ = f.Delete("CHG-3", jirafake.People[0], now.Add(30*time.Minute))
+		}
+	}
+	res := collectortest.Run(t, collectortest.Build(t, "jira", config(f.URL, "cloud", changesQuery)), collectortest.Options{Now: now})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	ts := tickets(t, res.Committed)
+	if len(ts) != 10 {
+		t.Fatalf("%d tickets, want all 10 changes", len(ts))
+	}
+	for _, tk := range ts {
+		if (tk.Key == "CHG-3") != tk.GoneDuringRun {
+			t.Fatalf("%s: gone_during_run %v", tk.Key, tk.GoneDuringRun)
+		}
+		// (its comments came embedded in the search entry: those are known)
+		if tk.Key == "CHG-3" && (tk.ChangelogComplete || tk.RemoteLinks != nil) {
+			t.Fatalf("CHG-3: claims what it could not read: changelog complete %v, remote links %#v", tk.ChangelogComplete, tk.RemoteLinks)
+		}
+	}
+	p := populations(t, res.Committed)[0]
+	if len(p.Deleted) != 1 || p.Deleted[0].Key != "CHG-3" || p.Reconciled == nil || !*p.Reconciled {
+		t.Fatalf("population: deleted %+v, reconciled %v (%s)", p.Deleted, deref(p.Reconciled), p.Finding)
+	}
+}

@@ -44,8 +44,10 @@ type PopulationBody struct {
 	// Jira's counts could not be read.
 	Reconciled *bool  `json:"reconciled"`
 	Finding    string `json:"finding,omitempty"`
-	// Deleted are the tickets of the query's projects deleted in the
-	// window, from the audit log; null when the account may not read it.
+	// Deleted are the tickets of the query's projects deleted since the
+	// window's start (to the time of reading, so deletions during the run
+	// are included), from the audit log; null when the account may not
+	// read it.
 	Deleted        []DeletedTicket `json:"deleted"`
 	DeletedVisible bool            `json:"deleted_visible"`
 	DeletedNote    string          `json:"deleted_note,omitempty"`
@@ -95,7 +97,7 @@ func (c *collector) reconcile(ctx context.Context, a *api, req collectors.Reques
 	}
 	deletedSince := 0
 	if *c.cfg.DeletedTickets {
-		ds, reqs, err := a.deleted(ctx, from, req.Now)
+		ds, reqs, err := a.deleted(ctx, from)
 		run.reqs.Population += reqs
 		switch {
 		case err == nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
@@ -40,6 +41,9 @@ type accessTarget struct {
 // ledger of its own, records it as evidence.
 func (s *Server) access(r *http.Request, u *User, action string, t *accessTarget) {
 	e := AccessEvent{Time: s.now().UTC(), Action: action, Path: r.URL.RequestURI()}
+	if strings.HasPrefix(r.URL.Path, "/auth/") {
+		e.Path = r.URL.Path // never the authorization code or state
+	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		e.Remote = host
 	}

@@ -404,6 +404,9 @@ func TestBrowser(t *testing.T) {
 		if !accessLogged(al, "sign_in", "grc@example.com", "") {
 			t.Errorf("access log has no sign-in by grc@example.com:\n%s", al)
 		}
+		if strings.Contains(al, "code=") || strings.Contains(al, "state=") {
+			t.Errorf("the access log holds the authorization code or state:\n%s", al)
+		}
 		for _, action := range []string{"view_artifact", "view_proof"} {
 			if !accessLogged(al, action, "grc@example.com", seq) {
 				t.Errorf("access log has no %s by grc@example.com of record %s:\n%s", action, seq, al)

@@ -11,11 +11,8 @@
 package storeview
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -133,29 +130,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		add(p)
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
-	type job struct {
-		seq uint64
-		rec *evidence.Record
-		key string
-	}
-	jobs := make(chan job, 256)
-	var wg sync.WaitGroup
-	var checked int
-	for i := 0; i < conc && !o.SkipBodies; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				p := checkObject(ctx, v.Store, j.key, j.rec)
-				mu.Lock()
-				checked++
-				mu.Unlock()
-				if p != "" {
-					add(verify.Problem{Kind: "body", Seq: &j.seq, Type: j.rec.Type, Key: j.key, Message: p})
-				}
-			}
-		}()
-	}
+	bodies := verify.NewRehasher(conc, "evidence object", add)
 	var walkErr error
 	named, complete := verify.NewNamed(), lg.Latest != nil
 	if lg.Latest != nil {
@@ -167,21 +142,17 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 			for _, c := range e.Record.Controls {
 				key := v.Layout.Evidence(c, e.Record)
 				named.Add(key)
-				select {
-				case jobs <- job{seq: e.Seq, rec: e.Record, key: key}:
-				case <-ctx.Done():
-					return ctx.Err()
+				if err := bodies.Check(ctx, e.Seq, e.Record, key, "evidence object missing", func() (io.ReadCloser, error) { return v.Store.Get(ctx, key) }); err != nil {
+					return err
 				}
 			}
 			return nil
 		}, func(p verify.Problem) { complete = false; add(p) })
 	}
-	close(jobs)
-	wg.Wait()
+	rep.BodiesChecked, _ = bodies.Wait()
 	if walkErr != nil {
 		return nil, walkErr
 	}
-	rep.BodiesChecked = checked
 	if !o.SkipBodies && complete {
 		// Only over a complete walk: a record the log could not serve
 		// would make its objects look stray.
@@ -197,29 +168,6 @@ func seqOf(p verify.Problem) uint64 {
 		return *p.Seq
 	}
 	return 0
-}
-
-// checkObject re-hashes an evidence object; it returns a problem or "".
-func checkObject(ctx context.Context, st store.Store, key string, rec *evidence.Record) string {
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		return "evidence object missing: " + err.Error()
-	}
-	defer rc.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, rc)
-	if err != nil {
-		return "reading evidence object: " + err.Error()
-	}
-	if got := h.Sum(nil); !bytes.Equal(got, mustHex(rec.SHA256)) || n != rec.Size {
-		return fmt.Sprintf("evidence object altered: sha256 %x (%d bytes), record says %s (%d bytes)", got, n, rec.SHA256, rec.Size)
-	}
-	return ""
-}
-
-func mustHex(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
 }
 
 var errStop = errors.New("stop")

@@ -7,7 +7,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -211,49 +210,9 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		}
 	}
 
-	type bodyJob struct {
-		seq  uint64
-		rec  *evidence.Record
-		loc  *ledger.SpoolLoc
-		keys []string
-	}
-	jobs := make(chan bodyJob, 256)
-	var wg sync.WaitGroup
-	var bodiesChecked, inSpool int
-	var cntMu sync.Mutex
+	var bodies *Rehasher
 	if !o.SkipBodies {
-		for i := 0; i < o.Concurrency; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := range jobs {
-					if j.loc != nil {
-						rc, err := l.OpenSpool(*j.loc)
-						if err != nil {
-							rp.add(Problem{Kind: "body", Seq: seqPtr(j.seq), Type: j.rec.Type, Message: "body not yet pushed and missing from the spool: " + err.Error()})
-							continue
-						}
-						checkBody(rp, j.seq, j.rec, rc, "spool")
-						cntMu.Lock()
-						inSpool++
-						bodiesChecked++
-						cntMu.Unlock()
-						continue
-					}
-					for _, key := range j.keys {
-						rc, err := o.Store.Get(ctx, key)
-						if err != nil {
-							rp.add(Problem{Kind: "body", Seq: seqPtr(j.seq), Type: j.rec.Type, Key: key, Message: "body missing from the store: " + err.Error()})
-							continue
-						}
-						checkBody(rp, j.seq, j.rec, rc, key)
-						cntMu.Lock()
-						bodiesChecked++
-						cntMu.Unlock()
-					}
-				}
-			}()
-		}
+		bodies = NewRehasher(o.Concurrency, "body", rp.add)
 	}
 
 	var fr frontier
@@ -290,20 +249,19 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				if o.SkipBodies {
 					continue
 				}
-				bj := bodyJob{seq: j.seq, rec: rec, loc: j.loc}
-				if o.Store != nil {
-					for _, c := range rec.Controls {
-						key := o.Layout.Evidence(c, rec)
-						named.Add(key)
-						if j.loc == nil {
-							bj.keys = append(bj.keys, key)
-						}
+				if j.loc != nil {
+					loc := *j.loc
+					if bodies.Check(ctx, j.seq, rec, "", "body not yet pushed and missing from the spool", func() (io.ReadCloser, error) { return l.OpenSpool(loc) }) != nil {
+						return
 					}
 				}
-				if bj.loc != nil || len(bj.keys) > 0 {
-					select {
-					case jobs <- bj:
-					case <-ctx.Done():
+				for _, c := range rec.Controls {
+					if o.Store == nil {
+						break
+					}
+					key := o.Layout.Evidence(c, rec)
+					named.Add(key)
+					if j.loc == nil && bodies.Check(ctx, j.seq, rec, key, "body missing from the store", func() (io.ReadCloser, error) { return o.Store.Get(ctx, key) }) != nil {
 						return
 					}
 				}
@@ -383,12 +341,12 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		})
 	})
 	decWG.Wait()
-	close(jobs)
-	wg.Wait()
+	if bodies != nil {
+		rep.BodiesChecked, rep.BodiesInSpool = bodies.Wait()
+	}
 	if err != nil {
 		return nil, err
 	}
-	rep.BodiesChecked, rep.BodiesInSpool = bodiesChecked, inSpool
 	if o.Store != nil && !o.SkipBodies {
 		StrayObjects(ctx, o.Store, o.Layout, agent, math.MaxInt64, named, rp.add)
 	}
@@ -471,21 +429,6 @@ func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
 		if w.root != root {
 			rp.add(Problem{Kind: "checkpoint", Size: fr.size, Key: w.key, Message: w.where + ": signed root does not match the records (a record was altered, removed or inserted)"})
 		}
-	}
-}
-
-func checkBody(rp *reporter, seq uint64, rec *evidence.Record, rc io.ReadCloser, where string) {
-	defer rc.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, rc)
-	if err != nil {
-		rp.add(Problem{Kind: "body", Seq: seqPtr(seq), Type: rec.Type, Key: where, Message: "reading body: " + err.Error()})
-		return
-	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if got != rec.SHA256 || n != rec.Size {
-		rp.add(Problem{Kind: "body", Seq: seqPtr(seq), Type: rec.Type, Key: where,
-			Message: fmt.Sprintf("body altered: sha256 %s (%d bytes), record says %s (%d bytes)", got, n, rec.SHA256, rec.Size)})
 	}
 }
 

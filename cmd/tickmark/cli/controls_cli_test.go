@@ -140,6 +140,30 @@ func testCoverageCommand(t *testing.T, cfg string) {
 	if !strings.Contains(stderr, "tickmark: error: 19 gap periods in 2026-06-01 to 2026-08-31") {
 		t.Errorf("stderr: %s", stderr)
 	}
+	// The HTML report of the window: inclusive dates, month and weekday
+	// labels, plain statuses, a run of identical gaps on one row, print CSS.
+	full := filepath.Join(t.TempDir(), "full.html")
+	if code, _, stderr := run(t, "coverage", "--config", cfg, "--from", "2026-06-01", "--to", "2026-08-31", "--now", "2026-09-08", "--html", full); code != ExitFailure {
+		t.Fatalf("coverage --html: exit %d\n%s", code, stderr)
+	}
+	fullPage, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"<h1>Evidence coverage, 2026-06-01 to 2026-08-31 (inclusive)</h1>",
+		">Jun 2026</span>", ">Jul</span>", ">Aug</span>", "<span>Mon</span>", "<span>Sun</span>",
+		"<tr><td>2026-07-06..2026-07-19 (14)</td><td class=\"bad\">gap: no evidence collected</td>",
+		"<td class=\"bad\">gap: the collector failed</td>",
+		"@media print",
+	} {
+		if !bytes.Contains(fullPage, []byte(want)) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if bytes.Contains(fullPage, []byte("<tr><td>2026-07-07</td><td class=\"bad\">")) {
+		t.Errorf("the 14-day gap of AC-04 is not collapsed: 2026-07-07 has a gap row of its own")
+	}
 	// One control without gaps: exit 0. JSON and HTML outputs.
 	html := filepath.Join(t.TempDir(), "coverage.html")
 	code, out, stderr = run(t, "coverage", "--config", cfg, "--from", "2026-06-01", "--to", "2026-08-31", "--now", "2026-09-08", "--control", "CM-01", "--json", "--html", html)

@@ -132,18 +132,8 @@ func printCoverage(e *env, rep *controls.Report) {
 	fmt.Fprintf(w, "\ngaps:\n")
 	for _, c := range rep.Controls {
 		// consecutive gap periods with the same cause are one line
-		gaps := c.Gaps()
-		for i := 0; i < len(gaps); {
-			j := i + 1
-			for j < len(gaps) && gaps[j].Status == gaps[i].Status && gaps[j].Detail == gaps[i].Detail && gaps[j].Start.Equal(gaps[j-1].End) {
-				j++
-			}
-			label := gaps[i].Label
-			if j-i > 1 {
-				label += ".." + gaps[j-1].Label + fmt.Sprintf(" (%d)", j-i)
-			}
-			fmt.Fprintf(w, "  %-8s %-30s %-12s %s\n", c.Control.ID, label, gaps[i].Status, gaps[i].Detail)
-			i = j
+		for _, g := range c.GapRuns() {
+			fmt.Fprintf(w, "  %-8s %-30s %-12s %s\n", c.Control.ID, g.Label(), g.First.Status, g.First.Detail)
 		}
 	}
 }
