@@ -21,6 +21,7 @@ func init() {
 		Known: []string{"number", "title", "html_url", "author", "head_branch", "base_branch", "created_at", "merged_at", "merged_by",
 			"merge_commit_sha", "head_sha", "commits", "committers", "committers_complete", "landed_commits", "reviews", "approved_by", "independent_approval",
 			"independent_approvers", "independent_approval_reasons", "stale_review_dismissal", "merged_by_author", "checks_at_merge", "issue_keys"},
+		Time: []string{"merged_at"},
 	})
 	collectors.RegisterItems("github.dependabot_alerts", collectors.ItemLayout{
 		Path: "alerts", Key: []string{"number"}, WithSubject: true, Snapshot: true,
