@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -547,7 +548,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("stopped reporting, population and sample (loopback console)", func(t *testing.T) {
 		// The same bucket three days later: nothing was collected since.
 		later := time.Now().Add(72 * time.Hour)
-		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Now: func() time.Time { return later }})
+		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Checks: b.checksByControl(t), Now: func() time.Time { return later }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -561,6 +562,16 @@ func TestBrowser(t *testing.T) {
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		stale := string(page)
+		// Control tests that failed make their controls' periods covered
+		// with exceptions (the sample Okta org has users without MFA).
+		i := strings.Index(stale, `id="chk-h"`)
+		if i < 0 || !strings.Contains(stale[i:], `<span class="tag gap">fail</span>`) {
+			t.Fatalf("no failing control test on the dashboard (the sample Okta org has users without MFA)")
+		}
+		m := regexp.MustCompile(`<span class="num">(\d+)</span> covered, with exceptions`).FindStringSubmatch(stale)
+		if m == nil || m[1] == "0" {
+			t.Errorf("a control test failed but no period is covered with exceptions (%v)", m)
+		}
 		if i := strings.Index(stale, `id="stale-h"`); i < 0 {
 			t.Fatalf("no stopped-reporting section three days later")
 		} else {
