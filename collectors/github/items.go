@@ -29,4 +29,10 @@ func init() {
 		Known: []string{"number", "state", "severity", "package", "ecosystem", "manifest_path", "ghsa_id", "cve_id", "summary", "html_url",
 			"created_at", "fixed_at", "dismissed_at", "auto_dismissed_at", "dismissed_by", "dismissed_reason", "age_days"},
 	})
+	collectors.RegisterItems("github.audit_log", collectors.ItemLayout{
+		Path: "events", Key: []string{"_document_id"},
+		Fields: []string{"created_at", "action", "actor", "user", "team", "repo"},
+		Known:  []string{"_document_id", "created_at", "@timestamp", "action", "actor", "user", "team", "repo", "late", "details"},
+		Time:   []string{"created_at"},
+	})
 }
