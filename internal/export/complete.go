@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/oscal"
 	"github.com/tickmark-dev/tickmark/internal/publog"
 )
 
@@ -229,7 +231,63 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 			v.fail(d.name, "differs from %s%s", d.what, firstDiff(b, d.want))
 		}
 	}
+	if v.has(OSCALFile) {
+		v.checkOSCAL(man, files, log)
+	}
 	v.rep.Complete = true
+}
+
+// checkOSCAL regenerates oscal/assessment-results.json from the selected
+// records (each linked to its first evidence file) with the time and tool
+// the document states, and compares it byte for byte.
+func (v *verifier) checkOSCAL(man *Manifest, files []expectedFile, log map[uint64]*evidence.Record) {
+	b, err := v.read(OSCALFile, indexLimit(len(files))*16)
+	if err != nil {
+		v.fail(OSCALFile, "%v", err)
+		return
+	}
+	var doc struct {
+		AR struct {
+			Metadata struct {
+				LastModified string `json:"last-modified"`
+				Props        []struct {
+					Name  string `json:"name"`
+					Value string `json:"value"`
+				} `json:"props"`
+			} `json:"metadata"`
+		} `json:"assessment-results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		v.fail(OSCALFile, "not an OSCAL assessment-results document: %v", err)
+		return
+	}
+	in := oscal.Input{Agent: man.Agent, From: man.From, To: man.To}
+	if in.Generated, err = time.Parse(time.RFC3339, doc.AR.Metadata.LastModified); err != nil {
+		v.fail(OSCALFile, "metadata.last-modified: %v", err)
+		return
+	}
+	for _, p := range doc.AR.Metadata.Props {
+		if p.Name == "tool" {
+			in.Tool = p.Value
+		}
+	}
+	href := map[uint64]string{}
+	for _, f := range files {
+		if _, ok := href[f.rec.Seq]; !ok {
+			href[f.rec.Seq] = f.name
+		}
+	}
+	for _, seq := range slices.Sorted(maps.Keys(href)) {
+		in.Records = append(in.Records, oscal.Evidence{Record: log[seq], Href: href[seq]})
+	}
+	want, err := oscal.Marshal(in)
+	if err != nil {
+		v.fail(OSCALFile, "%v", err)
+		return
+	}
+	if want = append(want, '\n'); !bytes.Equal(b, want) {
+		v.fail(OSCALFile, "differs from the assessment results regenerated from the signed log%s", firstDiff(b, want))
+	}
 }
 
 // readLog reads the entry bundles up to cp and checks that they hash to

@@ -319,3 +319,23 @@ func TestPackageCompletenessAgainstAnAttacker(t *testing.T) {
 		}
 	})
 }
+
+// The OSCAL document is regenerated from the signed log too: an
+// observation rewritten (and SHA256SUMS with it) fails.
+func TestRewrittenOSCALFails(t *testing.T) {
+	_, src := build(t, "a")
+	pkg := exportZip(t, src, export.Options{OSCAL: true, Tool: "tickmark test"})
+	if rep := verify(t, pkg); !rep.OK {
+		t.Fatalf("the genuine package: %v", rep.Problems)
+	}
+	f := open(t, pkg)
+	doc := string(f.files[export.OSCALFile])
+	if !strings.Contains(doc, "example/web") {
+		t.Fatal("no subject to rewrite")
+	}
+	f.files[export.OSCALFile] = []byte(strings.Replace(doc, "example/web", "example/wib", 1))
+	rep := verify(t, f.zip())
+	if rep.OK || !problemAbout(rep, export.OSCALFile, "differs from the assessment results regenerated") {
+		t.Errorf("a rewritten observation: %v", rep.Problems)
+	}
+}
