@@ -27,13 +27,12 @@ var Version = "dev"
 type App struct {
 	Cfg    *config.Config
 	Ledger *ledger.Ledger
-	Store  store.Store
-	Layout store.Layout
+	Bucket *store.Bucket // nil without a store
 	Key    *ledger.Key
 	Logger *slog.Logger
 	Now    func() time.Time
 	// StoreErr is why the store could not be opened, when Open was asked
-	// to defer that error (Options.DeferStoreError); Store is nil then.
+	// to defer that error (Options.DeferStoreError); Bucket is nil then.
 	StoreErr error
 	// CheckMetrics, if set, receives every check result (metrics).
 	CheckMetrics CheckMetrics
@@ -62,7 +61,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now, Layout: store.NewLayout(cfg.Store.Prefix)}
+	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now}
 	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly, Now: o.Now})
 	if err != nil {
 		return nil, err
@@ -90,7 +89,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		var sce *store.ConfigError // a misconfigured store is not an outage: stop (exit 2)
 		switch {
 		case err == nil:
-			a.Store = st
+			a.Bucket = store.NewBucket(st, cfg.Store.Prefix)
 		case o.DeferStoreError && !errors.As(err, &sce):
 			a.StoreErr = fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
 			o.Logger.Error("store unavailable; collecting anyway, artifacts stay queued for the next run", "err", a.StoreErr)
@@ -108,8 +107,8 @@ func KeyPath(cfg *config.Config) string { return filepath.Join(cfg.Agent.DataDir
 // Close closes the store and the ledger.
 func (a *App) Close() error {
 	var errs []error
-	if a.Store != nil {
-		errs = append(errs, a.Store.Close())
+	if a.Bucket != nil {
+		errs = append(errs, a.Bucket.Close())
 	}
 	if a.Ledger != nil {
 		errs = append(errs, a.Ledger.Close())
@@ -258,7 +257,7 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 	if sum != nil {
 		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
 	}
-	if a.Store == nil {
+	if a.Bucket == nil {
 		if a.StoreErr == nil {
 			return nil
 		}
@@ -268,21 +267,21 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
 	}
-	if err := engine.CheckOwner(ctx, a.Ledger, a.Store, a.Layout); err != nil {
+	if err := engine.CheckOwner(ctx, a.Ledger, a.Bucket); err != nil {
 		if sum != nil {
 			backlog, _ := a.Ledger.OutboxLen()
-			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
+			sum.Push = &PushSummary{Store: a.Bucket.Describe(), Backlog: backlog, Error: err.Error()}
 		}
 		var foreign *ErrForeignLog
 		if errors.As(err, &foreign) {
 			return err
 		}
-		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Bucket.Describe(), err)
 	}
 	conc := a.Cfg.Store.Concurrency
-	res, err := engine.Push(ctx, a.Ledger, a.Store, a.Layout, engine.PushOptions{Concurrency: conc, Logger: a.Logger})
+	res, err := engine.Push(ctx, a.Ledger, a.Bucket, engine.PushOptions{Concurrency: conc, Logger: a.Logger})
 	if sum != nil {
-		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
+		sum.Push = &PushSummary{Store: a.Bucket.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
 		for _, u := range res.Unpushable {
 			sum.Push.Unpushable = append(sum.Push.Unpushable, u.Reason)
 		}
@@ -293,18 +292,18 @@ func (a *App) Finish(ctx context.Context, sum *Summary) error {
 		}
 		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; an object this agent writes already holds other bytes: is another agent using agent.id %q? run `tickmark verify --from-store`)", a.Store.Describe(), err, a.Cfg.Agent.ID)
+			return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; an object this agent writes already holds other bytes: is another agent using agent.id %q? run `tickmark verify --from-store`)", a.Bucket.Describe(), err, a.Cfg.Agent.ID)
 		}
-		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
+		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Bucket.Describe(), err)
 	}
 	// Cursors and runs, for `tickmark ledger restore` on a new disk.
-	if err := engine.PublishState(ctx, a.Ledger, a.Store, a.Layout, a.Now()); err != nil {
+	if err := engine.PublishState(ctx, a.Ledger, a.Bucket, a.Now()); err != nil {
 		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
 	}
 	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
 	if n := len(res.Unpushable); n > 0 {
 		return fmt.Errorf("pushing to %s: outbox entries the store cannot hold: %d, left queued and reported on every push (first: %s); everything else was pushed",
-			a.Store.Describe(), n, res.Unpushable[0].Reason)
+			a.Bucket.Describe(), n, res.Unpushable[0].Reason)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ collectors:
 	if err != nil {
 		return res, err
 	}
-	rep, err := verify.Ledger(ctx, a.Ledger, verify.Options{Store: a.Store, Layout: a.Layout})
+	rep, err := verify.Ledger(ctx, a.Ledger, verify.Options{Bucket: a.Bucket})
 	res.Verify = rep
 	return res, err
 }

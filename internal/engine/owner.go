@@ -30,7 +30,7 @@ func (e *ErrForeignLog) Error() string {
 // CheckOwner refuses to publish into a log l does not own: every
 // checkpoint the store holds for its agent must be one l signed (a
 // restored ledger holds every published one).
-func CheckOwner(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout) error {
+func CheckOwner(ctx context.Context, l *ledger.Ledger, b *store.Bucket) error {
 	cps, err := l.Checkpoints()
 	if err != nil {
 		return err
@@ -41,7 +41,7 @@ func CheckOwner(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 	}
 	agent := l.Agent()
 	var foreign []int64
-	log := layout.Log(st, agent)
+	log := b.Log(agent)
 	err = log.List(ctx, publog.CheckpointsDir, func(name string) error {
 		if n := publog.Parse(name); n.Kind == publog.Checkpoint {
 			if _, mine := local[n.Size]; !mine {

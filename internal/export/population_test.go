@@ -70,7 +70,7 @@ func popSource(t *testing.T) *readmodel.Ledger {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 }
 
 func TestPopulation(t *testing.T) {

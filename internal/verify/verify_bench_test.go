@@ -81,13 +81,13 @@ func BenchmarkVerifyWithBodies(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lay := store.NewLayout("")
-	if _, err := engine.Push(context.Background(), l, st, lay, engine.PushOptions{}); err != nil {
+	lay := store.NewBucket(st, "")
+	if _, err := engine.Push(context.Background(), l, lay, engine.PushOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := Ledger(context.Background(), l, Options{Store: st, Layout: lay})
+		rep, err := Ledger(context.Background(), l, Options{Bucket: lay})
 		if err != nil || !rep.OK || rep.BodiesChecked != n {
 			b.Fatalf("%v %+v", err, rep)
 		}
