@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ItemLayout says where the population items of an evidence type's bodies
@@ -57,6 +58,28 @@ type ItemLayout struct {
 	// latest run's items. Otherwise the items are events (pull requests,
 	// tickets) and the population is every item collected in the window.
 	Snapshot bool
+	// Time lists fields (dotted paths, RFC 3339 values) saying when an
+	// event item happened (merged_at, published, EventTime); the first
+	// present is used. `--by observed` windows select items by it. Snapshot
+	// items (and items without these fields) are observed when collected,
+	// or, in an event stream, within their artifact's window.
+	Time []string
+}
+
+// ItemTime returns when an item happened, from the layout's Time fields.
+func ItemTime(v any, l ItemLayout) (time.Time, bool) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return time.Time{}, false
+	}
+	for _, f := range l.Time {
+		if s := ItemField(obj, f); s != "" {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 var (

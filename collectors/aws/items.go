@@ -8,6 +8,7 @@ func init() {
 	collectors.RegisterItems(TypeEvents, collectors.ItemLayout{
 		Path: "events", Key: []string{"EventId"},
 		Fields: []string{"EventTime", "EventName", "Username", "EventSource"},
+		Time:   []string{"EventTime"},
 	})
 	collectors.RegisterItems(TypeTrails, collectors.ItemLayout{
 		Path: "trails", Key: []string{"trail_arn", "name"}, Snapshot: true,

@@ -58,6 +58,8 @@ type cursorState struct {
 	V     int                    `json:"v"`
 	Pulls map[string]pullState   `json:"pulls,omitempty"`
 	Cache map[string]*cacheEntry `json:"cache,omitempty"`
+	// Audit is each organisation's audit log window (see auditState).
+	Audit map[string]auditState `json:"audit,omitempty"`
 
 	cacheBytes int
 }
@@ -96,7 +98,7 @@ const cursorPrefix = "gh1."
 const shapeVersion = 2
 
 func decodeCursor(s string) (*cursorState, error) {
-	st := &cursorState{V: shapeVersion, Pulls: map[string]pullState{}, Cache: map[string]*cacheEntry{}}
+	st := &cursorState{V: shapeVersion, Pulls: map[string]pullState{}, Cache: map[string]*cacheEntry{}, Audit: map[string]auditState{}}
 	if s == "" {
 		return st, nil
 	}
@@ -117,6 +119,9 @@ func decodeCursor(s string) (*cursorState, error) {
 	}
 	if st.Pulls == nil {
 		st.Pulls = map[string]pullState{}
+	}
+	if st.Audit == nil {
+		st.Audit = map[string]auditState{}
 	}
 	if st.Cache == nil || st.V != shapeVersion {
 		st.Cache = map[string]*cacheEntry{}
@@ -385,6 +390,8 @@ func permissionHint(path string, resp *http.Response) string {
 		need = "classic token: repo or security_events; fine-grained token or GitHub App: repository permission \"Secret scanning alerts: read\""
 	case strings.HasSuffix(path, "/invitations"):
 		need = "an organisation owner's credentials (classic token: admin:org or read:org as an owner; fine-grained token or GitHub App: organization permission \"Members: read\")"
+	case strings.HasSuffix(path, "/audit-log"):
+		need = "an organisation owner's credentials on GitHub Enterprise Cloud (classic token: read:audit_log or admin:org; fine-grained token or GitHub App: organization permission \"Administration: read\")"
 	case strings.Contains(path, "/rule-suites"):
 		need = "classic token: repo (repository administrators only); fine-grained token or GitHub App: repository permission \"Administration: read\""
 	case strings.Contains(path, "/pulls"):

@@ -40,6 +40,7 @@ const (
 	EvInvitations      = "github.invitations"
 	EvCodeScanning     = "github.code_scanning_alerts"
 	EvSecretScanning   = "github.secret_scanning_alerts"
+	EvAuditLog         = "github.audit_log"
 )
 
 //go:embed sample.yaml
@@ -62,6 +63,8 @@ var evidenceTypes = []collectors.EvidenceType{
 		Description: "code-scanning alerts of every state with rule, severity, tool and age; repositories without code scanning recorded as such"},
 	{Name: EvSecretScanning, Controls: []string{"CC7.1"},
 		Description: "secret-scanning alerts of every state with secret type, resolution and age (the secret itself is never requested); repositories without secret scanning recorded as such"},
+	{Name: EvAuditLog, Controls: []string{"CC6.2", "CC6.3"},
+		Description: "organisation audit log events for membership and permission changes (GitHub Enterprise Cloud, organisation owners), incremental with an overlap re-read and de-duplication; audit_log_visible false with the reason when GitHub withholds it"},
 	{Name: EvRepositories, Controls: []string{"CC6.1", "CC8.1"},
 		Description: "the run's population: repositories the credentials can see against the organisation's own totals, the filters applied, and each repository's outcome (collected, empty, or failed with its finding); complete or partial"},
 }
@@ -72,6 +75,7 @@ var evidenceNames = map[string]string{
 	"pull_requests": EvPullRequests, "dependabot_alerts": EvDependabotAlerts,
 	"repository_access": EvRepositoryAccess, "invitations": EvInvitations,
 	"code_scanning_alerts": EvCodeScanning, "secret_scanning_alerts": EvSecretScanning,
+	"audit_log": EvAuditLog,
 }
 
 func init() {
@@ -90,6 +94,9 @@ const DefaultBaseURL = "https://api.github.com/"
 
 // DefaultIssueKeyPattern finds Jira-style keys such as CHG-123.
 const DefaultIssueKeyPattern = `\b[A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,6}\b`
+
+// auditActionRE is an audit log action (org.add_member) or category (team).
+var auditActionRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$`)
 
 // Config is the `github:` section of a collectors[] entry.
 type Config struct {
@@ -127,6 +134,15 @@ type Config struct {
 	// Overlap is re-read at the start of each window so that changes
 	// GitHub shows late are still collected (deduplicated; default 1h).
 	Overlap *collectors.Duration `yaml:"overlap"`
+	// AuditLogActions are the audit log actions collected (exact names, or
+	// a category without a dot; default DefaultAuditLogActions).
+	AuditLogActions []string `yaml:"audit_log_actions"`
+	// AuditLogOverlap is how much before each audit log window is read
+	// again for events GitHub shows late (default 1h).
+	AuditLogOverlap *collectors.Duration `yaml:"audit_log_overlap"`
+	// AuditLogLag keeps each audit log window this far behind the run's
+	// clock (default 5m): the audit log is eventually consistent.
+	AuditLogLag *collectors.Duration `yaml:"audit_log_lag"`
 }
 
 // Validate checks the configuration and fills defaults.
@@ -194,7 +210,7 @@ func (c *Config) Validate() error {
 	}
 	for _, e := range c.Evidence {
 		if _, ok := evidenceNames[strings.TrimPrefix(e, "github.")]; !ok {
-			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts, repository_access, invitations, code_scanning_alerts, secret_scanning_alerts")
+			bad("evidence", fmt.Sprintf("unknown evidence type %q", e), "known: org_members, branch_protection, pull_requests, dependabot_alerts, repository_access, invitations, code_scanning_alerts, secret_scanning_alerts, audit_log")
 		}
 	}
 	for _, r := range c.Repos {
@@ -226,6 +242,32 @@ func (c *Config) Validate() error {
 	}
 	if c.Overlap.D() < 0 || c.Overlap.D() > 7*24*time.Hour {
 		bad("overlap", fmt.Sprintf("overlap %s out of range", c.Overlap.D()), "use 0 to 7d; 1h re-reads the last hour of each window")
+	}
+	if len(c.AuditLogActions) == 0 {
+		c.AuditLogActions = append([]string{}, DefaultAuditLogActions...)
+	}
+	for _, a := range c.AuditLogActions {
+		if !auditActionRE.MatchString(a) {
+			bad("audit_log_actions", fmt.Sprintf("invalid audit log action %q", a), "use GitHub's action names, e.g. org.add_member, or a category such as team")
+		}
+	}
+	for _, d := range []struct {
+		key  string
+		v    **collectors.Duration
+		def  time.Duration
+		max  time.Duration
+		hint string
+	}{
+		{"audit_log_overlap", &c.AuditLogOverlap, time.Hour, 7 * 24 * time.Hour, "use 0 to 7d; 1h re-reads the hour before each window"},
+		{"audit_log_lag", &c.AuditLogLag, 5 * time.Minute, 24 * time.Hour, "use 0 to 24h; GitHub's audit log can take minutes to show an event"},
+	} {
+		if *d.v == nil {
+			v := collectors.Duration(d.def)
+			*d.v = &v
+		}
+		if (*d.v).D() < 0 || (*d.v).D() > d.max {
+			bad(d.key, fmt.Sprintf("%s %s out of range", d.key, (*d.v).D()), d.hint)
+		}
 	}
 	if c.IssueKeyPattern == "" {
 		c.IssueKeyPattern = DefaultIssueKeyPattern
@@ -334,6 +376,11 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		}
 	}
 	st.prune(keep)
+	for org := range st.Audit {
+		if !slices.Contains(orgs, org) {
+			delete(st.Audit, org)
+		}
+	}
 	cur, err := st.encode()
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
@@ -404,6 +451,17 @@ func (r *run) collectOrg(ctx context.Context, emit collectors.Emitter) ([]repoIn
 		}
 		if err := em.unit(ctx, []collectors.Artifact{a}, nil, false); err != nil {
 			return nil, err
+		}
+	}
+	if r.cfg.wants(EvAuditLog) {
+		arts, commit, err := r.auditLog(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(arts) > 0 {
+			if err := em.unit(ctx, arts, commit, true); err != nil {
+				return nil, err
+			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -21,11 +21,18 @@ func init() {
 		Known: []string{"number", "title", "html_url", "author", "head_branch", "base_branch", "created_at", "merged_at", "merged_by",
 			"merge_commit_sha", "head_sha", "commits", "committers", "committers_complete", "landed_commits", "reviews", "approved_by", "independent_approval",
 			"independent_approvers", "independent_approval_reasons", "stale_review_dismissal", "merged_by_author", "checks_at_merge", "issue_keys"},
+		Time: []string{"merged_at"},
 	})
 	collectors.RegisterItems("github.dependabot_alerts", collectors.ItemLayout{
 		Path: "alerts", Key: []string{"number"}, WithSubject: true, Snapshot: true,
 		Fields: []string{"state", "severity", "package", "ghsa_id", "created_at", "fixed_at", "dismissed_at"},
 		Known: []string{"number", "state", "severity", "package", "ecosystem", "manifest_path", "ghsa_id", "cve_id", "summary", "html_url",
 			"created_at", "fixed_at", "dismissed_at", "auto_dismissed_at", "dismissed_by", "dismissed_reason", "age_days"},
+	})
+	collectors.RegisterItems("github.audit_log", collectors.ItemLayout{
+		Path: "events", Key: []string{"_document_id"},
+		Fields: []string{"created_at", "action", "actor", "user", "team", "repo"},
+		Known:  []string{"_document_id", "created_at", "@timestamp", "action", "actor", "user", "team", "repo", "late", "details"},
+		Time:   []string{"created_at"},
 	})
 }

@@ -29,6 +29,8 @@ func init() {
 		Fields: []string{"status", "type", "updated", "reporter.account_id", "assignee.account_id",
 			"segregation.independent_approval", "segregation.approved_before_done", "changelog_entries"},
 		Known: jsonFields(Ticket{}),
+		// A ticket is observed when it was resolved (done), else created.
+		Time: []string{"resolved", "created"},
 	}
 	for _, et := range evidenceTypes {
 		if et.Name != "jira.population" {

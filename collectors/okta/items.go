@@ -14,6 +14,7 @@ func init() {
 		Path: "users", Key: []string{"id"},
 		Fields: []string{"login", "status", "statusChanged", "event_type", "actor.alternateId"},
 		Known:  []string{"id", "login", "status", "statusChanged", "event_uuid", "event_type", "at", "actor", "late", "note"},
+		Time:   []string{"at", "statusChanged"},
 	})
 	collectors.RegisterItems(TypeGroups, collectors.ItemLayout{
 		Path: "members", Key: []string{"id"}, WithSubject: true, Snapshot: true,
@@ -43,5 +44,6 @@ func init() {
 	collectors.RegisterItems(TypeSystemLog, collectors.ItemLayout{
 		Key:    []string{"uuid"},
 		Fields: []string{"published", "eventType", "actor.alternateId", "outcome.result"},
+		Time:   []string{"published"},
 	})
 }

@@ -67,6 +67,9 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Ledger = l
+	if at, ok := l.SnapshotAt(); ok && a.Logger != nil {
+		a.Logger.Info("the ledger is in use by the running agent: reading the snapshot it wrote after its last run", "snapshot_written", at.UTC().Format(time.RFC3339))
+	}
 	if !o.ReadOnly {
 		k, created, err := ledger.LoadOrCreateKey(KeyPath(cfg), ledger.Origin(cfg.Agent.ID))
 		if err != nil {

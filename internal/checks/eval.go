@@ -318,6 +318,9 @@ func Evaluate(ctx context.Context, cs []*Check, ids *Identities, p Plan, open Op
 			res.Status = StatusFail
 		default:
 			res.Status = StatusPass
+			if res.Population == 0 {
+				res.Note = "no item of the inputs is in the rule's scope (where): nothing failed, nothing was tested"
+			}
 		}
 		out[i] = res
 	}

@@ -1,6 +1,7 @@
 package checks_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -58,5 +59,27 @@ func TestParamsOverride(t *testing.T) {
 	r := evalOne(t, set, "okta.active_users_mfa", oktaUsers(oktaUser("00u1", "ann@example.com", "ACTIVE", "push"), oktaUser("00u2", "bob@example.com", "ACTIVE", "webauthn")))
 	if r.Status != checks.StatusFail || strings.Join(exceptionKeys(r), ",") != "00u1" || r.Exceptions[0].Message != "ann@example.com has no phishing-resistant factor" {
 		t.Fatalf("%s %+v", r.Status, r.Exceptions)
+	}
+}
+
+// The worked examples of docs/checks.md compile.
+func TestDocExamplesCompile(t *testing.T) {
+	b, err := os.ReadFile("../../docs/checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if !strings.HasPrefix(block, "  - id:") {
+			continue
+		}
+		n++
+		if _, err := checks.Load([]byte("version: 1\nchecks:\n"+block), "docs/checks.md", checks.Options{}); err != nil {
+			t.Errorf("example %d: %v", n, err)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d worked examples, want 3", n)
 	}
 }

@@ -300,7 +300,7 @@ func TestCoverageCoveredWithExceptions(t *testing.T) {
 	if err := rep.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`<td class="warn">covered_with_exceptions</td><td>6</td>`, `<span class="x" title="2026-11-03:`, `>github.prs_independently_approved</a> (3)`} {
+	for _, want := range []string{`<td class="warn">covered, with exceptions</td><td>6</td>`, `<span class="x" title="2026-11-03:`, `>github.prs_independently_approved</a> (3)`} {
 		if !strings.Contains(html.String(), want) {
 			t.Errorf("HTML lacks %s", want)
 		}

@@ -3,16 +3,20 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"image"
 	"image/color"
 	pngpkg "image/png"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -538,6 +542,86 @@ func TestBrowser(t *testing.T) {
 			if err != nil || sum.Collectors[0].Artifacts != want {
 				t.Errorf("flush %d: %d artifacts (%v), want %d", i+2, sum.Collectors[0].Artifacts, err, want)
 			}
+		}
+	})
+
+	t.Run("stopped reporting, population and sample (loopback console)", func(t *testing.T) {
+		// The same bucket three days later: nothing was collected since.
+		later := time.Now().Add(72 * time.Hour)
+		srv, err := console.New(context.Background(), console.Config{Open: b.opener(t), Controls: defaultControls(t), Checks: b.checksByControl(t), Now: func() time.Time { return later }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+		resp, err := http.Get(ts.URL + "/dashboard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		stale := string(page)
+		// Control tests that failed make their controls' periods covered
+		// with exceptions (the sample Okta org has users without MFA).
+		i := strings.Index(stale, `id="chk-h"`)
+		if i < 0 || !strings.Contains(stale[i:], `<span class="tag gap">fail</span>`) {
+			t.Fatalf("no failing control test on the dashboard (the sample Okta org has users without MFA)")
+		}
+		m := regexp.MustCompile(`<span class="num">(\d+)</span> covered, with exceptions`).FindStringSubmatch(stale)
+		if m == nil || m[1] == "0" {
+			t.Errorf("a control test failed but no period is covered with exceptions (%v)", m)
+		}
+		if i := strings.Index(stale, `id="stale-h"`); i < 0 {
+			t.Fatalf("no stopped-reporting section three days later")
+		} else {
+			stale = stale[i : strings.Index(stale[i:], "</section>")+i]
+		}
+		for _, want := range []string{"identity/sample-okta", "cloud/sample-aws", "operations/", "3 days ago"} {
+			if !strings.Contains(stale, want) {
+				t.Errorf("stopped reporting lacks %q:\n%s", want, stale)
+			}
+		}
+		// A seeded sample is the one `tickmark sample` draws from the same
+		// population (export.BuildPopulation, Population.Sample).
+		w := console.Window{From: time.Now().UTC().AddDate(0, 0, -7).Truncate(24 * time.Hour), To: later.UTC().Truncate(24 * time.Hour)}
+		csvOf := func(path string) string {
+			resp, err := http.Get(ts.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+				t.Fatalf("GET %s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+			return string(b)
+		}
+		got := csvOf("/populations?type=okta.users&agent=identity&format=sample&n=5&seed=auditor-2026&" + w.Query())
+		fl, err := b.opener(t)(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pop, err := export.BuildPopulation(context.Background(), fl.Agents["identity"], "okta.users", w.From, w.To)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := pop.Sample(5, "auditor-2026")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want strings.Builder
+		cw := csv.NewWriter(&want)
+		cw.Write(pop.Header())
+		for _, r := range rows {
+			cw.Write(pop.Record(r))
+		}
+		cw.Flush()
+		if got != want.String() || len(rows) != 5 {
+			t.Errorf("sample CSV differs from tickmark sample's:\n%s\nwant:\n%s", got, want.String())
+		}
+		if all := csvOf("/populations?type=okta.users&agent=identity&format=csv&" + w.Query()); strings.Count(all, "\n") != len(pop.Rows)+1 {
+			t.Errorf("population CSV has %d lines, want %d rows and a header", strings.Count(all, "\n"), len(pop.Rows))
 		}
 	})
 

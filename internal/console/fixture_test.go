@@ -149,6 +149,26 @@ func (b *bucket) consoleLedger(t *testing.T) *console.AccessLedger {
 	return rec
 }
 
+// checksByControl maps each control to the result types of the control
+// tests the agents ran (the default check set), as `tickmark serve` does.
+func (b *bucket) checksByControl(t *testing.T) map[string][]string {
+	cfg, err := config.Load(filepath.Join(b.dir, "identity.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := cfg.CheckSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, c := range set.Checks {
+		for _, id := range c.Controls {
+			out[id] = append(out[id], c.Type())
+		}
+	}
+	return out
+}
+
 // opener reads the bucket as `tickmark serve --from-store` does.
 func (b *bucket) opener(t *testing.T) func(ctx context.Context) (*console.Fleet, error) {
 	st, err := store.Open(context.Background(), b.store)

@@ -105,8 +105,8 @@ func checkResults(f *Fleet, w Window) ([]CheckView, error) {
 				continue
 			}
 			v := CheckView{ID: strings.TrimPrefix(t, checks.TypePrefix), Status: "unknown", Record: last}
-			if _, rest, ok := strings.Cut(last.Subject, ": "); ok {
-				v.Status, _, _ = strings.Cut(rest, ",")
+			if _, st, _, ok := checkOutcome(last); ok {
+				v.Status = st
 			}
 			out = append(out, v)
 		}
@@ -161,6 +161,9 @@ var funcs = template.FuncMap{
 		return n * 100 / total
 	},
 	"periods": func(cc *controls.ControlCoverage) int { return len(cc.Periods) },
+	"exceptional": func(st controls.Status) bool {
+		return st.IsGap() || st == controls.CoveredWithExceptions
+	},
 	"gaps": func(cc *controls.ControlCoverage) int {
 		return cc.Counts[controls.GapFailure] + cc.Counts[controls.GapNoRun]
 	},
@@ -191,19 +194,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-func statusText(s controls.Status) string {
-	switch s {
-	case controls.Covered:
-		return "covered"
-	case controls.GapFailure:
-		return "gap: collection failed"
-	case controls.GapNoRun:
-		return "gap: no evidence"
-	case controls.NotYetDue:
-		return "not yet due"
-	}
-	return string(s)
-}
+func statusText(s controls.Status) string { return s.Plain() }
 
 func artifactPath(agent string, seq uint64) string {
 	return "/artifacts/" + url.PathEscape(agent) + "/" + strconv.FormatUint(seq, 10)
@@ -273,7 +264,17 @@ func (s *Server) window(w http.ResponseWriter, r *http.Request) (Window, bool) {
 }
 
 func (s *Server) coverage(f *Fleet, w Window, ids ...string) (*controls.Report, error) {
-	return f.Coverage(s.cfg.Controls, controls.Options{From: w.From, To: w.To, Now: s.now(), Controls: ids, Producers: s.cfg.Producers})
+	return f.Coverage(s.cfg.Controls, controls.Options{From: w.From, To: w.To, Now: s.now(), Controls: ids, Producers: s.cfg.Producers,
+		Checks: s.cfg.Checks, CheckOutcome: checkOutcome})
+}
+
+// checkOutcome reads a control test result's check, status and exception
+// count from its record (the subject states them).
+func checkOutcome(r *evidence.Record) (string, string, int, bool) {
+	if !strings.HasPrefix(r.Type, checks.TypePrefix) {
+		return "", "", 0, false
+	}
+	return checks.ParseSubject(r.Subject)
 }
 
 // StaleAfter: a collector whose last evidence is older than this has

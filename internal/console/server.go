@@ -45,6 +45,10 @@ type Config struct {
 	// Producers maps collector instances to the evidence types they
 	// produce (from the configuration), for coverage.
 	Producers map[string][]string
+	// Checks maps control IDs to the result types (check.<id>) of the
+	// control tests of each: a covered period whose latest result failed is
+	// covered with exceptions.
+	Checks map[string][]string
 	// OIDC, if set, enables sign-in; without it every request is treated
 	// as the local operator's (compliance), and the console must listen on
 	// loopback only (see CheckListen).

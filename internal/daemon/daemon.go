@@ -20,6 +20,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/metrics"
 	"github.com/tickmark-dev/tickmark/internal/runner"
 	"github.com/tickmark-dev/tickmark/internal/schedule"
@@ -134,6 +137,10 @@ func Run(ctx context.Context, o Options) error {
 		limit = 4
 	}
 	d.sem = make(chan struct{}, limit)
+	// Read commands (status, evidence list, verify, …) read the snapshot
+	// while the daemon holds the ledger; once it stops, the ledger itself.
+	d.snapshot()
+	defer os.Remove(filepath.Join(o.App.Cfg.Agent.DataDir, ledger.SnapshotFile))
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
 	d.runCtx = runCtx
@@ -303,7 +310,16 @@ func (d *daemon) finish(ctx context.Context, sum *app.Summary) error {
 	if d.o.Metrics != nil {
 		d.o.Metrics.Pushed(time.Since(t0), err)
 	}
+	d.snapshot()
 	return err
+}
+
+// snapshot writes the ledger's snapshot for read commands (the daemon
+// holds the ledger's lock): at start and after every run.
+func (d *daemon) snapshot() {
+	if err := d.o.App.Ledger.WriteSnapshot(); err != nil {
+		d.log.Warn("writing the ledger snapshot for read commands failed; they wait for the ledger's lock until the next run writes one", "err", err)
+	}
 }
 
 // serve starts the HTTP endpoints; the returned func stops them.

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"sort"
@@ -303,13 +302,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	p := &pkgWriter{ctx: ctx, z: z, root: root, sums: sums}
 	man := Manifest{Format: Format, Agent: agent, Origin: ledger.Origin(agent), From: o.From.UTC(), To: o.To.UTC(),
 		Checkpoint: ManifestCP{Size: latest.Size, Root: base64.StdEncoding.EncodeToString(latest.Root[:]), File: checkpointFile(latest.Size)},
-		Layout: map[string]string{
-			"evidence":    "evidence/<control>/<yyyy-mm-dd>/<evidence-type>/<agent>-<seq>-<sha256[:8]>.<ext>",
-			"records":     "records/<seq>.json (canonical record bytes: the Merkle leaf)",
-			"proofs":      "proofs/<seq>.tlog-proof (c2sp.org/tlog-proof@v1 against checkpoint.file)",
-			"checkpoints": "checkpoints/<tree-size>.note (signed notes, c2sp.org/tlog-checkpoint); <tree-size>.consistency: RFC 6962 consistency proof to checkpoint.file",
-			"keys":        "keys/<key-id>.pub (note verifier keys)",
-		}}
+		Layout:     manifestLayout(o.OSCAL)}
 
 	// 1. Static files, keys and checkpoints.
 	if err := p.addBytes("VERIFY.md", []byte(verifyMD)); err != nil {
@@ -348,6 +341,13 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		}
 	}
 
+	// 1b. The log's records up to the checkpoint, as C2SP entry bundles:
+	// they hash to the checkpoint's root, so verify-package recomputes from
+	// them which records the package must hold.
+	if err := writeBundles(p, src, latest.Size); err != nil {
+		return nil, err
+	}
+
 	// 2. Which controls.
 	sel := o.Controls
 	if len(sel) == 0 {
@@ -372,18 +372,14 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 
 	// 3. Evidence by control, with the index rows.
 	cw := csvsafe.NewWriter(csvS.w)
-	_ = cw.Write([]string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"})
+	_ = cw.Write(indexHeader)
 	var recs, need bitset
 	hrefs := map[uint64]string{} // with OSCAL: a record's first evidence file
 	unsigned := map[uint64]bool{}
 	buf := make([]byte, 256<<10)
 	for _, s := range sel {
 		mc := ManifestCtl{ID: s.ID, Title: s.Title, Types: s.Types}
-		fmt.Fprintf(htmlS.w, "<section id=\"%s\"><h2>%s</h2>", html.EscapeString(s.ID), html.EscapeString(s.ID))
-		if s.Title != "" {
-			fmt.Fprintf(htmlS.w, "<p>%s</p>", html.EscapeString(s.Title))
-		}
-		fmt.Fprintf(htmlS.w, "<table><thead><tr><th>collected (UTC)</th><th>type</th><th>subject</th><th>file</th><th>sha256</th><th>record</th><th>proof</th></tr></thead><tbody>\n")
+		writeHTMLSection(htmlS.w, s.ID, s.Title)
 		queries := []ledger.Query{{Control: s.ID, From: o.From, To: o.To}}
 		if len(s.Types) > 0 {
 			queries = queries[:0]
@@ -424,17 +420,15 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 				}
 				mc.Records++
 				man.Bodies++
-				at := r.CollectedAt.UTC().Format(time.RFC3339)
-				_ = cw.Write([]string{s.ID, r.Type, r.Subject, at, r.SHA256, name, fmt.Sprint(r.Seq), r.Collector, RecordFile(r.Seq), ProofFile(r.Seq)})
-				fmt.Fprintf(htmlS.w, "<tr><td>%s</td><td>%s</td><td>%s</td><td><a href=\"%s\">%s</a></td><td><code>%s</code></td><td><a href=\"%s\">%d</a></td><td><a href=\"%s\">proof</a></td></tr>\n",
-					at, html.EscapeString(r.Type), html.EscapeString(r.Subject), html.EscapeString(name), html.EscapeString(name[strings.LastIndexByte(name, '/')+1:]), r.SHA256[:16], RecordFile(r.Seq), r.Seq, ProofFile(r.Seq))
+				_ = cw.Write(indexRow(s.ID, r, name))
+				writeHTMLRow(htmlS.w, r, name)
 				return nil
 			})
 			if err != nil {
 				return nil, err
 			}
 		}
-		fmt.Fprintf(htmlS.w, "</tbody></table><p>%d file%s</p></section>\n", mc.Records, plural(mc.Records))
+		writeHTMLSectionEnd(htmlS.w, mc.Records)
 		man.Controls = append(man.Controls, mc)
 	}
 	// 3b. The inputs of the check results, so that verify-package can
@@ -468,8 +462,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		}
 		man.Bodies++
 		man.CheckInputs++
-		at := r.CollectedAt.UTC().Format(time.RFC3339)
-		_ = cw.Write([]string{r.Controls[0], r.Type, r.Subject, at, r.SHA256, name, fmt.Sprint(r.Seq), r.Collector, RecordFile(r.Seq), ProofFile(r.Seq)})
+		_ = cw.Write(indexRow(r.Controls[0], r, name))
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -527,7 +520,6 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		if err := p.addBytes(OSCALFile, append(oscalDoc, '\n')); err != nil {
 			return nil, err
 		}
-		man.Layout["oscal"] = OSCALFile + " (OSCAL 1.1.3 assessment results: observations for the evidence, findings for the check results)"
 	}
 
 	// 5. Indexes and manifest.
@@ -565,6 +557,64 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		return nil, err
 	}
 	return &Result{Root: root, Manifest: man, Files: files, OSCAL: oscalDoc}, nil
+}
+
+// writeBundles adds tile/entries/<N>[.p/<W>]: every record of the log
+// below size, 256 to a bundle.
+func writeBundles(p *pkgWriter, src readmodel.Source, size int64) error {
+	entries := make([][]byte, 0, 1<<publog.TileHeight)
+	for seq := int64(0); seq < size; seq++ {
+		if seq%1024 == 0 {
+			release(src)
+		}
+		if err := p.ctx.Err(); err != nil {
+			return err
+		}
+		r, err := src.Record(uint64(seq))
+		if err != nil {
+			return fmt.Errorf("record %d for the entry bundles: %w", seq, err)
+		}
+		data, err := r.Encode()
+		if err != nil {
+			return err
+		}
+		entries = append(entries, data)
+		if len(entries) == 1<<publog.TileHeight || seq == size-1 {
+			b, err := publog.EncodeBundle(entries)
+			if err != nil {
+				return fmt.Errorf("entry bundle of record %d: %w", seq, err)
+			}
+			if err := p.addBytes(publog.TilePath(publog.BundleTile(size, seq>>publog.TileHeight)), b); err != nil {
+				return err
+			}
+			entries = entries[:0]
+		}
+	}
+	return nil
+}
+
+// indexHeader is index.csv's first row.
+var indexHeader = []string{"control", "type", "subject", "collected_at", "sha256", "file", "seq", "collector", "record", "proof"}
+
+// indexRow is index.csv's row of an evidence file.
+func indexRow(control string, r *evidence.Record, name string) []string {
+	return []string{control, r.Type, r.Subject, r.CollectedAt.UTC().Format(time.RFC3339), r.SHA256, name, fmt.Sprint(r.Seq), r.Collector, RecordFile(r.Seq), ProofFile(r.Seq)}
+}
+
+// manifestLayout is manifest.json's "layout".
+func manifestLayout(withOSCAL bool) map[string]string {
+	m := map[string]string{
+		"evidence":    "evidence/<control>/<yyyy-mm-dd>/<evidence-type>/<agent>-<seq>-<sha256[:8]>.<ext>",
+		"records":     "records/<seq>.json (canonical record bytes: the Merkle leaf)",
+		"proofs":      "proofs/<seq>.tlog-proof (c2sp.org/tlog-proof@v1 against checkpoint.file)",
+		"checkpoints": "checkpoints/<tree-size>.note (signed notes, c2sp.org/tlog-checkpoint); <tree-size>.consistency: RFC 6962 consistency proof to checkpoint.file",
+		"keys":        "keys/<key-id>.pub (note verifier keys)",
+		"log":         "tile/entries/<N>[.p/<W>] (C2SP tlog-tiles entry bundles: every record up to checkpoint.file, proving which records the window and controls select)",
+	}
+	if withOSCAL {
+		m["oscal"] = OSCALFile + " (OSCAL 1.1.3 assessment results: observations for the evidence, findings for the check results)"
+	}
+	return m
 }
 
 // needInputs marks the input records of a check result.

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 )
 
 const pageStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#1b1f24}
@@ -26,6 +29,23 @@ func writeHTMLHead(w io.Writer, m *Manifest) error {
 	}
 	_, err := fmt.Fprintf(w, "</tbody></table>\n")
 	return err
+}
+
+func writeHTMLSection(w io.Writer, id, title string) {
+	fmt.Fprintf(w, "<section id=\"%s\"><h2>%s</h2>", html.EscapeString(id), html.EscapeString(id))
+	if title != "" {
+		fmt.Fprintf(w, "<p>%s</p>", html.EscapeString(title))
+	}
+	fmt.Fprintf(w, "<table><thead><tr><th>collected (UTC)</th><th>type</th><th>subject</th><th>file</th><th>sha256</th><th>record</th><th>proof</th></tr></thead><tbody>\n")
+}
+
+func writeHTMLRow(w io.Writer, r *evidence.Record, name string) {
+	fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td><td><a href=\"%s\">%s</a></td><td><code>%s</code></td><td><a href=\"%s\">%d</a></td><td><a href=\"%s\">proof</a></td></tr>\n",
+		r.CollectedAt.UTC().Format(time.RFC3339), html.EscapeString(r.Type), html.EscapeString(r.Subject), html.EscapeString(name), html.EscapeString(name[strings.LastIndexByte(name, '/')+1:]), r.SHA256[:16], RecordFile(r.Seq), r.Seq, ProofFile(r.Seq))
+}
+
+func writeHTMLSectionEnd(w io.Writer, n int) {
+	fmt.Fprintf(w, "</tbody></table><p>%d file%s</p></section>\n", n, plural(n))
 }
 
 const verifyMD = "# Verifying this evidence package\n" + `

@@ -50,10 +50,28 @@ type Population struct {
 // BuildPopulation reads every artifact of typ collected in [from, to) and
 // extracts its items, streaming each body.
 func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from, to time.Time) (*Population, error) {
+	return BuildPopulationBy(ctx, src, typ, from, to, readmodel.ByCollected)
+}
+
+// BuildPopulationBy is BuildPopulation with the window applied by
+// collection or by observation time. By observation, artifacts are those
+// that observed something in the window (readmodel.FindBy), and an event
+// item whose layout declares its time (ItemLayout.Time: merged_at,
+// published, ...) is in the population only if that time is in the window:
+// a backfill collected in December of pull requests merged in September
+// does not put them in a December population.
+func BuildPopulationBy(ctx context.Context, src readmodel.Source, typ string, from, to time.Time, by readmodel.By) (*Population, error) {
 	spec, known := collectors.Items(typ)
 	pop := &Population{Type: typ, Fields: spec.Fields}
 	rows := map[string]*Row{}
-	err := src.Find(ledger.Query{Type: typ, From: from, To: to}, func(r *evidence.Record, _ []byte) error {
+	inWindow := func(v any) bool {
+		if by != readmodel.ByObserved {
+			return true
+		}
+		t, ok := collectors.ItemTime(v, spec)
+		return !ok || (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to))
+	}
+	err := readmodel.FindBy(src, ledger.Query{Type: typ, From: from, To: to}, by, func(r *evidence.Record, _ []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -80,7 +98,9 @@ func BuildPopulation(ctx context.Context, src readmodel.Source, typ string, from
 		}
 		defer body.Close()
 		n, err := collectors.ReadItems(body, r.ContentType, r.Subject, spec, func(it collectors.Item) error {
-			add(it.Key, "item", fields(it.Value, spec.Fields))
+			if inWindow(it.Value) {
+				add(it.Key, "item", fields(it.Value, spec.Fields))
+			}
 			return nil
 		})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
+	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
@@ -160,5 +161,65 @@ func TestSampleIsReproducible(t *testing.T) {
 	}
 	if _, err := pop.Sample(5, ""); err == nil {
 		t.Errorf("no seed: want an error")
+	}
+}
+
+// TestPopulationByObservedTime: a backfill collected on 3 March holds pull
+// requests merged on 1 and 3 March; a population of 2–4 March by collection
+// time has both, by observation time only the one merged in the window.
+// Records are selected the same way: an event stream whose window is
+// 28 February–1 March observed nothing in the window though collected in it.
+func TestPopulationByObservedTime(t *testing.T) {
+	p := controlstest.Plan{Dir: t.TempDir(), Agent: "prod-1", From: date("2026-03-03"), To: date("2026-03-04"), Push: true,
+		Collectors: []controlstest.Collector{
+			{Name: "github", Type: "github", Hour: 6, Controls: map[string][]string{"github.pull_requests": {"CC8.1"}},
+				Emit: func(day time.Time) []collectors.Artifact {
+					return []collectors.Artifact{{Type: "github.pull_requests", Subject: "acme/api", ContentType: "application/json",
+						WindowStart: date("2026-02-28"), WindowEnd: day,
+						Body: []byte(`{"pull_requests":[{"number":1,"title":"old","merged_at":"2026-03-01T09:00:00Z"},{"number":2,"title":"new","merged_at":"2026-03-03T01:00:00Z"}]}`)}}
+				}},
+			{Name: "okta", Type: "okta", Hour: 7, Controls: map[string][]string{"okta.system_log": {"CC7.2"}},
+				Emit: func(day time.Time) []collectors.Artifact {
+					return []collectors.Artifact{{Type: "okta.system_log", Subject: "late page", ContentType: "application/json",
+						WindowStart: date("2026-02-28"), WindowEnd: date("2026-03-01"), Body: []byte(`[]`)}}
+				}},
+		}}
+	b, err := controlstest.Build(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
+	ctx := context.Background()
+	from, to := date("2026-03-02"), date("2026-03-05")
+	keys := func(by readmodel.By) string {
+		pop, err := export.BuildPopulationBy(ctx, src, "github.pull_requests", from, to, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, r := range pop.Rows {
+			ks = append(ks, r.Key)
+		}
+		return strings.Join(ks, ",")
+	}
+	if got := keys(readmodel.ByCollected); got != "acme/api#1,acme/api#2" {
+		t.Errorf("by collected: %s", got)
+	}
+	if got := keys(readmodel.ByObserved); got != "acme/api#2" {
+		t.Errorf("by observed: %s, want only the pull request merged in the window", got)
+	}
+	count := func(by readmodel.By) int {
+		n := 0
+		if err := readmodel.FindBy(src, readmodel.Query{Type: "okta.system_log", From: from, To: to}, by, func(*evidence.Record, []byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if c, o := count(readmodel.ByCollected), count(readmodel.ByObserved); c != 1 || o != 0 {
+		t.Errorf("system log records in the window: %d by collection, %d by observation; want 1 and 0", c, o)
+	}
+	if _, err := readmodel.ParseBy("event"); err == nil {
+		t.Error(`ParseBy("event") accepted`)
 	}
 }

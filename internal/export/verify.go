@@ -58,10 +58,19 @@ type Report struct {
 	// Checks counts the check results in the package; ChecksReproduced
 	// those whose re-evaluation from the package's evidence gave the
 	// recorded result.
-	Checks           int       `json:"checks"`
-	ChecksReproduced int       `json:"checks_reproduced"`
-	Problems         []Problem `json:"problems"`
-	OK               bool      `json:"ok"`
+	Checks           int `json:"checks"`
+	ChecksReproduced int `json:"checks_reproduced"`
+	// The package's scope as its exporter stated it: the window and the
+	// controls (the auditor compares them with what was asked for).
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Controls []string  `json:"controls"`
+	// Complete: the package's entry bundles hash to its checkpoint, and
+	// the evidence files, records, index.csv, index.html and manifest.json
+	// are exactly those its controls and window select in that log.
+	Complete bool      `json:"complete"`
+	Problems []Problem `json:"problems"`
+	OK       bool      `json:"ok"`
 }
 
 // First returns the first problem, if any.
@@ -145,6 +154,9 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		if top != v.root || !strings.Contains(f.Name, "/") {
 			v.fail(f.Name, "outside the package folder %s/", v.root)
 		}
+		if bad := unsafeName(f.Name); bad != "" {
+			v.fail(f.Name, "%s: no file of a package is named so", bad)
+		}
 	}
 	rep.Root = v.root
 	// 1. Every file's hash.
@@ -214,6 +226,10 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		v.fail("manifest.json", "not a %s manifest", Format)
 	}
 	rep.Agent = man.Agent
+	rep.From, rep.To = man.From, man.To
+	for _, c := range man.Controls {
+		rep.Controls = append(rep.Controls, c.ID)
+	}
 	origin := ledger.Origin(man.Agent)
 	// Keys, checkpoints and tokens: the package's copy of the published
 	// log, read by the one log checker (and held to the pinned key).
@@ -451,29 +467,19 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 			rep.ChecksReproduced++
 		}
 	}
-	// 5. index.csv names only files that are there, with their hashes.
-	rows := 0
-	err = v.scanCSV("index.csv", indexLimit(len(zr.File)), func(i int, row []string) {
-		rows = i
-		if i == 1 {
-			return // the header
+	// 5. Completeness: the log's entry bundles say which records and
+	// files the package holds; the indexes and manifest are regenerated.
+	switch cp, ok := checkpoints[man.Checkpoint.Size]; {
+	case !ok:
+		v.fail("manifest.json", "cannot prove the package complete without its signed checkpoint")
+	case lg.Latest != nil && lg.Latest.Size != cp.Size:
+		v.fail("manifest.json", "names checkpoint %d, but the package's latest signed checkpoint is %d", cp.Size, lg.Latest.Size)
+	default:
+		sizes := make([]int64, 0, len(lg.Checkpoints))
+		for _, c := range lg.Checkpoints {
+			sizes = append(sizes, c.Size)
 		}
-		if len(row) < 6 {
-			v.fail("index.csv", "row %d has %d columns", i, len(row))
-			return
-		}
-		fi, ok := v.files[row[5]]
-		if !ok || hex.EncodeToString(fi.sum[:]) != row[4] {
-			v.fail("index.csv", "row %d: %s is missing or has another sha256", i, row[5])
-		}
-	})
-	switch {
-	case err != nil:
-		v.fail("index.csv", "unreadable: %v", err)
-	case rows == 0:
-		v.fail("index.csv", "empty")
-	case rows-1 != rep.Bodies:
-		v.fail("index.csv", "lists %d evidence files, the package has %d valid ones", rows-1, rep.Bodies)
+		v.checkComplete(cp, &man, order, rep.Keys, sizes)
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
@@ -514,4 +520,21 @@ func seqOf(name, prefix, suffix string) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	return n, err == nil
+}
+
+// unsafeName says why a zip entry name could escape the folder it is
+// extracted to, or "".
+func unsafeName(name string) string {
+	switch {
+	case strings.HasPrefix(name, "/") || len(name) > 1 && name[1] == ':':
+		return "an absolute name"
+	case strings.Contains(name, "\\"):
+		return "a name with a backslash"
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." || el == "." {
+			return "a name that climbs with " + el
+		}
+	}
+	return ""
 }

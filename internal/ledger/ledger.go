@@ -41,11 +41,14 @@ type Options struct {
 
 // Ledger is an open ledger.
 type Ledger struct {
-	db     *bolt.DB
-	dir    string
-	agent  string
-	origin string
-	spool  *spool
+	// snapshotAt is when the snapshot this read-only ledger reads was
+	// written (zero: it reads the ledger itself).
+	snapshotAt time.Time
+	db         *bolt.DB
+	dir        string
+	agent      string
+	origin     string
+	spool      *spool
 
 	reqs      chan *commitReq
 	stop      chan struct{}
@@ -87,14 +90,30 @@ func Open(dataDir, agent string, o Options) (*Ledger, error) {
 			return nil, fmt.Errorf("no ledger in %s: %w", dataDir, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
+	timeout := o.LockTimeout
+	snap := filepath.Join(dataDir, SnapshotFile)
+	var snapAt time.Time
+	if fi, err := os.Stat(snap); o.ReadOnly && err == nil {
+		// A running daemon holds the lock for its whole life and writes a
+		// snapshot after every run: wait briefly, then read that.
+		timeout, snapAt = min(timeout, snapshotWait), fi.ModTime()
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolt.ErrTimeout) && !snapAt.IsZero() {
+		db, err = bolt.Open(snap, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: true, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, fmt.Errorf("%w (%s), and its snapshot %s cannot be read: %v", ErrLocked, path, snap, err)
+		}
+	} else {
+		snapAt = time.Time{}
+	}
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w (%s); wait for the other run to finish, or check for a stuck process", ErrLocked, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening ledger %s: %w", path, err)
 	}
-	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly, now: o.Now}
+	l := &Ledger{db: db, dir: dataDir, agent: agent, origin: Origin(agent), readOnly: o.ReadOnly, now: o.Now, snapshotAt: snapAt}
 	if l.now == nil {
 		l.now = time.Now
 	}

@@ -117,6 +117,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		add(p)
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
+	lg.StrayTiles(ctx, add)
 	bodies := verify.NewRehasher(conc, "evidence object", add)
 	var walkErr error
 	named, complete := verify.NewNamed(), lg.Latest != nil

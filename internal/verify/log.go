@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -182,7 +184,97 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	if n := len(lg.Checkpoints); n > 0 {
 		lg.Latest = lg.Checkpoints[n-1]
 	}
+	lg.checkIdle()
 	return lg, nil
+}
+
+// checkIdle reports, in a log with more than one key, a key that no valid
+// announcement introduces and that signs no checkpoint: a key published
+// by another data dir under the same agent ID (a fork the agent refused
+// to carry on). A key that lost its predecessor's private key (a restore
+// without the key file) is unannounced but signs the checkpoints after it.
+func (lg *Log) checkIdle() {
+	if len(lg.Keys) < 2 {
+		return
+	}
+	used := map[string]bool{}
+	for _, c := range lg.Checkpoints {
+		for _, id := range signers(c.Note) {
+			used[id] = true
+		}
+	}
+	ids := make([]string, 0, len(lg.Keys))
+	for id := range lg.Keys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		text := lg.Keys[id]
+		if _, announced := lg.Announcements[id]; announced || used[id] {
+			continue
+		}
+		lg.problem(Problem{Kind: "identity", Key: lg.r.Locate(publog.KeyPath(id)),
+			Message: fmt.Sprintf("key %s is published without a valid announcement and signs no checkpoint: another agent (or a replaced data dir) may be using the ID %q", text, lg.Agent)})
+	}
+}
+
+// signers returns the key IDs of a signed note's signature lines.
+func signers(msg []byte) []string {
+	_, sigs, ok := strings.Cut(string(msg), "\n\n")
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, line := range strings.Split(sigs, "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "\u2014 "))
+		if len(f) != 2 {
+			continue
+		}
+		if b, err := base64.StdEncoding.DecodeString(f[1]); err == nil && len(b) >= 4 {
+			ids = append(ids, fmt.Sprintf("%08x", binary.BigEndian.Uint32(b)))
+		}
+	}
+	return ids
+}
+
+// StrayTiles lists the log's tiles and entry bundles and reports those
+// no verified checkpoint covers: beyond the latest one, or a partial tile
+// of a width no checkpoint's tree size gives (left by a writer whose
+// checkpoint never followed), and names nothing tickmark writes. A
+// listing error is a problem.
+func (lg *Log) StrayTiles(ctx context.Context, add func(Problem)) {
+	partial := map[tlog.Tile]bool{}
+	for _, c := range lg.Checkpoints {
+		for l := 0; c.Size>>(uint(l)*publog.TileHeight) > 0; l++ {
+			n := c.Size >> (uint(l) * publog.TileHeight)
+			if w := int(n % (1 << publog.TileHeight)); w > 0 {
+				partial[tlog.Tile{H: publog.TileHeight, L: l, N: n >> publog.TileHeight, W: w}] = true
+				if l == 0 {
+					partial[tlog.Tile{H: publog.TileHeight, L: -1, N: n >> publog.TileHeight, W: w}] = true
+				}
+			}
+		}
+	}
+	var latest int64
+	if lg.Latest != nil {
+		latest = lg.Latest.Size
+	}
+	err := lg.r.List(ctx, publog.TilesDir, func(name string) error {
+		n := publog.Parse(name)
+		if n.Kind != publog.HashTile && n.Kind != publog.EntryBundle {
+			add(Problem{Kind: "tile", Key: lg.r.Locate(name), Message: "not a tile or entry bundle name: nothing tickmark writes"})
+			return nil
+		}
+		t := n.Tile
+		if t.W == 1<<publog.TileHeight && publog.Width(latest, t.L, t.N) == t.W || partial[t] {
+			return nil
+		}
+		add(Problem{Kind: "tile", Key: lg.r.Locate(name), Message: fmt.Sprintf("belongs to no checkpoint (the latest verified is size %d): left by a writer whose checkpoint never followed, or planted", latest)})
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		add(Problem{Kind: "tile", Key: lg.r.Locate(publog.TilesDir), Message: "cannot list the tiles: " + err.Error()})
+	}
 }
 
 // list returns the names under dir; a listing that fails is a problem.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -436,6 +437,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	testDemoNextCommands(t, dir, r)
+	testREADMEAfterTheDemo(t, dir)
 	// The window's coverage shows the planted gaps for what they are.
 	_, gaps, _ := strings.Cut(r.stdout, "with its gaps (exit 1, as on any gap):\n")
 	args := strings.Fields(strings.TrimSpace(gaps))
@@ -468,14 +470,73 @@ func TestDemo(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		"AC-04/" + day(51): "gap_no_run", // the outage
-		"AC-04/" + day(49): "covered",
+		// evidence, but the demo's users include some without MFA: the
+		// okta.active_users_mfa check run after each collection fails
+		"AC-04/" + day(49): "covered_with_exceptions",
 		"BC-02/" + day(23): "gap_failure", // the backup API rejected its token
 		"BC-02/" + day(22): "gap_failure",
 		"BC-02/" + day(21): "covered",
 	} {
-		if status[key] != want {
-			t.Errorf("coverage %s = %q, want %q", key, status[key], want)
+		// covered or covered_with_exceptions (the checks' verdict on the
+		// sample data) both say the evidence is there
+		if got := status[key]; got != want && !(want == "covered" && strings.HasPrefix(got, "covered")) {
+			t.Errorf("coverage %s = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// testREADMEAfterTheDemo runs the README's "After the demo" block as
+// written, with its relative dates computed as GNU date would.
+func testREADMEAfterTheDemo(t *testing.T, dir string) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "## After the demo")
+	if ok {
+		_, block, ok = strings.Cut(block, "```sh\n")
+	}
+	if ok {
+		block, _, ok = strings.Cut(block, "```")
+	}
+	if !ok {
+		t.Fatal(`README.md has no "After the demo" sh block`)
+	}
+	today := time.Now().UTC()
+	dates := regexp.MustCompile(`\$\(date -u (?:-d '-(\d+) days' )?\+%F\)`)
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		line = dates.ReplaceAllStringFunc(line, func(m string) string {
+			days := 0
+			if sm := dates.FindStringSubmatch(m); sm[1] != "" {
+				days, _ = strconv.Atoi(sm[1])
+			}
+			return today.AddDate(0, 0, -days).Format(time.DateOnly)
+		})
+		args := strings.Fields(strings.ReplaceAll(line, "./demo", dir))
+		switch {
+		case len(args) == 0 || args[0] == "export":
+			if len(args) > 1 {
+				t.Setenv("TICKMARK_CONFIG", strings.TrimPrefix(args[1], "TICKMARK_CONFIG="))
+			}
+			continue
+		case args[0] != "tickmark":
+			t.Fatalf("README line is not a tickmark command: %q", line)
+		case args[1] == "demo":
+			continue // already run
+		}
+		n++
+		want := 0
+		if args[1] == "coverage" {
+			want = 1 // the sample history has gaps, as the README says
+		}
+		if res := tickmark(t, args[1:]...); res.code != want {
+			t.Errorf("README: %s: exit %d, want %d\n%s%s", line, res.code, want, res.stdout, res.stderr)
+		}
+	}
+	if n < 7 {
+		t.Fatalf("ran %d README commands, want at least 7", n)
 	}
 }
 

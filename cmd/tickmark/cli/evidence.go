@@ -21,6 +21,7 @@ func newEvidenceCmd(e *env) *cobra.Command {
 	var (
 		q         ledger.Query
 		from, to  string
+		by        string
 		asJSON    bool
 		fromStore bool
 		agent     string
@@ -30,8 +31,11 @@ func newEvidenceCmd(e *env) *cobra.Command {
 		Short: "List evidence records in a window, by control, type or collector",
 		Long: `List the records whose collection time falls in [--from, --to], read through
 the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
---to includes the whole day) or RFC 3339 times.`,
+--to includes the whole day) or RFC 3339 times. With --by observed the window
+applies to what a record observed instead: its event window (an event stream),
+its observed_at, or else its collection time (a snapshot).`,
 		Example: `  tickmark evidence list --control CC6.1 --from 2026-09-01 --to 2026-11-30
+  tickmark evidence list --type okta.system_log --from 2026-12-01 --to 2026-12-06 --by observed
   tickmark evidence list --type okta.users --json
   tickmark evidence list --from-store --control CC6.1   # every agent, from the bucket alone`,
 		Args: cobra.NoArgs,
@@ -47,7 +51,7 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 				return usageErr(fmt.Errorf("--from %s is not before --to %s", from, to), "dates are YYYY-MM-DD (UTC), --to inclusive")
 			}
 			if fromStore {
-				return e.listFromStore(agent, q, asJSON)
+				return e.listFromStore(agent, q, by, asJSON)
 			}
 			cfg, err := e.loadConfigForReading()
 			if err != nil {
@@ -72,6 +76,9 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 			if err != nil {
 				return err
 			}
+			if keep, err = byWindow(by, &q, keep); err != nil {
+				return err
+			}
 			return listEvidence(e, a, q, keep, asJSON)
 		},
 	}
@@ -80,6 +87,7 @@ the ledger's indexes (only the window is read). Dates are YYYY-MM-DD (UTC;
 	list.Flags().StringVar(&q.Collector, "collector", "", "collector instance name")
 	list.Flags().StringVar(&from, "from", "", "start date (YYYY-MM-DD or RFC 3339)")
 	list.Flags().StringVar(&to, "to", "", "end date, inclusive (YYYY-MM-DD or RFC 3339)")
+	list.Flags().StringVar(&by, "by", "collected", "apply --from/--to to when evidence was collected, or to what it observed (observed_at, an event stream's window)")
 	list.Flags().IntVar(&q.Limit, "limit", 0, "at most this many records")
 	list.Flags().BoolVar(&asJSON, "json", false, "print one JSON record per line")
 	list.Flags().BoolVar(&fromStore, "from-store", false, fromStoreHelp)

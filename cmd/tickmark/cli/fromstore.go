@@ -113,7 +113,7 @@ type storeRecord struct {
 	Objects []string `json:"objects"`
 }
 
-func (e *env) listFromStore(agent string, q ledger.Query, asJSON bool) error {
+func (e *env) listFromStore(agent string, q ledger.Query, by string, asJSON bool) error {
 	v, cfg, done, err := e.openViewConfig()
 	if err != nil {
 		return err
@@ -131,6 +131,9 @@ func (e *env) listFromStore(agent string, q ledger.Query, asJSON bool) error {
 	}}
 	keep, err := voc.query(&q)
 	if err != nil {
+		return err
+	}
+	if keep, err = byWindow(by, &q, keep); err != nil {
 		return err
 	}
 	limit := q.Limit

@@ -8,12 +8,14 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // newPopulationCmd builds `tickmark population` (listed in root.go).
 func newPopulationCmd(e *env) *cobra.Command {
 	var sf storeFlags
 	var (
+		by            string
 		typ, from, to string
 		asCSV, asJSON bool
 	)
@@ -46,7 +48,11 @@ printed on stderr so a sample can be tied to it.`,
 			if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
 				return err
 			}
-			pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
+			b, err := readmodel.ParseBy(by)
+			if err != nil {
+				return usageErr(err, "")
+			}
+			pop, err := export.BuildPopulationBy(e.ctx, v.src, typ, f, t, b)
 			if err != nil {
 				return failErr(err, "")
 			}
@@ -82,6 +88,7 @@ printed on stderr so a sample can be tied to it.`,
 	c.Flags().StringVar(&typ, "type", "", "evidence type, e.g. github.pull_requests")
 	c.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD, UTC)")
 	c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&by, "by", "collected", "apply the window to when items were collected, or to when they happened (merged_at, published, ...; see docs/cli.md)")
 	c.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
 	sf.add(c)

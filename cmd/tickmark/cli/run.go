@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -132,7 +133,11 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 	}
 	if runErr != nil {
 		hint := "check the store's reachability and credentials; run `tickmark run --once` again to push the queue"
-		if sum.Push == nil || sum.Push.Error == "" {
+		var foreign *app.ErrForeignLog
+		switch {
+		case errors.As(runErr, &foreign):
+			hint = foreign.Hint()
+		case sum.Push == nil || sum.Push.Error == "":
 			// The checkpoint could not be signed: the data dir is the problem.
 			hint = "the data dir (agent.data_dir) could not be written: check its free space and permissions; committed evidence is kept and the next run continues"
 		}

@@ -441,7 +441,7 @@ func TestASecondAgentWithTheSameIDIsRefused(t *testing.T) {
 	b := f.config("b", "prod-1", 5) // another disk, another key, same ID
 	mustRun(t, "run", "--once", "--config", a)
 	rb := tickmark(t, "run", "--once", "--config", b)
-	if rb.code != 1 || !strings.Contains(rb.stderr, `the store holds checkpoint(s) 3 of agent "prod-1" that this ledger never signed`) {
+	if rb.code != 1 || !strings.Contains(rb.stderr, `the log of agent "prod-1" in the store`) || !strings.Contains(rb.stderr, "checkpoint(s) 3 this ledger never signed") || !strings.Contains(rb.stderr, "tickmark ledger restore") {
 		t.Fatalf("agent b publishing as prod-1: exit %d, want 1 with a clear message\n%s", rb.code, rb.stderr)
 	}
 	// Nothing of b's reached the bucket: a's log still verifies.

@@ -9,12 +9,14 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
 	"github.com/tickmark-dev/tickmark/internal/export"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // newSampleCmd builds `tickmark sample` (listed in root.go).
 func newSampleCmd(e *env) *cobra.Command {
 	var sf storeFlags
 	var (
+		by                  string
 		typ, from, to, seed string
 		n                   int
 		asJSON              bool
@@ -51,7 +53,11 @@ population columns; the population's size and SHA-256 go to stderr.`,
 			if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
 				return err
 			}
-			pop, err := export.BuildPopulation(e.ctx, v.src, typ, f, t)
+			b, err := readmodel.ParseBy(by)
+			if err != nil {
+				return usageErr(err, "")
+			}
+			pop, err := export.BuildPopulationBy(e.ctx, v.src, typ, f, t, b)
 			if err != nil {
 				return failErr(err, "")
 			}
@@ -98,6 +104,7 @@ population columns; the population's size and SHA-256 go to stderr.`,
 	c.Flags().StringVar(&typ, "type", "", "evidence type, e.g. jira.change_tickets")
 	c.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD, UTC; default: all time)")
 	c.Flags().StringVar(&to, "to", "", "last day, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&by, "by", "collected", "apply the window to when items were collected, or to when they happened (merged_at, published, ...; see docs/cli.md)")
 	c.Flags().IntVar(&n, "n", 25, "sample size")
 	c.Flags().StringVar(&seed, "seed", "", "seed supplied by the auditor")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per drawn row instead of CSV")

@@ -173,7 +173,7 @@ func (e *env) serve(f serveFlags) error {
 		defer af.Close()
 		alog = slog.New(slog.NewJSONHandler(af, nil))
 	}
-	ccfg := console.Config{Controls: set, Producers: producers(cfg), OIDC: oidcCfg, AuditorWindows: windows, SessionKey: []byte(key),
+	ccfg := console.Config{Controls: set, Producers: producers(cfg), Checks: checksByControl(cfg), OIDC: oidcCfg, AuditorWindows: windows, SessionKey: []byte(key),
 		Access: console.Access{ComplianceGroups: f.complianceGroups, ComplianceEmails: f.complianceEmails, AuditorGroups: f.auditorGroups, AuditorEmails: f.auditorEmails},
 		Logger: log, AccessLog: alog, Refresh: f.refresh, TempDir: os.TempDir(), Now: e.now}
 	if t := cfg.TimestampAuthority; t != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -56,6 +57,9 @@ last successful run, from the local ledger. It does not contact the store.`,
 				return err
 			}
 			a, err := app.Open(e.ctx, cfg, app.Options{Logger: e.logger(cfg), ReadOnly: true, NoStore: true})
+			if errors.Is(err, ledger.ErrLocked) {
+				return failErr(err, "a `tickmark run --once` holds the ledger (a running daemon leaves a snapshot for read commands; a one-off run does not): try again when it ends")
+			}
 			if err != nil {
 				return failErr(err, "has this agent run yet? `tickmark run --once` creates the ledger; `tickmark ledger restore` rebuilds a lost one")
 			}

@@ -132,22 +132,23 @@ func TestKeyRotationKeepsOldCheckpointsVerifiable(t *testing.T) {
 	}
 }
 
-func TestForeignKeyUnderSameAgentIDIsReported(t *testing.T) {
+// A second agent with the same ID (its own data dir and key, the same
+// store) is refused before it writes anything: the first agent's log
+// stays its own and verifies.
+func TestForeignKeyUnderSameAgentIDIsRefused(t *testing.T) {
 	dir, cfg := workspace(t, "")
 	t.Setenv("N", "3")
 	if r := tickmark(t, "run", "--once", "--config", cfg); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	// A second agent with the same ID but its own data dir and key, same store.
 	b, _ := os.ReadFile(cfg)
 	cfg2 := filepath.Join(dir, "other.yaml")
 	os.WriteFile(cfg2, []byte(strings.Replace(string(b), dir+"/data", dir+"/data2", 1)), 0o600)
 	r2 := tickmark(t, "run", "--once", "--config", cfg2)
-	if r2.code != 1 || !strings.Contains(r2.stderr, "object exists with different content") {
-		t.Fatalf("second agent with the same ID must fail on write-once conflicts: %d\n%s", r2.code, r2.stderr)
+	if r2.code != 1 || !strings.Contains(r2.stderr, "key(s)") || !strings.Contains(r2.stderr, "this ledger never held") {
+		t.Fatalf("second agent with the same ID must be refused naming the foreign key: %d\n%s", r2.code, r2.stderr)
 	}
-	r := tickmark(t, "verify", "--config", cfg)
-	if r.code != 1 || !strings.Contains(r.stdout, "another agent may be using the same agent ID") {
+	if r := tickmark(t, "verify", "--config", cfg); r.code != 0 {
 		t.Fatalf("verify: %d\n%s", r.code, r.stdout)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,6 +85,8 @@ compare the key IDs printed here with the organisation's published ones.`,
 			}
 			if rep.OK {
 				fmt.Fprintf(w, "OK: every file hash, checkpoint signature, checkpoint consistency (%d), inclusion proof (tree size %d) and body verified\n", rep.Consistent, rep.TreeSize)
+				fmt.Fprintf(w, "complete: the package holds every record of checkpoint %d collected from %s to %s (end exclusive) under %s, proven from the log's entry bundles; index.csv, index.html and manifest.json match them\n",
+					rep.TreeSize, rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339), strings.Join(rep.Controls, ", "))
 				return nil
 			}
 			first, _ := rep.First()

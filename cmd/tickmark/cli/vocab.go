@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agnivade/levenshtein"
 
@@ -269,4 +270,21 @@ func (v *vocab) query(q *readmodel.Query) (keep func(*evidence.Record) bool, err
 		}
 	}
 	return keep, nil
+}
+
+// byWindow applies --by to a listing: by observation time, the query reads
+// every record collected from the window's start on (evidence is collected
+// when or after it is observed) and keep also requires that the record
+// observed something in the window.
+func byWindow(by string, q *readmodel.Query, keep func(*evidence.Record) bool) (func(*evidence.Record) bool, error) {
+	b, err := readmodel.ParseBy(by)
+	if err != nil {
+		return nil, usageErr(err, "")
+	}
+	if b != readmodel.ByObserved {
+		return keep, nil
+	}
+	from, to := q.From, q.To
+	q.To = time.Time{}
+	return func(r *evidence.Record) bool { return keep(r) && readmodel.ObservedIn(r, from, to) }, nil
 }

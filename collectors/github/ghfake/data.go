@@ -3,6 +3,7 @@ package ghfake
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,38 @@ type Org struct {
 	// ReadOnly lists members whose permission on every repository is
 	// "read" (GET /repos/{o}/{r}/collaborators/{u}/permission).
 	ReadOnly map[string]bool
+	// EnterpriseCloud: the organisation is on GitHub Enterprise Cloud, the
+	// only plan with GET /orgs/{org}/audit-log (others answer 404).
+	EnterpriseCloud bool
+	// AuditLog is the organisation's audit log (see AuditEvent).
+	AuditLog []*AuditEvent
+}
+
+// AuditEvent is one organisation audit log event. GitHub's audit log is
+// eventually consistent: an event can become visible minutes after its
+// time, and the fake hides it until the server's clock reaches VisibleAt.
+type AuditEvent struct {
+	DocumentID string
+	At         time.Time // @timestamp and created_at (epoch ms on the wire)
+	Action     string    // org.add_member, team.add_repository, git.push...
+	Actor      string
+	User       string // the user affected ("" when none)
+	Team       string // org/team-slug
+	Repo       string // org/name
+	Permission string // the new permission, when the action sets one
+	OldPerm    string // the previous permission
+	Git        bool   // a Git event (include=git or all; kept 7 days)
+	VisibleAt  time.Time
+}
+
+// AddAuditEvent appends an event to the audit log and returns its
+// _document_id; visibleAt zero makes it visible at once.
+func (o *Org) AddAuditEvent(e AuditEvent) string {
+	if e.DocumentID == "" {
+		e.DocumentID = fmt.Sprintf("doc-%s-%04d", o.Login, len(o.AuditLog)+1)
+	}
+	o.AuditLog = append(o.AuditLog, &e)
+	return e.DocumentID
 }
 
 // User is a GitHub account.
@@ -273,6 +306,10 @@ type Options struct {
 	DirectPushes int
 	// Seed makes the data deterministic (default 1).
 	Seed uint64
+	// AuditEvents puts the organisation on GitHub Enterprise Cloud with
+	// this many audit log events inside the window (membership and
+	// permission changes, and other events), plus one before the window.
+	AuditEvents int
 }
 
 func (o *Options) defaults() {
@@ -339,6 +376,32 @@ func Generate(o Options) *Org {
 		},
 		UpdatedAt: o.Now.Add(-200 * 24 * time.Hour),
 	}}
+	if o.AuditEvents > 0 {
+		org.EnterpriseCloud = true
+		kinds := []struct{ action, perm, old string }{
+			{"org.add_member", "", ""}, {"repo.add_member", "write", ""}, {"team.add_member", "", ""},
+			{"org.update_member", "admin", "read"}, {"repo.create", "", ""}, {"team.add_repository", "push", ""},
+			{"org.remove_member", "", ""}, {"repo.update_member", "admin", "write"}, {"workflows.completed_workflow_run", "", ""},
+		}
+		org.AddAuditEvent(AuditEvent{At: o.Now.Add(-o.Window - 30*24*time.Hour), Action: "org.add_member", Actor: "dev001", User: "dev002"})
+		for k := 0; k < o.AuditEvents; k++ {
+			kd := kinds[k%len(kinds)]
+			at := o.Now.Add(-time.Hour - time.Duration(r.Int64N(int64(o.Window-2*time.Hour)))).Truncate(time.Millisecond)
+			e := AuditEvent{At: at, Action: kd.action, Actor: "dev001", User: fmt.Sprintf("dev%03d", 3+k%9), Permission: kd.perm, OldPerm: kd.old}
+			switch {
+			case strings.HasPrefix(kd.action, "team."):
+				e.Team = o.Org + "/platform"
+				if kd.action == "team.add_repository" {
+					e.User, e.Repo = "", fmt.Sprintf("%s/service-%03d", o.Org, 1+k%o.Repos)
+				}
+			case strings.HasPrefix(kd.action, "repo."):
+				e.Repo = fmt.Sprintf("%s/service-%03d", o.Org, 1+k%o.Repos)
+			case strings.HasPrefix(kd.action, "workflows."):
+				e.User = ""
+			}
+			org.AddAuditEvent(e)
+		}
+	}
 	var prID int64 = 100000
 	var checkID int64 = 700000
 	for i := 1; i <= o.Repos; i++ {

@@ -211,6 +211,11 @@ func (s *Server) Update(fn func(o *Org)) {
 func (s *Server) AddOrg(o *Org) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, x := range append([]*Org{s.primary}, s.others...) {
+		if x.ID == o.ID {
+			o.ID = s.primary.ID + int64(len(s.others)) + 1 // IDs name organisations in /organizations/{id} links
+		}
+	}
 	s.others = append(s.others, o)
 }
 
@@ -304,6 +309,7 @@ func errBody(status int, msg, doc string) (int, any) {
 func (s *Server) handler() http.Handler {
 	orgScopes := []string{"admin:org", "read:org", "write:org"}
 	repoScopes := []string{"repo"}
+	auditScopes := []string{"admin:org", "read:audit_log"}
 	routes := []route{
 		{"GET /orgs/{org}", orgScopes, s.getOrg},
 		{"GET /orgs/{org}/members", orgScopes, s.listMembers},
@@ -332,6 +338,8 @@ func (s *Server) handler() http.Handler {
 		{"GET /repos/{owner}/{repo}/compare/{basehead}", repoScopes, s.compare},
 		{"GET /repos/{owner}/{repo}/pulls/{number}/commits", repoScopes, s.listPullCommits},
 		{"GET /repos/{owner}/{repo}/collaborators/{username}/permission", repoScopes, s.permission},
+		{"GET /orgs/{org}/audit-log", auditScopes, s.getAuditLog},
+		{"GET /organizations/{id}/audit-log", auditScopes, s.getAuditLog}, // the targets of its Link header
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
