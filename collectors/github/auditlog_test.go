@@ -318,3 +318,40 @@ func TestAuditLogActionsFilter(t *testing.T) {
 		}
 	}
 }
+
+// Several organisations: each has its own audit log window in the one
+// cursor; one not on Enterprise Cloud is unknown while the other is read.
+func TestAuditLogSeveralOrganisations(t *testing.T) {
+	srv, acme := newAuditFake(t, ghfake.Options{Repos: 2, MergedPerRepo: 1, AuditEvents: 30})
+	srv.AddOrg(ghfake.Generate(ghfake.Options{Org: "beta", Repos: 2, MergedPerRepo: 1, Seed: 5}))
+	cfg := fmt.Sprintf("base_url: %s/api/v3/\norgs: [acme, beta]\ntoken: env:GH_AUDIT_TOKEN\nevidence: [audit_log]\n", srv.URL)
+	first := runAll(t, cfg, "")
+	got := map[string]string{}
+	for _, a := range byType(first.Committed, EvAuditLog) {
+		var b auditBody
+		if err := json.Unmarshal(a.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		got[a.Subject] = fmt.Sprintf("visible=%v events=%d", b.Visible, len(b.Events))
+	}
+	want := map[string]string{"acme": fmt.Sprintf("visible=true events=%d", len(wantAudit(acme, now.Add(-90*24*time.Hour), now.Add(-5*time.Minute)))),
+		"beta": "visible=false events=0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("audit logs %v, want %v", got, want)
+	}
+	srv.Update(func(o *ghfake.Org) {
+		o.AddAuditEvent(ghfake.AuditEvent{DocumentID: "new", At: now.Add(30 * time.Minute), Action: "org.remove_member", Actor: "dev001", User: "dev004"})
+	})
+	srv.Now = func() time.Time { return now.Add(time.Hour) }
+	second := collectortest.Run(t, collectortest.Build(t, "github", cfg), collectortest.Options{Now: now.Add(time.Hour), Cursor: first.Cursor})
+	if second.Err != nil {
+		t.Fatal(second.Err)
+	}
+	var ids []string
+	for _, a := range byType(second.Committed, EvAuditLog) {
+		ids = append(ids, auditItems(a)...)
+	}
+	if strings.Join(ids, ",") != "audit:new" {
+		t.Errorf("second run collected %v, want only the new acme event", ids)
+	}
+}

@@ -81,7 +81,7 @@ var evidenceNames = map[string]string{
 func init() {
 	collectors.Register(collectors.Definition{
 		Type:          "github",
-		Summary:       "GitHub organisation access and 2FA, branch protection and rulesets, merged pull requests with reviews, Dependabot alerts",
+		Summary:       "GitHub organisation access and 2FA, branch protection and rulesets, merged pull requests with reviews, Dependabot alerts, the organisation audit log",
 		EvidenceTypes: evidenceTypes,
 		SampleConfig:  sampleConfig,
 		NewConfig:     func() any { return &Config{} },

@@ -182,6 +182,11 @@ func (a *App) checksAfter(ctx context.Context, ccs []*config.CollectorConfig, ob
 			types = append(types, t)
 		}
 	}
+	if len(types) == 0 {
+		// The collectors that ran declare no evidence type: no check
+		// reads what they produced (a nil list would select every check).
+		return nil
+	}
 	cs, err := a.ChecksFor(nil, types)
 	if err != nil || len(cs) == 0 {
 		if err != nil {

@@ -72,7 +72,7 @@ type recKey struct {
 }
 
 // maxCachedRecords bounds the decoded-record cache (about 1 KiB each).
-const maxCachedRecords = 20000
+const maxCachedRecords = 30000
 
 // Activity is when an agent's collector last produced evidence.
 type Activity struct {
@@ -99,10 +99,23 @@ func (f *Fleet) Names() []string {
 func (f *Fleet) index(ctx context.Context) error {
 	type key struct{ agent, coll string }
 	acc := map[key]*Activity{}
-	for _, name := range f.Names() {
+	// The latest record of each evidence type and UTC day: the latest
+	// record of any period is one of them, so the first report of any
+	// window finds the records it shows already decoded.
+	type dayKey struct {
+		agent int
+		typ   string
+		day   int64
+	}
+	latest := map[dayKey]*evidence.Record{}
+	for ai, name := range f.Names() {
 		err := f.Agents[name].Find(ledger.Query{}, func(r *evidence.Record, _ []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			dk := dayKey{ai, r.Type, r.CollectedAt.Unix() / 86400}
+			if l := latest[dk]; l == nil || !r.CollectedAt.Before(l.CollectedAt) && (r.CollectedAt.After(l.CollectedAt) || r.Seq > l.Seq) {
+				latest[dk] = r
 			}
 			k := key{name, r.Collector}
 			a := acc[k]
@@ -136,6 +149,20 @@ func (f *Fleet) index(ctx context.Context) error {
 			return fmt.Errorf("reading agent %s's runs: %w", name, err)
 		}
 		f.runs = append(f.runs, runs)
+	}
+	keep := make([]*evidence.Record, 0, len(latest))
+	idx := map[*evidence.Record]int{}
+	for dk, r := range latest {
+		keep = append(keep, r)
+		idx[r] = dk.agent
+	}
+	if len(keep) > maxCachedRecords { // the most recent days
+		sort.Slice(keep, func(i, j int) bool { return keep[i].CollectedAt.After(keep[j].CollectedAt) })
+		keep = keep[:maxCachedRecords]
+	}
+	f.recs = make(map[recKey]*evidence.Record, len(keep))
+	for _, r := range keep {
+		f.recs[recKey{idx[r], r.Seq}] = r
 	}
 	for _, a := range acc {
 		sort.Strings(a.Types)

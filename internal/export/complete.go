@@ -39,9 +39,16 @@ type expectedFile struct {
 // reported, not proven: the auditor compares it with what was asked for.
 func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []string, keys []string, cpSizes []int64) {
 	size := cp.Size
-	log, ok := v.readLog(cp)
+	// Only the window's records are kept: the log can be far larger.
+	log, ok := v.readLog(cp, func(r *evidence.Record) bool {
+		return !r.CollectedAt.Before(man.From) && r.CollectedAt.Before(man.To)
+	})
 	if !ok {
 		return
+	}
+	window := make([]*evidence.Record, 0, len(log))
+	for _, seq := range slices.Sorted(maps.Keys(log)) {
+		window = append(window, log[seq])
 	}
 	// The selection, in the exporter's order: by control, by evidence type
 	// (an organisation control), by collection time.
@@ -50,11 +57,7 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 	counts := make([]int, len(man.Controls))
 	for ci, c := range man.Controls {
 		var sel []*evidence.Record
-		for _, r := range log {
-			at := r.CollectedAt
-			if at.Before(man.From) || !at.Before(man.To) {
-				continue
-			}
+		for _, r := range window {
 			if len(c.Types) > 0 && slices.Contains(c.Types, r.Type) || len(c.Types) == 0 && slices.Contains(r.Controls, c.ID) {
 				sel = append(sel, r)
 			}
@@ -96,7 +99,13 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 		}
 	}
 	for _, seq := range slices.Sorted(maps.Keys(inputs)) {
-		r := log[seq]
+		r, ok := log[seq]
+		if !ok {
+			if r, ok = v.logRecord(size, seq); !ok {
+				continue
+			}
+			log[seq] = r
+		}
 		if len(r.Controls) == 0 {
 			continue
 		}
@@ -224,65 +233,91 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 }
 
 // readLog reads the entry bundles up to cp and checks that they hash to
-// its root; it returns the records by sequence number.
-func (v *verifier) readLog(cp *ledger.Checkpoint) (map[uint64]*evidence.Record, bool) {
+// its root; it returns the records keep accepts, by sequence number. It
+// holds a Merkle frontier (a hash per level), not the log.
+func (v *verifier) readLog(cp *ledger.Checkpoint, keep func(*evidence.Record) bool) (map[uint64]*evidence.Record, bool) {
 	size := cp.Size
-	log := make(map[uint64]*evidence.Record, size)
-	hashes := make([]tlog.Hash, 0, size)
-	ok := true
+	out := map[uint64]*evidence.Record{}
+	var fr frontier
 	for n := int64(0); n<<publog.TileHeight < size; n++ {
-		t := publog.BundleTile(size, n)
-		name := publog.TilePath(t)
-		b, err := v.read(name, int64(t.W)*(evidence.MaxRecordSize+2))
-		if err != nil {
-			v.fail(name, "entry bundle of checkpoint %d: %v (without every bundle the package cannot prove it holds every record it must)", size, err)
-			ok = false
-			continue
-		}
-		entries, err := publog.ParseBundle(b)
-		if err == nil && len(entries) != t.W {
-			err = fmt.Errorf("%d entries, want %d", len(entries), t.W)
-		}
-		if err != nil {
-			v.fail(name, "%v", err)
-			ok = false
-			continue
+		entries, ok := v.bundle(size, n)
+		if !ok {
+			return nil, false
 		}
 		for i, e := range entries {
 			seq := uint64(n<<publog.TileHeight) + uint64(i)
 			r, err := evidence.DecodeCanonical(e)
 			if err != nil || r.Seq != seq {
-				v.fail(name, "entry %d is not record %d", i, seq)
-				ok = false
-				continue
+				v.fail(publog.TilePath(publog.BundleTile(size, n)), "entry %d is not record %d", i, seq)
+				return nil, false
 			}
-			log[seq] = r
-			hashes = append(hashes, tlog.RecordHash(e))
+			if keep(r) {
+				out[seq] = r
+			}
+			fr.add(tlog.RecordHash(e))
 		}
 	}
-	if !ok {
-		return nil, false
-	}
-	if root := treeHash(hashes); root != cp.Root {
+	if fr.root() != cp.Root {
 		v.fail(publog.TilesDir+"entries/", "the entry bundles do not hash to the root of the signed %s: records were removed, added or altered", checkpointFile(size))
 		return nil, false
 	}
-	return log, true
+	return out, true
 }
 
-// treeHash is the RFC 6962 Merkle tree hash of leaf hashes.
-func treeHash(h []tlog.Hash) tlog.Hash {
-	switch len(h) {
-	case 0:
+// bundle reads entry bundle n of a log of the given size.
+func (v *verifier) bundle(size, n int64) ([][]byte, bool) {
+	t := publog.BundleTile(size, n)
+	name := publog.TilePath(t)
+	b, err := v.read(name, int64(t.W)*(evidence.MaxRecordSize+2))
+	if err != nil {
+		v.fail(name, "entry bundle of checkpoint %d: %v (without every bundle the package cannot prove it holds every record it must)", size, err)
+		return nil, false
+	}
+	entries, err := publog.ParseBundle(b)
+	if err == nil && len(entries) != t.W {
+		err = fmt.Errorf("%d entries, want %d", len(entries), t.W)
+	}
+	if err != nil {
+		v.fail(name, "%v", err)
+		return nil, false
+	}
+	return entries, true
+}
+
+// logRecord reads record seq from the bundles readLog authenticated.
+func (v *verifier) logRecord(size int64, seq uint64) (*evidence.Record, bool) {
+	entries, ok := v.bundle(size, int64(seq>>publog.TileHeight))
+	if !ok {
+		return nil, false
+	}
+	r, err := evidence.DecodeCanonical(entries[seq%(1<<publog.TileHeight)])
+	return r, err == nil && r.Seq == seq
+}
+
+// frontier computes an RFC 6962 tree hash from streamed leaf hashes: the
+// roots of the complete subtrees so far, largest first.
+type frontier struct {
+	h []tlog.Hash
+	n []int64 // leaves under each
+}
+
+func (f *frontier) add(h tlog.Hash) {
+	f.h, f.n = append(f.h, h), append(f.n, 1)
+	for k := len(f.h); k >= 2 && f.n[k-1] == f.n[k-2]; k = len(f.h) {
+		f.h[k-2], f.n[k-2] = tlog.NodeHash(f.h[k-2], f.h[k-1]), 2*f.n[k-2]
+		f.h, f.n = f.h[:k-1], f.n[:k-1]
+	}
+}
+
+func (f *frontier) root() tlog.Hash {
+	if len(f.h) == 0 {
 		return tlog.Hash{}
-	case 1:
-		return h[0]
 	}
-	k := 1
-	for k<<1 < len(h) {
-		k <<= 1
+	r := f.h[len(f.h)-1]
+	for i := len(f.h) - 2; i >= 0; i-- {
+		r = tlog.NodeHash(f.h[i], r)
 	}
-	return tlog.NodeHash(treeHash(h[:k]), treeHash(h[k:]))
+	return r
 }
 
 // firstDiff names the first line where got differs from want.

@@ -33,7 +33,7 @@ func TestDemoLeaksNoSecret(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ws")
 	before := environ()
 	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a safety net, not a speed test: the demo builds 90 days of history
 	defer cancel()
 	code := cli.MainContext(ctx, []string{"demo", "--dir", dir, "--log-level", "debug", "--log-format", "json", "--json"}, &stdout, &stderr)
 	secrets := map[string]string{}

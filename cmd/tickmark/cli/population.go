@@ -40,21 +40,9 @@ printed on stderr so a sample can be tied to it.`,
 			if err != nil {
 				return err
 			}
-			v, err := e.openEvidence(sf)
+			pop, err := e.population(sf, typ, f, t, by)
 			if err != nil {
 				return err
-			}
-			defer v.Close()
-			if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
-				return err
-			}
-			b, err := readmodel.ParseBy(by)
-			if err != nil {
-				return usageErr(err, "")
-			}
-			pop, err := export.BuildPopulationBy(e.ctx, v.src, typ, f, t, b)
-			if err != nil {
-				return failErr(err, "")
 			}
 			switch {
 			case asJSON:
@@ -103,4 +91,26 @@ func printPopulationTable(e *env, pop *export.Population) {
 		_ = w.Write(pop.Record(r))
 	}
 	w.Flush()
+}
+
+// population builds the population of typ in [f, t) (by collection or
+// observation time) for population and sample: the type must be known.
+func (e *env) population(sf storeFlags, typ string, f, t time.Time, by string) (*export.Population, error) {
+	b, err := readmodel.ParseBy(by)
+	if err != nil {
+		return nil, usageErr(err, "")
+	}
+	v, err := e.openEvidence(sf)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
+		return nil, err
+	}
+	pop, err := export.BuildPopulationBy(e.ctx, v.src, typ, f, t, b)
+	if err != nil {
+		return nil, failErr(err, "")
+	}
+	return pop, nil
 }

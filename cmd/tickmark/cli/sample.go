@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickmark-dev/tickmark/internal/csvsafe"
-	"github.com/tickmark-dev/tickmark/internal/export"
-	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // newSampleCmd builds `tickmark sample` (listed in root.go).
@@ -45,21 +43,9 @@ population columns; the population's size and SHA-256 go to stderr.`,
 					return err
 				}
 			}
-			v, err := e.openEvidence(sf)
+			pop, err := e.population(sf, typ, f, t, by)
 			if err != nil {
 				return err
-			}
-			defer v.Close()
-			if err := newVocab(v.set, v.cfg, v.src).evidenceType(typ); err != nil {
-				return err
-			}
-			b, err := readmodel.ParseBy(by)
-			if err != nil {
-				return usageErr(err, "")
-			}
-			pop, err := export.BuildPopulationBy(e.ctx, v.src, typ, f, t, b)
-			if err != nil {
-				return failErr(err, "")
 			}
 			rows, err := pop.Sample(n, seed)
 			if err != nil {
