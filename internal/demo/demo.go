@@ -89,7 +89,7 @@ collectors:
 		}
 	}
 	clock = now
-	sum, err := a.RunOnce(ctx, ccs, nil)
+	sum, err := a.Engine(nil).Run(ctx, ccs)
 	res.Summary = sum
 	if err != nil {
 		return res, err
