@@ -27,13 +27,12 @@ var Version = "dev"
 type App struct {
 	Cfg    *config.Config
 	Ledger *ledger.Ledger
-	Store  store.Store
-	Layout store.Layout
+	Bucket *store.Bucket // nil without a store
 	Key    *ledger.Key
 	Logger *slog.Logger
 	Now    func() time.Time
 	// StoreErr is why the store could not be opened, when Open was asked
-	// to defer that error (Options.DeferStoreError); Store is nil then.
+	// to defer that error (Options.DeferStoreError); Bucket is nil then.
 	StoreErr error
 	// CheckMetrics, if set, receives every check result (metrics).
 	CheckMetrics CheckMetrics
@@ -62,7 +61,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now, Layout: store.NewLayout(cfg.Store.Prefix)}
+	a := &App{Cfg: cfg, Logger: o.Logger, Now: o.Now}
 	l, err := ledger.Open(cfg.Agent.DataDir, cfg.Agent.ID, ledger.Options{ReadOnly: o.ReadOnly, Now: o.Now})
 	if err != nil {
 		return nil, err
@@ -93,7 +92,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		var sce *store.ConfigError // a misconfigured store is not an outage: stop (exit 2)
 		switch {
 		case err == nil:
-			a.Store = st
+			a.Bucket = store.NewBucket(st, cfg.Store.Prefix)
 		case o.DeferStoreError && !errors.As(err, &sce):
 			a.StoreErr = fmt.Errorf("opening %s store: %w", cfg.Store.Type, err)
 			o.Logger.Error("store unavailable; collecting anyway, artifacts stay queued for the next run", "err", a.StoreErr)
@@ -111,8 +110,8 @@ func KeyPath(cfg *config.Config) string { return filepath.Join(cfg.Agent.DataDir
 // Close closes the store and the ledger.
 func (a *App) Close() error {
 	var errs []error
-	if a.Store != nil {
-		errs = append(errs, a.Store.Close())
+	if a.Bucket != nil {
+		errs = append(errs, a.Bucket.Close())
 	}
 	if a.Ledger != nil {
 		errs = append(errs, a.Ledger.Close())
@@ -120,63 +119,13 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// CollectorSummary is one collector's part of a run summary.
-type CollectorSummary struct {
-	Name      string         `json:"name"`
-	Type      string         `json:"type"`
-	RunID     string         `json:"run_id"`
-	Outcome   string         `json:"outcome"`
-	Error     string         `json:"error,omitempty"`
-	Retryable bool           `json:"retryable,omitempty"`
-	Attempts  int            `json:"attempts"`
-	Artifacts int            `json:"artifacts"`
-	Bytes     int64          `json:"bytes"`
-	ByControl map[string]int `json:"by_control"`
-	ByType    map[string]int `json:"by_type"`
-	Duration  float64        `json:"duration_seconds"`
-}
-
-// Summary is the result of `run --once`.
-type Summary struct {
-	Agent      string             `json:"agent"`
-	Started    time.Time          `json:"started"`
-	Finished   time.Time          `json:"finished"`
-	Collectors []CollectorSummary `json:"collectors"`
-	Checkpoint *CheckpointSummary `json:"checkpoint,omitempty"`
-	Push       *PushSummary       `json:"push,omitempty"`
-	OK         bool               `json:"ok"`
-}
-
-// CheckpointSummary describes the signed checkpoint.
-type CheckpointSummary struct {
-	Size int64  `json:"size"`
-	Root string `json:"root"`
-	Key  string `json:"key_id"`
-}
-
-// PushSummary describes the push to the store.
-type PushSummary struct {
-	Store   string `json:"store"`
-	Bodies  int    `json:"bodies"`
-	Objects int    `json:"objects"`
-	Tiles   int    `json:"tiles"`
-	Backlog int    `json:"backlog"`
-	Error   string `json:"error,omitempty"`
-	// Unpushable names outbox entries the store cannot hold; they stay
-	// queued and block nothing (see docs/security.md).
-	Unpushable []string `json:"unpushable,omitempty"`
-}
-
-// Failed lists the collectors that did not succeed.
-func (s *Summary) Failed() []CollectorSummary {
-	var out []CollectorSummary
-	for _, c := range s.Collectors {
-		if c.Outcome != ledger.OutcomeSuccess {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// The run summary is the engine's (engine.Summary and its parts).
+type (
+	Summary           = engine.Summary
+	CollectorSummary  = engine.CollectorSummary
+	CheckpointSummary = engine.CheckpointSummary
+	PushSummary       = engine.PushSummary
+)
 
 // Select returns the configured collectors to run: the named ones, or every
 // enabled one.
@@ -216,27 +165,41 @@ func (a *App) Runner(observe func(runner.Result)) *runner.Runner {
 	}
 }
 
-// RunOnce runs the collectors, signs a checkpoint and pushes the outbox.
-func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
-	sum := a.Collect(ctx, ccs, observe)
-	// Sign and publish even when the run was interrupted: what is committed
-	// deserves a checkpoint. Use a fresh context so shutdown still commits.
-	finCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	err := a.Finish(finCtx, sum)
-	sum.Finished = a.Now().UTC()
-	sum.OK = err == nil && len(sum.Failed()) == 0
-	return sum, err
+// Engine is the app's engine: its ledger, bucket and key, the runner as
+// Collect and the checks due after a run as Checks; observe (may be nil)
+// sees every result.
+func (a *App) Engine(observe func(runner.Result)) *engine.Engine {
+	name := ""
+	if a.StoreErr != nil {
+		name = a.Cfg.Store.Type + " store"
+	}
+	return &engine.Engine{
+		Ledger: a.Ledger, Key: a.Key, TSA: a.Cfg.TimestampAuthority,
+		Bucket: a.Bucket, StoreErr: a.StoreErr, StoreName: name,
+		Agent: a.Cfg.Agent.ID, Concurrency: a.Cfg.Store.Concurrency, Now: a.Now, Logger: a.Logger,
+		Collectors: func(ctx context.Context, ccs []*config.CollectorConfig) []CollectorSummary {
+			return summarize(a.Runner(observe).Run(ctx, ccs)...)
+		},
+		Checks: func(ctx context.Context, ccs []*config.CollectorConfig) *CollectorSummary {
+			if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
+				return &summarize(*cr)[0]
+			}
+			return nil
+		},
+	}
 }
 
-// Collect runs the collectors and then the checks, committing what they
-// emit to the ledger, without signing or publishing (RunOnce does both).
-func (a *App) Collect(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) *Summary {
-	sum := &Summary{Agent: a.Cfg.Agent.ID, Started: a.Now().UTC()}
-	results := a.Runner(observe).Run(ctx, ccs)
-	if cr := a.checksAfter(ctx, ccs, observe); cr != nil {
-		results = append(results, *cr)
-	}
+// RunOnce is a.Engine(observe).Run: collect, seal, publish.
+func (a *App) RunOnce(ctx context.Context, ccs []*config.CollectorConfig, observe func(runner.Result)) (*Summary, error) {
+	return a.Engine(observe).Run(ctx, ccs)
+}
+
+// Finish seals and publishes what is committed (engine.Engine.Finish).
+func (a *App) Finish(ctx context.Context, sum *Summary) error { return a.Engine(nil).Finish(ctx, sum) }
+
+// summarize turns runner results into the summary's collector entries.
+func summarize(results ...runner.Result) []CollectorSummary {
+	var out []CollectorSummary
 	for _, r := range results {
 		cs := CollectorSummary{Name: r.Collector, Type: r.Type, RunID: r.RunID, Outcome: r.Outcome, Attempts: r.Attempts,
 			Artifacts: r.Stats.Artifacts, Bytes: r.Stats.Bytes, ByControl: nonZero(r.Stats.ByControl), ByType: nonZero(r.Stats.ByType),
@@ -245,71 +208,9 @@ func (a *App) Collect(ctx context.Context, ccs []*config.CollectorConfig, observ
 			cs.Error = r.Err.Error()
 			cs.Retryable = collectors.IsRetryable(r.Err)
 		}
-		sum.Collectors = append(sum.Collectors, cs)
+		out = append(out, cs)
 	}
-	return sum
-}
-
-// Finish seals (engine.Seal: sign, timestamp) and publishes
-// (engine.CheckOwner, engine.Push, engine.PublishState), keeping the
-// run's summary.
-func (a *App) Finish(ctx context.Context, sum *Summary) error {
-	cp, err := engine.Seal(ctx, a.Ledger, a.Key, a.Cfg.TimestampAuthority, a.Now(), a.Logger)
-	if err != nil {
-		return err
-	}
-	if sum != nil {
-		sum.Checkpoint = &CheckpointSummary{Size: cp.Size, Root: cp.Root.String(), Key: a.Key.ID}
-	}
-	if a.Store == nil {
-		if a.StoreErr == nil {
-			return nil
-		}
-		backlog, _ := a.Ledger.OutboxLen()
-		if sum != nil {
-			sum.Push = &PushSummary{Store: a.Cfg.Store.Type + " store", Backlog: backlog, Error: a.StoreErr.Error()}
-		}
-		return fmt.Errorf("%w (artifacts are committed locally and queued; the next run retries)", a.StoreErr)
-	}
-	if err := engine.CheckOwner(ctx, a.Ledger, a.Store, a.Layout); err != nil {
-		if sum != nil {
-			backlog, _ := a.Ledger.OutboxLen()
-			sum.Push = &PushSummary{Store: a.Store.Describe(), Backlog: backlog, Error: err.Error()}
-		}
-		var foreign *ErrForeignLog
-		if errors.As(err, &foreign) {
-			return err
-		}
-		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
-	}
-	conc := a.Cfg.Store.Concurrency
-	res, err := engine.Push(ctx, a.Ledger, a.Store, a.Layout, engine.PushOptions{Concurrency: conc, Logger: a.Logger})
-	if sum != nil {
-		sum.Push = &PushSummary{Store: a.Store.Describe(), Bodies: res.Bodies, Objects: res.Objects, Tiles: res.Tiles, Backlog: res.Backlog}
-		for _, u := range res.Unpushable {
-			sum.Push.Unpushable = append(sum.Push.Unpushable, u.Reason)
-		}
-	}
-	if err != nil {
-		if sum != nil {
-			sum.Push.Error = err.Error()
-		}
-		a.Logger.Error("push to store failed; artifacts stay queued in the outbox", "err", err, "backlog", res.Backlog)
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; an object this agent writes already holds other bytes: is another agent using agent.id %q? run `tickmark verify --from-store`)", a.Store.Describe(), err, a.Cfg.Agent.ID)
-		}
-		return fmt.Errorf("pushing to %s: %w (artifacts are committed locally and queued; the next run retries)", a.Store.Describe(), err)
-	}
-	// Cursors and runs, for `tickmark ledger restore` on a new disk.
-	if err := engine.PublishState(ctx, a.Ledger, a.Store, a.Layout, a.Now()); err != nil {
-		a.Logger.Warn("publishing the agent state (cursors, runs) failed; the next run publishes it again", "err", err)
-	}
-	a.Logger.Info("pushed to store", "bodies", res.Bodies, "objects", res.Objects, "tiles", res.Tiles, "backlog", res.Backlog)
-	if n := len(res.Unpushable); n > 0 {
-		return fmt.Errorf("pushing to %s: outbox entries the store cannot hold: %d, left queued and reported on every push (first: %s); everything else was pushed",
-			a.Store.Describe(), n, res.Unpushable[0].Reason)
-	}
-	return nil
+	return out
 }
 
 func nonZero(m map[string]int) map[string]int {

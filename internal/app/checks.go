@@ -80,7 +80,7 @@ func (a *App) RunChecks(ctx context.Context, cs []*checks.Check, observe func(ru
 	if err != nil {
 		return nil, err
 	}
-	src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout}
+	src := &readmodel.Ledger{L: a.Ledger, Bucket: a.Bucket}
 	prev := map[string]string{}
 	for _, c := range cs {
 		if st, ok := a.lastCheckStatus(c); ok {

@@ -69,7 +69,7 @@ func evidenceLedger(t *testing.T) *controlstest.Built {
 func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.Time, forge func(*checks.Result)) []*checks.Result {
 	t.Helper()
 	ctx := context.Background()
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	criteria := func(id string) []string {
 		return map[string][]string{"CM-01": {"CC8.1"}, "AC-02": {"CC6.2", "CC6.3"}}[id]
 	}
@@ -98,7 +98,7 @@ func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.
 	if _, err := b.Ledger.Sign(b.Key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := engine.Push(ctx, b.Ledger, b.Store, b.Layout, engine.PushOptions{}); err != nil {
+	if _, err := engine.Push(ctx, b.Ledger, b.Bucket, engine.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return results
@@ -107,7 +107,7 @@ func recordChecks(t *testing.T, b *controlstest.Built, set *checks.Set, at time.
 func pkg(t *testing.T, b *controlstest.Built, o export.Options) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	if _, err := export.Write(context.Background(), &buf, src, o); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestCoverageCoveredWithExceptions(t *testing.T) {
 			byControl[id] = append(byControl[id], c.Type())
 		}
 	}
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	rep, err := controls.Coverage(src, cset, controls.Options{From: day("2026-11-01"), To: day("2026-11-04"), Now: day("2026-11-10"), Controls: []string{"CM-01"},
 		Checks: byControl, Link: func(r *evidence.Record) string { return fmt.Sprintf("file:///store/%d", r.Seq) },
 		CheckOutcome: func(r *evidence.Record) (string, string, int, bool) { return checks.ParseSubject(r.Subject) }})
@@ -315,7 +315,7 @@ func TestExportOSCAL(t *testing.T) {
 	set := defaults(t, checks.Options{Identities: identities(t)})
 	recordChecks(t, b, set, day("2026-11-04").Add(time.Hour), nil)
 	var buf bytes.Buffer
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	res, err := export.Write(context.Background(), &buf, src, export.Options{From: day("2026-11-01"), To: day("2026-11-05"), OSCAL: true, Tool: "tickmark test", Now: day("2026-11-05")})
 	if err != nil {
 		t.Fatal(err)

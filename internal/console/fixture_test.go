@@ -176,7 +176,7 @@ func (b *bucket) opener(t *testing.T) func(ctx context.Context) (*console.Fleet,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return console.BucketOpener(&storeview.View{Store: st, Layout: store.NewLayout(b.store.Prefix)}, "")
+	return console.BucketOpener(&storeview.View{Bucket: store.NewBucket(st, b.store.Prefix)}, "")
 }
 
 func defaultControls(t testing.TB) *controls.Set {

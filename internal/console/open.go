@@ -16,10 +16,10 @@ func BucketOpener(v *storeview.View, only string) func(ctx context.Context) (*Fl
 	return func(ctx context.Context) (*Fleet, error) {
 		agents, err := v.Agents(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing agents in %s: %w", v.Store.Describe(), err)
+			return nil, fmt.Errorf("listing agents in %s: %w", v.Bucket.Describe(), err)
 		}
-		fl := &Fleet{Where: v.Store.Describe(), Agents: map[string]AgentSource{}, Problems: map[string]string{}, ObjectKey: v.Layout.Evidence}
-		if rr, ok := v.Store.(RetentionReader); ok {
+		fl := &Fleet{Where: v.Bucket.Describe(), Agents: map[string]AgentSource{}, Problems: map[string]string{}, ObjectKey: v.Bucket.EvidenceObject}
+		if rr, ok := v.Bucket.Store().(RetentionReader); ok {
 			fl.Retention = rr
 		}
 		for _, a := range agents {
@@ -34,7 +34,7 @@ func BucketOpener(v *storeview.View, only string) func(ctx context.Context) (*Fl
 			fl.Agents[a] = src
 		}
 		if only != "" && fl.Agents[only] == nil && fl.Problems[only] == "" {
-			return nil, fmt.Errorf("agent %s has published no log in %s", only, v.Store.Describe())
+			return nil, fmt.Errorf("agent %s has published no log in %s", only, v.Bucket.Describe())
 		}
 		return fl, nil
 	}
@@ -49,11 +49,14 @@ func LedgerOpener(open func(ctx context.Context) (*app.App, error)) func(ctx con
 			return nil, err
 		}
 		id := a.Ledger.Agent()
-		src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout}
+		src := &readmodel.Ledger{L: a.Ledger, Bucket: a.Bucket}
 		fl := &Fleet{Where: "ledger " + a.Cfg.Agent.DataDir + " (agent " + id + ")", Agents: map[string]AgentSource{id: src},
-			ObjectKey: a.Layout.Evidence, Close: func() { a.Close() }}
-		if rr, ok := a.Store.(RetentionReader); ok {
-			fl.Retention = rr
+			Close: func() { a.Close() }}
+		if a.Bucket != nil {
+			fl.ObjectKey = a.Bucket.EvidenceObject
+			if rr, ok := a.Bucket.Store().(RetentionReader); ok {
+				fl.Retention = rr
+			}
 		}
 		return fl, nil
 	}

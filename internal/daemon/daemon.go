@@ -29,6 +29,7 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/app"
 	"github.com/tickmark-dev/tickmark/internal/config"
+	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/metrics"
 	"github.com/tickmark-dev/tickmark/internal/runner"
@@ -82,6 +83,7 @@ type daemon struct {
 	log      *slog.Logger
 	runner   *runner.Runner
 	observe  func(runner.Result)
+	engine   *engine.Engine // seals and publishes after each run
 	sem      chan struct{}
 	runCtx   context.Context // cancelled once the grace period is over
 	stopping chan struct{}   // closed when shutdown begins
@@ -128,6 +130,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	d.runner = o.App.Runner(observe)
+	d.engine = o.App.Engine(observe)
 	d.observe = observe
 	if o.Metrics != nil && o.App.CheckMetrics == nil {
 		o.App.CheckMetrics = o.Metrics
@@ -306,7 +309,7 @@ func (d *daemon) finish(ctx context.Context, sum *app.Summary) error {
 	d.pushMu.Lock()
 	defer d.pushMu.Unlock()
 	t0 := time.Now()
-	err := d.o.App.Finish(ctx, sum)
+	err := d.engine.Finish(ctx, sum)
 	if d.o.Metrics != nil {
 		d.o.Metrics.Pushed(time.Since(t0), err)
 	}

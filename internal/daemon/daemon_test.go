@@ -154,7 +154,7 @@ func startDaemon(t *testing.T, o Options) (stop func() (error, time.Duration)) {
 
 func verifyLedger(t *testing.T, a *app.App) *verify.Report {
 	t.Helper()
-	rep, err := verify.Ledger(context.Background(), a.Ledger, verify.Options{Store: a.Store, Layout: a.Layout})
+	rep, err := verify.Ledger(context.Background(), a.Ledger, verify.Options{Bucket: a.Bucket})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,12 +89,12 @@ collectors:
 		}
 	}
 	clock = now
-	sum, err := a.RunOnce(ctx, ccs, nil)
+	sum, err := a.Engine(nil).Run(ctx, ccs)
 	res.Summary = sum
 	if err != nil {
 		return res, err
 	}
-	rep, err := verify.Ledger(ctx, a.Ledger, verify.Options{Store: a.Store, Layout: a.Layout})
+	rep, err := verify.Ledger(ctx, a.Ledger, verify.Options{Bucket: a.Bucket})
 	res.Verify = rep
 	return res, err
 }

@@ -61,7 +61,7 @@ func runHistory(ctx context.Context, a *app.App, ccs []*config.CollectorConfig, 
 			inject()
 		}
 		*clock = day.Add(6 * time.Hour)
-		sum := a.Collect(ctx, ccs, nil)
+		sum := a.Engine(nil).Collect(ctx, ccs)
 		if ctx.Err() != nil {
 			return h, ctx.Err()
 		}

@@ -50,7 +50,7 @@ func (e *ErrForeignLog) Hint() string {
 // same size is told apart), and every published key and key announcement
 // one l holds (a restored ledger holds every published one). It reads the
 // listing of checkpoints and keys and a handful of objects, on every run.
-func CheckOwner(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout) error {
+func CheckOwner(ctx context.Context, l *ledger.Ledger, b *store.Bucket) error {
 	cps, err := l.Checkpoints()
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func CheckOwner(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 		return err
 	}
 	agent := l.Agent()
-	log := layout.Log(st, agent)
+	log := b.Log(agent)
 	fe := &ErrForeignLog{Agent: agent, Where: log.Where()}
 	latest := int64(-1)
 	err = log.List(ctx, publog.CheckpointsDir, func(name string) error {

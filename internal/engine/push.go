@@ -7,7 +7,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +20,7 @@ import (
 	"github.com/tickmark-dev/tickmark/collectors"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
@@ -59,7 +59,7 @@ type PushOptions struct {
 // the latest checkpoint, the checkpoints and the public keys. An outbox
 // entry is cleared only after the store has synced its objects; a failed
 // push leaves the rest queued for the next run.
-func Push(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, o PushOptions) (PushResult, error) {
+func Push(ctx context.Context, l *ledger.Ledger, b *store.Bucket, o PushOptions) (PushResult, error) {
 	var res PushResult
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -75,7 +75,7 @@ func Push(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.La
 	}
 	var after *uint64 // outbox entries are read from after the last one seen
 	for {
-		b, err := pushBatch(ctx, l, st, layout, o, after)
+		b, err := pushBatch(ctx, l, b, o, after)
 		res.Bodies += b.pushed
 		res.Objects += b.objects
 		res.Unpushable = append(res.Unpushable, b.unpushable...)
@@ -95,7 +95,7 @@ func Push(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.La
 	if err := l.CleanSpool(); err != nil {
 		o.Logger.Warn("cleaning spool", "err", err)
 	}
-	if err := publishLog(ctx, l, st, layout, &res, o.Concurrency); err != nil {
+	if err := publishLog(ctx, l, b, &res, o.Concurrency); err != nil {
 		res.Backlog, _ = l.OutboxLen()
 		return res, err
 	}
@@ -110,7 +110,7 @@ type batchResult struct {
 	unpushable            []Unpushable
 }
 
-func pushBatch(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, o PushOptions, after *uint64) (batchResult, error) {
+func pushBatch(ctx context.Context, l *ledger.Ledger, b *store.Bucket, o PushOptions, after *uint64) (batchResult, error) {
 	var br batchResult
 	items, err := l.Outbox(after, o.Batch, o.BatchBytes)
 	if err != nil || len(items) == 0 {
@@ -133,25 +133,21 @@ func pushBatch(ctx context.Context, l *ledger.Ledger, st store.Store, layout sto
 		}
 	}
 	for _, it := range items {
-		var sum [32]byte
-		if b, err := hex.DecodeString(it.Record.SHA256); err != nil || len(b) != len(sum) {
+		if h, err := hex.DecodeString(it.Record.SHA256); err != nil || len(h) != sha256.Size {
 			return br, fmt.Errorf("record %d: bad sha256 %q", it.Seq, it.Record.SHA256)
-		} else {
-			copy(sum[:], b)
 		}
 		if err := pushable(it.Record); err != nil {
 			refuse(it.Seq, err.Error())
 			continue
 		}
 		for _, ctl := range it.Record.Controls {
-			key := layout.Evidence(ctl, it.Record)
 			br.objects++
 			g.Go(func() error {
 				body, err := bodies.Reader(it.Loc)
 				if err != nil {
 					return fmt.Errorf("record %d (%s): body missing from spool: %w", it.Seq, it.Record.Type, err)
 				}
-				if err := st.Put(gctx, key, body, it.Record.Size, sum); err != nil {
+				if err := b.PutEvidence(gctx, ctl, it.Record, body); err != nil {
 					if errors.Is(err, store.ErrInvalidKey) {
 						refuse(it.Seq, err.Error())
 						return nil
@@ -165,7 +161,7 @@ func pushBatch(ctx context.Context, l *ledger.Ledger, st store.Store, layout sto
 	if err := g.Wait(); err != nil {
 		return br, err
 	}
-	if err := st.Sync(ctx); err != nil {
+	if err := b.Sync(ctx); err != nil {
 		return br, err
 	}
 	for _, it := range items {
@@ -196,15 +192,11 @@ func pushable(r *evidence.Record) error {
 	return nil
 }
 
-func putBytes(ctx context.Context, st store.Store, key string, data []byte) error {
-	return st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data))
-}
-
 // publishLog writes the public keys first (everything after is checked
 // against them), the tiles and bundles the log grew by (uploaded in
 // parallel, one object each), key announcements, then the checkpoints not
 // yet published with their tokens, and marks the log published.
-func publishLog(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, res *PushResult, conc int) error {
+func publishLog(ctx context.Context, l *ledger.Ledger, b *store.Bucket, res *PushResult, conc int) error {
 	cps, err := l.Checkpoints()
 	if err != nil || len(cps) == 0 {
 		return err
@@ -215,13 +207,12 @@ func publishLog(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 	}
 	latest := cps[len(cps)-1].Size
 	agent := l.Agent()
-	root := layout.LogPrefix(agent)
 	keys, err := l.Keys()
 	if err != nil {
 		return err
 	}
 	for id, vkey := range keys {
-		if err := putBytes(ctx, st, layout.Key(agent, id), []byte(vkey+"\n")); err != nil {
+		if err := b.PutLog(ctx, agent, publog.KeyPath(id), []byte(vkey+"\n")); err != nil {
 			return err
 		}
 	}
@@ -233,7 +224,7 @@ func publishLog(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(conc)
 		for _, o := range objs {
-			g.Go(func() error { return putBytes(gctx, st, root+o.Name, o.Data) })
+			g.Go(func() error { return b.PutLog(gctx, agent, o.Name, o.Data) })
 		}
 		if err := g.Wait(); err != nil {
 			return err
@@ -245,7 +236,7 @@ func publishLog(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 		return err
 	}
 	for id, msg := range anns {
-		if err := putBytes(ctx, st, layout.KeyAnnouncement(agent, id), msg); err != nil {
+		if err := b.PutLog(ctx, agent, publog.AnnouncementPath(id), msg); err != nil {
 			return err
 		}
 	}
@@ -257,17 +248,17 @@ func publishLog(ctx context.Context, l *ledger.Ledger, st store.Store, layout st
 		if cp.Size < pubCP || (cp.Size == pubCP && pubCP != 0) {
 			continue
 		}
-		if err := putBytes(ctx, st, layout.Checkpoint(agent, cp.Size), cp.Note); err != nil {
+		if err := b.PutLog(ctx, agent, publog.CheckpointPath(cp.Size), cp.Note); err != nil {
 			return err
 		}
 		if tok, ok := tokens[cp.Size]; ok {
-			if err := putBytes(ctx, st, layout.CheckpointToken(agent, cp.Size), tok); err != nil {
+			if err := b.PutLog(ctx, agent, publog.TokenPath(cp.Size), tok); err != nil {
 				return err
 			}
 		}
 		res.Checkpoints++
 	}
-	if err := st.Sync(ctx); err != nil {
+	if err := b.Sync(ctx); err != nil {
 		return err
 	}
 	res.LogSize = latest

@@ -105,9 +105,9 @@ func TestUnpushableOutboxEntryBlocksNothingBehindIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay := store.NewLayout("")
+	lay := store.NewBucket(st, "")
 	// Batches of one: the stuck entry is at the head of every later batch.
-	res, err := engine.Push(context.Background(), l, st, lay, engine.PushOptions{Batch: 1})
+	res, err := engine.Push(context.Background(), l, lay, engine.PushOptions{Batch: 1})
 	if err != nil {
 		t.Fatalf("push failed for everyone because of one entry: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestUnpushableOutboxEntryBlocksNothingBehindIt(t *testing.T) {
 		t.Fatalf("push result %+v", res)
 	}
 	err = l.Find(ledger.Query{}, func(r *evidence.Record, _ []byte) error {
-		_, err := store.ReadAll(context.Background(), st, lay.Evidence(r.Controls[0], r))
+		_, err := store.ReadAll(context.Background(), st, lay.EvidenceObject(r.Controls[0], r))
 		if r.Seq == 1 && err == nil {
 			t.Errorf("the A..B record reached the store")
 		} else if r.Seq != 1 && err != nil {
@@ -129,13 +129,13 @@ func TestUnpushableOutboxEntryBlocksNothingBehindIt(t *testing.T) {
 	}
 	// Later entries keep going out; the stuck one is reported every time.
 	commitControls(t, l, "CC9.9")
-	res, err = engine.Push(context.Background(), l, st, lay, engine.PushOptions{})
+	res, err = engine.Push(context.Background(), l, lay, engine.PushOptions{})
 	if err != nil || res.Bodies != 1 || res.Backlog != 1 || len(res.Unpushable) != 1 {
 		t.Fatalf("second push: %+v, %v", res, err)
 	}
 	// The store's own refusal counts the same way (a key no rule predicted).
 	commitControls(t, l, "CC1.1")
-	res, err = engine.Push(context.Background(), l, refusingStore{Store: st, bad: "CC1.1"}, lay, engine.PushOptions{})
+	res, err = engine.Push(context.Background(), l, store.NewBucket(refusingStore{Store: st, bad: "CC1.1"}, ""), engine.PushOptions{})
 	if err != nil || res.Backlog != 2 || len(res.Unpushable) != 2 || !strings.Contains(res.Unpushable[1].Reason, "invalid object key") {
 		t.Fatalf("push to a store refusing a key: %+v, %v", res, err)
 	}
@@ -167,8 +167,8 @@ func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay := store.NewLayout("soc2/")
-	res, err := engine.Push(context.Background(), l, st, lay, engine.PushOptions{})
+	lay := store.NewBucket(st, "soc2/")
+	res, err := engine.Push(context.Background(), l, lay, engine.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
 	}
 	// Every body under its control, byte for byte.
 	err = l.Find(ledger.Query{}, func(r *evidence.Record, _ []byte) error {
-		b, err := store.ReadAll(context.Background(), st, lay.Evidence("CC7.2", r))
+		b, err := store.ReadAll(context.Background(), st, lay.EvidenceObject("CC7.2", r))
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
 		}
 	}
 	// The published tiles reproduce the checkpoint root for an outside reader.
-	tr := tlog.TileHashReader(tlog.Tree{N: 300, Hash: cp.Root}, tileReader{st: st, lay: lay})
+	tr := tlog.TileHashReader(tlog.Tree{N: 300, Hash: cp.Root}, tileReader{log: lay.Log("agent-1")})
 	if _, err := tlog.TreeHash(300, tr); err != nil {
 		t.Fatalf("published tiles do not prove the checkpoint: %v", err)
 	}
@@ -216,22 +216,21 @@ func TestPushPublishesTilesAndDrainsOutbox(t *testing.T) {
 		t.Fatalf("bundle entry 255: %+v %v", r, err)
 	}
 	// A second push writes nothing new and succeeds (write-once, idempotent).
-	res, err = engine.Push(context.Background(), l, st, lay, engine.PushOptions{})
+	res, err = engine.Push(context.Background(), l, lay, engine.PushOptions{})
 	if err != nil || res.Bodies != 0 {
 		t.Fatalf("second push: %+v %v", res, err)
 	}
 }
 
 type tileReader struct {
-	st  store.Store
-	lay store.Layout
+	log publog.Reader
 }
 
-func (r tileReader) Height() int { return store.TileHeight }
+func (r tileReader) Height() int { return publog.TileHeight }
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		b, err := store.ReadAll(context.Background(), r.st, r.lay.Tile("agent-1", t))
+		b, err := r.log.Read(context.Background(), publog.TilePath(t))
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +259,7 @@ func benchPush(b *testing.B, conc int) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		res, err := engine.Push(context.Background(), l, st, store.NewLayout(""), engine.PushOptions{Concurrency: conc})
+		res, err := engine.Push(context.Background(), l, store.NewBucket(st, ""), engine.PushOptions{Concurrency: conc})
 		if err != nil || res.Bodies != n {
 			b.Fatal(err, res)
 		}

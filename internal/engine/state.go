@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
 // PublishState writes l's current state (cursors, last runs; see
 // ledger.State) to the store, for `tickmark ledger restore`.
-func PublishState(ctx context.Context, l *ledger.Ledger, st store.Store, layout store.Layout, now time.Time) error {
+func PublishState(ctx context.Context, l *ledger.Ledger, b *store.Bucket, now time.Time) error {
 	s, err := l.Snapshot(now)
 	if err != nil {
 		return err
@@ -22,5 +23,5 @@ func PublishState(ctx context.Context, l *ledger.Ledger, st store.Store, layout 
 		return err
 	}
 	data = append(data, '\n')
-	return putBytes(ctx, st, layout.State(l.Agent(), s.Written, s.TreeSize), data)
+	return b.PutLog(ctx, l.Agent(), publog.StatePath(s.Written, s.TreeSize), data)
 }

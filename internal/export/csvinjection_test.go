@@ -37,7 +37,7 @@ func hostileSource(t *testing.T) *readmodel.Ledger {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 }
 
 // noFormula fails for any cell a spreadsheet would evaluate.

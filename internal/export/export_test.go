@@ -65,7 +65,7 @@ func build(t *testing.T, flavour string) (*controlstest.Built, *readmodel.Ledger
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return b, &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return b, &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 }
 
 func exportZip(t *testing.T, src readmodel.Source, o export.Options) []byte {

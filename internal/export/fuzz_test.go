@@ -21,7 +21,7 @@ func fuzzPackage(f *testing.F) []byte {
 	}
 	f.Cleanup(b.Close)
 	var buf bytes.Buffer
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	if _, err := export.Write(context.Background(), &buf, src, export.Options{From: date("2026-03-01"), To: date("2026-03-04")}); err != nil {
 		f.Fatal(err)
 	}

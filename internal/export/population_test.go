@@ -71,7 +71,7 @@ func popSource(t *testing.T) *readmodel.Ledger {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	return &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 }
 
 func TestPopulation(t *testing.T) {
@@ -189,7 +189,7 @@ func TestPopulationByObservedTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	src := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout}
+	src := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
 	ctx := context.Background()
 	from, to := date("2026-03-02"), date("2026-03-05")
 	keys := func(by readmodel.By) string {

@@ -132,8 +132,8 @@ func TestScrapeGolden(t *testing.T) {
 	// Second run an hour later with the store gone: the artifacts stay in
 	// the outbox and the checkpoint is signed locally.
 	clk.Set(start.Add(time.Hour))
-	a.Store.Close()
-	a.Store = nil
+	a.Bucket.Close()
+	a.Bucket = nil
 	if _, err := a.RunOnce(context.Background(), []*config.CollectorConfig{users}, m.Observe); err != nil {
 		t.Fatal(err)
 	}

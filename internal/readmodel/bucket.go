@@ -2,7 +2,6 @@ package readmodel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -27,10 +26,6 @@ import (
 // cannot tell a failed collection from no collection (every gap shows as
 // gap_no_run).
 type Bucket struct {
-	// Locate turns an object key into a location for people (see
-	// Locator); nil: Location reports "".
-	Locate func(key string) string
-
 	view  *storeview.View
 	log   *storeview.Log
 	hr    tlog.HashReader
@@ -66,7 +61,7 @@ func OpenBucket(ctx context.Context, v *storeview.View, agent string) (*Bucket, 
 		return nil, fmt.Errorf("agent %s's published log does not verify: %s (and %d more)", agent, lg.Problems[0], len(lg.Problems)-1)
 	}
 	if lg.Latest == nil {
-		return nil, fmt.Errorf("agent %s has no signed checkpoint in %s", agent, v.Store.Describe())
+		return nil, fmt.Errorf("agent %s has no signed checkpoint in %s", agent, v.Bucket.Describe())
 	}
 	hr, err := lg.Hashes(ctx)
 	if err != nil {
@@ -92,7 +87,7 @@ func OpenBucket(ctx context.Context, v *storeview.View, agent string) (*Bucket, 
 		return nil
 	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading agent %s's log from %s: %w", agent, v.Store.Describe(), err)
+		return nil, fmt.Errorf("reading agent %s's log from %s: %w", agent, v.Bucket.Describe(), err)
 	}
 	sort.Slice(s.idx, func(i, j int) bool {
 		a, b := s.idx[i], s.idx[j]
@@ -159,7 +154,7 @@ func (s *Bucket) ScanType(typ string, from, to time.Time, fn func(ns int64, seq 
 func (s *Bucket) RunsVisible() bool { return false }
 
 // Location is where a person finds the record's body in the bucket.
-func (s *Bucket) Location(r *evidence.Record) string { return locate(s.Locate, s.view.Layout, r) }
+func (s *Bucket) Location(r *evidence.Record) string { return s.view.Bucket.Location(r) }
 
 // Runs reports nothing: run outcomes are not published to the bucket.
 func (s *Bucket) Runs(from, to time.Time, fn func(*ledger.Run) error) error { return nil }
@@ -234,15 +229,7 @@ func (s *Bucket) Find(q ledger.Query, fn func(r *evidence.Record, data []byte) e
 
 // Body opens the record's evidence object (under its first control that has one).
 func (s *Bucket) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, error) {
-	var lastErr error = errors.New("the record names no control")
-	for _, c := range r.Controls {
-		rc, err := s.view.Store.Get(ctx, s.view.Layout.Evidence(c, r))
-		if err == nil {
-			return rc, nil
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("body of record %d (%s) not in %s: %w", r.Seq, r.Type, s.view.Store.Describe(), lastErr)
+	return s.view.Bucket.OpenEvidence(ctx, r)
 }
 
 // Checkpoints returns the verified checkpoints, oldest first.

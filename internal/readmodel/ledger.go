@@ -18,11 +18,7 @@ import (
 // (or the local spool, for bodies not yet pushed).
 type Ledger struct {
 	L      *ledger.Ledger
-	Store  store.Store // may be nil: bodies then come from the spool only
-	Layout store.Layout
-	// Locate turns an object key into a location for people (see
-	// Locator); nil: Location reports "".
-	Locate func(key string) string
+	Bucket *store.Bucket // may be nil: bodies then come from the spool only
 }
 
 var _ Source = (*Ledger)(nil)
@@ -36,7 +32,12 @@ func (s *Ledger) ScanType(typ string, from, to time.Time, fn func(ns int64, seq 
 func (s *Ledger) RunsVisible() bool { return true }
 
 // Location is where a person finds the record's body in the store.
-func (s *Ledger) Location(r *evidence.Record) string { return locate(s.Locate, s.Layout, r) }
+func (s *Ledger) Location(r *evidence.Record) string {
+	if s.Bucket == nil {
+		return ""
+	}
+	return s.Bucket.Location(r)
+}
 
 // Runs reads the run history.
 func (s *Ledger) Runs(from, to time.Time, fn func(*ledger.Run) error) error {
@@ -74,18 +75,10 @@ func (s *Ledger) Body(ctx context.Context, r *evidence.Record) (io.ReadCloser, e
 	if queued {
 		return s.L.OpenSpool(loc)
 	}
-	if s.Store == nil {
+	if s.Bucket == nil {
 		return nil, errors.New("body already pushed and no store is open")
 	}
-	var lastErr error
-	for _, c := range r.Controls {
-		rc, err := s.Store.Get(ctx, s.Layout.Evidence(c, r))
-		if err == nil {
-			return rc, nil
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("body of record %d (%s) not in %s: %w", r.Seq, r.Type, s.Store.Describe(), lastErr)
+	return s.Bucket.OpenEvidence(ctx, r)
 }
 
 // Checkpoints returns the ledger's signed checkpoints, oldest first.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/controls/controlstest"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
+	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
 )
 
@@ -54,13 +56,11 @@ func build(t *testing.T) *controlstest.Built {
 func TestLedgerAndBucketAgree(t *testing.T) {
 	b := build(t)
 	ctx := context.Background()
-	loc := readmodel.Locator("filesystem", "/srv/store", "")
-	led := &readmodel.Ledger{L: b.Ledger, Store: b.Store, Layout: b.Layout, Locate: loc}
-	bkt, err := readmodel.OpenBucket(ctx, &storeview.View{Store: b.Store, Layout: b.Layout}, "rm")
+	led := &readmodel.Ledger{L: b.Ledger, Bucket: b.Bucket}
+	bkt, err := readmodel.OpenBucket(ctx, &storeview.View{Bucket: b.Bucket}, "rm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bkt.Locate = loc
 	if !led.RunsVisible() || bkt.RunsVisible() {
 		t.Fatalf("RunsVisible: ledger %v, bucket %v; want true, false", led.RunsVisible(), bkt.RunsVisible())
 	}
@@ -96,6 +96,9 @@ func TestLedgerAndBucketAgree(t *testing.T) {
 				if err != nil || again.SHA256 != r.SHA256 {
 					return fmt.Errorf("Record(%d) = %v, %v", r.Seq, again, err)
 				}
+				if loc := src.Location(r); !strings.HasPrefix(loc, "file:///") || !strings.HasSuffix(loc, r.SHA256[:8]+".json") {
+					return fmt.Errorf("record %d: location %q, want a file:// URL of its evidence object", r.Seq, loc)
+				}
 				fmt.Fprintf(&sb, "%d %s %x %s\n", r.Seq, r.CollectedAt.Format(time.RFC3339Nano), sha256.Sum256(data), src.Location(r))
 				return nil
 			})
@@ -111,7 +114,7 @@ func TestLedgerAndBucketAgree(t *testing.T) {
 		if q.Type == "idp.users" && q.Limit == 0 && strings.Count(l, "\n") != 4*21 {
 			t.Errorf("query %+v: %d records, want 84", q, strings.Count(l, "\n"))
 		}
-		if q.Control == "CC8.1" && !strings.Contains(l, "file:///srv/store/controls/CC8.1/2026/06/02/scm.prs/rm-") {
+		if q.Control == "CC8.1" && !strings.Contains(l, "file://"+filepath.ToSlash(b.Bucket.Store().(*store.Filesystem).Root())+"/controls/CC8.1/2026/06/02/scm.prs/rm-") {
 			t.Errorf("locations are not file URLs under the store:\n%s", l)
 		}
 	}

@@ -98,7 +98,7 @@ func BenchmarkHostileCheckpointedRSS(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pr, err := engine.Push(context.Background(), r.Ledger, st, store.NewLayout(""), engine.PushOptions{})
+		pr, err := engine.Push(context.Background(), r.Ledger, store.NewBucket(st, ""), engine.PushOptions{})
 		if err != nil || pr.Bodies != 40_000 {
 			b.Fatalf("push: %+v %v", pr, err)
 		}

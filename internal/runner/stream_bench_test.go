@@ -64,7 +64,7 @@ func BenchmarkStream1GiB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := engine.Push(ctx, l, st, store.NewLayout(""), engine.PushOptions{})
+		res, err := engine.Push(ctx, l, store.NewBucket(st, ""), engine.PushOptions{})
 		if err != nil || res.Bodies != 1 {
 			b.Fatal(err, res)
 		}

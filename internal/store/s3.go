@@ -369,7 +369,7 @@ func (s *S3) condWrites(ctx context.Context) (int32, error) {
 	if m := s.condMode.Load(); m != condUnknown {
 		return m, nil
 	}
-	key := NewLayout(s.cfg.Prefix).WriteProbe()
+	key := layout{prefix: cleanPrefix(s.cfg.Prefix)}.writeProbe()
 	body := []byte("tickmark conditional-write probe\n")
 	sum := sha256.Sum256(body)
 	put := func() error {

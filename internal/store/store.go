@@ -1,5 +1,5 @@
 // Package store puts evidence, log tiles, checkpoints and keys into object
-// storage, write-once. One type, Layout, owns every object key.
+// storage, write-once. One type, Bucket, owns every object key.
 package store
 
 import (

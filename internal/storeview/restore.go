@@ -9,7 +9,6 @@ import (
 
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/publog"
-	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
@@ -52,11 +51,11 @@ func (e *RestoreError) Error() string {
 func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, error) {
 	agent := l.Agent()
 	var found bool
-	if err := v.Layout.Log(v.Store, agent).List(ctx, publog.CheckpointsDir, func(string) error { found = true; return errStop }); err != nil && !errors.Is(err, errStop) {
+	if err := v.Bucket.Log(agent).List(ctx, publog.CheckpointsDir, func(string) error { found = true; return errStop }); err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}
 	if !found {
-		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore (check agent.id and store.prefix)", agent, v.Store.Describe())
+		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore (check agent.id and store.prefix)", agent, v.Bucket.Describe())
 	}
 	rep, err := v.VerifyAgent(ctx, agent, Options{SkipBodies: true})
 	if err != nil {
@@ -70,7 +69,7 @@ func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, e
 		return nil, err
 	}
 	if lg.Latest == nil {
-		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore", agent, v.Store.Describe())
+		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore", agent, v.Bucket.Describe())
 	}
 	st, stKey, err := v.latestState(ctx, agent, lg.Latest.Size)
 	if err != nil {
@@ -97,7 +96,8 @@ func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, e
 // at most size (a state never claims cursors past the restored log).
 func (v *View) latestState(ctx context.Context, agent string, size int64) (*ledger.State, string, error) {
 	var keys []string
-	if err := v.Store.List(ctx, v.Layout.StatePrefix(agent), func(k string) error {
+	lg := v.Bucket.Log(agent)
+	if err := lg.List(ctx, publog.StateDir, func(k string) error {
 		if strings.HasSuffix(k, ".json") {
 			keys = append(keys, k)
 		}
@@ -106,7 +106,7 @@ func (v *View) latestState(ctx context.Context, agent string, size int64) (*ledg
 		return nil, "", err
 	}
 	for i := len(keys) - 1; i >= 0; i-- {
-		b, err := store.ReadAll(ctx, v.Store, keys[i])
+		b, err := lg.Read(ctx, keys[i])
 		if err != nil {
 			return nil, "", err
 		}
@@ -114,7 +114,7 @@ func (v *View) latestState(ctx context.Context, agent string, size int64) (*ledg
 		if err := json.Unmarshal(b, &st); err != nil || st.Agent != agent || st.TreeSize > size {
 			continue
 		}
-		return &st, keys[i], nil
+		return &st, lg.Locate(keys[i]), nil
 	}
 	return nil, "", nil
 }

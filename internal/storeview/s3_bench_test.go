@@ -116,7 +116,7 @@ func tickmarkPush(b *testing.B, srv *s3test.Server, bucket string) float64 {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	res, err := engine.Push(context.Background(), a.l, st, store.NewLayout("soc2/"), engine.PushOptions{Concurrency: benchConcurrency})
+	res, err := engine.Push(context.Background(), a.l, store.NewBucket(st, "soc2/"), engine.PushOptions{Concurrency: benchConcurrency})
 	if err != nil || res.Bodies != benchArtifacts {
 		b.Fatal(err, res)
 	}

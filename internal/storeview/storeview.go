@@ -27,8 +27,7 @@ import (
 
 // View reads a bucket.
 type View struct {
-	Store  store.Store
-	Layout store.Layout
+	Bucket *store.Bucket
 	// Concurrency of body reads (default 8).
 	Concurrency int
 	// Pin is the key the agents' logs must be signed with (default: the
@@ -37,19 +36,7 @@ type View struct {
 }
 
 // Agents lists the agents that published anything under log/.
-func (v *View) Agents(ctx context.Context) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	err := v.Store.List(ctx, v.Layout.LogPrefix(""), func(key string) error {
-		if a := v.Layout.Agent(key); a != "" && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
-		}
-		return nil
-	})
-	sort.Strings(out)
-	return out, err
-}
+func (v *View) Agents(ctx context.Context) ([]string, error) { return v.Bucket.Agents(ctx) }
 
 // Log is one agent's published log (see verify.Log).
 type Log = verify.Log
@@ -61,7 +48,7 @@ type Entry = verify.Entry
 // checkpoint's signature against the keys the agent announced (or, with a
 // pin, the keys trusted from the pinned one).
 func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
-	return verify.OpenLog(ctx, v.Layout.Log(v.Store, agent), agent, v.Pin)
+	return verify.OpenLog(ctx, v.Bucket.Log(agent), agent, v.Pin)
 }
 
 // Options tune Verify.
@@ -141,9 +128,9 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 				return nil
 			}
 			for _, c := range e.Record.Controls {
-				key := v.Layout.Evidence(c, e.Record)
+				key := v.Bucket.EvidenceObject(c, e.Record)
 				named.Add(key)
-				if err := bodies.Check(ctx, e.Seq, e.Record, key, "evidence object missing", func() (io.ReadCloser, error) { return v.Store.Get(ctx, key) }); err != nil {
+				if err := bodies.Check(ctx, e.Seq, e.Record, key, "evidence object missing", func() (io.ReadCloser, error) { return v.Bucket.Store().Get(ctx, key) }); err != nil {
 					return err
 				}
 			}
@@ -157,7 +144,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	if !o.SkipBodies && complete {
 		// Only over a complete walk: a record the log could not serve
 		// would make its objects look stray.
-		verify.StrayObjects(ctx, v.Store, v.Layout, agent, lg.Latest.Size, named, add)
+		verify.StrayObjects(ctx, v.Bucket, agent, lg.Latest.Size, named, add)
 	}
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return seqOf(rep.Problems[i]) < seqOf(rep.Problems[j]) })
 	rep.OK = len(rep.Problems) == 0

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/engine"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
@@ -90,7 +90,7 @@ func (a *agent) commit(t testing.TB, n, size int) {
 
 func (a *agent) push(t *testing.T, st store.Store) {
 	t.Helper()
-	if _, err := engine.Push(context.Background(), a.l, st, store.NewLayout("soc2/"), engine.PushOptions{}); err != nil {
+	if _, err := engine.Push(context.Background(), a.l, store.NewBucket(st, "soc2/"), engine.PushOptions{}); err != nil {
 		t.Fatalf("push: %v", err)
 	}
 }
@@ -100,7 +100,7 @@ func fsView(t *testing.T) *storeview.View {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &storeview.View{Store: st, Layout: store.NewLayout("soc2/")}
+	return &storeview.View{Bucket: store.NewBucket(st, "soc2/")}
 }
 
 func problems(r *verify.Report) string {
@@ -115,7 +115,7 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 	v := fsView(t)
 	a, b := newAgent(t, "prod-1"), newAgent(t, "prod-2")
 	a.commit(t, 300, 50) // more than one tile
-	a.push(t, v.Store)
+	a.push(t, v.Bucket.Store())
 	// A key rotation between pushes: the new key is announced by the old.
 	if _, nk, err := a.l.Rotate(filepath.Join(a.dir, ledger.KeyFile)); err != nil {
 		t.Fatal(err)
@@ -123,9 +123,9 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 		a.key = nk
 	}
 	a.commit(t, 10, 50)
-	a.push(t, v.Store)
+	a.push(t, v.Bucket.Store())
 	b.commit(t, 4, 50)
-	b.push(t, v.Store)
+	b.push(t, v.Bucket.Store())
 	ctx := context.Background()
 	fr, err := v.Verify(ctx, storeview.Options{})
 	if err != nil {
@@ -156,7 +156,7 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 
 func rewrite(t *testing.T, v *storeview.View, key string, f func([]byte) []byte) {
 	t.Helper()
-	p := filepath.Join(v.Store.(*store.Filesystem).Root(), filepath.FromSlash(key))
+	p := filepath.Join(v.Bucket.Store().(*store.Filesystem).Root(), filepath.FromSlash(key))
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -170,15 +170,15 @@ func TestRestoreFromAFilesystemStoreKeepsKeysAndAnnouncements(t *testing.T) {
 	v := fsView(t)
 	a := newAgent(t, "prod-1")
 	a.commit(t, 20, 40)
-	a.push(t, v.Store)
+	a.push(t, v.Bucket.Store())
 	if _, nk, err := a.l.Rotate(filepath.Join(a.dir, ledger.KeyFile)); err != nil {
 		t.Fatal(err)
 	} else {
 		a.key = nk
 	}
 	a.commit(t, 5, 40)
-	a.push(t, v.Store)
-	if err := engine.PublishState(context.Background(), a.l, v.Store, v.Layout, t0.Add(time.Hour)); err != nil {
+	a.push(t, v.Bucket.Store())
+	if err := engine.PublishState(context.Background(), a.l, v.Bucket, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open(t.TempDir(), "prod-1", ledger.Options{})
@@ -198,7 +198,7 @@ func TestRestoreFromAFilesystemStoreKeepsKeysAndAnnouncements(t *testing.T) {
 	if len(anns) != 1 || len(keys) != 2 {
 		t.Errorf("restored %d announcements and %d keys, want 1 and 2", len(anns), len(keys))
 	}
-	vr, err := verify.Ledger(context.Background(), l, verify.Options{Store: v.Store, Layout: v.Layout})
+	vr, err := verify.Ledger(context.Background(), l, verify.Options{Bucket: v.Bucket})
 	if err != nil || !vr.OK {
 		t.Fatalf("verify of the restored ledger: %v\n%s", err, problems(vr))
 	}
@@ -221,10 +221,9 @@ func TestVerifyNamesTamperedObjects(t *testing.T) {
 	v := fsView(t)
 	a := newAgent(t, "prod-1")
 	a.commit(t, 5, 40)
-	a.push(t, v.Store)
-	lay := v.Layout
+	a.push(t, v.Bucket.Store())
 	// An altered record in the entry bundle, an altered evidence body.
-	bundle := lay.Tile("prod-1", tlog.Tile{H: 8, L: -1, N: 0, W: 5})
+	bundle := v.Bucket.Log("prod-1").Locate(publog.TilePath(tlog.Tile{H: 8, L: -1, N: 0, W: 5}))
 	rewrite(t, v, bundle, func(b []byte) []byte { return bytes.Replace(b, []byte("item-3"), []byte("item-9"), 1) })
 	var rec3 *evidence.Record
 	_ = a.l.Find(ledger.Query{}, func(r *evidence.Record, _ []byte) error {
@@ -233,7 +232,7 @@ func TestVerifyNamesTamperedObjects(t *testing.T) {
 		}
 		return nil
 	})
-	body := lay.Evidence("CC7.2", rec3)
+	body := v.Bucket.EvidenceObject("CC7.2", rec3)
 	rewrite(t, v, body, func(b []byte) []byte { return append(b, ' ') })
 	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{})
 	if err != nil {
@@ -258,11 +257,11 @@ func TestVerifyDetectsTwoAgentsWritingOneID(t *testing.T) {
 	v := fsView(t)
 	a, b := newAgent(t, "prod-1"), newAgent(t, "prod-1")
 	a.commit(t, 3, 30)
-	a.push(t, v.Store)
+	a.push(t, v.Bucket.Store())
 	// b writes past the app's ownership check (a race, or an old binary):
 	// its log has other records at other sizes.
 	b.commit(t, 5, 31)
-	b.push(t, v.Store)
+	b.push(t, v.Bucket.Store())
 	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{SkipBodies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +280,7 @@ func TestVerifyDetectsTwoAgentsWritingOneID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Store.Put(context.Background(), v.Layout.Checkpoint("prod-1", 7), bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg)); err != nil {
+	if err := v.Bucket.PutLog(context.Background(), "prod-1", publog.CheckpointPath(7), msg); err != nil {
 		t.Fatal(err)
 	}
 	r, err = v.VerifyAgent(context.Background(), "prod-1", storeview.Options{SkipBodies: true})
@@ -324,8 +323,8 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 	}
 	a := newAgent(t, "prod-1")
 	a.commit(t, 40, 100)
-	lay := store.NewLayout("soc2/")
-	_, err = engine.Push(context.Background(), a.l, &stopAfter{Store: st, n: 25, stop: func() { srv.Stop(t) }}, lay, engine.PushOptions{Concurrency: 4})
+	lay := store.NewBucket(st, "soc2/")
+	_, err = engine.Push(context.Background(), a.l, store.NewBucket(&stopAfter{Store: st, n: 25, stop: func() { srv.Stop(t) }}, "soc2/"), engine.PushOptions{Concurrency: 4})
 	if err == nil {
 		t.Fatal("push with the server stopped after 25 objects succeeded")
 	}
@@ -333,7 +332,7 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 		t.Fatalf("outbox holds %d after the failed push, want all 40 (a batch is cleared only when complete)", n)
 	}
 	srv.Restart(t)
-	res, err := engine.Push(context.Background(), a.l, st, lay, engine.PushOptions{Concurrency: 4})
+	res, err := engine.Push(context.Background(), a.l, lay, engine.PushOptions{Concurrency: 4})
 	if err != nil {
 		t.Fatalf("push after the restart: %v", err)
 	}
@@ -357,7 +356,7 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 			t.Errorf("%s written %d times", k, n)
 		}
 	}
-	v := &storeview.View{Store: st, Layout: lay}
+	v := &storeview.View{Bucket: lay}
 	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{})
 	if err != nil || !r.OK || r.BodiesChecked != 80 {
 		t.Fatalf("verify from the bucket: %v %+v\n%s", err, r, problems(r))

@@ -38,16 +38,16 @@ func BenchmarkS3VerifyFromStore20k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	layout := store.NewLayout("soc2/")
-	if res, err := engine.Push(ctx, a.l, st, layout, engine.PushOptions{Concurrency: benchConcurrency}); err != nil || res.Bodies != n {
+	layout := store.NewBucket(st, "soc2/")
+	if res, err := engine.Push(ctx, a.l, layout, engine.PushOptions{Concurrency: benchConcurrency}); err != nil || res.Bodies != n {
 		b.Fatal(err, res)
 	}
 	var keys []string
-	if err := st.List(ctx, layout.ControlsPrefix(""), func(k string) error { keys = append(keys, k); return nil }); err != nil || len(keys) != n {
+	if err := layout.ListEvidence(ctx, func(k string, _ store.EvidenceName, _ bool) error { keys = append(keys, k); return nil }); err != nil || len(keys) != n {
 		b.Fatal(err, len(keys))
 	}
 	c := srv.Client()
-	v := &storeview.View{Store: st, Layout: layout, Concurrency: benchConcurrency}
+	v := &storeview.View{Bucket: layout, Concurrency: benchConcurrency}
 	b.ResetTimer()
 	var plain, tm float64
 	for i := 0; i < b.N; i++ {

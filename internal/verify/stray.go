@@ -41,12 +41,10 @@ func (n *Named) has(key string) bool {
 // Other agents' objects are theirs to check, and so are the agent's with a
 // sequence number at or beyond size (bodies pushed before the checkpoint
 // that covers them). A listing error is a problem.
-func StrayObjects(ctx context.Context, st store.Store, layout store.Layout, agent string, size int64, named *Named, add func(Problem)) {
-	prefix := layout.ControlsPrefix("")
-	err := st.List(ctx, prefix, func(key string) error {
-		ek, err := layout.ParseEvidence(key)
+func StrayObjects(ctx context.Context, b *store.Bucket, agent string, size int64, named *Named, add func(Problem)) {
+	err := b.ListEvidence(ctx, func(key string, ek store.EvidenceName, ok bool) error {
 		switch {
-		case err != nil:
+		case !ok:
 			add(Problem{Kind: "object", Key: key, Message: "not an evidence object name: no record names it"})
 		case ek.Agent == agent && ek.Seq < uint64(size) && !named.has(key):
 			add(Problem{Kind: "object", Key: key, Message: fmt.Sprintf("evidence object of agent %s that no record names (record %d does not file this body under %s)", agent, ek.Seq, ek.Control)})
@@ -54,6 +52,6 @@ func StrayObjects(ctx context.Context, st store.Store, layout store.Layout, agen
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		add(Problem{Kind: "object", Key: prefix, Message: "cannot list the evidence objects: " + err.Error()})
+		add(Problem{Kind: "object", Key: b.EvidenceDir(), Message: "cannot list the evidence objects: " + err.Error()})
 	}
 }

@@ -75,9 +75,8 @@ type Report struct {
 
 // Options tune verification.
 type Options struct {
-	// Store and Layout, if set, are checked too (published log and bodies).
-	Store  store.Store
-	Layout store.Layout
+	// Bucket, if set, is checked too (published log and bodies).
+	Bucket *store.Bucket
 	// SkipBodies skips reading bodies (structure and signatures only).
 	SkipBodies bool
 	// Concurrency of body reads (default 4).
@@ -150,8 +149,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	// The published log, read through the one log reader: its listing and
 	// read errors are problems, never skipped.
 	var lg *Log
-	if o.Store != nil {
-		if lg, err = OpenLog(ctx, o.Layout.Log(o.Store, agent), agent, Pin{trusted: trusted}); err != nil {
+	if o.Bucket != nil {
+		if lg, err = OpenLog(ctx, o.Bucket.Log(agent), agent, Pin{trusted: trusted}); err != nil {
 			return nil, err
 		}
 		for _, p := range lg.Problems {
@@ -162,7 +161,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		}
 		for id, vk := range lg.Keys {
 			if !known[vk] {
-				rp.add(Problem{Kind: "key", Key: o.Layout.Key(agent, id), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
+				rp.add(Problem{Kind: "key", Key: o.Bucket.Log(agent).Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 			}
 		}
 	}
@@ -197,7 +196,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if lg != nil {
 		rep.StoreCheckpoints = len(lg.Checkpoints)
 		for _, c := range lg.Checkpoints {
-			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: o.Layout.Checkpoint(agent, c.Size)})
+			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: o.Bucket.Log(agent).Locate(publog.CheckpointPath(c.Size))})
 			pubSize = max(pubSize, c.Size)
 		}
 		if published > 0 && (lg.Latest == nil || lg.Latest.Size < published) {
@@ -205,7 +204,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			if lg.Latest != nil {
 				latest = fmt.Sprint(lg.Latest.Size)
 			}
-			rp.add(Problem{Kind: "checkpoint", Size: published, Key: o.Layout.Checkpoint(agent, published),
+			rp.add(Problem{Kind: "checkpoint", Size: published, Key: o.Bucket.Log(agent).Locate(publog.CheckpointPath(published)),
 				Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
 		}
 	}
@@ -256,12 +255,12 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 					}
 				}
 				for _, c := range rec.Controls {
-					if o.Store == nil {
+					if o.Bucket == nil {
 						break
 					}
-					key := o.Layout.Evidence(c, rec)
+					key := o.Bucket.EvidenceObject(c, rec)
 					named.Add(key)
-					if j.loc == nil && bodies.Check(ctx, j.seq, rec, key, "body missing from the store", func() (io.ReadCloser, error) { return o.Store.Get(ctx, key) }) != nil {
+					if j.loc == nil && bodies.Check(ctx, j.seq, rec, key, "body missing from the store", func() (io.ReadCloser, error) { return o.Bucket.Store().Get(ctx, key) }) != nil {
 						return
 					}
 				}
@@ -306,11 +305,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "altered: its bytes no longer match the Merkle leaf hash recorded when it was committed"})
 			}
 			// Published copy: entry bundle and level-0 hash tile.
-			if o.Store != nil && int64(seq) < pubSize {
+			if o.Bucket != nil && int64(seq) < pubSize {
 				block := int64(seq) >> publog.TileHeight
 				if block != curBlock {
 					curBlock = block
-					storeTile, storeBundle = readBlock(ctx, o.Layout.Log(o.Store, agent), pubSize, block, rp)
+					storeTile, storeBundle = readBlock(ctx, o.Bucket.Log(agent), pubSize, block, rp)
 				}
 				i := int(int64(seq) - curBlock<<publog.TileHeight)
 				if storeTile != nil && !bytes.Equal(storeTile[i*tlog.HashSize:(i+1)*tlog.HashSize], h[:]) {
@@ -347,8 +346,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Store != nil && !o.SkipBodies {
-		StrayObjects(ctx, o.Store, o.Layout, agent, math.MaxInt64, named, rp.add)
+	if o.Bucket != nil && !o.SkipBodies {
+		StrayObjects(ctx, o.Bucket, agent, math.MaxInt64, named, rp.add)
 	}
 	// Checkpoints beyond the records: truncated ledger.
 	var sizes []int64
@@ -503,7 +502,7 @@ func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options,
 		// The store copy, once published with its checkpoint.
 		if stored, ok := lg.token(cp.Size); ok && published[cp.Size] != nil {
 			if _, err := tsa.Verify(stored, published[cp.Size], o.TSARoots); err != nil {
-				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Layout.CheckpointToken(l.Agent(), cp.Size), Message: "store copy of the timestamp token: " + err.Error()})
+				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Bucket.Log(l.Agent()).Locate(publog.TokenPath(cp.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 			}
 		}
 	}

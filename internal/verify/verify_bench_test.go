@@ -1,4 +1,4 @@
-package verify
+package verify_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 // buildLedger commits n records of 1 KiB bodies and signs a checkpoint.
@@ -63,7 +64,7 @@ func BenchmarkVerifyLedger(b *testing.B) {
 	defer l.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := Ledger(context.Background(), l, Options{SkipBodies: true})
+		rep, err := verify.Ledger(context.Background(), l, verify.Options{SkipBodies: true})
 		if err != nil || !rep.OK {
 			b.Fatalf("%v %+v", err, rep.Problems)
 		}
@@ -81,13 +82,13 @@ func BenchmarkVerifyWithBodies(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lay := store.NewLayout("")
-	if _, err := engine.Push(context.Background(), l, st, lay, engine.PushOptions{}); err != nil {
+	lay := store.NewBucket(st, "")
+	if _, err := engine.Push(context.Background(), l, lay, engine.PushOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := Ledger(context.Background(), l, Options{Store: st, Layout: lay})
+		rep, err := verify.Ledger(context.Background(), l, verify.Options{Bucket: lay})
 		if err != nil || !rep.OK || rep.BodiesChecked != n {
 			b.Fatalf("%v %+v", err, rep)
 		}

@@ -119,7 +119,7 @@ func listEvidence(e *env, a *app.App, q ledger.Query, keep func(*evidence.Record
 		if asJSON {
 			lr := listedRecord{Record: r}
 			for _, c := range r.Controls {
-				lr.Objects = append(lr.Objects, a.Layout.Evidence(c, r))
+				lr.Objects = append(lr.Objects, a.Bucket.EvidenceObject(c, r))
 			}
 			return printJSONLine(e, lr)
 		}

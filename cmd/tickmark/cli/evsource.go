@@ -68,7 +68,6 @@ func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
 			done()
 			return nil, failErr(err, "run `tickmark verify --from-store --agent "+agent+"` for details")
 		}
-		src.Locate = locator(cfg)
 		return &evidenceView{cfg: cfg, set: set, src: src, close: done}, nil
 	}
 	if sf.agent != "" {
@@ -78,7 +77,7 @@ func (e *env) openEvidence(sf storeFlags) (*evidenceView, error) {
 	if err != nil {
 		return nil, failErr(err, "")
 	}
-	src := &readmodel.Ledger{L: a.Ledger, Store: a.Store, Layout: a.Layout, Locate: locator(cfg)}
+	src := &readmodel.Ledger{L: a.Ledger, Bucket: a.Bucket}
 	return &evidenceView{cfg: cfg, set: set, src: src, close: func() { a.Close() }}, nil
 }
 
@@ -102,10 +101,6 @@ func producers(cfg *config.Config) map[string][]string {
 }
 
 // locator turns object keys into file:// or s3:// URLs for the configured store.
-func locator(cfg *config.Config) func(string) string {
-	return readmodel.Locator(cfg.Store.Type, cfg.Store.Path, cfg.Store.Bucket)
-}
-
 // window parses --from and --to (both required; --to inclusive of its day).
 func window(from, to string) (time.Time, time.Time, error) {
 	if from == "" || to == "" {

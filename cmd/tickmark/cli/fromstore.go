@@ -40,7 +40,7 @@ func (e *env) openViewConfig() (*storeview.View, *config.Config, func(), error) 
 	}
 	// Every read of the bucket holds the logs to the configured key.
 	pin := verify.Pin{Key: cfg.Verify.Key, KeyID: cfg.Verify.KeyID}
-	return &storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix), Pin: pin}, cfg, func() { st.Close() }, nil
+	return &storeview.View{Bucket: store.NewBucket(st, cfg.Store.Prefix), Pin: pin}, cfg, func() { st.Close() }, nil
 }
 
 func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlags) error {
@@ -68,7 +68,7 @@ func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlag
 		}
 	} else {
 		if len(fr.Agents) == 0 {
-			fmt.Fprintf(e.stdout, "no agent has published a log in %s\n", v.Store.Describe())
+			fmt.Fprintf(e.stdout, "no agent has published a log in %s\n", v.Bucket.Describe())
 		}
 		for _, r := range fr.Agents {
 			printStoreVerify(e, r)
@@ -85,7 +85,7 @@ func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlag
 		n += len(r.Problems)
 	}
 	if len(fr.Agents) == 0 {
-		return failErr(fmt.Errorf("nothing to verify in %s", v.Store.Describe()), "check store.bucket and store.prefix")
+		return failErr(fmt.Errorf("nothing to verify in %s", v.Bucket.Describe()), "check store.bucket and store.prefix")
 	}
 	return failErr(fmt.Errorf("verification failed: %d problem%s", n, plural(n)),
 		"an identity problem means two agents share an agent ID: give each its own agent.id; other problems name the altered object")
@@ -154,7 +154,7 @@ func (e *env) listFromStore(agent string, q ledger.Query, by string, asJSON bool
 		if asJSON {
 			sr := storeRecord{Record: r}
 			for _, c := range r.Controls {
-				sr.Objects = append(sr.Objects, v.Layout.Evidence(c, r))
+				sr.Objects = append(sr.Objects, v.Bucket.EvidenceObject(c, r))
 			}
 			return printJSONLine(e, sr)
 		}

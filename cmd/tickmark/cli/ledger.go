@@ -77,7 +77,7 @@ already holds a ledger.`,
 				return printJSON(e.stdout, rep)
 			}
 			w := e.stdout
-			fmt.Fprintf(w, "restored agent %s from %s\n", rep.Agent, v.Store.Describe())
+			fmt.Fprintf(w, "restored agent %s from %s\n", rep.Agent, v.Bucket.Describe())
 			fmt.Fprintf(w, "  %d records, tree size %d, root %s (matches the latest signed checkpoint)\n", rep.Records, rep.TreeSize, rep.Root)
 			fmt.Fprintf(w, "  %d checkpoints, %d public keys\n", rep.Checkpoints, rep.Keys)
 			if rep.State != "" {

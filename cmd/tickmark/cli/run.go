@@ -113,7 +113,7 @@ func (e *env) runOnceOpts(names []string, asJSON bool, o runOptions) error {
 		observe = m.Observe
 		a.CheckMetrics = m
 	}
-	sum, runErr := a.RunOnce(e.ctx, ccs, observe)
+	sum, runErr := a.Engine(observe).Run(e.ctx, ccs)
 	if m != nil {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), time.Minute)
 		if err := m.Push(pctx, o.pushgateway, cfg.Agent.ID); err != nil {

@@ -189,7 +189,7 @@ func (e *env) serve(f serveFlags) error {
 			return failErr(fmt.Errorf("opening %s store: %w", cfg.Store.Type, err), "check the store section and the credentials")
 		}
 		defer st.Close()
-		ccfg.Open = console.BucketOpener(&storeview.View{Store: st, Layout: store.NewLayout(cfg.Store.Prefix)}, f.agent)
+		ccfg.Open = console.BucketOpener(&storeview.View{Bucket: store.NewBucket(st, cfg.Store.Prefix)}, f.agent)
 	} else {
 		ccfg.Open = console.LedgerOpener(func(ctx context.Context) (*app.App, error) {
 			return app.Open(ctx, cfg, app.Options{Logger: log, ReadOnly: true})

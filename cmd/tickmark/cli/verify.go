@@ -53,7 +53,7 @@ key. Exit 1 on any problem.`,
 				return failErr(err, "")
 			}
 			defer a.Close()
-			opts := verify.Options{Store: a.Store, Layout: a.Layout, SkipBodies: skipBodies, Pin: pin}
+			opts := verify.Options{Bucket: a.Bucket, SkipBodies: skipBodies, Pin: pin}
 			if t := cfg.TimestampAuthority; t != nil {
 				if opts.TSARoots, err = t.Roots(); err != nil {
 					return usageErr(err, "")

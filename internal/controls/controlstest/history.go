@@ -48,16 +48,15 @@ type Plan struct {
 // Built is the result of Build.
 type Built struct {
 	Ledger *ledger.Ledger
-	Store  store.Store
-	Layout store.Layout
+	Bucket *store.Bucket // nil unless the plan pushes
 	Key    *ledger.Key
 }
 
 // Close closes the ledger and the store.
 func (b *Built) Close() {
 	b.Ledger.Close()
-	if b.Store != nil {
-		b.Store.Close()
+	if b.Bucket != nil {
+		b.Bucket.Close()
 	}
 }
 
@@ -104,7 +103,7 @@ func Build(ctx context.Context, p Plan) (*Built, error) {
 		l.Close()
 		return nil, err
 	}
-	b := &Built{Ledger: l, Key: key, Layout: store.NewLayout("")}
+	b := &Built{Ledger: l, Key: key}
 	if err := l.AddKey(key.ID, key.Verifier); err != nil {
 		b.Close()
 		return nil, err
@@ -115,7 +114,7 @@ func Build(ctx context.Context, p Plan) (*Built, error) {
 			b.Close()
 			return nil, err
 		}
-		b.Store = st
+		b.Bucket = store.NewBucket(st, "")
 	}
 	ccs := p.Configs()
 	var now time.Time
@@ -137,7 +136,7 @@ func Build(ctx context.Context, p Plan) (*Built, error) {
 			return nil, err
 		}
 		if p.Push {
-			if _, err := engine.Push(ctx, l, b.Store, b.Layout, engine.PushOptions{}); err != nil {
+			if _, err := engine.Push(ctx, l, b.Bucket, engine.PushOptions{}); err != nil {
 				b.Close()
 				return nil, err
 			}
