@@ -20,6 +20,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/oscal"
 	"github.com/tickmark-dev/tickmark/internal/publog"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // expectedFile is an evidence file the signed log says the package holds.
@@ -41,8 +42,15 @@ type expectedFile struct {
 // reported, not proven: the auditor compares it with what was asked for.
 func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []string, keys []string, cpSizes []int64) {
 	size := cp.Size
+	if man.By != "" && man.By != readmodel.ByObserved {
+		v.fail("manifest.json", "by %q: a package's window applies to collection time (no \"by\") or to what was observed (\"by\": \"observed\")", man.By)
+		return
+	}
 	// Only the window's records are kept: the log can be far larger.
 	log, ok := v.readLog(cp, func(r *evidence.Record) bool {
+		if man.By == readmodel.ByObserved {
+			return readmodel.ObservedIn(r, man.From, man.To)
+		}
 		return !r.CollectedAt.Before(man.From) && r.CollectedAt.Before(man.To)
 	})
 	if !ok {
@@ -194,7 +202,7 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 			inputsN++
 		}
 	}
-	m := Manifest{Format: Format, Agent: man.Agent, Origin: ledger.Origin(man.Agent), From: man.From, To: man.To,
+	m := Manifest{Format: Format, Agent: man.Agent, Origin: ledger.Origin(man.Agent), From: man.From, To: man.To, By: man.By,
 		Checkpoint: ManifestCP{Size: size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), File: checkpointFile(size)},
 		Records:    len(selected), Bodies: bodies, CheckInputs: inputsN, Unsigned: man.Unsigned,
 		Keys: keys, Checkpoints: cpSizes, Layout: manifestLayout(v.has(OSCALFile))}

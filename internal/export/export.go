@@ -57,7 +57,12 @@ type Selection struct {
 
 // Options for Write.
 type Options struct {
-	From, To time.Time // collected_at in [From, To)
+	From, To time.Time // collected_at in [From, To) (By: observed, what was observed in it)
+	// By applies the window to collection time (the default) or to what a
+	// record observed (readmodel.ByObserved: its event window or
+	// observed_at). The manifest states it and verify-package selects the
+	// records the same way.
+	By readmodel.By
 	// Controls to export; empty: every control ID found on the window's records.
 	Controls []Selection
 	// TempDir holds the spooled central directory and indexes (default os.TempDir()).
@@ -81,6 +86,7 @@ type Manifest struct {
 	Origin     string        `json:"origin"`
 	From       time.Time     `json:"from"`
 	To         time.Time     `json:"to"`
+	By         readmodel.By  `json:"by,omitempty"` // "observed"; absent: by collection time
 	Controls   []ManifestCtl `json:"controls"`
 	Checkpoint ManifestCP    `json:"checkpoint"`
 	Records    int           `json:"records"`
@@ -300,7 +306,11 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 		return nil, err
 	}
 	p := &pkgWriter{ctx: ctx, z: z, root: root, sums: sums}
-	man := Manifest{Format: Format, Agent: agent, Origin: ledger.Origin(agent), From: o.From.UTC(), To: o.To.UTC(),
+	by := o.By
+	if by == readmodel.ByCollected {
+		by = "" // the default is not written: packages stay as they were
+	}
+	man := Manifest{Format: Format, Agent: agent, Origin: ledger.Origin(agent), From: o.From.UTC(), To: o.To.UTC(), By: by,
 		Checkpoint: ManifestCP{Size: latest.Size, Root: base64.StdEncoding.EncodeToString(latest.Root[:]), File: checkpointFile(latest.Size)},
 		Layout:     manifestLayout(o.OSCAL)}
 
@@ -353,7 +363,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 	if len(sel) == 0 {
 		seen := map[string]bool{}
 		n := 0
-		err := src.Find(ledger.Query{From: o.From, To: o.To}, func(r *evidence.Record, _ []byte) error {
+		err := readmodel.FindBy(src, ledger.Query{From: o.From, To: o.To}, o.By, func(r *evidence.Record, _ []byte) error {
 			if n++; n%1024 == 0 {
 				release(src)
 			}
@@ -388,7 +398,7 @@ func Write(ctx context.Context, w io.Writer, src readmodel.Source, o Options) (*
 			}
 		}
 		for _, q := range queries {
-			err := src.Find(q, func(r *evidence.Record, _ []byte) error {
+			err := readmodel.FindBy(src, q, o.By, func(r *evidence.Record, _ []byte) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}

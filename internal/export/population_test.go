@@ -222,4 +222,32 @@ func TestPopulationByObservedTime(t *testing.T) {
 	if _, err := readmodel.ParseBy("event"); err == nil {
 		t.Error(`ParseBy("event") accepted`)
 	}
+
+	// An auditor package by observation time holds the records that
+	// observed something in its window, states it, and verifies; the same
+	// package claiming a window by collection time does not.
+	records := func(by readmodel.By) (*export.Manifest, []byte) {
+		var buf bytes.Buffer
+		res, err := export.Write(ctx, &buf, src, export.Options{From: from, To: to, By: by, Controls: []export.Selection{{ID: "CC7.2"}, {ID: "CC8.1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &res.Manifest, buf.Bytes()
+	}
+	mc, _ := records(readmodel.ByCollected)
+	mo, pkg := records(readmodel.ByObserved)
+	if mc.Records != 2 || mo.Records != 1 || mo.By != readmodel.ByObserved || mc.By != "" {
+		t.Errorf("package by collection: %d records (by %q); by observation: %d records (by %q); want 2 and 1, by observed stated", mc.Records, mc.By, mo.Records, mo.By)
+	}
+	if rep, err := export.VerifyPackage(bytes.NewReader(pkg), int64(len(pkg))); err != nil || !rep.OK {
+		t.Fatalf("package by observation time does not verify: %v %+v", err, rep)
+	}
+	f := open(t, pkg)
+	m := *mo
+	m.By = ""
+	f.setManifest(m)
+	forged := f.zip()
+	if rep, err := export.VerifyPackage(bytes.NewReader(forged), int64(len(forged))); err != nil || rep.OK {
+		t.Errorf("a package by observation time whose manifest claims collection time verifies: %v", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/config"
 	"github.com/tickmark-dev/tickmark/internal/export"
 	"github.com/tickmark-dev/tickmark/internal/oscal"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 )
 
 // newExportCmd builds `tickmark export` (listed in root.go).
@@ -22,6 +23,7 @@ func newExportCmd(e *env) *cobra.Command {
 	var sf storeFlags
 	var (
 		from, to, out, oscalOut string
+		by                      string
 		ids                     []string
 		asJSON                  bool
 	)
@@ -84,7 +86,11 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 				return failErr(err, "")
 			}
 			defer os.Remove(tmp.Name())
-			res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, Controls: sel, TempDir: dir,
+			b, err := readmodel.ParseBy(by)
+			if err != nil {
+				return usageErr(err, "")
+			}
+			res, err := export.Write(e.ctx, tmp, v.src, export.Options{From: f, To: t, By: b, Controls: sel, TempDir: dir,
 				OSCAL: oscalOut != "", Tool: "tickmark " + app.Version, Now: nowOf(e.now)})
 			if err == nil {
 				err = tmp.Sync()
@@ -127,6 +133,7 @@ checkpoint are left out (run ` + "`tickmark run --once`" + ` to sign them).`,
 	}
 	c.Flags().StringVar(&from, "from", "", "first day of the window (YYYY-MM-DD, UTC)")
 	c.Flags().StringVar(&to, "to", "", "last day of the window, inclusive (YYYY-MM-DD, UTC)")
+	c.Flags().StringVar(&by, "by", "collected", "apply the window to when evidence was collected, or to what it observed (stated in manifest.json; verify-package selects the same way)")
 	c.Flags().StringArrayVar(&ids, "control", nil, "export only this control or criterion (repeatable)")
 	c.Flags().StringVar(&out, "out", "", "the ZIP file to write")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the package's manifest as JSON")
