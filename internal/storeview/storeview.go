@@ -13,8 +13,6 @@ package storeview
 import (
 	"context"
 	"crypto/x509"
-	"io"
-	"sort"
 	"sync"
 
 	"github.com/tickmark-dev/tickmark/internal/store"
@@ -114,42 +112,24 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
 	lg.StrayTiles(ctx, add)
-	bodies := verify.NewRehasher(conc, "evidence object", add)
+	bodies := verify.NewEvidence(v.Bucket, conc, "evidence object", "evidence object missing", add)
 	var walkErr error
-	named, complete := verify.NewNamed(), lg.Latest != nil
+	complete, size := lg.Latest != nil, int64(0)
 	if lg.Latest != nil {
+		size = lg.Latest.Size
 		walkErr = lg.Entries(ctx, func(e Entry) error {
-			rep.Records++
-			if o.SkipBodies {
+			if rep.Records++; o.SkipBodies {
 				return nil
 			}
-			for _, c := range e.Record.Controls {
-				key := v.Bucket.EvidenceObject(c, e.Record)
-				named.Add(key)
-				if err := bodies.Check(ctx, e.Seq, e.Record, key, "evidence object missing", func() (io.ReadCloser, error) { return v.Bucket.Store().Get(ctx, key) }); err != nil {
-					return err
-				}
-			}
-			return nil
+			return bodies.Record(ctx, e.Seq, e.Record, true)
 		}, func(p verify.Problem) { complete = false; add(p) })
 	}
-	rep.BodiesChecked, _ = bodies.Wait()
-	if walkErr != nil {
-		return nil, walkErr
+	// Stray objects only over a complete walk: a record the log could not
+	// serve would make its objects look stray.
+	if err := bodies.Finish(ctx, rep, agent, size, !o.SkipBodies && complete, walkErr); err != nil {
+		return nil, err
 	}
-	if !o.SkipBodies && complete {
-		// Only over a complete walk: a record the log could not serve
-		// would make its objects look stray.
-		verify.StrayObjects(ctx, v.Bucket, agent, lg.Latest.Size, named, add)
-	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return seqOf(rep.Problems[i]) < seqOf(rep.Problems[j]) })
+	verify.SortProblems(rep.Problems, 0)
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
-}
-
-func seqOf(p verify.Problem) uint64 {
-	if p.Seq != nil {
-		return *p.Seq
-	}
-	return 0
 }

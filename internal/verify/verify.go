@@ -209,13 +209,12 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		}
 	}
 
-	var bodies *Rehasher
+	var bodies *Evidence
 	if !o.SkipBodies {
-		bodies = NewRehasher(o.Concurrency, "body", rp.add)
+		bodies = NewEvidence(o.Bucket, o.Concurrency, "body", "body missing from the store", rp.add)
 	}
 
 	var fr frontier
-	named := NewNamed()
 	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
 	var storeBundle [][]byte // entries of the current block, from the store
 	curBlock := int64(-1)
@@ -254,15 +253,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 						return
 					}
 				}
-				for _, c := range rec.Controls {
-					if o.Bucket == nil {
-						break
-					}
-					key := o.Bucket.EvidenceObject(c, rec)
-					named.Add(key)
-					if j.loc == nil && bodies.Check(ctx, j.seq, rec, key, "body missing from the store", func() (io.ReadCloser, error) { return o.Bucket.Store().Get(ctx, key) }) != nil {
-						return
-					}
+				if bodies.Record(ctx, j.seq, rec, j.loc == nil) != nil {
+					return
 				}
 			}
 		}()
@@ -341,13 +333,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	})
 	decWG.Wait()
 	if bodies != nil {
-		rep.BodiesChecked, rep.BodiesInSpool = bodies.Wait()
+		err = bodies.Finish(ctx, rep, agent, math.MaxInt64, true, err)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if o.Bucket != nil && !o.SkipBodies {
-		StrayObjects(ctx, o.Bucket, agent, math.MaxInt64, named, rp.add)
 	}
 	// Checkpoints beyond the records: truncated ledger.
 	var sizes []int64
@@ -369,7 +358,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if rp.full {
 		rep.Problems = append(rep.Problems, Problem{Kind: "report", Message: fmt.Sprintf("more than %d problems; stopped listing", o.MaxProblems)})
 	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return problemSeq(rep.Problems[i]) < problemSeq(rep.Problems[j]) })
+	SortProblems(rep.Problems, ^uint64(0))
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
 }
@@ -403,13 +392,6 @@ func readBlock(ctx context.Context, r publog.Reader, size, block int64, rp *repo
 		bundle = nil
 	}
 	return tile, bundle
-}
-
-func problemSeq(p Problem) uint64 {
-	if p.Seq != nil {
-		return *p.Seq
-	}
-	return ^uint64(0)
 }
 
 type checkpointRef struct {
