@@ -109,14 +109,6 @@ func (rp *reporter) add(p Problem) {
 
 func seqPtr(s uint64) *uint64 { return &s }
 
-func (lg *Log) token(size int64) ([]byte, bool) {
-	if lg == nil {
-		return nil, false
-	}
-	t, ok := lg.Tokens[size]
-	return t, ok
-}
-
 // Ledger verifies a local ledger (and, with Options.Store, its published copy).
 func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if o.Concurrency <= 0 {
@@ -413,18 +405,6 @@ func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
 	}
 }
 
-func dedupe(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if x != "" && !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // ErrProblems is returned by callers that turn a failed report into an error.
 var ErrProblems = errors.New("verification failed")
 
@@ -482,8 +462,8 @@ func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options,
 		}
 		rep.Timestamped++
 		// The store copy, once published with its checkpoint.
-		if stored, ok := lg.token(cp.Size); ok && published[cp.Size] != nil {
-			if _, err := tsa.Verify(stored, published[cp.Size], o.TSARoots); err != nil {
+		if note, ok := published[cp.Size]; ok && lg.Tokens[cp.Size] != nil {
+			if _, err := tsa.Verify(lg.Tokens[cp.Size], note, o.TSARoots); err != nil {
 				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Bucket.Log(l.Agent()).Locate(publog.TokenPath(cp.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 			}
 		}
