@@ -12,6 +12,9 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
+// errStop ends a listing early.
+var errStop = errors.New("stop")
+
 // RestoreReport says what `ledger restore` recovered.
 type RestoreReport struct {
 	Agent       string `json:"agent"`

@@ -13,14 +13,8 @@ package storeview
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
-	"io"
-	"sort"
 	"sync"
 
-	"github.com/tickmark-dev/tickmark/internal/evidence"
-	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/verify"
 )
@@ -118,106 +112,24 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
 	lg.StrayTiles(ctx, add)
-	bodies := verify.NewRehasher(conc, "evidence object", add)
+	bodies := verify.NewEvidence(v.Bucket, conc, "evidence object", "evidence object missing", add)
 	var walkErr error
-	named, complete := verify.NewNamed(), lg.Latest != nil
+	complete, size := lg.Latest != nil, int64(0)
 	if lg.Latest != nil {
+		size = lg.Latest.Size
 		walkErr = lg.Entries(ctx, func(e Entry) error {
-			rep.Records++
-			if o.SkipBodies {
+			if rep.Records++; o.SkipBodies {
 				return nil
 			}
-			for _, c := range e.Record.Controls {
-				key := v.Bucket.EvidenceObject(c, e.Record)
-				named.Add(key)
-				if err := bodies.Check(ctx, e.Seq, e.Record, key, "evidence object missing", func() (io.ReadCloser, error) { return v.Bucket.Store().Get(ctx, key) }); err != nil {
-					return err
-				}
-			}
-			return nil
+			return bodies.Record(ctx, e.Seq, e.Record, true)
 		}, func(p verify.Problem) { complete = false; add(p) })
 	}
-	rep.BodiesChecked, _ = bodies.Wait()
-	if walkErr != nil {
-		return nil, walkErr
+	// Stray objects only over a complete walk: a record the log could not
+	// serve would make its objects look stray.
+	if err := bodies.Finish(ctx, rep, agent, size, !o.SkipBodies && complete, walkErr); err != nil {
+		return nil, err
 	}
-	if !o.SkipBodies && complete {
-		// Only over a complete walk: a record the log could not serve
-		// would make its objects look stray.
-		verify.StrayObjects(ctx, v.Bucket, agent, lg.Latest.Size, named, add)
-	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return seqOf(rep.Problems[i]) < seqOf(rep.Problems[j]) })
+	verify.SortProblems(rep.Problems, 0)
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
-}
-
-func seqOf(p verify.Problem) uint64 {
-	if p.Seq != nil {
-		return *p.Seq
-	}
-	return 0
-}
-
-var errStop = errors.New("stop")
-
-// Find calls fn for each authenticated record that matches q, for one
-// agent or ("" ) every agent: agents in name order, each agent's records in
-// sequence order. The bucket has no index, so every entry bundle is read.
-func (v *View) Find(ctx context.Context, agent string, q ledger.Query, fn func(*evidence.Record) error) error {
-	agents := []string{agent}
-	if agent == "" {
-		var err error
-		if agents, err = v.Agents(ctx); err != nil {
-			return err
-		}
-	}
-	n := 0
-	for _, a := range agents {
-		lg, err := v.OpenLog(ctx, a)
-		if err != nil {
-			return err
-		}
-		if lg.Latest == nil {
-			continue // nothing published yet (or nothing verifiable: `verify --from-store` says which)
-		}
-		err = lg.Entries(ctx, func(e Entry) error {
-			if !Match(q, e.Record) {
-				return nil
-			}
-			if err := fn(e.Record); err != nil {
-				return err
-			}
-			n++
-			if q.Limit > 0 && n >= q.Limit {
-				return errStop
-			}
-			return nil
-		}, nil)
-		if errors.Is(err, errStop) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("agent %s: %w", a, err)
-		}
-	}
-	return nil
-}
-
-// Match reports whether a record matches a query's filters.
-func Match(q ledger.Query, r *evidence.Record) bool {
-	if q.Type != "" && r.Type != q.Type || q.Collector != "" && r.Collector != q.Collector {
-		return false
-	}
-	if !q.From.IsZero() && r.CollectedAt.Before(q.From) || !q.To.IsZero() && !r.CollectedAt.Before(q.To) {
-		return false
-	}
-	if q.Control == "" {
-		return true
-	}
-	for _, c := range r.Controls {
-		if c == q.Control {
-			return true
-		}
-	}
-	return false
 }

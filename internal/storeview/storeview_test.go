@@ -24,6 +24,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/publog"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/s3test"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
@@ -139,14 +140,14 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 	}
 	var got []string
 	q := ledger.Query{Control: "CC7.2", From: t0.Add(305 * time.Minute)}
-	if err := v.Find(ctx, "", q, func(r *evidence.Record) error { got = append(got, r.Agent+"/"+r.Subject); return nil }); err != nil {
+	if err := readmodel.FindInBucket(ctx, v, "", q, func(r *evidence.Record) error { got = append(got, r.Agent+"/"+r.Subject); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if want := "[prod-1/item-305 prod-1/item-306 prod-1/item-307 prod-1/item-308 prod-1/item-309 prod-1/item-310]"; fmt.Sprint(got) != want {
 		t.Errorf("Find = %v, want %s", got, want)
 	}
 	got = nil
-	if err := v.Find(ctx, "prod-2", ledger.Query{Limit: 2}, func(r *evidence.Record) error { got = append(got, r.Subject); return nil }); err != nil {
+	if err := readmodel.FindInBucket(ctx, v, "prod-2", ledger.Query{Limit: 2}, func(r *evidence.Record) error { got = append(got, r.Subject); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(got) != "[item-1 item-2]" {

@@ -109,14 +109,6 @@ func (rp *reporter) add(p Problem) {
 
 func seqPtr(s uint64) *uint64 { return &s }
 
-func (lg *Log) token(size int64) ([]byte, bool) {
-	if lg == nil {
-		return nil, false
-	}
-	t, ok := lg.Tokens[size]
-	return t, ok
-}
-
 // Ledger verifies a local ledger (and, with Options.Store, its published copy).
 func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if o.Concurrency <= 0 {
@@ -209,13 +201,12 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		}
 	}
 
-	var bodies *Rehasher
+	var bodies *Evidence
 	if !o.SkipBodies {
-		bodies = NewRehasher(o.Concurrency, "body", rp.add)
+		bodies = NewEvidence(o.Bucket, o.Concurrency, "body", "body missing from the store", rp.add)
 	}
 
 	var fr frontier
-	named := NewNamed()
 	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
 	var storeBundle [][]byte // entries of the current block, from the store
 	curBlock := int64(-1)
@@ -254,15 +245,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 						return
 					}
 				}
-				for _, c := range rec.Controls {
-					if o.Bucket == nil {
-						break
-					}
-					key := o.Bucket.EvidenceObject(c, rec)
-					named.Add(key)
-					if j.loc == nil && bodies.Check(ctx, j.seq, rec, key, "body missing from the store", func() (io.ReadCloser, error) { return o.Bucket.Store().Get(ctx, key) }) != nil {
-						return
-					}
+				if bodies.Record(ctx, j.seq, rec, j.loc == nil) != nil {
+					return
 				}
 			}
 		}()
@@ -341,13 +325,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	})
 	decWG.Wait()
 	if bodies != nil {
-		rep.BodiesChecked, rep.BodiesInSpool = bodies.Wait()
+		err = bodies.Finish(ctx, rep, agent, math.MaxInt64, true, err)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if o.Bucket != nil && !o.SkipBodies {
-		StrayObjects(ctx, o.Bucket, agent, math.MaxInt64, named, rp.add)
 	}
 	// Checkpoints beyond the records: truncated ledger.
 	var sizes []int64
@@ -369,7 +350,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if rp.full {
 		rep.Problems = append(rep.Problems, Problem{Kind: "report", Message: fmt.Sprintf("more than %d problems; stopped listing", o.MaxProblems)})
 	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return problemSeq(rep.Problems[i]) < problemSeq(rep.Problems[j]) })
+	SortProblems(rep.Problems, ^uint64(0))
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
 }
@@ -405,13 +386,6 @@ func readBlock(ctx context.Context, r publog.Reader, size, block int64, rp *repo
 	return tile, bundle
 }
 
-func problemSeq(p Problem) uint64 {
-	if p.Seq != nil {
-		return *p.Seq
-	}
-	return ^uint64(0)
-}
-
 type checkpointRef struct {
 	root  tlog.Hash
 	where string
@@ -429,18 +403,6 @@ func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
 			rp.add(Problem{Kind: "checkpoint", Size: fr.size, Key: w.key, Message: w.where + ": signed root does not match the records (a record was altered, removed or inserted)"})
 		}
 	}
-}
-
-func dedupe(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if x != "" && !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // ErrProblems is returned by callers that turn a failed report into an error.
@@ -500,8 +462,8 @@ func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options,
 		}
 		rep.Timestamped++
 		// The store copy, once published with its checkpoint.
-		if stored, ok := lg.token(cp.Size); ok && published[cp.Size] != nil {
-			if _, err := tsa.Verify(stored, published[cp.Size], o.TSARoots); err != nil {
+		if note, ok := published[cp.Size]; ok && lg.Tokens[cp.Size] != nil {
+			if _, err := tsa.Verify(lg.Tokens[cp.Size], note, o.TSARoots); err != nil {
 				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Bucket.Log(l.Agent()).Locate(publog.TokenPath(cp.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 			}
 		}

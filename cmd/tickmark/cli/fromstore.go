@@ -11,6 +11,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/controls"
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
+	"github.com/tickmark-dev/tickmark/internal/readmodel"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
 	"github.com/tickmark-dev/tickmark/internal/verify"
@@ -126,7 +127,7 @@ func (e *env) listFromStore(agent string, q ledger.Query, by string, asJSON bool
 	voc := &vocab{set: set, cfg: cfg, any: func(q ledger.Query) (bool, error) {
 		q.Limit = 1
 		found := false
-		err := v.Find(e.ctx, agent, q, func(*evidence.Record) error { found = true; return nil })
+		err := readmodel.FindInBucket(e.ctx, v, agent, q, func(*evidence.Record) error { found = true; return nil })
 		return found, err
 	}}
 	keep, err := voc.query(&q)
@@ -143,7 +144,7 @@ func (e *env) listFromStore(agent string, q ledger.Query, by string, asJSON bool
 		fmt.Fprintln(tw, "AGENT\tSEQ\tCOLLECTED\tTYPE\tSUBJECT\tCONTROLS\tSIZE\tSHA256")
 	}
 	n := 0
-	err = v.Find(e.ctx, agent, q, func(r *evidence.Record) error {
+	err = readmodel.FindInBucket(e.ctx, v, agent, q, func(r *evidence.Record) error {
 		if !keep(r) {
 			return nil
 		}
