@@ -14,7 +14,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -240,10 +239,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	for _, p := range lg.Problems {
 		v.fail(cmp.Or(p.Key, "checkpoints/"), "%s", p.Message)
 	}
-	for id := range lg.Keys {
-		rep.Keys = append(rep.Keys, id)
-	}
-	sort.Strings(rep.Keys)
+	rep.Keys = slices.Sorted(maps.Keys(lg.Keys))
 	verifiers, _ := ledger.Verifiers(slices.Collect(maps.Values(lg.Keys))...)
 	checkpoints := map[int64]*ledger.Checkpoint{}
 	for _, cp := range lg.Checkpoints {
@@ -458,11 +454,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	case lg.Latest != nil && lg.Latest.Size != cp.Size:
 		v.fail("manifest.json", "names checkpoint %d, but the package's latest signed checkpoint is %d", cp.Size, lg.Latest.Size)
 	default:
-		sizes := make([]int64, 0, len(lg.Checkpoints))
-		for _, c := range lg.Checkpoints {
-			sizes = append(sizes, c.Size)
-		}
-		v.checkComplete(cp, &man, order, rep.Keys, sizes)
+		v.checkComplete(cp, &man, order, rep.Keys, slices.Sorted(maps.Keys(checkpoints)))
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil

@@ -13,7 +13,6 @@ package storeview
 import (
 	"context"
 	"crypto/x509"
-	"sync"
 
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/verify"
@@ -95,14 +94,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 		conc = 8
 	}
 	rep := &verify.Report{Agent: agent}
-	var mu sync.Mutex
-	add := func(p verify.Problem) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(rep.Problems) < o.MaxProblems {
-			rep.Problems = append(rep.Problems, p)
-		}
-	}
+	add := verify.NewReporter(rep, o.MaxProblems)
 	lg, err := v.OpenLog(ctx, agent)
 	if err != nil {
 		return nil, err

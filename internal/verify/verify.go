@@ -90,6 +90,10 @@ type Options struct {
 	Pin Pin
 }
 
+// NewReporter returns a function that adds problems to r (safe for
+// concurrent use), keeping the first max.
+func NewReporter(r *Report, max int) func(Problem) { return (&reporter{r: r, max: max}).add }
+
 type reporter struct {
 	mu   sync.Mutex
 	r    *Report
