@@ -485,39 +485,25 @@ func checkAnnouncements(l *ledger.Ledger, pin Pin, keys map[string]string, rp *r
 		rp.add(Problem{Kind: "key", Message: err.Error()})
 		return all
 	}
-	var msgs [][]byte
-	announced := map[string]bool{}
-	for id, m := range anns {
-		a, err := ledger.OpenAnnouncement(m)
-		if err != nil {
-			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
-			continue
-		}
-		msgs = append(msgs, m)
-		announced[a.New] = true
-	}
+	msgs, first := unannounced(keys, anns, func(id string, err error) {
+		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
+	})
 	if pin.set() {
-		first := pin.Key
-		if first == "" {
-			first = keys[pin.KeyID]
+		pinned := pin.Key
+		if pinned == "" {
+			pinned = keys[pin.KeyID]
 		}
-		if first == "" {
+		if pinned == "" {
 			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("the expected key %s is not in this ledger's key history: the ledger is signed under another key", pin)})
 			return []string{}
 		}
-		trusted, _ := ledger.TrustedKeys(first, msgs)
+		trusted, _ := ledger.TrustedKeys(pinned, msgs)
 		return trusted
 	}
 	if len(anns) == 0 {
 		return all
 	}
 	// The first key is the one no announcement introduces.
-	var first []string
-	for _, vk := range keys {
-		if !announced[vk] {
-			first = append(first, vk)
-		}
-	}
 	if len(first) != 1 {
 		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
 		return all
