@@ -53,3 +53,28 @@ func IsClassified(err error) bool {
 	var c *classified
 	return errors.As(err, &c)
 }
+
+// partial marks a run that finished with some of its population not
+// collected.
+type partial struct{ err error }
+
+func (p *partial) Error() string { return p.err.Error() }
+func (p *partial) Unwrap() error { return p.err }
+
+// Partial reports that the collector finished and committed everything it
+// could; err says what it could not collect (one repository, account or
+// region), which the collector has recorded as findings in its evidence.
+// The engine records the run's outcome as partial, commits the final cursor
+// as for a successful run and does not retry it.
+func Partial(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &partial{err: err}
+}
+
+// IsPartial reports whether err was returned through Partial.
+func IsPartial(err error) bool {
+	var p *partial
+	return errors.As(err, &p)
+}

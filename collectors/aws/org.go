@@ -267,6 +267,7 @@ func (o *orgRun) collectAccounts(ctx context.Context) error {
 		}
 		return err
 	}
+	acctFailures := len(failed)
 	if o.cfg.LogArchive != nil && o.cfg.wants(EvDigests) {
 		if err := o.collectOrgDigests(ctx, accts); err != nil {
 			if ctx.Err() != nil {
@@ -282,12 +283,30 @@ func (o *orgRun) collectAccounts(ctx context.Context) error {
 	sort.Strings(failed)
 	msg := fmt.Sprintf("aws: %d of %d accounts not (fully) collected (%s); the others are complete", len(failed), len(accts), strings.Join(failed, ", "))
 	joined := fmt.Errorf("%s: %w", msg, errors.Join(errs...))
+	var out error = collectors.Retryable(joined)
 	for _, e := range errs {
 		if !collectors.IsRetryable(e) {
-			return collectors.Permanent(joined)
+			out = collectors.Permanent(joined)
+			break
 		}
 	}
-	return collectors.Retryable(joined)
+	if len(errs) > 0 && acctFailures < activeAccounts(accts) {
+		// Some accounts were collected and every failure is recorded in
+		// its account's status artifact: the run is partial, not failed.
+		return collectors.Partial(out)
+	}
+	return out
+}
+
+// activeAccounts counts the accounts the run collects.
+func activeAccounts(accts []orgAccount) int {
+	n := 0
+	for _, a := range accts {
+		if a.Status == "ACTIVE" {
+			n++
+		}
+	}
+	return n
 }
 
 // listAccounts builds the population of accounts and records it.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickmark-dev/tickmark/collectors"
 	awscol "github.com/tickmark-dev/tickmark/collectors/aws"
 	"github.com/tickmark-dev/tickmark/collectors/aws/awsfake"
 	"github.com/tickmark-dev/tickmark/collectors/collectortest"
@@ -188,7 +189,7 @@ func TestOrganizationFanOutOneAccountDenied(t *testing.T) {
 	denied := memberID(1)
 	e.org.DenyAssumeRole(denied)
 	res := run(t, e.config("evidence: [cloudtrail_trails, cloudtrail_events]\nevent_names: [ConsoleLogin]\n"), collectortest.Options{})
-	if res.Err == nil || !strings.Contains(res.Err.Error(), denied) || !strings.Contains(res.Err.Error(), "1 of 6 accounts") {
+	if !collectors.IsPartial(res.Err) || !strings.Contains(res.Err.Error(), denied) || !strings.Contains(res.Err.Error(), "1 of 6 accounts") {
 		t.Fatalf("run error %v; want a partial outcome naming %s", res.Err, denied)
 	}
 	st := statuses(t, res)
@@ -369,7 +370,7 @@ func orgScale(t testing.TB, accounts int, regions []string) collectortest.Result
 	}
 	cfg := e.config("event_names: [ConsoleLogin, StopLogging]\n" + e.archiveConfig())
 	res := collectortest.Run(t, collectortest.Build(t, "aws", cfg), collectortest.Options{Now: now, Since: now.Add(-6 * time.Hour), Timeout: 10 * time.Minute})
-	if res.Err == nil || !strings.Contains(res.Err.Error(), fmt.Sprintf("1 of %d accounts", accounts)) || !strings.Contains(res.Err.Error(), denied) {
+	if !collectors.IsPartial(res.Err) || !strings.Contains(res.Err.Error(), fmt.Sprintf("1 of %d accounts", accounts)) || !strings.Contains(res.Err.Error(), denied) {
 		t.Fatalf("want a partial outcome naming the denied account %s, got %v", denied, res.Err)
 	}
 	st := statuses(t, res)

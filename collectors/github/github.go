@@ -348,6 +348,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	orgs := c.cfg.orgs()
 	keep := map[string]bool{}
 	failed := 0
+	var missed []string // organisations and repositories not collected
 	for _, org := range orgs {
 		octx := context.WithValue(ctx, orgKey{}, org) // selects the org's App installation
 		r := &run{cfg: c.cfg, gh: client, req: req, log: req.Logger.With("org", org), org: org, state: st, keyRE: c.keyRE,
@@ -361,6 +362,7 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 			// With several organisations, one the credentials cannot read
 			// is a finding; the others are collected.
 			r.log.Warn("organisation not collected; recorded as a finding", "status", f.Status, "err", err)
+			missed = append(missed, "organisation "+org)
 			if err := emit.Emit(ctx, r.orgFinding(f)); err != nil {
 				return err
 			}
@@ -374,6 +376,11 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 		for _, repo := range repos {
 			keep[r.pullKey(repo)] = true
 		}
+		for _, o := range r.status {
+			if o.Status == "failed" {
+				missed = append(missed, r.pullKey(repoInfo{Name: o.Name}))
+			}
+		}
 	}
 	st.prune(keep)
 	for org := range st.Audit {
@@ -385,7 +392,14 @@ func (c *collector) Collect(ctx context.Context, req collectors.Request, emit co
 	if err != nil {
 		return collectors.Permanent(fmt.Errorf("github: encoding cursor: %w", err))
 	}
-	return emit.Checkpoint(ctx, cur)
+	if err := emit.Checkpoint(ctx, cur); err != nil {
+		return err
+	}
+	if len(missed) > 0 {
+		sort.Strings(missed)
+		return collectors.Partial(fmt.Errorf("github: %d not collected (recorded as findings in %s): %s", len(missed), EvRepositories, strings.Join(missed, ", ")))
+	}
+	return nil
 }
 
 // orgKey carries the organisation a request is for (it picks the App

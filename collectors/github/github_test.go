@@ -179,6 +179,22 @@ func runAll(t *testing.T, cfg, cursor string) collectortest.Result {
 	return res
 }
 
+// runPartial runs the collector and requires a partial outcome whose
+// error names every one of missed.
+func runPartial(t *testing.T, cfg, cursor string, missed ...string) collectortest.Result {
+	t.Helper()
+	res := collectortest.Run(t, collectortest.Build(t, "github", cfg), collectortest.Options{Now: now, Cursor: cursor})
+	if !collectors.IsPartial(res.Err) || collectors.IsRetryable(res.Err) {
+		t.Fatalf("run outcome: %v, want a partial (not retryable) error naming %v", res.Err, missed)
+	}
+	for _, m := range missed {
+		if !strings.Contains(res.Err.Error(), m) {
+			t.Errorf("partial error %q does not name %s", res.Err, m)
+		}
+	}
+	return res
+}
+
 func byType(as []collectortest.Artifact, typ string) []collectortest.Artifact {
 	var out []collectortest.Artifact
 	for _, a := range as {

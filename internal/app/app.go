@@ -206,7 +206,8 @@ func summarize(results ...runner.Result) []CollectorSummary {
 			Duration: r.Finished.Sub(r.Started).Seconds()}
 		if r.Err != nil {
 			cs.Error = r.Err.Error()
-			cs.Retryable = collectors.IsRetryable(r.Err)
+			cs.Partial = collectors.IsPartial(r.Err)
+			cs.Retryable = !cs.Partial && collectors.IsRetryable(r.Err)
 		}
 		out = append(out, cs)
 	}

@@ -86,6 +86,11 @@ type PeriodStatus struct {
 	// the period (covered_with_exceptions), and those results.
 	Exceptions int            `json:"exceptions,omitempty"`
 	Checks     []CheckOutcome `json:"failing_checks,omitempty"`
+	// PartialRuns: the period is covered, but only by partial runs (no
+	// run of its sources succeeded in it): some repository, account or
+	// region was not collected; Partial lists them, first few.
+	PartialRuns int          `json:"partial_runs,omitempty"`
+	Partial     []RunFailure `json:"partial,omitempty"`
 }
 
 // CheckOutcome is a failing check's latest result in a period.
@@ -109,7 +114,8 @@ type Day struct {
 	Records int    `json:"records"`
 	Failed  bool   `json:"failed,omitempty"`
 	Ran     bool   `json:"ran,omitempty"`
-	Status  Status `json:"status"` // the status of the period the day is in
+	Partial bool   `json:"partial,omitempty"` // its period's evidence is from partial runs only
+	Status  Status `json:"status"`            // the status of the period the day is in
 }
 
 // ControlCoverage is one control's coverage.
@@ -117,9 +123,11 @@ type ControlCoverage struct {
 	Control Control        `json:"control"`
 	Periods []PeriodStatus `json:"periods"`
 	Counts  map[Status]int `json:"counts"`
-	Days    []Day          `json:"days"`
-	Latest  *Evidence      `json:"latest,omitempty"`
-	Sources []string       `json:"collectors"` // instances that produce its types
+	// PartialPeriods: covered periods whose evidence is from partial runs only.
+	PartialPeriods int       `json:"partial_periods,omitempty"`
+	Days           []Day     `json:"days"`
+	Latest         *Evidence `json:"latest,omitempty"`
+	Sources        []string  `json:"collectors"` // instances that produce its types
 }
 
 // Report is the coverage of every selected control over a window.
@@ -140,8 +148,9 @@ type dayStats struct {
 }
 
 type runDays struct {
-	failed map[int][]RunFailure // day -> failures
-	ran    map[int][]string     // day -> successful collector instances
+	failed  map[int][]RunFailure // day -> failures
+	partial map[int][]RunFailure // day -> partial runs (also in failed)
+	ran     map[int][]string     // day -> successful collector instances
 }
 
 // Coverage computes coverage of the set's controls over a window. It
@@ -251,7 +260,7 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 	}
 	runsByType := map[string]*runDays{}
 	for t := range types {
-		runsByType[t] = &runDays{failed: map[int][]RunFailure{}, ran: map[int][]string{}}
+		runsByType[t] = &runDays{failed: map[int][]RunFailure{}, partial: map[int][]RunFailure{}, ran: map[int][]string{}}
 	}
 	for _, r := range inWindow {
 		d := dayOf(r.Started.UnixNano())
@@ -263,7 +272,11 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 			if r.Outcome == ledger.OutcomeSuccess {
 				rd.ran[d] = append(rd.ran[d], r.Collector)
 			} else {
-				rd.failed[d] = append(rd.failed[d], RunFailure{Collector: r.Collector, Started: r.Started, Error: r.Error})
+				f := RunFailure{Collector: r.Collector, Started: r.Started, Error: r.Error}
+				rd.failed[d] = append(rd.failed[d], f)
+				if r.Outcome == ledger.OutcomePartial {
+					rd.partial[d] = append(rd.partial[d], f)
+				}
 			}
 		}
 	}
@@ -301,7 +314,7 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 			d0, d1 := dayOf(p.Start.UnixNano()), dayOf(p.End.UnixNano())
 			var bestNs int64 = -1
 			var bestSeq uint64
-			var failures []RunFailure
+			var failures, partials []RunFailure
 			var ranBy []string
 			for _, t := range c.Evidence {
 				ds, rd := types[t], runsByType[t]
@@ -313,6 +326,7 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 						}
 					}
 					failures = append(failures, rd.failed[d]...)
+					partials = append(partials, rd.partial[d]...)
 					ranBy = append(ranBy, rd.ran[d]...)
 				}
 			}
@@ -329,6 +343,10 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 				}
 				if err := checkPeriod(src, o, c.ID, p, &ps); err != nil {
 					return nil, err
+				}
+				if len(ranBy) == 0 && len(partials) > 0 {
+					partialPeriod(&ps, partials)
+					cc.PartialPeriods++
 				}
 			case p.End.After(o.Now):
 				ps.Status = NotYetDue
@@ -363,7 +381,7 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 				if day.Before(from) || !day.Before(to) {
 					continue
 				}
-				dc := Day{Date: day.Format(time.DateOnly), Status: ps.Status}
+				dc := Day{Date: day.Format(time.DateOnly), Status: ps.Status, Partial: ps.PartialRuns > 0}
 				for _, t := range c.Evidence {
 					dc.Records += int(types[t].count[d])
 					dc.Failed = dc.Failed || len(runsByType[t].failed[d]) > 0
@@ -375,6 +393,24 @@ func Coverage(src readmodel.Source, set *Set, o Options) (*Report, error) {
 		rep.Controls = append(rep.Controls, cc)
 	}
 	return rep, nil
+}
+
+// partialPeriod notes that a covered period's evidence is from partial
+// runs only: it stays covered, and says what was not collected.
+func partialPeriod(ps *PeriodStatus, fs []RunFailure) {
+	sort.Slice(fs, func(a, b int) bool { return fs[a].Started.Before(fs[b].Started) })
+	ps.PartialRuns = len(fs)
+	last := fs[len(fs)-1]
+	note := fmt.Sprintf("evidence from partial runs only (%d run%s); latest: %s: %s", len(fs), plural(len(fs)), last.Collector, last.Error)
+	if ps.Detail == "" {
+		ps.Detail = note
+	} else {
+		ps.Detail += "; " + note
+	}
+	if len(fs) > 5 {
+		fs = fs[len(fs)-5:]
+	}
+	ps.Partial = fs
 }
 
 // checkPeriod marks a covered period covered_with_exceptions when the

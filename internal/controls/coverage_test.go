@@ -224,3 +224,52 @@ func labels(m map[string]controls.PeriodStatus) []string {
 	}
 	return out
 }
+
+// A day whose only run was partial (one repository not collected) stays
+// covered, and says so: the period, its count and the day.
+func TestCoveragePartialRunsStayCoveredAndSaySo(t *testing.T) {
+	p := History()
+	p.Dir = t.TempDir()
+	p.To = date("2026-06-20")
+	p.Collectors[1].Fail = func(day time.Time) error {
+		if within(day, "2026-06-10", "2026-06-12") {
+			return collectors.Partial(errors.New("github: 1 not collected (recorded as findings in github.repositories): example/secret"))
+		}
+		return nil
+	}
+	b, err := controlstest.Build(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rep, err := controls.Coverage(&readmodel.Ledger{L: b.Ledger}, loadTestSet(t), controls.Options{
+		From: date("2026-06-01"), To: date("2026-06-20"), Now: date("2026-06-20"), Controls: []string{"C-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Controls[0]
+	if c.PartialPeriods != 2 || c.Counts[controls.Covered] != 19 || c.Counts[controls.GapFailure] != 0 {
+		t.Fatalf("C-1: %d partial periods, counts %v; want 2 partial, 19 covered", c.PartialPeriods, c.Counts)
+	}
+	partial := map[string]controls.PeriodStatus{}
+	for _, ps := range c.Periods {
+		if ps.PartialRuns > 0 {
+			partial[ps.Label] = ps
+		}
+	}
+	for _, l := range []string{"2026-06-10", "2026-06-11"} {
+		ps := partial[l]
+		if ps.Status != controls.Covered || ps.PartialRuns != 1 || len(ps.Partial) != 1 || ps.Partial[0].Collector != "github-org" ||
+			!strings.Contains(ps.Detail, "partial runs only (1 run)") || !strings.Contains(ps.Detail, "example/secret") {
+			t.Errorf("%s: %+v", l, ps)
+		}
+	}
+	for _, d := range c.Days {
+		if want := d.Date == "2026-06-10" || d.Date == "2026-06-11"; d.Partial != want {
+			t.Errorf("day %s partial=%v, want %v", d.Date, d.Partial, want)
+		}
+	}
+	if !rep.OK {
+		t.Errorf("a partial run is not a gap")
+	}
+}

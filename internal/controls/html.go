@@ -203,7 +203,7 @@ th{background:#f6f8fa}.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}
 {{with .Days}}<p class="cap">{{(index . 0).Date}} to {{(index . (last .)).Date}}: one column per ISO week, Monday at the top; hover a day for its records.</p>{{end}}
 <div class="calwrap"><div class="months">{{range .Months}}<span style="width:{{mul .Span 13}}px">{{.Name}}</span>{{end}}</div>
 <div class="wdays"><span>Mon</span><span></span><span>Wed</span><span></span><span>Fri</span><span></span><span>Sun</span></div>
-<div class="cal">{{range .Weeks}}<div class="wk">{{range .Days}}<span class="{{shade .}}"{{with .}} title="{{.Date}}: {{.Records}} record(s){{if .Failed}}, a collector failed{{end}} — {{.Status.Plain}}"{{end}}></span>{{end}}</div>{{end}}</div></div>
+<div class="cal">{{range .Weeks}}<div class="wk">{{range .Days}}<span class="{{shade .}}"{{with .}} title="{{.Date}}: {{.Records}} record(s){{if .Failed}}, a collector failed{{end}}{{if .Partial}}, from partial runs only{{end}} — {{.Status.Plain}}"{{end}}></span>{{end}}</div>{{end}}</div></div>
 {{with .GapRuns}}<table><thead><tr><th>periods</th><th>status</th><th>why</th></tr></thead><tbody>
 {{range .}}<tr><td>{{.Label}}</td><td class="bad">{{.First.Status.Plain}}</td><td>{{.First.Detail}}</td></tr>
 {{end}}</tbody></table>{{end}}

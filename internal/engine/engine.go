@@ -43,12 +43,15 @@ type Engine struct {
 
 // CollectorSummary is one collector's part of a run summary.
 type CollectorSummary struct {
-	Name      string         `json:"name"`
-	Type      string         `json:"type"`
-	RunID     string         `json:"run_id"`
-	Outcome   string         `json:"outcome"`
-	Error     string         `json:"error,omitempty"`
-	Retryable bool           `json:"retryable,omitempty"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	RunID     string `json:"run_id"`
+	Outcome   string `json:"outcome"`
+	Error     string `json:"error,omitempty"`
+	Retryable bool   `json:"retryable,omitempty"`
+	// Partial: the collector finished and Error names what it could not
+	// collect (collectors.Partial); otherwise Error stopped the run.
+	Partial   bool           `json:"partial,omitempty"`
 	Attempts  int            `json:"attempts"`
 	Artifacts int            `json:"artifacts"`
 	Bytes     int64          `json:"bytes"`

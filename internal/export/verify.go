@@ -280,12 +280,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 			v.fail("manifest.json", "checkpoint root differs from %s", checkpointFile(cp.Size))
 		}
 		// Every earlier checkpoint is a prefix of the latest: one log.
-		sizes := make([]int64, 0, len(checkpoints))
-		for s := range checkpoints {
-			sizes = append(sizes, s)
-		}
-		sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
-		for _, s := range sizes {
+		for _, s := range slices.Sorted(maps.Keys(checkpoints)) {
 			old := checkpoints[s]
 			if s == 0 || s >= cp.Size {
 				continue
@@ -385,17 +380,9 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 			continue
 		}
 		parts := strings.Split(name, "/")
-		if len(parts) != 5 {
-			v.fail(name, "not an evidence file name")
-			continue
-		}
-		base, _, _ := strings.Cut(parts[4], ".")
-		if len(base) < 22 {
-			v.fail(name, "not an evidence file name")
-			continue
-		}
-		seq, err := strconv.ParseUint(base[len(base)-21:len(base)-9], 10, 64)
-		if err != nil {
+		base, _, _ := strings.Cut(parts[len(parts)-1], ".")
+		seq, err := strconv.ParseUint(base[max(0, len(base)-21):max(0, len(base)-9)], 10, 64)
+		if len(parts) != 5 || len(base) < 22 || err != nil {
 			v.fail(name, "not an evidence file name")
 			continue
 		}
@@ -417,11 +404,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		ri.file = name
 		rep.Bodies++
 	}
-	seqs := make([]uint64, 0, len(records))
-	for s := range records {
-		seqs = append(seqs, s)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	seqs := slices.Sorted(maps.Keys(records))
 	for _, s := range seqs {
 		if records[s].bodies == 0 {
 			v.fail(RecordFile(s), "no evidence file for this record")

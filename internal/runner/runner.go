@@ -123,7 +123,7 @@ func (r *Runner) RunOne(ctx context.Context, cc *config.CollectorConfig) Result 
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
 		err = r.attempt(ctx, cc, runID, logger, res.Stats, started)
-		if err == nil || attempt >= retries || !collectors.IsRetryable(err) || ctx.Err() != nil {
+		if err == nil || collectors.IsPartial(err) || attempt >= retries || !collectors.IsRetryable(err) || ctx.Err() != nil {
 			break
 		}
 		logger.Warn("collector failed with a retryable error; retrying", "err", err, "attempt", attempt+1, "delay", delay.String())
@@ -143,11 +143,11 @@ func (r *Runner) RunOne(ctx context.Context, cc *config.CollectorConfig) Result 
 	} else {
 		res.Err = err
 		res.Outcome = ledger.OutcomeFailed
-		if res.Stats.Artifacts > 0 {
+		if res.Stats.Artifacts > 0 || collectors.IsPartial(err) {
 			res.Outcome = ledger.OutcomePartial
 		}
 		run.Error = redact.Bound(err.Error(), maxRunError)
-		run.Retryable = collectors.IsRetryable(err)
+		run.Retryable = !collectors.IsPartial(err) && collectors.IsRetryable(err)
 	}
 	run.Outcome = res.Outcome
 	run.Artifacts, run.Bytes, run.EvidenceTypes = res.Stats.Artifacts, res.Stats.Bytes, res.Stats.Types()
@@ -185,8 +185,16 @@ func (r *Runner) attempt(ctx context.Context, cc *config.CollectorConfig, runID 
 	defer cancel()
 	req := NewRequest(cc, runID, cursor, started, logger)
 	err = SafeCollect(cctx, cc.Collector, req, em)
-	if err == nil && cctx.Err() != nil {
+	if (err == nil || collectors.IsPartial(err)) && cctx.Err() != nil {
 		err = cctx.Err()
+	}
+	if collectors.IsPartial(err) {
+		// The collector finished what it could: commit as for a success
+		// and report what it could not collect.
+		if cerr := em.commit(ctx, nil, nil); cerr != nil {
+			return cerr
+		}
+		return err
 	}
 	if err != nil {
 		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {

@@ -148,3 +148,35 @@ func TestCollectorsFailIndependently(t *testing.T) {
 		t.Fatalf("results %+v / %+v", results[0], results[1])
 	}
 }
+
+func TestPartialIsCommittedLikeSuccessAndNotRetried(t *testing.T) {
+	r := testRunner(t)
+	r.Retries, r.RetryDelay = 2, time.Millisecond
+	// Retryable inside Partial: the collector finished, so no retry.
+	fail := collectors.Partial(collectors.Retryable(errors.New("repository acme/secret: 403")))
+	res := r.RunOne(context.Background(), instance("c", pages(3, 10, 5, fail)))
+	if res.Outcome != ledger.OutcomePartial || res.Attempts != 1 || res.Stats.Artifacts != 35 || res.Stats.Discarded != 0 {
+		t.Fatalf("result outcome %s attempts %d artifacts %d discarded %d err %v", res.Outcome, res.Attempts, res.Stats.Artifacts, res.Stats.Discarded, res.Err)
+	}
+	if n := len(subjects(t, r.Ledger)); n != 35 {
+		t.Fatalf("%d records committed, want 35 (the artifacts after the last checkpoint too)", n)
+	}
+	if cur, _ := r.Ledger.Cursor("c"); cur != "3" {
+		t.Fatalf("cursor %q, want 3", cur)
+	}
+	last, _, _ := r.Ledger.LastRun("c")
+	if last == nil || last.Outcome != ledger.OutcomePartial || last.Retryable || !strings.Contains(last.Error, "acme/secret: 403") {
+		t.Fatalf("run record %+v", last)
+	}
+}
+
+func TestPartialWithoutArtifactsIsPartial(t *testing.T) {
+	r := testRunner(t)
+	res := r.RunOne(context.Background(), instance("c", pages(0, 0, 0, collectors.Partial(errors.New("every repository is empty but one: 404")))))
+	if res.Outcome != ledger.OutcomePartial || res.Stats.Artifacts != 0 {
+		t.Fatalf("result outcome %s artifacts %d err %v", res.Outcome, res.Stats.Artifacts, res.Err)
+	}
+	if last, _, _ := r.Ledger.LastRun("c"); last == nil || last.Outcome != ledger.OutcomePartial || !strings.Contains(last.Error, "404") {
+		t.Fatalf("run record %+v", last)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -203,12 +205,7 @@ func (lg *Log) checkIdle() {
 			used[id] = true
 		}
 	}
-	ids := make([]string, 0, len(lg.Keys))
-	for id := range lg.Keys {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(lg.Keys)) {
 		text := lg.Keys[id]
 		if _, announced := lg.Announcements[id]; announced || used[id] {
 			continue
@@ -326,11 +323,7 @@ func (lg *Log) pinned(pin Pin) map[string]string {
 		lg.problem(Problem{Kind: "identity", Key: lg.r.Locate(publog.KeyPath(pin.KeyID)), Message: fmt.Sprintf("the expected key %s is not published: the log was signed under another key", pin)})
 		return nil
 	}
-	msgs := make([][]byte, 0, len(lg.Announcements))
-	for _, m := range lg.Announcements {
-		msgs = append(msgs, m)
-	}
-	trusted, _ := ledger.TrustedKeys(first, msgs)
+	trusted, _ := ledger.TrustedKeys(first, slices.Collect(maps.Values(lg.Announcements)))
 	out := map[string]string{}
 	for _, k := range trusted {
 		if id, err := ledger.KeyID(k); err == nil {
@@ -342,24 +335,32 @@ func (lg *Log) pinned(pin Pin) map[string]string {
 
 func (lg *Log) problem(p Problem) { lg.Problems = append(lg.Problems, p) }
 
-func (lg *Log) checkAnnouncements() {
-	if len(lg.Announcements) == 0 {
-		return
-	}
+// unannounced opens a key history's announcements (passing those that do
+// not open to bad) and returns the valid ones and the keys none introduces.
+func unannounced(keys map[string]string, anns map[string][]byte, bad func(id string, err error)) (msgs [][]byte, first []string) {
 	announced := map[string]bool{}
-	var msgs [][]byte
-	for _, m := range lg.Announcements {
-		if a, err := ledger.OpenAnnouncement(m); err == nil {
-			announced[a.New] = true
-			msgs = append(msgs, m)
+	for id, m := range anns {
+		a, err := ledger.OpenAnnouncement(m)
+		if err != nil {
+			bad(id, err)
+			continue
 		}
+		announced[a.New] = true
+		msgs = append(msgs, m)
 	}
-	var first []string
-	for _, k := range lg.Keys {
+	for _, k := range keys {
 		if !announced[k] {
 			first = append(first, k)
 		}
 	}
+	return msgs, first
+}
+
+func (lg *Log) checkAnnouncements() {
+	if len(lg.Announcements) == 0 {
+		return
+	}
+	msgs, first := unannounced(lg.Keys, lg.Announcements, func(string, error) {})
 	if len(first) != 1 {
 		lg.problem(Problem{Kind: "identity", Message: fmt.Sprintf("%d published keys are not announced by an earlier key; exactly one (the first) may be: another agent may be using the ID %q", len(first), lg.Agent)})
 		return
@@ -494,28 +495,21 @@ func (lg *Log) Entries(ctx context.Context, fn func(Entry) error, bad func(Probl
 		}
 		for i, data := range entries {
 			seq := uint64(start) + uint64(i)
+			p := Problem{Kind: "record", Seq: &seq, Key: key}
+			var rec *evidence.Record
 			if tlog.RecordHash(data) != leaves[i] {
-				if err := report(Problem{Kind: "record", Seq: &seq, Key: key, Message: "entry bundle record does not match the signed log (altered)"}); err != nil {
-					return err
-				}
-				continue
-			}
-			rec, err := evidence.DecodeCanonical(data)
-			if err != nil {
-				if err := report(Problem{Kind: "record", Seq: &seq, Key: key, Message: "not a valid canonical record: " + err.Error()}); err != nil {
-					return err
-				}
-				continue
-			}
-			if rec.Seq != seq || rec.Agent != lg.Agent {
-				if err := report(Problem{Kind: "record", Seq: &seq, Type: rec.Type, Key: key,
-					Message: fmt.Sprintf("says seq %d, agent %q", rec.Seq, rec.Agent)}); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := fn(Entry{Seq: seq, Data: data, Record: rec}); err != nil {
+				p.Message = "entry bundle record does not match the signed log (altered)"
+			} else if rec, err = evidence.DecodeCanonical(data); err != nil {
+				p.Message = "not a valid canonical record: " + err.Error()
+			} else if rec.Seq != seq || rec.Agent != lg.Agent {
+				p.Type, p.Message = rec.Type, fmt.Sprintf("says seq %d, agent %q", rec.Seq, rec.Agent)
+			} else if err := fn(Entry{Seq: seq, Data: data, Record: rec}); err != nil {
 				return err
+			}
+			if p.Message != "" {
+				if err := report(p); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -109,14 +109,6 @@ func (rp *reporter) add(p Problem) {
 
 func seqPtr(s uint64) *uint64 { return &s }
 
-func (lg *Log) token(size int64) ([]byte, bool) {
-	if lg == nil {
-		return nil, false
-	}
-	t, ok := lg.Tokens[size]
-	return t, ok
-}
-
 // Ledger verifies a local ledger (and, with Options.Store, its published copy).
 func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if o.Concurrency <= 0 {
@@ -413,18 +405,6 @@ func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
 	}
 }
 
-func dedupe(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if x != "" && !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // ErrProblems is returned by callers that turn a failed report into an error.
 var ErrProblems = errors.New("verification failed")
 
@@ -482,8 +462,8 @@ func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options,
 		}
 		rep.Timestamped++
 		// The store copy, once published with its checkpoint.
-		if stored, ok := lg.token(cp.Size); ok && published[cp.Size] != nil {
-			if _, err := tsa.Verify(stored, published[cp.Size], o.TSARoots); err != nil {
+		if note, ok := published[cp.Size]; ok && lg.Tokens[cp.Size] != nil {
+			if _, err := tsa.Verify(lg.Tokens[cp.Size], note, o.TSARoots); err != nil {
 				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Bucket.Log(l.Agent()).Locate(publog.TokenPath(cp.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 			}
 		}
@@ -505,39 +485,25 @@ func checkAnnouncements(l *ledger.Ledger, pin Pin, keys map[string]string, rp *r
 		rp.add(Problem{Kind: "key", Message: err.Error()})
 		return all
 	}
-	var msgs [][]byte
-	announced := map[string]bool{}
-	for id, m := range anns {
-		a, err := ledger.OpenAnnouncement(m)
-		if err != nil {
-			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
-			continue
-		}
-		msgs = append(msgs, m)
-		announced[a.New] = true
-	}
+	msgs, first := unannounced(keys, anns, func(id string, err error) {
+		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
+	})
 	if pin.set() {
-		first := pin.Key
-		if first == "" {
-			first = keys[pin.KeyID]
+		pinned := pin.Key
+		if pinned == "" {
+			pinned = keys[pin.KeyID]
 		}
-		if first == "" {
+		if pinned == "" {
 			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("the expected key %s is not in this ledger's key history: the ledger is signed under another key", pin)})
 			return []string{}
 		}
-		trusted, _ := ledger.TrustedKeys(first, msgs)
+		trusted, _ := ledger.TrustedKeys(pinned, msgs)
 		return trusted
 	}
 	if len(anns) == 0 {
 		return all
 	}
 	// The first key is the one no announcement introduces.
-	var first []string
-	for _, vk := range keys {
-		if !announced[vk] {
-			first = append(first, vk)
-		}
-	}
 	if len(first) != 1 {
 		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
 		return all

@@ -120,11 +120,16 @@ func printCoverage(e *env, rep *controls.Report) {
 		if c.Latest != nil {
 			latest = c.Latest.CollectedAt.UTC().Format("2006-01-02 15:04") + " " + c.Latest.Type
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%d\t%d\t%s\n", c.Control.ID, c.Control.Frequency, c.Counts[controls.Covered]+c.Counts[controls.CoveredWithExceptions], len(c.Periods),
+		covered := fmt.Sprintf("%d/%d", c.Counts[controls.Covered]+c.Counts[controls.CoveredWithExceptions], len(c.Periods))
+		if c.PartialPeriods > 0 {
+			covered += fmt.Sprintf(" (%d partial)", c.PartialPeriods)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Control.ID, c.Control.Frequency, covered,
 			c.Counts[controls.GapFailure], c.Counts[controls.GapNoRun], c.Counts[controls.NotYetDue], c.Counts[controls.CoveredWithExceptions], latest)
 	}
 	tw.Flush()
 	printExcepted(w, rep)
+	printPartial(w, rep)
 	if rep.OK {
 		fmt.Fprintf(w, "\nno gaps\n")
 		return
@@ -163,6 +168,25 @@ func writeFileAtomic(path string, write func(w io.Writer) error) error {
 }
 
 // printExcepted lists the periods covered with exceptions, apart from gaps.
+// printPartial lists the covered periods whose evidence is from partial
+// runs only (some repository, account or region was not collected).
+func printPartial(w io.Writer, rep *controls.Report) {
+	first := true
+	for _, c := range rep.Controls {
+		for _, p := range c.Periods {
+			if p.PartialRuns == 0 {
+				continue
+			}
+			if first {
+				fmt.Fprintf(w, "\ncovered by partial runs only (the runs' findings name what was not collected):\n")
+				first = false
+			}
+			last := p.Partial[len(p.Partial)-1]
+			fmt.Fprintf(w, "  %-8s %-30s covered (partial: %d run%s): %s: %s\n", c.Control.ID, p.Label, p.PartialRuns, plural(p.PartialRuns), last.Collector, last.Error)
+		}
+	}
+}
+
 func printExcepted(w io.Writer, rep *controls.Report) {
 	first := true
 	for _, c := range rep.Controls {

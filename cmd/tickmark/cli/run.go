@@ -174,6 +174,10 @@ func printSummary(w io.Writer, s *app.Summary) {
 			if c.Retryable {
 				kind = "retryable"
 			}
+			if c.Partial {
+				fmt.Fprintf(w, "\n%s partial (the rest is collected; recorded as findings): %s\n", c.Name, c.Error)
+				continue
+			}
 			fmt.Fprintf(w, "\n%s failed (%s): %s\n", c.Name, kind, c.Error)
 		}
 	}

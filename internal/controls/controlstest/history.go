@@ -30,7 +30,8 @@ type Collector struct {
 	// Skip reports that the collector did not run at all on day.
 	Skip func(day time.Time) bool
 	// Fail, if it returns an error, makes the run on day fail with it
-	// (after emitting nothing).
+	// (after emitting nothing; a collectors.Partial error after emitting
+	// the day's artifacts).
 	Fail func(day time.Time) error
 }
 
@@ -68,8 +69,11 @@ func (p Plan) Configs() []*config.CollectorConfig {
 		cc := &config.CollectorConfig{Name: c.Name, Type: c.Type, Controls: c.Controls, Timeout: collectors.Duration(time.Minute)}
 		cc.Collector = collectors.CollectorFunc(func(ctx context.Context, req collectors.Request, emit collectors.Emitter) error {
 			day := req.Now.Truncate(24 * time.Hour)
+			var partial error
 			if c.Fail != nil {
-				if err := c.Fail(day); err != nil {
+				if err := c.Fail(day); collectors.IsPartial(err) {
+					partial = err
+				} else if err != nil {
 					return err
 				}
 			}
@@ -80,7 +84,7 @@ func (p Plan) Configs() []*config.CollectorConfig {
 					}
 				}
 			}
-			return nil
+			return partial
 		})
 		out = append(out, cc)
 	}
