@@ -581,3 +581,15 @@ func mustStatus(t *testing.T, res collectortest.Result, acct string) []byte {
 	t.Fatalf("no status for %s", acct)
 	return nil
 }
+
+// When no account could be collected the run failed: it is not partial.
+func TestEveryAccountDeniedIsNotPartial(t *testing.T) {
+	e := newOrgEnv(t, 3, []string{"us-east-1"}, false)
+	denied := memberID(0)
+	e.org.DenyAssumeRole(denied)
+	cfg := strings.Replace(e.config("evidence: [cloudtrail_trails]\n"), "accounts: organization", "accounts: ["+denied+"]", 1)
+	res := run(t, cfg, collectortest.Options{})
+	if res.Err == nil || collectors.IsPartial(res.Err) || !strings.Contains(res.Err.Error(), "1 of 1 accounts") || !strings.Contains(res.Err.Error(), denied) {
+		t.Fatalf("run error %v; want a failure (not partial) naming %s", res.Err, denied)
+	}
+}

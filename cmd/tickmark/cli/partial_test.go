@@ -2,10 +2,9 @@ package cli_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickmark-dev/tickmark/collectors/github/ghfake"
 )
@@ -19,28 +18,17 @@ func TestGitHubOneInaccessibleRepositoryIsAPartialRun(t *testing.T) {
 	srv := ghfake.New(org, map[string]ghfake.Token{token: {Scopes: []string{"repo", "read:org", "security_events"}}})
 	t.Cleanup(srv.Close)
 	t.Setenv("GH_PARTIAL_TOKEN", token)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tickmark.yaml")
-	text := fmt.Sprintf(`agent:
-  id: test-agent
-  data_dir: %s/data
-store:
-  type: filesystem
-  path: %s/store
-runner:
-  retries: 1
-collectors:
-  - name: gh
+	// Beside the exec collector of the workspace (which succeeds).
+	t.Setenv("N", "10")
+	t.Setenv("EVERY", "5")
+	_, cfg := workspace(t, fmt.Sprintf(`  - name: gh
     type: github
     schedule: "@every 1h"
     github:
       base_url: %s/api/v3/
       org: acme
       token: env:GH_PARTIAL_TOKEN
-`, dir, dir, srv.URL)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, srv.URL))
 	r := tickmark(t, "run", "--once", "--config", cfg)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (partial)\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -60,6 +48,13 @@ collectors:
 	}
 	if n := len(listRecords(t, cfg)); n == 0 {
 		t.Fatalf("no evidence committed for the readable repositories")
+	}
+	// The periods the run fell in stay covered and say they rest on a
+	// partial run.
+	day := time.Now().UTC()
+	cv := tickmark(t, "coverage", "--config", cfg, "--from", day.AddDate(0, 0, -1).Format(time.DateOnly), "--to", day.AddDate(0, 0, 1).Format(time.DateOnly))
+	if !strings.Contains(cv.stdout, "(1 partial)") || !strings.Contains(cv.stdout, "covered (partial: 1 run): gh: github: 1 not collected") {
+		t.Fatalf("coverage does not note the partial run:\n%s\n%s", cv.stdout, cv.stderr)
 	}
 	s := tickmark(t, "status", "--config", cfg)
 	if !strings.Contains(s.stdout, "partial") {
