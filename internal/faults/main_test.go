@@ -147,10 +147,21 @@ func (a *agent) run(args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	var hwm chan int64
+	if err == nil && a.ns == nil {
+		hwm = watchHWM(cmd.Process.Pid)
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
 	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		r.maxRSS = ru.Maxrss << 10
+	if hwm != nil {
+		r.maxRSS = <-hwm
+	} else if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
+			r.maxRSS = ru.Maxrss << 10
+		}
 	}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
@@ -160,6 +171,46 @@ func (a *agent) run(args ...string) result {
 		r.code = ee.ExitCode()
 	}
 	return r
+}
+
+// watchHWM samples the process's own resident high-water mark (VmHWM of
+// /proc/PID/status) every 2 ms until it exits, and sends the last value read.
+// The rusage ru_maxrss of a child is not the agent's: Go starts children
+// with vfork, and execve folds the parent's high-water mark into the
+// child's, so a test binary that has grown (other tests in parallel, 100 MiB
+// fake responses) would be measured instead of the agent.
+func watchHWM(pid int) chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var last int64
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				break
+			}
+			v, ok := statusKB(b, "VmHWM:")
+			if !ok {
+				break // exited: no memory map any more (a zombie's status has no VmHWM)
+			}
+			last = v << 10
+			time.Sleep(2 * time.Millisecond)
+		}
+		out <- last
+	}()
+	return out
+}
+
+func statusKB(status []byte, key string) (int64, bool) {
+	for _, l := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(l, key); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // runOnce runs `run --once --json` and decodes the summary.
