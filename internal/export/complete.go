@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/oscal"
 	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/readmodel"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 // expectedFile is an evidence file the signed log says the package holds.
@@ -40,14 +42,18 @@ type expectedFile struct {
 // and compared byte for byte. The package's scope (window, controls and
 // their titles and evidence types) is the exporter's statement and is
 // reported, not proven: the auditor compares it with what was asked for.
-func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []string, keys []string, cpSizes []int64) {
-	size := cp.Size
+func (v *verifier) checkComplete(lg *verify.Log, man *Manifest, order []string, keys []string) {
+	cp, size := lg.Latest, lg.Latest.Size
+	var cpSizes []int64
+	for _, c := range lg.Checkpoints {
+		cpSizes = append(cpSizes, c.Size)
+	}
 	if man.By != "" && man.By != readmodel.ByObserved {
 		v.fail("manifest.json", "by %q: a package's window applies to collection time (no \"by\") or to what was observed (\"by\": \"observed\")", man.By)
 		return
 	}
 	// Only the window's records are kept: the log can be far larger.
-	log, ok := v.readLog(cp, func(r *evidence.Record) bool {
+	log, ok := v.readLog(lg, func(r *evidence.Record) bool {
 		if man.By == readmodel.ByObserved {
 			return readmodel.ObservedIn(r, man.From, man.To)
 		}
@@ -111,7 +117,7 @@ func (v *verifier) checkComplete(cp *ledger.Checkpoint, man *Manifest, order []s
 	for _, seq := range slices.Sorted(maps.Keys(inputs)) {
 		r, ok := log[seq]
 		if !ok {
-			if r, ok = v.logRecord(size, seq); !ok {
+			if r, ok = v.logRecord(lg, seq); !ok {
 				continue
 			}
 			log[seq] = r
@@ -301,12 +307,12 @@ func (v *verifier) checkOSCAL(man *Manifest, files []expectedFile, log map[uint6
 // readLog reads the entry bundles up to cp and checks that they hash to
 // its root; it returns the records keep accepts, by sequence number. It
 // holds a Merkle frontier (a hash per level), not the log.
-func (v *verifier) readLog(cp *ledger.Checkpoint, keep func(*evidence.Record) bool) (map[uint64]*evidence.Record, bool) {
-	size := cp.Size
+func (v *verifier) readLog(lg *verify.Log, keep func(*evidence.Record) bool) (map[uint64]*evidence.Record, bool) {
+	cp, size := lg.Latest, lg.Latest.Size
 	out := map[uint64]*evidence.Record{}
-	var fr frontier
+	var fr verify.Frontier
 	for n := int64(0); n<<publog.TileHeight < size; n++ {
-		entries, ok := v.bundle(size, n)
+		entries, ok := v.bundle(lg, n)
 		if !ok {
 			return nil, false
 		}
@@ -320,70 +326,33 @@ func (v *verifier) readLog(cp *ledger.Checkpoint, keep func(*evidence.Record) bo
 			if keep(r) {
 				out[seq] = r
 			}
-			fr.add(tlog.RecordHash(e))
+			fr.Add(tlog.RecordHash(e), nil)
 		}
 	}
-	if fr.root() != cp.Root {
+	if fr.Root() != cp.Root {
 		v.fail(publog.TilesDir+"entries/", "the entry bundles do not hash to the root of the signed %s: records were removed, added or altered", checkpointFile(size))
 		return nil, false
 	}
 	return out, true
 }
 
-// bundle reads entry bundle n of a log of the given size.
-func (v *verifier) bundle(size, n int64) ([][]byte, bool) {
-	t := publog.BundleTile(size, n)
-	name := publog.TilePath(t)
-	b, err := v.read(name, int64(t.W)*(evidence.MaxRecordSize+2))
+// bundle reads entry bundle n of the package's log.
+func (v *verifier) bundle(lg *verify.Log, n int64) ([][]byte, bool) {
+	entries, err := lg.Bundle(context.Background(), n)
 	if err != nil {
-		v.fail(name, "entry bundle of checkpoint %d: %v (without every bundle the package cannot prove it holds every record it must)", size, err)
-		return nil, false
+		v.fail(publog.TilePath(publog.BundleTile(lg.Latest.Size, n)), "%v (without every bundle the package cannot prove it holds every record it must)", err)
 	}
-	entries, err := publog.ParseBundle(b)
-	if err == nil && len(entries) != t.W {
-		err = fmt.Errorf("%d entries, want %d", len(entries), t.W)
-	}
-	if err != nil {
-		v.fail(name, "%v", err)
-		return nil, false
-	}
-	return entries, true
+	return entries, err == nil
 }
 
 // logRecord reads record seq from the bundles readLog authenticated.
-func (v *verifier) logRecord(size int64, seq uint64) (*evidence.Record, bool) {
-	entries, ok := v.bundle(size, int64(seq>>publog.TileHeight))
+func (v *verifier) logRecord(lg *verify.Log, seq uint64) (*evidence.Record, bool) {
+	entries, ok := v.bundle(lg, int64(seq>>publog.TileHeight))
 	if !ok {
 		return nil, false
 	}
 	r, err := evidence.DecodeCanonical(entries[seq%(1<<publog.TileHeight)])
 	return r, err == nil && r.Seq == seq
-}
-
-// frontier computes an RFC 6962 tree hash from streamed leaf hashes: the
-// roots of the complete subtrees so far, largest first.
-type frontier struct {
-	h []tlog.Hash
-	n []int64 // leaves under each
-}
-
-func (f *frontier) add(h tlog.Hash) {
-	f.h, f.n = append(f.h, h), append(f.n, 1)
-	for k := len(f.h); k >= 2 && f.n[k-1] == f.n[k-2]; k = len(f.h) {
-		f.h[k-2], f.n[k-2] = tlog.NodeHash(f.h[k-2], f.h[k-1]), 2*f.n[k-2]
-		f.h, f.n = f.h[:k-1], f.n[:k-1]
-	}
-}
-
-func (f *frontier) root() tlog.Hash {
-	if len(f.h) == 0 {
-		return tlog.Hash{}
-	}
-	r := f.h[len(f.h)-1]
-	for i := len(f.h) - 2; i >= 0; i-- {
-		r = tlog.NodeHash(f.h[i], r)
-	}
-	return r
 }
 
 // firstDiff names the first line where got differs from want.

@@ -13,6 +13,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 // Bucket reads one agent's evidence from the bucket alone
@@ -27,7 +28,7 @@ import (
 // gap_no_run).
 type Bucket struct {
 	view  *storeview.View
-	log   *storeview.Log
+	log   *verify.Log
 	hr    tlog.HashReader
 	agent string
 
@@ -78,7 +79,7 @@ func OpenBucket(ctx context.Context, v *storeview.View, agent string) (*Bucket, 
 		}
 		return id
 	}
-	err = lg.Entries(ctx, func(e storeview.Entry) error {
+	err = lg.Entries(ctx, func(e verify.Entry) error {
 		ie := indexEntry{ns: e.Record.CollectedAt.UnixNano(), seq: e.Seq, typ: intern(typeIDs, &s.types, e.Record.Type), ctlStart: uint32(len(s.ctlFlat)), ctlLen: uint32(len(e.Record.Controls))}
 		for _, c := range e.Record.Controls {
 			s.ctlFlat = append(s.ctlFlat, intern(ctlIDs, &s.controls, c))

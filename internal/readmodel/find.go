@@ -8,6 +8,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 var errStop = errors.New("stop")
@@ -32,7 +33,7 @@ func FindInBucket(ctx context.Context, v *storeview.View, agent string, q ledger
 		if lg.Latest == nil {
 			continue // nothing published yet (or nothing verifiable: `verify --from-store` says which)
 		}
-		err = lg.Entries(ctx, func(e storeview.Entry) error {
+		err = lg.Entries(ctx, func(e verify.Entry) error {
 			if !Match(q, e.Record) {
 				return nil
 			}

@@ -80,7 +80,7 @@ func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, e
 	}
 	src := ledger.RestoreSource{
 		Entries: func(fn func([]byte) error) error {
-			return lg.Entries(ctx, func(e Entry) error { return fn(e.Data) }, nil)
+			return lg.Entries(ctx, func(e verify.Entry) error { return fn(e.Data) }, nil)
 		},
 		Checkpoints: lg.Checkpoints, Tokens: lg.Tokens, Keys: lg.Keys, Announcements: lg.Announcements, State: st,
 	}

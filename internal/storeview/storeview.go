@@ -31,16 +31,10 @@ type View struct {
 // Agents lists the agents that published anything under log/.
 func (v *View) Agents(ctx context.Context) ([]string, error) { return v.Bucket.Agents(ctx) }
 
-// Log is one agent's published log (see verify.Log).
-type Log = verify.Log
-
-// Entry is one authenticated record of an agent's log.
-type Entry = verify.Entry
-
 // OpenLog reads an agent's keys and checkpoints and checks each
 // checkpoint's signature against the keys the agent announced (or, with a
 // pin, the keys trusted from the pinned one).
-func (v *View) OpenLog(ctx context.Context, agent string) (*Log, error) {
+func (v *View) OpenLog(ctx context.Context, agent string) (*verify.Log, error) {
 	return verify.OpenLog(ctx, v.Bucket.Log(agent), agent, v.Pin)
 }
 
@@ -86,15 +80,13 @@ func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
 
 // VerifyAgent checks one agent's published log and evidence.
 func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verify.Report, error) {
-	if o.MaxProblems <= 0 {
-		o.MaxProblems = 1000
-	}
 	conc := v.Concurrency
 	if conc <= 0 {
 		conc = 8
 	}
 	rep := &verify.Report{Agent: agent}
-	add := verify.NewReporter(rep, o.MaxProblems)
+	rp := verify.NewReporter(rep, o.MaxProblems)
+	add := rp.Add
 	lg, err := v.OpenLog(ctx, agent)
 	if err != nil {
 		return nil, err
@@ -109,7 +101,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	complete, size := lg.Latest != nil, int64(0)
 	if lg.Latest != nil {
 		size = lg.Latest.Size
-		walkErr = lg.Entries(ctx, func(e Entry) error {
+		walkErr = lg.Entries(ctx, func(e verify.Entry) error {
 			if rep.Records++; o.SkipBodies {
 				return nil
 			}
@@ -121,7 +113,5 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	if err := bodies.Finish(ctx, rep, agent, size, !o.SkipBodies && complete, walkErr); err != nil {
 		return nil, err
 	}
-	verify.SortProblems(rep.Problems, 0)
-	rep.OK = len(rep.Problems) == 0
-	return rep, nil
+	return rp.Done(0), nil
 }

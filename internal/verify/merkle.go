@@ -2,18 +2,19 @@ package verify
 
 import "golang.org/x/mod/sumdb/tlog"
 
-// frontier computes RFC 6962 tree heads incrementally: it keeps the roots of
-// the perfect subtrees along the right edge, so memory is O(log n).
-type frontier struct {
+// Frontier computes RFC 6962 tree heads incrementally from streamed leaf
+// hashes: it keeps the roots of the perfect subtrees along the right edge,
+// so memory is O(log n).
+type Frontier struct {
 	hashes []tlog.Hash
 	levels []int
-	size   int64
+	Size   int64 // leaves added
 }
 
-// add appends a leaf hash; interior, if not nil, is called with every
+// Add appends a leaf hash; interior, if not nil, is called with every
 // complete interior node the leaf closes (level >= 1, index at that
 // level, hash), so that stored hashes can be recomputed.
-func (f *frontier) add(h tlog.Hash, interior func(level int, index int64, h tlog.Hash)) {
+func (f *Frontier) Add(h tlog.Hash, interior func(level int, index int64, h tlog.Hash)) {
 	f.hashes = append(f.hashes, h)
 	f.levels = append(f.levels, 0)
 	for n := len(f.hashes); n >= 2 && f.levels[n-1] == f.levels[n-2]; n = len(f.hashes) {
@@ -24,14 +25,14 @@ func (f *frontier) add(h tlog.Hash, interior func(level int, index int64, h tlog
 		f.levels[n-2]++
 		if interior != nil {
 			l := f.levels[n-2]
-			interior(l, (f.size+1)>>l-1, merged)
+			interior(l, (f.Size+1)>>l-1, merged)
 		}
 	}
-	f.size++
+	f.Size++
 }
 
-// root returns the tree head of the leaves added so far.
-func (f *frontier) root() tlog.Hash {
+// Root returns the tree head of the leaves added so far.
+func (f *Frontier) Root() tlog.Hash {
 	if len(f.hashes) == 0 {
 		return tlog.Hash{} // tlog.TreeHash(0) is the zero hash as well
 	}

@@ -9,13 +9,18 @@ import (
 	"sync"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
+	"github.com/tickmark-dev/tickmark/internal/store"
 )
 
-// Rehasher re-reads evidence bodies concurrently and checks each one's
-// SHA-256 and size against its record: the one body check of `verify`
-// (store and spool) and `verify --from-store`.
-type Rehasher struct {
-	noun    string // "body", "evidence object": how problems name what was read
+// Evidence is the one evidence check of `verify` (store and spool) and
+// `verify --from-store`: it re-reads every body a record files in the
+// bucket concurrently, checks each one's SHA-256 and size against its
+// record, then reports the objects no record names.
+type Evidence struct {
+	b       *store.Bucket // nil: no bucket (spool bodies only)
+	noun    string        // "body", "evidence object": how problems name what was read
+	missing string        // what an error opening an object means
+	named   *Named
 	add     func(Problem)
 	jobs    chan rehashJob
 	wg      sync.WaitGroup
@@ -32,68 +37,90 @@ type rehashJob struct {
 	open    func() (io.ReadCloser, error)
 }
 
-// NewRehasher starts conc readers reporting to add.
-func NewRehasher(conc int, noun string, add func(Problem)) *Rehasher {
-	h := &Rehasher{noun: noun, add: add, jobs: make(chan rehashJob, 256)}
+// NewEvidence starts conc readers of bodies in b reporting to add; noun
+// and missing say how problems name a body and a missing one.
+func NewEvidence(b *store.Bucket, conc int, noun, missing string, add func(Problem)) *Evidence {
+	e := &Evidence{b: b, noun: noun, missing: missing, named: NewNamed(), add: add, jobs: make(chan rehashJob, 256)}
 	for range conc {
-		h.wg.Add(1)
+		e.wg.Add(1)
 		go func() {
-			defer h.wg.Done()
-			for j := range h.jobs {
-				h.check(j)
+			defer e.wg.Done()
+			for j := range e.jobs {
+				e.check(j)
 			}
 		}()
 	}
-	return h
+	return e
+}
+
+// Record names the objects rec files under its controls and, with read,
+// queues their bodies. It returns ctx's error if ctx ends first.
+func (e *Evidence) Record(ctx context.Context, seq uint64, rec *evidence.Record, read bool) error {
+	for _, c := range rec.Controls {
+		if e.b == nil {
+			break
+		}
+		key := e.b.EvidenceObject(c, rec)
+		e.named.Add(key)
+		if read && e.Check(ctx, seq, rec, key, e.missing, func() (io.ReadCloser, error) { return e.b.Store().Get(ctx, key) }) != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // Check queues the body of record seq: open reads it; key names it in
 // problems ("" for a body still in the local spool); missing says what an
 // error opening it means. It returns ctx's error if ctx ends first.
-func (h *Rehasher) Check(ctx context.Context, seq uint64, rec *evidence.Record, key, missing string, open func() (io.ReadCloser, error)) error {
+func (e *Evidence) Check(ctx context.Context, seq uint64, rec *evidence.Record, key, missing string, open func() (io.ReadCloser, error)) error {
 	select {
-	case h.jobs <- rehashJob{seq, rec, key, missing, open}:
+	case e.jobs <- rehashJob{seq, rec, key, missing, open}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Wait waits for every queued body and returns how many were read, and
-// how many of those from the spool.
-func (h *Rehasher) Wait() (checked, spooled int) {
-	close(h.jobs)
-	h.wg.Wait()
-	return h.checked, h.spooled
+// Finish waits for every queued body and counts them in rep; then, after a
+// complete walk (walkErr nil, complete), reports agent's objects below size
+// that no record names. It returns walkErr.
+func (e *Evidence) Finish(ctx context.Context, rep *Report, agent string, size int64, complete bool, walkErr error) error {
+	close(e.jobs)
+	e.wg.Wait()
+	rep.BodiesChecked, rep.BodiesInSpool = e.checked, e.spooled
+	if walkErr == nil && complete && e.b != nil {
+		StrayObjects(ctx, e.b, agent, size, e.named, e.add)
+	}
+	return walkErr
 }
 
-func (h *Rehasher) check(j rehashJob) {
+func (e *Evidence) check(j rehashJob) {
 	p := Problem{Kind: "body", Seq: &j.seq, Type: j.rec.Type, Key: j.key}
 	rc, err := j.open()
 	if err != nil {
 		p.Message = j.missing + ": " + err.Error()
-		h.add(p)
+		e.add(p)
 		return
 	}
 	defer rc.Close()
 	hash := sha256.New()
 	n, err := io.Copy(hash, rc)
-	h.mu.Lock()
-	h.checked++
+	e.mu.Lock()
+	e.checked++
 	if j.key == "" {
-		h.spooled++
+		e.spooled++
 	}
-	h.mu.Unlock()
+	e.mu.Unlock()
 	if p.Key == "" {
 		p.Key = "spool"
 	}
 	if err != nil {
-		p.Message = fmt.Sprintf("reading %s: %v", h.noun, err)
-		h.add(p)
+		p.Message = fmt.Sprintf("reading %s: %v", e.noun, err)
+		e.add(p)
 		return
 	}
 	if got := hex.EncodeToString(hash.Sum(nil)); got != j.rec.SHA256 || n != j.rec.Size {
-		p.Message = fmt.Sprintf("%s altered: sha256 %s (%d bytes), record says %s (%d bytes)", h.noun, got, n, j.rec.SHA256, j.rec.Size)
-		h.add(p)
+		p.Message = fmt.Sprintf("%s altered: sha256 %s (%d bytes), record says %s (%d bytes)", e.noun, got, n, j.rec.SHA256, j.rec.Size)
+		e.add(p)
 	}
 }

@@ -4,67 +4,10 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"io"
-	"sort"
 	"sync"
 
-	"github.com/tickmark-dev/tickmark/internal/evidence"
 	"github.com/tickmark-dev/tickmark/internal/store"
 )
-
-// Evidence is the one evidence check of `verify` and `verify --from-store`:
-// it re-hashes every body a record files in the bucket (concurrently), then
-// reports the objects no record names and sorts the problems by record.
-type Evidence struct {
-	*Rehasher
-	b       *store.Bucket // nil: no bucket (spool bodies only)
-	missing string        // what an error opening an object means
-	named   *Named
-}
-
-// NewEvidence starts conc readers of bodies in b reporting to add; noun
-// and missing say how problems name a body and a missing one.
-func NewEvidence(b *store.Bucket, conc int, noun, missing string, add func(Problem)) *Evidence {
-	return &Evidence{NewRehasher(conc, noun, add), b, missing, NewNamed()}
-}
-
-// Record names the objects rec files under its controls and, with read,
-// queues their bodies. It returns ctx's error if ctx ends first.
-func (e *Evidence) Record(ctx context.Context, seq uint64, rec *evidence.Record, read bool) error {
-	for _, c := range rec.Controls {
-		if e.b == nil {
-			break
-		}
-		key := e.b.EvidenceObject(c, rec)
-		e.named.Add(key)
-		if read && e.Check(ctx, seq, rec, key, e.missing, func() (io.ReadCloser, error) { return e.b.Store().Get(ctx, key) }) != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// Finish waits for every queued body and counts them in rep; then, after a
-// complete walk (walkErr nil, complete), reports agent's objects below size
-// that no record names. It returns walkErr.
-func (e *Evidence) Finish(ctx context.Context, rep *Report, agent string, size int64, complete bool, walkErr error) error {
-	rep.BodiesChecked, rep.BodiesInSpool = e.Wait()
-	if walkErr == nil && complete && e.b != nil {
-		StrayObjects(ctx, e.b, agent, size, e.named, e.add)
-	}
-	return walkErr
-}
-
-// SortProblems orders problems by record, those of no record at seqless.
-func SortProblems(ps []Problem, seqless uint64) {
-	at := func(p Problem) uint64 {
-		if p.Seq != nil {
-			return *p.Seq
-		}
-		return seqless
-	}
-	sort.SliceStable(ps, func(i, j int) bool { return at(ps[i]) < at(ps[j]) })
-}
 
 // Named is the set of evidence object keys an agent's records name, kept
 // as 64-bit hashes (8 bytes an object, not the key). Safe for concurrent use.

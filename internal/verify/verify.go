@@ -15,6 +15,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -90,18 +91,25 @@ type Options struct {
 	Pin Pin
 }
 
-// NewReporter returns a function that adds problems to r (safe for
-// concurrent use), keeping the first max.
-func NewReporter(r *Report, max int) func(Problem) { return (&reporter{r: r, max: max}).add }
-
-type reporter struct {
+// Reporter collects a report's problems (safe for concurrent use),
+// keeping the first max (1000 if max <= 0).
+type Reporter struct {
 	mu   sync.Mutex
 	r    *Report
 	max  int
 	full bool
 }
 
-func (rp *reporter) add(p Problem) {
+// NewReporter returns a Reporter adding to r.
+func NewReporter(r *Report, max int) *Reporter {
+	if max <= 0 {
+		max = 1000
+	}
+	return &Reporter{r: r, max: max}
+}
+
+// Add adds a problem.
+func (rp *Reporter) Add(p Problem) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	if len(rp.r.Problems) >= rp.max {
@@ -111,6 +119,24 @@ func (rp *reporter) add(p Problem) {
 	rp.r.Problems = append(rp.r.Problems, p)
 }
 
+// Done notes a list cut short, orders the problems by record (those of
+// no record at seqless) and sets OK.
+func (rp *Reporter) Done(seqless uint64) *Report {
+	ps := rp.r.Problems
+	if rp.full {
+		ps = append(ps, Problem{Kind: "report", Message: fmt.Sprintf("more than %d problems; stopped listing", rp.max)})
+	}
+	at := func(p Problem) uint64 {
+		if p.Seq != nil {
+			return *p.Seq
+		}
+		return seqless
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return at(ps[i]) < at(ps[j]) })
+	rp.r.Problems, rp.r.OK = ps, len(ps) == 0
+	return rp.r
+}
+
 func seqPtr(s uint64) *uint64 { return &s }
 
 // Ledger verifies a local ledger (and, with Options.Store, its published copy).
@@ -118,11 +144,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
-	if o.MaxProblems <= 0 {
-		o.MaxProblems = 1000
-	}
 	rep := &Report{Agent: l.Agent()}
-	rp := &reporter{r: rep, max: o.MaxProblems}
+	rp := NewReporter(rep, o.MaxProblems)
 	agent := l.Agent()
 
 	// Keys: the ledger's own history is trusted (from the pinned key, if
@@ -134,9 +157,9 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 	anns, err := l.Announcements()
 	if err != nil {
-		rp.add(Problem{Kind: "key", Message: err.Error()})
+		rp.Add(Problem{Kind: "key", Message: err.Error()})
 	}
-	verifiers := trust(keys, anns, o.Pin, "in this ledger's key history", func(string) string { return "" }, rp.add)
+	verifiers := trust(keys, anns, o.Pin, "in this ledger's key history", func(string) string { return "" }, rp.Add)
 	// Checkpoints the roots must match: ledger copies and store copies.
 	want := map[int64][]checkpointRef{}
 	cps, err := l.Checkpoints()
@@ -145,7 +168,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 	for _, cp := range cps {
 		if c, err := openCheckpoint(cp.Note, cp.Size, l.OriginLine(), verifiers); err != nil {
-			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "ledger copy: " + err.Error()})
+			rp.Add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "ledger copy: " + err.Error()})
 		} else {
 			rep.Checkpoints++
 			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
@@ -153,10 +176,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 	tokens, err := l.Tokens()
 	if err != nil {
-		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
+		rp.Add(Problem{Kind: "timestamp", Message: err.Error()})
 	}
 	stamps(cps, tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
-		rp.add(Problem{Kind: "checkpoint", Size: c.Size, Message: "timestamp token: " + err.Error()})
+		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Message: "timestamp token: " + err.Error()})
 	})
 	// The published log, read through the one log reader (its listing and
 	// read errors are problems, never skipped), must hold everything this
@@ -170,10 +193,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 
 	var bodies *Evidence
 	if !o.SkipBodies {
-		bodies = NewEvidence(o.Bucket, o.Concurrency, "body", "body missing from the store", rp.add)
+		bodies = NewEvidence(o.Bucket, o.Concurrency, "body", "body missing from the store", rp.Add)
 	}
 
-	var fr frontier
+	var fr Frontier
 	// Records are decoded by workers; the Merkle frontier runs in order
 	// on this goroutine.
 	type decodeJob struct {
@@ -191,14 +214,14 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			for j := range decJobs {
 				rec, derr := evidence.Decode(j.data)
 				if derr != nil {
-					rp.add(Problem{Kind: "record", Seq: seqPtr(j.seq), Message: "not a valid record: " + derr.Error()})
+					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Message: "not a valid record: " + derr.Error()})
 					continue
 				}
 				if rec.Seq != j.seq {
-					rp.add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
+					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
 				}
 				if rec.Agent != agent {
-					rp.add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, agent)})
+					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, agent)})
 				}
 				if o.SkipBodies {
 					continue
@@ -225,7 +248,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		// records: proofs and published tiles are made from them.
 		interior := func(level int, index int64, h tlog.Hash) {
 			if sh, ok := v.StoredHash(tlog.StoredHashIndex(level, index)); !ok || sh != h {
-				rp.add(Problem{Kind: "hash", Message: fmt.Sprintf("the ledger's stored Merkle hash at level %d, index %d is missing or altered: it does not match the hash recomputed from the records (inclusion proofs and published tiles made from it would not verify)", level, index)})
+				rp.Add(Problem{Kind: "hash", Message: fmt.Sprintf("the ledger's stored Merkle hash at level %d, index %d is missing or altered: it does not match the hash recomputed from the records (inclusion proofs and published tiles made from it would not verify)", level, index)})
 			}
 		}
 		return v.Records(0, func(seq uint64, data []byte) error {
@@ -235,11 +258,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				}
 			}
 			for expect < seq {
-				rp.add(Problem{Kind: "record", Seq: seqPtr(expect), Message: "missing from the ledger (sequence gap)"})
+				rp.Add(Problem{Kind: "record", Seq: seqPtr(expect), Message: "missing from the ledger (sequence gap)"})
 				// keep the tree aligned with the stored hash so later
 				// records and checkpoints can still be checked
 				if h, ok := v.StoredHash(tlog.StoredHashIndex(0, int64(expect))); ok {
-					fr.add(h, nil)
+					fr.Add(h, nil)
 				}
 				expect++
 				checkRoots(rp, &fr, want)
@@ -248,11 +271,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			rep.Records++
 			h := tlog.RecordHash(data)
 			if sh, ok := leaf(seq); !ok {
-				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Message: "its Merkle leaf hash is missing"})
+				rp.Add(Problem{Kind: "record", Seq: seqPtr(seq), Message: "its Merkle leaf hash is missing"})
 			} else if sh != h {
-				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "altered: its bytes no longer match the Merkle leaf hash recorded when it was committed"})
+				rp.Add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "altered: its bytes no longer match the Merkle leaf hash recorded when it was committed"})
 			}
-			fr.add(h, interior)
+			fr.Add(h, interior)
 			checkRoots(rp, &fr, want)
 			if o.SkipBodies {
 				// Structure only: the leaf hash already proves the bytes
@@ -282,22 +305,17 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	// Checkpoints beyond the records: truncated ledger.
 	for _, s := range slices.Sorted(maps.Keys(want)) {
 		for _, w := range want[s] {
-			if s <= fr.size {
+			if s <= fr.Size {
 				break
 			}
-			rp.add(Problem{Kind: "checkpoint", Size: s, Key: w.key, Message: fmt.Sprintf("%s covers %d records but the ledger has %d: records were removed", w.where, s, fr.size)})
+			rp.Add(Problem{Kind: "checkpoint", Size: s, Key: w.key, Message: fmt.Sprintf("%s covers %d records but the ledger has %d: records were removed", w.where, s, fr.Size)})
 		}
 	}
-	if rep.TreeSize > 0 || fr.size > 0 {
-		r := fr.root()
+	if rep.TreeSize > 0 || fr.Size > 0 {
+		r := fr.Root()
 		rep.Root = hex.EncodeToString(r[:])
 	}
-	if rp.full {
-		rep.Problems = append(rep.Problems, Problem{Kind: "report", Message: fmt.Sprintf("more than %d problems; stopped listing", o.MaxProblems)})
-	}
-	SortProblems(rep.Problems, ^uint64(0))
-	rep.OK = len(rep.Problems) == 0
-	return rep, nil
+	return rp.Done(^uint64(0)), nil
 }
 
 type checkpointRef struct {
@@ -306,15 +324,15 @@ type checkpointRef struct {
 	key   string
 }
 
-func checkRoots(rp *reporter, fr *frontier, want map[int64][]checkpointRef) {
-	refs, ok := want[fr.size]
+func checkRoots(rp *Reporter, fr *Frontier, want map[int64][]checkpointRef) {
+	refs, ok := want[fr.Size]
 	if !ok {
 		return
 	}
-	root := fr.root()
+	root := fr.Root()
 	for _, w := range refs {
 		if w.root != root {
-			rp.add(Problem{Kind: "checkpoint", Size: fr.size, Key: w.key, Message: w.where + ": signed root does not match the records (a record was altered, removed or inserted)"})
+			rp.Add(Problem{Kind: "checkpoint", Size: fr.Size, Key: w.key, Message: w.where + ": signed root does not match the records (a record was altered, removed or inserted)"})
 		}
 	}
 }
@@ -340,10 +358,10 @@ func peekType(data []byte) string {
 
 // checkHeader checks that a record starts with its version and sequence
 // number and names the agent, without decoding it.
-func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
+func checkHeader(rp *Reporter, seq uint64, data []byte, agent string) {
 	prefix := fmt.Appendf(nil, `{"v":%d,"seq":%d,"agent":%q,`, evidence.Version, seq, agent)
 	if !bytes.HasPrefix(data, prefix) {
-		rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: fmt.Sprintf("does not begin with version %d, sequence number %d and agent %q", evidence.Version, seq, agent)})
+		rp.Add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: fmt.Sprintf("does not begin with version %d, sequence number %d and agent %q", evidence.Version, seq, agent)})
 	}
 }
 
@@ -351,7 +369,7 @@ func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
 // the ledger's, its checkpoints (signed by a key the ledger trusts) join
 // want, it holds every checkpoint the ledger published, and its tiles and
 // entry bundles are those of its latest checkpoint.
-func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string]string, verifiers note.Verifiers, want map[int64][]checkpointRef, rep *Report, rp *reporter) error {
+func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string]string, verifiers note.Verifiers, want map[int64][]checkpointRef, rep *Report, rp *Reporter) error {
 	agent := l.Agent()
 	r := o.Bucket.Log(agent)
 	lg, err := OpenLog(ctx, r, agent, Pin{trusted: verifiers})
@@ -362,11 +380,11 @@ func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string
 		if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
 			p.Kind, p.Message = "checkpoint", "store copy: "+p.Message
 		}
-		rp.add(p)
+		rp.Add(p)
 	}
 	for id, vk := range lg.Keys {
 		if keys[id] != vk {
-			rp.add(Problem{Kind: "key", Key: r.Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
+			rp.Add(Problem{Kind: "key", Key: r.Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 		}
 	}
 	rep.StoreCheckpoints = len(lg.Checkpoints)
@@ -374,7 +392,7 @@ func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string
 		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: r.Locate(publog.CheckpointPath(c.Size))})
 	}
 	stamps(lg.Checkpoints, lg.Tokens, o.TSARoots, &Report{}, func(c *ledger.Checkpoint, err error) {
-		rp.add(Problem{Kind: "checkpoint", Size: c.Size, Key: r.Locate(publog.TokenPath(c.Size)), Message: "store copy of the timestamp token: " + err.Error()})
+		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Key: r.Locate(publog.TokenPath(c.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 	})
 	published, err := l.Published()
 	if err != nil {
@@ -385,10 +403,10 @@ func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string
 		if lg.Latest != nil {
 			latest = fmt.Sprint(lg.Latest.Size)
 		}
-		rp.add(Problem{Kind: "checkpoint", Size: published, Key: r.Locate(publog.CheckpointPath(published)),
+		rp.Add(Problem{Kind: "checkpoint", Size: published, Key: r.Locate(publog.CheckpointPath(published)),
 			Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
 	}
-	lg.StrayTiles(ctx, rp.add)
+	lg.StrayTiles(ctx, rp.Add)
 	if lg.Latest == nil {
 		return nil
 	}
@@ -397,6 +415,6 @@ func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string
 	// ledger's records.
 	return lg.Entries(ctx, func(Entry) error { return nil }, func(p Problem) {
 		p.Message = "published copy: " + p.Message
-		rp.add(p)
+		rp.Add(p)
 	})
 }
