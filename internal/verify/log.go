@@ -1,10 +1,9 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -52,7 +51,7 @@ type Pin struct {
 	Key   string // verifier key text ("<origin>+<id>+<base64>")
 	KeyID string // or just its ID (8 hex digits)
 
-	trusted []string // exactly these keys (a ledger's key history, already pinned)
+	trusted note.Verifiers // exactly these keys (a ledger's key history, already pinned)
 }
 
 func (p Pin) set() bool { return p.Key != "" || p.KeyID != "" }
@@ -129,24 +128,10 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	// with announcements, every key but the first must be announced by a
 	// trusted one. Beyond that, what tells rotation from a second agent is
 	// whether the checkpoints form one log (Published).
-	lg.checkAnnouncements()
-	trusted := lg.Keys
-	switch {
-	case pin.trusted != nil:
-		trusted = map[string]string{}
-		for _, k := range pin.trusted {
-			trusted[k] = k
-		}
-	case pin.set():
-		trusted = lg.pinned(pin)
+	verifiers := trust(lg.Keys, lg.Announcements, pin, "published", func(id string) string { return r.Locate(publog.KeyPath(id)) }, lg.problem)
+	if pin.trusted != nil {
+		verifiers = pin.trusted
 	}
-	var vs []note.Verifier
-	for _, text := range trusted {
-		if nv, err := note.NewVerifier(text); err == nil {
-			vs = append(vs, nv)
-		}
-	}
-	verifiers := note.VerifierList(vs...)
 	cpNames, err := lg.list(ctx, publog.CheckpointsDir, "checkpoint", "the published checkpoints")
 	if err != nil {
 		return nil, err
@@ -171,23 +156,27 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 			lg.problem(Problem{Kind: "checkpoint", Size: n.Size, Key: r.Locate(k), Message: "unreadable: " + err.Error()})
 			continue
 		}
-		c, err := ledger.OpenCheckpoint(b, origin, verifiers)
-		if err != nil {
+		if c, err := openCheckpoint(b, n.Size, origin, verifiers); err != nil {
 			lg.problem(lg.signatureProblem(n.Size, k, err, pin))
-			continue
+		} else {
+			lg.Checkpoints = append(lg.Checkpoints, c)
 		}
-		if c.Size != n.Size {
-			lg.problem(Problem{Kind: "checkpoint", Size: n.Size, Key: r.Locate(k), Message: fmt.Sprintf("stored as size %d but says %d", n.Size, c.Size)})
-			continue
-		}
-		lg.Checkpoints = append(lg.Checkpoints, c)
 	}
 	sort.Slice(lg.Checkpoints, func(i, j int) bool { return lg.Checkpoints[i].Size < lg.Checkpoints[j].Size })
 	if n := len(lg.Checkpoints); n > 0 {
 		lg.Latest = lg.Checkpoints[n-1]
 	}
-	lg.checkIdle()
+	lg.checkIdle(verifiers)
 	return lg, nil
+}
+
+// openCheckpoint opens a signed checkpoint stored under size.
+func openCheckpoint(b []byte, size int64, origin string, vs note.Verifiers) (*ledger.Checkpoint, error) {
+	c, err := ledger.OpenCheckpoint(b, origin, vs)
+	if err == nil && c.Size != size {
+		return nil, fmt.Errorf("stored as size %d but says %d", size, c.Size)
+	}
+	return c, err
 }
 
 // checkIdle reports, in a log with more than one key, a key that no valid
@@ -195,14 +184,16 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 // by another data dir under the same agent ID (a fork the agent refused
 // to carry on). A key that lost its predecessor's private key (a restore
 // without the key file) is unannounced but signs the checkpoints after it.
-func (lg *Log) checkIdle() {
+func (lg *Log) checkIdle(vs note.Verifiers) {
 	if len(lg.Keys) < 2 {
 		return
 	}
 	used := map[string]bool{}
 	for _, c := range lg.Checkpoints {
-		for _, id := range signers(c.Note) {
-			used[id] = true
+		if n, err := note.Open(c.Note, vs); err == nil {
+			for _, sig := range append(n.Sigs, n.UnverifiedSigs...) {
+				used[fmt.Sprintf("%08x", sig.Hash)] = true
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(lg.Keys)) {
@@ -213,25 +204,6 @@ func (lg *Log) checkIdle() {
 		lg.problem(Problem{Kind: "identity", Key: lg.r.Locate(publog.KeyPath(id)),
 			Message: fmt.Sprintf("key %s is published without a valid announcement and signs no checkpoint: another agent (or a replaced data dir) may be using the ID %q", text, lg.Agent)})
 	}
-}
-
-// signers returns the key IDs of a signed note's signature lines.
-func signers(msg []byte) []string {
-	_, sigs, ok := strings.Cut(string(msg), "\n\n")
-	if !ok {
-		return nil
-	}
-	var ids []string
-	for _, line := range strings.Split(sigs, "\n") {
-		f := strings.Fields(strings.TrimPrefix(line, "\u2014 "))
-		if len(f) != 2 {
-			continue
-		}
-		if b, err := base64.StdEncoding.DecodeString(f[1]); err == nil && len(b) >= 4 {
-			ids = append(ids, fmt.Sprintf("%08x", binary.BigEndian.Uint32(b)))
-		}
-	}
-	return ids
 }
 
 // StrayTiles lists the log's tiles and entry bundles and reports those
@@ -312,63 +284,56 @@ func (lg *Log) signatureProblem(size int64, name string, err error, pin Pin) Pro
 	return p
 }
 
-// pinned returns the published keys trusted from the pinned key: the pin
-// itself and every key a chain of announcements leads to.
-func (lg *Log) pinned(pin Pin) map[string]string {
-	first := pin.Key
-	if first == "" {
-		first = lg.Keys[pin.KeyID]
-	}
-	if first == "" {
-		lg.problem(Problem{Kind: "identity", Key: lg.r.Locate(publog.KeyPath(pin.KeyID)), Message: fmt.Sprintf("the expected key %s is not published: the log was signed under another key", pin)})
-		return nil
-	}
-	trusted, _ := ledger.TrustedKeys(first, slices.Collect(maps.Values(lg.Announcements)))
-	out := map[string]string{}
-	for _, k := range trusted {
-		if id, err := ledger.KeyID(k); err == nil {
-			out[id] = k
-		}
-	}
-	return out
-}
-
 func (lg *Log) problem(p Problem) { lg.Problems = append(lg.Problems, p) }
 
-// unannounced opens a key history's announcements (passing those that do
-// not open to bad) and returns the valid ones and the keys none introduces.
-func unannounced(keys map[string]string, anns map[string][]byte, bad func(id string, err error)) (msgs [][]byte, first []string) {
+// trust checks a key history (keys and announcements by key ID): every
+// announcement must be signed by both keys it names, and every key but
+// the first must be announced by a trusted one. It returns the keys to
+// trust: all of them or, with a pin, those a chain of announcements leads
+// to from the pinned key. what says where the keys are ("published");
+// at locates a key.
+func trust(keys map[string]string, anns map[string][]byte, pin Pin, what string, at func(id string) string, add func(Problem)) note.Verifiers {
 	announced := map[string]bool{}
-	for id, m := range anns {
-		a, err := ledger.OpenAnnouncement(m)
+	var msgs [][]byte
+	for _, id := range slices.Sorted(maps.Keys(anns)) {
+		a, err := ledger.OpenAnnouncement(anns[id])
 		if err != nil {
-			bad(id, err)
+			add(Problem{Kind: "key", Key: at(id), Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
 			continue
 		}
 		announced[a.New] = true
-		msgs = append(msgs, m)
+		msgs = append(msgs, anns[id])
 	}
+	var first []string
 	for _, k := range keys {
 		if !announced[k] {
 			first = append(first, k)
 		}
 	}
-	return msgs, first
-}
-
-func (lg *Log) checkAnnouncements() {
-	if len(lg.Announcements) == 0 {
-		return
+	if len(anns) > 0 && len(first) != 1 {
+		add(Problem{Kind: "identity", Message: fmt.Sprintf("%d keys %s are not announced by an earlier key; exactly one (the first) may be: another agent may be using this agent's ID", len(first), what)})
+	} else if len(anns) > 0 {
+		_, errs := ledger.TrustedKeys(first[0], msgs)
+		for _, err := range errs {
+			add(Problem{Kind: "key", Message: err.Error()})
+		}
 	}
-	msgs, first := unannounced(lg.Keys, lg.Announcements, func(string, error) {})
-	if len(first) != 1 {
-		lg.problem(Problem{Kind: "identity", Message: fmt.Sprintf("%d published keys are not announced by an earlier key; exactly one (the first) may be: another agent may be using the ID %q", len(first), lg.Agent)})
-		return
+	trusted := slices.Collect(maps.Values(keys))
+	if pinned := cmp.Or(pin.Key, keys[pin.KeyID]); pinned != "" {
+		trusted, _ = ledger.TrustedKeys(pinned, msgs)
+	} else if pin.set() {
+		add(Problem{Kind: "identity", Key: at(pin.KeyID), Message: fmt.Sprintf("the expected key %s is not %s: the log was signed under another key", pin, what)})
+		trusted = nil
 	}
-	_, errs := ledger.TrustedKeys(first[0], msgs)
-	for _, err := range errs {
-		lg.problem(Problem{Kind: "key", Message: err.Error()})
+	var vs []note.Verifier
+	for _, k := range trusted {
+		if v, err := note.NewVerifier(strings.TrimSpace(k)); err == nil {
+			vs = append(vs, v)
+		} else {
+			add(Problem{Kind: "key", Message: "bad public key: " + err.Error()})
+		}
 	}
+	return note.VerifierList(vs...)
 }
 
 // tileReader reads hash tiles through the log's Reader, caching the upper levels.
@@ -390,12 +355,8 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 		r.mu.Unlock()
 		if !ok {
 			var err error
-			b, err = r.r.Read(r.ctx, name)
-			if err != nil {
-				return nil, fmt.Errorf("hash tile %s: %w", r.r.Locate(name), err)
-			}
-			if len(b) != t.W*tlog.HashSize {
-				return nil, fmt.Errorf("hash tile %s: %d bytes, want %d (truncated or padded)", r.r.Locate(name), len(b), t.W*tlog.HashSize)
+			if b, _, err = readTile(r.ctx, r.r, t); err != nil {
+				return nil, err
 			}
 		}
 		out[i] = b
@@ -433,20 +394,31 @@ func (lg *Log) Hashes(ctx context.Context) (tlog.HashReader, error) {
 
 // Bundle reads entry bundle n of the log at its latest checkpoint.
 func (lg *Log) Bundle(ctx context.Context, n int64) ([][]byte, error) {
-	t := publog.BundleTile(lg.Latest.Size, n)
-	name := publog.TilePath(t)
-	b, err := lg.r.Read(ctx, name)
+	_, entries, err := readTile(ctx, lg.r, publog.BundleTile(lg.Latest.Size, n))
+	return entries, err
+}
+
+// readTile reads hash tile t or (L == -1) entry bundle t whole: one of
+// another width (truncated or padded) is an error naming it.
+func readTile(ctx context.Context, r publog.Reader, t tlog.Tile) (tile []byte, bundle [][]byte, err error) {
+	name, what := publog.TilePath(t), "hash tile"
+	if t.L < 0 {
+		what = "entry bundle"
+	}
+	b, err := r.Read(ctx, name)
+	switch {
+	case err != nil:
+	case t.L < 0:
+		if bundle, err = publog.ParseBundle(b); err == nil && len(bundle) != t.W {
+			err = fmt.Errorf("holds %d entries, want %d (truncated or padded)", len(bundle), t.W)
+		}
+	case len(b) != t.W*tlog.HashSize:
+		err = fmt.Errorf("%d bytes, want %d (truncated or padded)", len(b), t.W*tlog.HashSize)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("entry bundle %s unreadable: %w", lg.r.Locate(name), err)
+		return nil, nil, fmt.Errorf("%s %s: %w", what, r.Locate(name), err)
 	}
-	entries, err := publog.ParseBundle(b)
-	if err == nil && len(entries) != t.W {
-		err = fmt.Errorf("holds %d entries, want %d", len(entries), t.W)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("entry bundle %s: %w", lg.r.Locate(name), err)
-	}
-	return entries, nil
+	return b, bundle, nil
 }
 
 // Entries reads the records of the log up to the latest checkpoint from the
@@ -522,20 +494,9 @@ func (lg *Log) Entries(ctx context.Context, fn func(Entry) error, bad func(Probl
 // latest (one log, not a fork). It adds to rep.
 func (lg *Log) CheckHeads(ctx context.Context, rep *Report, roots *x509.CertPool, add func(Problem)) {
 	rep.StoreCheckpoints = len(lg.Checkpoints)
-	if roots != nil || len(lg.Tokens) > 0 {
-		for _, c := range lg.Checkpoints {
-			tok, ok := lg.Tokens[c.Size]
-			if !ok {
-				rep.Unstamped = append(rep.Unstamped, c.Size)
-				continue
-			}
-			if _, err := tsa.Verify(tok, c.Note, roots); err != nil {
-				add(Problem{Kind: "checkpoint", Size: c.Size, Key: lg.r.Locate(publog.TokenPath(c.Size)), Message: "timestamp token: " + err.Error()})
-				continue
-			}
-			rep.Timestamped++
-		}
-	}
+	stamps(lg.Checkpoints, lg.Tokens, roots, rep, func(c *ledger.Checkpoint, err error) {
+		add(Problem{Kind: "checkpoint", Size: c.Size, Key: lg.r.Locate(publog.TokenPath(c.Size)), Message: "timestamp token: " + err.Error()})
+	})
 	if lg.Latest == nil {
 		add(Problem{Kind: "checkpoint", Message: "no verifiable checkpoint published in " + lg.r.Where()})
 		return
@@ -554,6 +515,25 @@ func (lg *Log) CheckHeads(ctx context.Context, rep *Report, roots *x509.CertPool
 				msg += ": " + err.Error()
 			}
 			add(Problem{Kind: "identity", Size: c.Size, Key: lg.r.Locate(publog.CheckpointPath(c.Size)), Message: msg})
+		}
+	}
+}
+
+// stamps checks the RFC 3161 token of every checkpoint (when roots are
+// given or any token exists) against the checkpoint's exact bytes,
+// counting it in rep or listing the checkpoint as not yet stamped; bad
+// reports a token that does not verify.
+func stamps(cps []*ledger.Checkpoint, tokens map[int64][]byte, roots *x509.CertPool, rep *Report, bad func(*ledger.Checkpoint, error)) {
+	if roots == nil && len(tokens) == 0 {
+		return
+	}
+	for _, c := range cps {
+		if tok, ok := tokens[c.Size]; !ok {
+			rep.Unstamped = append(rep.Unstamped, c.Size)
+		} else if _, err := tsa.Verify(tok, c.Note, roots); err != nil {
+			bad(c, err)
+		} else {
+			rep.Timestamped++
 		}
 	}
 }

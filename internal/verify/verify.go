@@ -12,8 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -24,7 +25,6 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/ledger"
 	"github.com/tickmark-dev/tickmark/internal/publog"
 	"github.com/tickmark-dev/tickmark/internal/store"
-	"github.com/tickmark-dev/tickmark/internal/tsa"
 )
 
 // Problem is one failed check.
@@ -132,36 +132,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]bool{}
-	for _, k := range keys {
-		known[k] = true
-	}
-	trusted := checkAnnouncements(l, o.Pin, keys, rp)
-	verifiers, err := ledger.Verifiers(trusted...)
+	anns, err := l.Announcements()
 	if err != nil {
 		rp.add(Problem{Kind: "key", Message: err.Error()})
-		verifiers = note.VerifierList()
 	}
-	// The published log, read through the one log reader: its listing and
-	// read errors are problems, never skipped.
-	var lg *Log
-	if o.Bucket != nil {
-		if lg, err = OpenLog(ctx, o.Bucket.Log(agent), agent, Pin{trusted: trusted}); err != nil {
-			return nil, err
-		}
-		for _, p := range lg.Problems {
-			if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
-				p.Kind, p.Message = "checkpoint", "store copy: "+p.Message
-			}
-			rp.add(p)
-		}
-		for id, vk := range lg.Keys {
-			if !known[vk] {
-				rp.add(Problem{Kind: "key", Key: o.Bucket.Log(agent).Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
-			}
-		}
-	}
-
+	verifiers := trust(keys, anns, o.Pin, "in this ledger's key history", func(string) string { return "" }, rp.add)
 	// Checkpoints the roots must match: ledger copies and store copies.
 	want := map[int64][]checkpointRef{}
 	cps, err := l.Checkpoints()
@@ -169,39 +144,27 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		return nil, err
 	}
 	for _, cp := range cps {
-		c, err := ledger.OpenCheckpoint(cp.Note, l.OriginLine(), verifiers)
-		if err != nil {
+		if c, err := openCheckpoint(cp.Note, cp.Size, l.OriginLine(), verifiers); err != nil {
 			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "ledger copy: " + err.Error()})
-			continue
+		} else {
+			rep.Checkpoints++
+			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
 		}
-		if c.Size != cp.Size {
-			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: fmt.Sprintf("ledger copy is stored under size %d but says %d", cp.Size, c.Size)})
-			continue
-		}
-		rep.Checkpoints++
-		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
 	}
-	checkTokens(l, lg, cps, o, rep, rp)
-	// What the store must hold: everything this ledger published. A store
-	// whose log ends earlier (or is gone) was rolled back or deleted.
-	published, err := l.Published()
+	tokens, err := l.Tokens()
 	if err != nil {
-		return nil, err
+		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
 	}
-	pubSize := published
-	if lg != nil {
-		rep.StoreCheckpoints = len(lg.Checkpoints)
-		for _, c := range lg.Checkpoints {
-			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: o.Bucket.Log(agent).Locate(publog.CheckpointPath(c.Size))})
-			pubSize = max(pubSize, c.Size)
-		}
-		if published > 0 && (lg.Latest == nil || lg.Latest.Size < published) {
-			latest := "none"
-			if lg.Latest != nil {
-				latest = fmt.Sprint(lg.Latest.Size)
-			}
-			rp.add(Problem{Kind: "checkpoint", Size: published, Key: o.Bucket.Log(agent).Locate(publog.CheckpointPath(published)),
-				Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
+	stamps(cps, tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
+		rp.add(Problem{Kind: "checkpoint", Size: c.Size, Message: "timestamp token: " + err.Error()})
+	})
+	// The published log, read through the one log reader (its listing and
+	// read errors are problems, never skipped), must hold everything this
+	// ledger published: a store whose log ends earlier (or is gone) was
+	// rolled back or deleted.
+	if o.Bucket != nil {
+		if err := storeCopy(ctx, l, o, keys, verifiers, want, rep, rp); err != nil {
+			return nil, err
 		}
 	}
 
@@ -211,11 +174,8 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	}
 
 	var fr frontier
-	var storeTile []byte     // level-0 hashes of the current 256-block, from the store
-	var storeBundle [][]byte // entries of the current block, from the store
-	curBlock := int64(-1)
-	// Records are decoded by workers; the Merkle frontier and the
-	// published-copy comparison run in order on this goroutine.
+	// Records are decoded by workers; the Merkle frontier runs in order
+	// on this goroutine.
 	type decodeJob struct {
 		seq  uint64
 		data []byte
@@ -292,21 +252,6 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			} else if sh != h {
 				rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "altered: its bytes no longer match the Merkle leaf hash recorded when it was committed"})
 			}
-			// Published copy: entry bundle and level-0 hash tile.
-			if o.Bucket != nil && int64(seq) < pubSize {
-				block := int64(seq) >> publog.TileHeight
-				if block != curBlock {
-					curBlock = block
-					storeTile, storeBundle = readBlock(ctx, o.Bucket.Log(agent), pubSize, block, rp)
-				}
-				i := int(int64(seq) - curBlock<<publog.TileHeight)
-				if storeTile != nil && !bytes.Equal(storeTile[i*tlog.HashSize:(i+1)*tlog.HashSize], h[:]) {
-					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "differs from the published copy: leaf hash in the store's hash tile does not match"})
-				}
-				if storeBundle != nil && !bytes.Equal(storeBundle[i], data) {
-					rp.add(Problem{Kind: "record", Seq: seqPtr(seq), Type: peekType(data), Message: "differs from the published copy in the store's entry bundle"})
-				}
-			}
 			fr.add(h, interior)
 			checkRoots(rp, &fr, want)
 			if o.SkipBodies {
@@ -335,15 +280,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		return nil, err
 	}
 	// Checkpoints beyond the records: truncated ledger.
-	var sizes []int64
-	for s := range want {
-		if s > fr.size {
-			sizes = append(sizes, s)
-		}
-	}
-	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
-	for _, s := range sizes {
+	for _, s := range slices.Sorted(maps.Keys(want)) {
 		for _, w := range want[s] {
+			if s <= fr.size {
+				break
+			}
 			rp.add(Problem{Kind: "checkpoint", Size: s, Key: w.key, Message: fmt.Sprintf("%s covers %d records but the ledger has %d: records were removed", w.where, s, fr.size)})
 		}
 	}
@@ -357,37 +298,6 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	SortProblems(rep.Problems, ^uint64(0))
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
-}
-
-// readBlock reads the level-0 hash tile and the entry bundle of one block
-// of the published log of the given size; what is unreadable, truncated
-// or malformed is a problem (and nil).
-func readBlock(ctx context.Context, r publog.Reader, size, block int64, rp *reporter) ([]byte, [][]byte) {
-	t := tlog.Tile{H: publog.TileHeight, L: 0, N: block, W: publog.Width(size, 0, block)}
-	name := publog.TilePath(t)
-	tile, err := r.Read(ctx, name)
-	if err == nil && len(tile) != t.W*tlog.HashSize {
-		err = fmt.Errorf("%d bytes, want %d (truncated)", len(tile), t.W*tlog.HashSize)
-	}
-	if err != nil {
-		rp.add(Problem{Kind: "tile", Key: r.Locate(name), Message: "published hash tile unreadable: " + err.Error()})
-		tile = nil
-	}
-	t.L = -1
-	name = publog.TilePath(t)
-	b, err := r.Read(ctx, name)
-	var bundle [][]byte
-	if err == nil {
-		bundle, err = publog.ParseBundle(b)
-		if err == nil && len(bundle) != t.W {
-			err = fmt.Errorf("holds %d entries, want %d (truncated)", len(bundle), t.W)
-		}
-	}
-	if err != nil {
-		rp.add(Problem{Kind: "tile", Key: r.Locate(name), Message: "published entry bundle unreadable: " + err.Error()})
-		bundle = nil
-	}
-	return tile, bundle
 }
 
 type checkpointRef struct {
@@ -437,84 +347,56 @@ func checkHeader(rp *reporter, seq uint64, data []byte, agent string) {
 	}
 }
 
-// checkTokens verifies the RFC 3161 token of every checkpoint (ledger and
-// store copies) and lists checkpoints not yet stamped.
-func checkTokens(l *ledger.Ledger, lg *Log, cps []*ledger.Checkpoint, o Options, rep *Report, rp *reporter) {
-	tokens, err := l.Tokens()
+// storeCopy checks the ledger's published log in o.Bucket: its keys are
+// the ledger's, its checkpoints (signed by a key the ledger trusts) join
+// want, it holds every checkpoint the ledger published, and its tiles and
+// entry bundles are those of its latest checkpoint.
+func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string]string, verifiers note.Verifiers, want map[int64][]checkpointRef, rep *Report, rp *reporter) error {
+	agent := l.Agent()
+	r := o.Bucket.Log(agent)
+	lg, err := OpenLog(ctx, r, agent, Pin{trusted: verifiers})
 	if err != nil {
-		rp.add(Problem{Kind: "timestamp", Message: err.Error()})
-		return
+		return err
 	}
-	if o.TSARoots == nil && len(tokens) == 0 {
-		return
+	for _, p := range lg.Problems {
+		if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
+			p.Kind, p.Message = "checkpoint", "store copy: "+p.Message
+		}
+		rp.add(p)
 	}
-	published := map[int64][]byte{}
-	if lg != nil {
-		for _, c := range lg.Checkpoints {
-			published[c.Size] = c.Note
+	for id, vk := range lg.Keys {
+		if keys[id] != vk {
+			rp.add(Problem{Kind: "key", Key: r.Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 		}
 	}
-	for _, cp := range cps {
-		tok, ok := tokens[cp.Size]
-		if !ok {
-			rep.Unstamped = append(rep.Unstamped, cp.Size)
-			continue
-		}
-		if _, err := tsa.Verify(tok, cp.Note, o.TSARoots); err != nil {
-			rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "timestamp token: " + err.Error()})
-			continue
-		}
-		rep.Timestamped++
-		// The store copy, once published with its checkpoint.
-		if note, ok := published[cp.Size]; ok && lg.Tokens[cp.Size] != nil {
-			if _, err := tsa.Verify(lg.Tokens[cp.Size], note, o.TSARoots); err != nil {
-				rp.add(Problem{Kind: "checkpoint", Size: cp.Size, Key: o.Bucket.Log(l.Agent()).Locate(publog.TokenPath(cp.Size)), Message: "store copy of the timestamp token: " + err.Error()})
-			}
-		}
+	rep.StoreCheckpoints = len(lg.Checkpoints)
+	for _, c := range lg.Checkpoints {
+		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: r.Locate(publog.CheckpointPath(c.Size))})
 	}
-}
-
-// checkAnnouncements checks every key rotation in the ledger: each
-// announcement must be signed by both keys it names, and every key the
-// ledger has signed with must be the first key or announced by a trusted
-// one. It returns the keys to trust: the ledger's, or with a pin, those a
-// chain of announcements leads to from the pinned key.
-func checkAnnouncements(l *ledger.Ledger, pin Pin, keys map[string]string, rp *reporter) []string {
-	var all []string
-	for _, k := range keys {
-		all = append(all, k)
-	}
-	anns, err := l.Announcements()
-	if err != nil {
-		rp.add(Problem{Kind: "key", Message: err.Error()})
-		return all
-	}
-	msgs, first := unannounced(keys, anns, func(id string, err error) {
-		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
+	stamps(lg.Checkpoints, lg.Tokens, o.TSARoots, &Report{}, func(c *ledger.Checkpoint, err error) {
+		rp.add(Problem{Kind: "checkpoint", Size: c.Size, Key: r.Locate(publog.TokenPath(c.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 	})
-	if pin.set() {
-		pinned := pin.Key
-		if pinned == "" {
-			pinned = keys[pin.KeyID]
+	published, err := l.Published()
+	if err != nil {
+		return err
+	}
+	if published > 0 && (lg.Latest == nil || lg.Latest.Size < published) {
+		latest := "none"
+		if lg.Latest != nil {
+			latest = fmt.Sprint(lg.Latest.Size)
 		}
-		if pinned == "" {
-			rp.add(Problem{Kind: "key", Message: fmt.Sprintf("the expected key %s is not in this ledger's key history: the ledger is signed under another key", pin)})
-			return []string{}
-		}
-		trusted, _ := ledger.TrustedKeys(pinned, msgs)
-		return trusted
+		rp.add(Problem{Kind: "checkpoint", Size: published, Key: r.Locate(publog.CheckpointPath(published)),
+			Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
 	}
-	if len(anns) == 0 {
-		return all
+	lg.StrayTiles(ctx, rp.add)
+	if lg.Latest == nil {
+		return nil
 	}
-	// The first key is the one no announcement introduces.
-	if len(first) != 1 {
-		rp.add(Problem{Kind: "key", Message: fmt.Sprintf("%d keys in the key history are not announced by an earlier key; exactly one (the first) may be", len(first))})
-		return all
-	}
-	_, errs := ledger.TrustedKeys(first[0], msgs)
-	for _, err := range errs {
-		rp.add(Problem{Kind: "key", Message: err.Error()})
-	}
-	return all
+	// Every tile and bundle authenticated by the latest store checkpoint,
+	// whose root matches the ledger's (want): the published copy is the
+	// ledger's records.
+	return lg.Entries(ctx, func(Entry) error { return nil }, func(p Problem) {
+		p.Message = "published copy: " + p.Message
+		rp.add(p)
+	})
 }
