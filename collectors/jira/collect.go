@@ -200,12 +200,13 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 				return err
 			}
 			var p *searchPage
+			var issues []*rawIssue
 			var err error
 			if ahead != nil && ahead.jql == jql && ahead.pos == pos {
-				p, err = ahead.wait()
+				p, issues, err = ahead.wait()
 			} else {
 				ahead.stop()
-				p, err = a.search(ctx, c.cfg, &q, jql, pos)
+				p, issues, err = searchIssues(ctx, a, c.cfg, &q, jql, pos)
 			}
 			ahead = nil
 			if err != nil {
@@ -213,13 +214,7 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 			}
 			page++
 			run.reqs.Search++
-			issues := make([]*rawIssue, 0, len(p.Issues))
-			for _, raw := range p.Issues {
-				is, err := decodeIssue(raw, true)
-				if err != nil {
-					return collectors.Permanent(fmt.Errorf("jira: POST %s: malformed issue: %v", a.endpoint(a.searchEndpoint()), err))
-				}
-				issues = append(issues, is)
+			for _, is := range issues {
 				run.keys[keyHash(is.Key)] = struct{}{}
 				if is.Fields.Project != nil {
 					run.projects[is.Fields.Project.Key] = true
@@ -300,12 +295,30 @@ func (c *collector) runQuery(ctx context.Context, a *api, req collectors.Request
 	}
 }
 
-// prefetch is a search sent ahead of its turn.
+// searchIssues fetches one search page and decodes its issues.
+func searchIssues(ctx context.Context, a *api, cfg *Config, q *Query, jql, pos string) (*searchPage, []*rawIssue, error) {
+	p, err := a.search(ctx, cfg, q, jql, pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	issues := make([]*rawIssue, 0, len(p.Issues))
+	for _, raw := range p.Issues {
+		is, err := decodeIssue(raw, true)
+		if err != nil {
+			return nil, nil, collectors.Permanent(fmt.Errorf("jira: POST %s: malformed issue: %v", a.endpoint(a.searchEndpoint()), err))
+		}
+		issues = append(issues, is)
+	}
+	return p, issues, nil
+}
+
+// prefetch is a search sent (and decoded) ahead of its turn.
 type prefetch struct {
 	jql, pos string
 	done     chan struct{}
 	cancel   context.CancelFunc
 	p        *searchPage
+	issues   []*rawIssue
 	err      error
 }
 
@@ -314,16 +327,16 @@ func startSearch(ctx context.Context, a *api, cfg *Config, q *Query, jql, pos st
 	f := &prefetch{jql: jql, pos: pos, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(f.done)
-		f.p, f.err = a.search(pctx, cfg, q, jql, pos)
+		f.p, f.issues, f.err = searchIssues(pctx, a, cfg, q, jql, pos)
 	}()
 	return f
 }
 
 // wait returns the search's result.
-func (f *prefetch) wait() (*searchPage, error) {
+func (f *prefetch) wait() (*searchPage, []*rawIssue, error) {
 	<-f.done
 	f.cancel()
-	return f.p, f.err
+	return f.p, f.issues, f.err
 }
 
 // stop abandons the search and waits for it to end (nil: nothing to do).
@@ -352,58 +365,78 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 	if len(issues) == 0 {
 		return nil, nil
 	}
-	var bulk map[string][]rawHistory
-	bulkReqs := 0
-	if a.deployment == deployCloud && !a.noBulk.Load() {
-		ids := make([]string, len(issues))
-		for i, is := range issues {
-			ids[i] = is.ID
-		}
-		var err error
-		bulk, bulkReqs, err = a.bulkChangelog(ctx, ids)
-		rs.Changelog += bulkReqs
-		var se *httpx.StatusError
-		switch {
-		case err == nil:
-		case errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed):
-			// no bulk endpoint on this site: page each changelog instead
-			a.noBulk.Store(true)
-			bulk = nil
-		default:
-			return nil, err
-		}
-	}
 	out := make([]Ticket, len(issues))
 	cost := make([]int, len(issues))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
+	// Cloud: the page's whole changelogs in bulk, read while the first
+	// tickets' other requests are under way; each ticket waits for it
+	// before its histories are taken.
+	var bulk map[string][]rawHistory
+	var bulkDone chan struct{}
+	bulkReqs := 0
+	if a.deployment == deployCloud && !a.noBulk.Load() {
+		bulkDone = make(chan struct{})
+		ids := make([]string, len(issues))
+		for i, is := range issues {
+			ids[i] = is.ID
+		}
+		g.Go(func() error {
+			defer close(bulkDone)
+			var err error
+			bulk, bulkReqs, err = a.bulkChangelog(gctx, ids)
+			var se *httpx.StatusError
+			switch {
+			case err == nil:
+			case errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed):
+				// no bulk endpoint on this site: page each changelog instead
+				a.noBulk.Store(true)
+				bulk = nil
+			default:
+				bulk = nil
+				return err
+			}
+			return nil
+		})
+	}
 	var mu sync.Mutex
 	for i, is := range issues {
 		g.Go(func() error {
 			x := extras{}
 			var links, appr, comm int
 			var clog int
-			switch {
-			case a.deployment == deployCloud && bulk != nil:
-				x.histories, x.source, x.complete = bulk[is.ID], "bulkfetch", true
-			case a.deployment == deployCloud:
-				var err error
-				x.histories, clog, err = a.changelog(gctx, is.Key)
-				if gone(err) {
-					x.gone = true
-				} else if err != nil {
+			// histories reads the ticket's changelog: from the bulk read,
+			// by paging it (Cloud without bulkfetch), or as embedded (Data
+			// Center).
+			histories := func() error {
+				switch {
+				case a.deployment == deployCloud && bulk != nil:
+					x.histories, x.source, x.complete = bulk[is.ID], "bulkfetch", true
+				case a.deployment == deployCloud:
+					var err error
+					x.histories, clog, err = a.changelog(gctx, is.Key)
+					if gone(err) {
+						x.gone = true
+					} else if err != nil {
+						return err
+					}
+					x.source, x.complete = "issue_changelog", true
+				default:
+					if is.Changelog != nil {
+						x.histories = is.Changelog.Histories
+					}
+					// Data Center embeds the whole changelog; its total is the ticket's.
+					if is.Changelog == nil || is.Changelog.Total > len(x.histories) {
+						return collectors.Permanent(fmt.Errorf("jira: %s: the embedded changelog holds %d of %d histories and Data Center has no changelog endpoint", is.Key, len(x.histories), changelogTotal(is)))
+					}
+					x.source, x.complete = "embedded", true
+				}
+				return nil
+			}
+			if bulkDone == nil {
+				if err := histories(); err != nil {
 					return err
 				}
-				x.source, x.complete = "issue_changelog", true
-			default:
-				if is.Changelog != nil {
-					x.histories = is.Changelog.Histories
-				}
-				// Data Center embeds the whole changelog; its total is the ticket's.
-				if is.Changelog == nil || is.Changelog.Total > len(x.histories) {
-					return collectors.Permanent(fmt.Errorf("jira: %s: the embedded changelog holds %d of %d histories and Data Center has no changelog endpoint", is.Key, len(x.histories), changelogTotal(is)))
-				}
-				x.source, x.complete = "embedded", true
 			}
 			// A ticket deleted after the search answers 404 to the requests
 			// about it: it is kept as seen in the search, marked gone.
@@ -456,6 +489,15 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 					return err
 				}
 			}
+			if bulkDone != nil {
+				<-bulkDone
+				if gctx.Err() != nil {
+					return gctx.Err() // the bulk read failed (its error is the group's)
+				}
+				if err := histories(); err != nil {
+					return err
+				}
+			}
 			out[i] = ticket(is, c.cfg, q, a.approverName, x)
 			cost[i] = links + appr + comm + clog
 			mu.Lock()
@@ -473,6 +515,7 @@ func (c *collector) enrich(ctx context.Context, a *api, q *Query, issues []*rawI
 		}
 		return nil, err
 	}
+	rs.Changelog += bulkReqs
 	share := float64(bulkReqs) / float64(len(issues))
 	total := 0.0
 	for _, n := range cost {

@@ -203,6 +203,7 @@ func (f *Fake) Delete(key string, by User, at time.Time) error {
 		return fmt.Errorf("jirafake: no issue %s", key)
 	}
 	delete(f.issues, key)
+	f.byUpdated = nil
 	delete(f.byID, is.ID)
 	f.audit = append(f.audit, auditRecord{ID: 1000 + len(f.audit), Summary: "Issue deleted", At: at, By: by, Key: key, IssueID: is.ID, Project: is.Project})
 	return nil

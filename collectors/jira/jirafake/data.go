@@ -120,6 +120,7 @@ func (f *Fake) Add(issues ...Issue) {
 		f.issues[is.Key] = &is
 		f.byID[is.ID] = is.Key
 	}
+	f.byUpdated = nil
 }
 
 // Issue returns a copy of an issue.
@@ -143,6 +144,7 @@ func (f *Fake) Transition(key, to string, by User, at time.Time) error {
 		return fmt.Errorf("jirafake: no issue %s", key)
 	}
 	transitionLocked(is, to, by, at, f.newID())
+	f.byUpdated = nil
 	return nil
 }
 

@@ -113,20 +113,21 @@ type Fake struct {
 	opts Options
 	loc  *time.Location
 
-	mu       sync.Mutex
-	issues   map[string]*Issue
-	projects map[string]bool
-	types    map[string]bool
-	fail     Failure
-	throttle int // the next n searches answer 429
-	counts   map[string]int
-	fetched  map[string]int // issue key -> times returned with fields by search
-	nextID   int
-	hidden   map[string]bool   // issues the search index has not caught up with
-	byID     map[string]string // issue ID -> key
-	audit    []auditRecord
-	tokens   map[string]bool // OAuth access tokens issued
-	limiter  *limiter
+	mu        sync.Mutex
+	issues    map[string]*Issue
+	projects  map[string]bool
+	types     map[string]bool
+	fail      Failure
+	throttle  int // the next n searches answer 429
+	counts    map[string]int
+	fetched   map[string]int // issue key -> times returned with fields by search
+	nextID    int
+	hidden    map[string]bool   // issues the search index has not caught up with
+	byUpdated []*Issue          // issues in the default search order; nil after any change
+	byID      map[string]string // issue ID -> key
+	audit     []auditRecord
+	tokens    map[string]bool // OAuth access tokens issued
+	limiter   *limiter
 
 	// AfterSearch, when set, is called after each search page is served
 	// (outside the fake's lock) with the 1-based count of search requests.
@@ -574,16 +575,36 @@ func (f *Fake) searchLocked(sp *searchParams, jqlAPI bool) (any, int) {
 			offset = o
 		}
 	}
+	// Jira's search has no total (search/jql): the hits past the page
+	// and one more need not be found when they come in index order.
+	ordered := (q.orderBy == "" || q.orderBy == "updated") && !q.desc
 	var hits []*Issue
-	for _, is := range f.issues {
-		if f.hidden[is.Key] {
+	all := f.issues
+	if ordered {
+		all = nil
+	}
+	for _, is := range f.sorted(ordered) {
+		if len(f.hidden) > 0 && f.hidden[is.Key] {
 			continue // not in the search index yet
+		}
+		if q.where == nil || q.where.match(is) {
+			hits = append(hits, is)
+			if jqlAPI && len(hits) > offset+max {
+				break
+			}
+		}
+	}
+	for _, is := range all {
+		if len(f.hidden) > 0 && f.hidden[is.Key] {
+			continue
 		}
 		if q.where == nil || q.where.match(is) {
 			hits = append(hits, is)
 		}
 	}
-	sortIssues(hits, q.orderBy, q.desc)
+	if !ordered {
+		sortIssues(hits, q.orderBy, q.desc)
+	}
 	total := len(hits)
 	if offset > total {
 		offset = total
@@ -612,6 +633,22 @@ func (f *Fake) searchLocked(sp *searchParams, jqlAPI bool) (any, int) {
 		return out, http.StatusOK
 	}
 	return map[string]any{"expand": "schema,names", "startAt": offset, "maxResults": max, "total": total, "issues": issues}, http.StatusOK
+}
+
+// sorted returns the issues in the default search order (updated, then
+// key), computed once after each change; nil when want is false.
+func (f *Fake) sorted(want bool) []*Issue {
+	if !want {
+		return nil
+	}
+	if f.byUpdated == nil {
+		f.byUpdated = make([]*Issue, 0, len(f.issues))
+		for _, is := range f.issues {
+			f.byUpdated = append(f.byUpdated, is)
+		}
+		sortIssues(f.byUpdated, "updated", false)
+	}
+	return f.byUpdated
 }
 
 func sortIssues(hits []*Issue, by string, desc bool) {
