@@ -40,7 +40,8 @@ type Log struct {
 	// Problems found while reading keys and checkpoints.
 	Problems []Problem
 
-	r publog.Reader
+	r       publog.Reader
+	trusted note.Verifiers // the keys checkpoints must be signed with
 }
 
 // Pin is the key a verifier expects a log to be signed with (--key,
@@ -92,7 +93,7 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 		if n.Kind == publog.Announcement {
 			a, err := ledger.OpenAnnouncement(b)
 			if err != nil {
-				lg.problem(Problem{Kind: "key", Key: r.Locate(k), Message: err.Error()})
+				lg.problem(Problem{Kind: "key", Key: r.Locate(k), Message: fmt.Sprintf("announcement of key %s: %v", n.KeyID, err)})
 				continue
 			}
 			if a.Origin != origin {
@@ -128,9 +129,9 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	// with announcements, every key but the first must be announced by a
 	// trusted one. Beyond that, what tells rotation from a second agent is
 	// whether the checkpoints form one log (Published).
-	verifiers := trust(lg.Keys, lg.Announcements, pin, "published", func(id string) string { return r.Locate(publog.KeyPath(id)) }, lg.problem)
+	lg.trusted = trust(lg.Keys, lg.Announcements, pin, r.Where(), func(id string) string { return r.Locate(publog.KeyPath(id)) }, lg.problem)
 	if pin.trusted != nil {
-		verifiers = pin.trusted
+		lg.trusted = pin.trusted
 	}
 	cpNames, err := lg.list(ctx, publog.CheckpointsDir, "checkpoint", "the published checkpoints")
 	if err != nil {
@@ -156,7 +157,7 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 			lg.problem(Problem{Kind: "checkpoint", Size: n.Size, Key: r.Locate(k), Message: "unreadable: " + err.Error()})
 			continue
 		}
-		if c, err := openCheckpoint(b, n.Size, origin, verifiers); err != nil {
+		if c, err := openCheckpoint(b, n.Size, origin, lg.trusted); err != nil {
 			lg.problem(lg.signatureProblem(n.Size, k, err, pin))
 		} else {
 			lg.Checkpoints = append(lg.Checkpoints, c)
@@ -166,7 +167,7 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	if n := len(lg.Checkpoints); n > 0 {
 		lg.Latest = lg.Checkpoints[n-1]
 	}
-	lg.checkIdle(verifiers)
+	lg.checkIdle()
 	return lg, nil
 }
 
@@ -184,13 +185,13 @@ func openCheckpoint(b []byte, size int64, origin string, vs note.Verifiers) (*le
 // by another data dir under the same agent ID (a fork the agent refused
 // to carry on). A key that lost its predecessor's private key (a restore
 // without the key file) is unannounced but signs the checkpoints after it.
-func (lg *Log) checkIdle(vs note.Verifiers) {
+func (lg *Log) checkIdle() {
 	if len(lg.Keys) < 2 {
 		return
 	}
 	used := map[string]bool{}
 	for _, c := range lg.Checkpoints {
-		if n, err := note.Open(c.Note, vs); err == nil {
+		if n, err := note.Open(c.Note, lg.trusted); err == nil {
 			for _, sig := range append(n.Sigs, n.UnverifiedSigs...) {
 				used[fmt.Sprintf("%08x", sig.Hash)] = true
 			}
@@ -290,9 +291,9 @@ func (lg *Log) problem(p Problem) { lg.Problems = append(lg.Problems, p) }
 // announcement must be signed by both keys it names, and every key but
 // the first must be announced by a trusted one. It returns the keys to
 // trust: all of them or, with a pin, those a chain of announcements leads
-// to from the pinned key. what says where the keys are ("published");
-// at locates a key.
-func trust(keys map[string]string, anns map[string][]byte, pin Pin, what string, at func(id string) string, add func(Problem)) note.Verifiers {
+// to from the pinned key. where says where the keys are published; at
+// locates a key.
+func trust(keys map[string]string, anns map[string][]byte, pin Pin, where string, at func(id string) string, add func(Problem)) note.Verifiers {
 	announced := map[string]bool{}
 	var msgs [][]byte
 	for _, id := range slices.Sorted(maps.Keys(anns)) {
@@ -311,7 +312,7 @@ func trust(keys map[string]string, anns map[string][]byte, pin Pin, what string,
 		}
 	}
 	if len(anns) > 0 && len(first) != 1 {
-		add(Problem{Kind: "identity", Message: fmt.Sprintf("%d keys %s are not announced by an earlier key; exactly one (the first) may be: another agent may be using this agent's ID", len(first), what)})
+		add(Problem{Kind: "identity", Message: fmt.Sprintf("%d keys published in %s are not announced by an earlier key; exactly one (the first) may be: another agent may be using this agent's ID", len(first), where)})
 	} else if len(anns) > 0 {
 		_, errs := ledger.TrustedKeys(first[0], msgs)
 		for _, err := range errs {
@@ -322,7 +323,7 @@ func trust(keys map[string]string, anns map[string][]byte, pin Pin, what string,
 	if pinned := cmp.Or(pin.Key, keys[pin.KeyID]); pinned != "" {
 		trusted, _ = ledger.TrustedKeys(pinned, msgs)
 	} else if pin.set() {
-		add(Problem{Kind: "identity", Key: at(pin.KeyID), Message: fmt.Sprintf("the expected key %s is not %s: the log was signed under another key", pin, what)})
+		add(Problem{Kind: "identity", Key: at(pin.KeyID), Message: fmt.Sprintf("the expected key %s is not published in %s: the log was signed under another key", pin, where)})
 		trusted = nil
 	}
 	var vs []note.Verifier

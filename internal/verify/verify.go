@@ -9,17 +9,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tickmark-dev/tickmark/internal/evidence"
@@ -39,23 +36,19 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	var b strings.Builder
+	s := p.Kind
 	switch {
+	case p.Seq != nil && p.Type != "":
+		s = fmt.Sprintf("record %d (%s)", *p.Seq, p.Type)
 	case p.Seq != nil:
-		fmt.Fprintf(&b, "record %d", *p.Seq)
-		if p.Type != "" {
-			fmt.Fprintf(&b, " (%s)", p.Type)
-		}
+		s = fmt.Sprintf("record %d", *p.Seq)
 	case p.Kind == "checkpoint":
-		fmt.Fprintf(&b, "checkpoint %d", p.Size)
-	default:
-		b.WriteString(p.Kind)
+		s = fmt.Sprintf("checkpoint %d", p.Size)
 	}
-	b.WriteString(": " + p.Message)
-	if p.Key != "" {
-		b.WriteString(" [" + p.Key + "]")
+	if s += ": " + p.Message; p.Key != "" {
+		s += " [" + p.Key + "]"
 	}
-	return b.String()
+	return s
 }
 
 // Report is the result of a verification.
@@ -148,37 +141,21 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	rp := NewReporter(rep, o.MaxProblems)
 	agent := l.Agent()
 
-	// Keys: the ledger's own history is trusted (from the pinned key, if
-	// one is given). A key published in the store that the ledger never held
-	// is reported: another agent claiming this agent's ID, or a planted key.
-	keys, err := l.Keys()
+	// The ledger's key history (trusted, from the pinned key if one is
+	// given), checkpoints and tokens, read by the one log checker; the
+	// roots of its checkpoints and the store's must match the records.
+	r, err := l.Log()
 	if err != nil {
 		return nil, err
 	}
-	anns, err := l.Announcements()
+	own, err := OpenLog(ctx, r, agent, o.Pin)
 	if err != nil {
-		rp.Add(Problem{Kind: "key", Message: err.Error()})
+		return nil, err
 	}
-	verifiers := trust(keys, anns, o.Pin, "in this ledger's key history", func(string) string { return "" }, rp.Add)
-	// Checkpoints the roots must match: ledger copies and store copies.
 	want := map[int64][]checkpointRef{}
-	cps, err := l.Checkpoints()
-	if err != nil {
-		return nil, err
-	}
-	for _, cp := range cps {
-		if c, err := openCheckpoint(cp.Note, cp.Size, l.OriginLine(), verifiers); err != nil {
-			rp.Add(Problem{Kind: "checkpoint", Size: cp.Size, Message: "ledger copy: " + err.Error()})
-		} else {
-			rep.Checkpoints++
-			want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "ledger copy"})
-		}
-	}
-	tokens, err := l.Tokens()
-	if err != nil {
-		rp.Add(Problem{Kind: "timestamp", Message: err.Error()})
-	}
-	stamps(cps, tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
+	adopt(own, "ledger copy", want, rp)
+	rep.Checkpoints = len(own.Checkpoints)
+	stamps(own.Checkpoints, own.Tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
 		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Message: "timestamp token: " + err.Error()})
 	})
 	// The published log, read through the one log reader (its listing and
@@ -186,7 +163,7 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 	// ledger published: a store whose log ends earlier (or is gone) was
 	// rolled back or deleted.
 	if o.Bucket != nil {
-		if err := storeCopy(ctx, l, o, keys, verifiers, want, rep, rp); err != nil {
+		if err := storeCopy(ctx, l, o, own, want, rep, rp); err != nil {
 			return nil, err
 		}
 	}
@@ -337,9 +314,6 @@ func checkRoots(rp *Reporter, fr *Frontier, want map[int64][]checkpointRef) {
 	}
 }
 
-// ErrProblems is returned by callers that turn a failed report into an error.
-var ErrProblems = errors.New("verification failed")
-
 // peekType extracts the evidence type from record bytes for messages, even
 // from a record that no longer decodes.
 func peekType(data []byte) string {
@@ -365,32 +339,38 @@ func checkHeader(rp *Reporter, seq uint64, data []byte, agent string) {
 	}
 }
 
+// adopt adds lg's problems (those of a checkpoint or of its signer as
+// where's) and its checkpoints to the roots the records must match.
+func adopt(lg *Log, where string, want map[int64][]checkpointRef, rp *Reporter) {
+	for _, p := range lg.Problems {
+		if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
+			p.Kind, p.Message = "checkpoint", where+": "+p.Message
+		}
+		rp.Add(p)
+	}
+	for _, c := range lg.Checkpoints {
+		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: where, key: lg.r.Locate(publog.CheckpointPath(c.Size))})
+	}
+}
+
 // storeCopy checks the ledger's published log in o.Bucket: its keys are
 // the ledger's, its checkpoints (signed by a key the ledger trusts) join
 // want, it holds every checkpoint the ledger published, and its tiles and
 // entry bundles are those of its latest checkpoint.
-func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, keys map[string]string, verifiers note.Verifiers, want map[int64][]checkpointRef, rep *Report, rp *Reporter) error {
+func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, own *Log, want map[int64][]checkpointRef, rep *Report, rp *Reporter) error {
 	agent := l.Agent()
 	r := o.Bucket.Log(agent)
-	lg, err := OpenLog(ctx, r, agent, Pin{trusted: verifiers})
+	lg, err := OpenLog(ctx, r, agent, Pin{trusted: own.trusted})
 	if err != nil {
 		return err
 	}
-	for _, p := range lg.Problems {
-		if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
-			p.Kind, p.Message = "checkpoint", "store copy: "+p.Message
-		}
-		rp.Add(p)
-	}
+	adopt(lg, "store copy", want, rp)
 	for id, vk := range lg.Keys {
-		if keys[id] != vk {
+		if own.Keys[id] != vk {
 			rp.Add(Problem{Kind: "key", Key: r.Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 		}
 	}
 	rep.StoreCheckpoints = len(lg.Checkpoints)
-	for _, c := range lg.Checkpoints {
-		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: "store copy", key: r.Locate(publog.CheckpointPath(c.Size))})
-	}
 	stamps(lg.Checkpoints, lg.Tokens, o.TSARoots, &Report{}, func(c *ledger.Checkpoint, err error) {
 		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Key: r.Locate(publog.TokenPath(c.Size)), Message: "store copy of the timestamp token: " + err.Error()})
 	})
