@@ -96,7 +96,7 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 	}
 	lg.CheckHeads(ctx, rep, o.TSARoots, add)
 	lg.StrayTiles(ctx, add)
-	bodies := verify.NewEvidence(v.Bucket, conc, "evidence object", "evidence object missing", add)
+	bodies := verify.NewEvidence(ctx, v.Bucket, agent, conc, "evidence object", "evidence object missing", add)
 	var walkErr error
 	complete, size := lg.Latest != nil, int64(0)
 	if lg.Latest != nil {
@@ -105,12 +105,12 @@ func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verif
 			if rep.Records++; o.SkipBodies {
 				return nil
 			}
-			return bodies.Record(ctx, e.Seq, e.Record, true)
+			return bodies.Record(e.Seq, e.Record, nil, nil, true)
 		}, func(p verify.Problem) { complete = false; add(p) })
 	}
 	// Stray objects only over a complete walk: a record the log could not
 	// serve would make its objects look stray.
-	if err := bodies.Finish(ctx, rep, agent, size, !o.SkipBodies && complete, walkErr); err != nil {
+	if err := bodies.Finish(rep, size, !o.SkipBodies && complete, walkErr); err != nil {
 		return nil, err
 	}
 	return rp.Done(0), nil

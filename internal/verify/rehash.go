@@ -13,13 +13,16 @@ import (
 )
 
 // Evidence is the one evidence check of `verify` (store and spool) and
-// `verify --from-store`: it re-reads every body a record files in the
-// bucket concurrently, checks each one's SHA-256 and size against its
-// record, then reports the objects no record names.
+// `verify --from-store`: concurrent readers decode each record if need
+// be, re-read every body it files in the bucket (or, not yet pushed, in
+// the local spool) and check each one's SHA-256 and size against it; then
+// the objects no record names are reported.
 type Evidence struct {
+	ctx     context.Context
 	b       *store.Bucket // nil: no bucket (spool bodies only)
-	noun    string        // "body", "evidence object": how problems name what was read
-	missing string        // what an error opening an object means
+	agent   string
+	noun    string // "body", "evidence object": how problems name what was read
+	missing string // what an error opening an object means
 	named   *Named
 	add     func(Problem)
 	jobs    chan rehashJob
@@ -30,17 +33,17 @@ type Evidence struct {
 }
 
 type rehashJob struct {
-	seq     uint64
-	rec     *evidence.Record
-	key     string // the object key ("" for the spool)
-	missing string // what an open error means
-	open    func() (io.ReadCloser, error)
+	seq   uint64
+	rec   *evidence.Record // nil: decode data
+	data  []byte
+	spool func() (io.ReadCloser, error) // the body in the local spool, not yet pushed
+	read  bool
 }
 
-// NewEvidence starts conc readers of bodies in b reporting to add; noun
-// and missing say how problems name a body and a missing one.
-func NewEvidence(b *store.Bucket, conc int, noun, missing string, add func(Problem)) *Evidence {
-	e := &Evidence{b: b, noun: noun, missing: missing, named: NewNamed(), add: add, jobs: make(chan rehashJob, 256)}
+// NewEvidence starts conc readers of agent's bodies in b reporting to add;
+// noun and missing say how problems name a body and a missing one.
+func NewEvidence(ctx context.Context, b *store.Bucket, agent string, conc int, noun, missing string, add func(Problem)) *Evidence {
+	e := &Evidence{ctx: ctx, b: b, agent: agent, noun: noun, missing: missing, named: NewNamed(), add: add, jobs: make(chan rehashJob, 256)}
 	for range conc {
 		e.wg.Add(1)
 		go func() {
@@ -53,52 +56,68 @@ func NewEvidence(b *store.Bucket, conc int, noun, missing string, add func(Probl
 	return e
 }
 
-// Record names the objects rec files under its controls and, with read,
-// queues their bodies. It returns ctx's error if ctx ends first.
-func (e *Evidence) Record(ctx context.Context, seq uint64, rec *evidence.Record, read bool) error {
+// Record queues record seq (rec, or if nil the record data holds): the
+// objects it files under its controls are named and, with read, their
+// bodies re-hashed; spool, if not nil, opens its body in the local spool
+// instead. It returns ctx's error if ctx ends first.
+func (e *Evidence) Record(seq uint64, rec *evidence.Record, data []byte, spool func() (io.ReadCloser, error), read bool) error {
+	select {
+	case e.jobs <- rehashJob{seq, rec, data, spool, read}:
+		return nil
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+}
+
+// Finish waits for every queued record and counts the bodies read in rep;
+// then, after a complete walk (walkErr nil, complete), reports the agent's
+// objects below size that no record names. It returns walkErr.
+func (e *Evidence) Finish(rep *Report, size int64, complete bool, walkErr error) error {
+	close(e.jobs)
+	e.wg.Wait()
+	rep.BodiesChecked, rep.BodiesInSpool = e.checked, e.spooled
+	if walkErr == nil && complete && e.b != nil {
+		StrayObjects(e.ctx, e.b, e.agent, size, e.named, e.add)
+	}
+	return walkErr
+}
+
+func (e *Evidence) check(j rehashJob) {
+	rec, err := j.rec, error(nil)
+	if rec == nil {
+		if rec, err = evidence.Decode(j.data); err != nil {
+			e.add(Problem{Kind: "record", Seq: &j.seq, Message: "not a valid record: " + err.Error()})
+			return
+		}
+		if rec.Seq != j.seq {
+			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
+		}
+		if rec.Agent != e.agent {
+			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, e.agent)})
+		}
+	}
+	if j.spool != nil {
+		e.hash(j.seq, rec, "", "body not yet pushed and missing from the spool", j.spool)
+	}
 	for _, c := range rec.Controls {
 		if e.b == nil {
 			break
 		}
 		key := e.b.EvidenceObject(c, rec)
 		e.named.Add(key)
-		if read && e.Check(ctx, seq, rec, key, e.missing, func() (io.ReadCloser, error) { return e.b.Store().Get(ctx, key) }) != nil {
-			return ctx.Err()
+		if j.read && j.spool == nil {
+			e.hash(j.seq, rec, key, e.missing, func() (io.ReadCloser, error) { return e.b.Store().Get(e.ctx, key) })
 		}
 	}
-	return nil
 }
 
-// Check queues the body of record seq: open reads it; key names it in
-// problems ("" for a body still in the local spool); missing says what an
-// error opening it means. It returns ctx's error if ctx ends first.
-func (e *Evidence) Check(ctx context.Context, seq uint64, rec *evidence.Record, key, missing string, open func() (io.ReadCloser, error)) error {
-	select {
-	case e.jobs <- rehashJob{seq, rec, key, missing, open}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Finish waits for every queued body and counts them in rep; then, after a
-// complete walk (walkErr nil, complete), reports agent's objects below size
-// that no record names. It returns walkErr.
-func (e *Evidence) Finish(ctx context.Context, rep *Report, agent string, size int64, complete bool, walkErr error) error {
-	close(e.jobs)
-	e.wg.Wait()
-	rep.BodiesChecked, rep.BodiesInSpool = e.checked, e.spooled
-	if walkErr == nil && complete && e.b != nil {
-		StrayObjects(ctx, e.b, agent, size, e.named, e.add)
-	}
-	return walkErr
-}
-
-func (e *Evidence) check(j rehashJob) {
-	p := Problem{Kind: "body", Seq: &j.seq, Type: j.rec.Type, Key: j.key}
-	rc, err := j.open()
+// hash reads one body (key names it in problems, "" for the spool; missing
+// says what an error opening it means) and checks it against rec.
+func (e *Evidence) hash(seq uint64, rec *evidence.Record, key, missing string, open func() (io.ReadCloser, error)) {
+	p := Problem{Kind: "body", Seq: &seq, Type: rec.Type, Key: key}
+	rc, err := open()
 	if err != nil {
-		p.Message = j.missing + ": " + err.Error()
+		p.Message = missing + ": " + err.Error()
 		e.add(p)
 		return
 	}
@@ -107,7 +126,7 @@ func (e *Evidence) check(j rehashJob) {
 	n, err := io.Copy(hash, rc)
 	e.mu.Lock()
 	e.checked++
-	if j.key == "" {
+	if key == "" {
 		e.spooled++
 	}
 	e.mu.Unlock()
@@ -119,8 +138,8 @@ func (e *Evidence) check(j rehashJob) {
 		e.add(p)
 		return
 	}
-	if got := hex.EncodeToString(hash.Sum(nil)); got != j.rec.SHA256 || n != j.rec.Size {
-		p.Message = fmt.Sprintf("%s altered: sha256 %s (%d bytes), record says %s (%d bytes)", e.noun, got, n, j.rec.SHA256, j.rec.Size)
+	if got := hex.EncodeToString(hash.Sum(nil)); got != rec.SHA256 || n != rec.Size {
+		p.Message = fmt.Sprintf("%s altered: sha256 %s (%d bytes), record says %s (%d bytes)", e.noun, got, n, rec.SHA256, rec.Size)
 		e.add(p)
 	}
 }

@@ -170,53 +170,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 
 	var bodies *Evidence
 	if !o.SkipBodies {
-		bodies = NewEvidence(o.Bucket, o.Concurrency, "body", "body missing from the store", rp.Add)
+		bodies = NewEvidence(ctx, o.Bucket, agent, o.Concurrency, "body", "body missing from the store", rp.Add)
 	}
-
 	var fr Frontier
-	// Records are decoded by workers; the Merkle frontier runs in order
-	// on this goroutine.
-	type decodeJob struct {
-		seq  uint64
-		data []byte
-		loc  *ledger.SpoolLoc
-	}
-	decJobs := make(chan decodeJob, 1024)
-	var decWG sync.WaitGroup
-	workers := max(2, o.Concurrency/2)
-	for i := 0; i < workers; i++ {
-		decWG.Add(1)
-		go func() {
-			defer decWG.Done()
-			for j := range decJobs {
-				rec, derr := evidence.Decode(j.data)
-				if derr != nil {
-					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Message: "not a valid record: " + derr.Error()})
-					continue
-				}
-				if rec.Seq != j.seq {
-					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
-				}
-				if rec.Agent != agent {
-					rp.Add(Problem{Kind: "record", Seq: seqPtr(j.seq), Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, agent)})
-				}
-				if o.SkipBodies {
-					continue
-				}
-				if j.loc != nil {
-					loc := *j.loc
-					if bodies.Check(ctx, j.seq, rec, "", "body not yet pushed and missing from the spool", func() (io.ReadCloser, error) { return l.OpenSpool(loc) }) != nil {
-						return
-					}
-				}
-				if bodies.Record(ctx, j.seq, rec, j.loc == nil) != nil {
-					return
-				}
-			}
-		}()
-	}
 	err = l.View(func(v *ledger.Viewer) error {
-		defer close(decJobs)
 		size := v.Size()
 		rep.TreeSize = size
 		var expect uint64
@@ -260,21 +217,17 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 				checkHeader(rp, seq, data, agent)
 				return nil
 			}
-			j := decodeJob{seq: seq, data: bytes.Clone(data)}
+			// Decoded by the evidence readers, whose spool or store body is
+			// re-hashed.
+			var spool func() (io.ReadCloser, error)
 			if loc, ok := v.Outbox(seq); ok {
-				j.loc = &loc
+				spool = func() (io.ReadCloser, error) { return l.OpenSpool(loc) }
 			}
-			select {
-			case decJobs <- j:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
+			return bodies.Record(seq, nil, bytes.Clone(data), spool, true)
 		})
 	})
-	decWG.Wait()
 	if bodies != nil {
-		err = bodies.Finish(ctx, rep, agent, math.MaxInt64, true, err)
+		err = bodies.Finish(rep, math.MaxInt64, true, err)
 	}
 	if err != nil {
 		return nil, err
