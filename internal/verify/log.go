@@ -129,7 +129,7 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	// with announcements, every key but the first must be announced by a
 	// trusted one. Beyond that, what tells rotation from a second agent is
 	// whether the checkpoints form one log (Published).
-	lg.trusted = trust(lg.Keys, lg.Announcements, pin, r.Where(), func(id string) string { return r.Locate(publog.KeyPath(id)) }, lg.problem)
+	lg.trusted = lg.trust(pin)
 	if pin.trusted != nil {
 		lg.trusted = pin.trusted
 	}
@@ -139,28 +139,22 @@ func OpenLog(ctx context.Context, r publog.Reader, agent string, pin Pin) (*Log,
 	}
 	for _, k := range cpNames {
 		n := publog.Parse(k)
-		switch n.Kind {
-		case publog.Token:
-			if b, err := r.Read(ctx, k); err != nil {
-				lg.problem(Problem{Kind: "checkpoint", Size: n.Size, Key: r.Locate(k), Message: "timestamp token unreadable: " + err.Error()})
-			} else {
-				lg.Tokens[n.Size] = b
-			}
-			continue
-		case publog.Checkpoint:
-		default:
+		if n.Kind != publog.Checkpoint && n.Kind != publog.Token {
 			lg.problem(Problem{Kind: "checkpoint", Key: r.Locate(k), Message: "not a checkpoint or token name: nothing tickmark writes"})
 			continue
 		}
 		b, err := r.Read(ctx, k)
-		if err != nil {
+		switch {
+		case err != nil:
 			lg.problem(Problem{Kind: "checkpoint", Size: n.Size, Key: r.Locate(k), Message: "unreadable: " + err.Error()})
-			continue
-		}
-		if c, err := openCheckpoint(b, n.Size, origin, lg.trusted); err != nil {
-			lg.problem(lg.signatureProblem(n.Size, k, err, pin))
-		} else {
-			lg.Checkpoints = append(lg.Checkpoints, c)
+		case n.Kind == publog.Token:
+			lg.Tokens[n.Size] = b
+		default:
+			if c, err := openCheckpoint(b, n.Size, origin, lg.trusted); err != nil {
+				lg.problem(lg.signatureProblem(n.Size, k, err, pin))
+			} else {
+				lg.Checkpoints = append(lg.Checkpoints, c)
+			}
 		}
 	}
 	sort.Slice(lg.Checkpoints, func(i, j int) bool { return lg.Checkpoints[i].Size < lg.Checkpoints[j].Size })
@@ -273,57 +267,46 @@ func (lg *Log) signatureProblem(size int64, name string, err error, pin Pin) Pro
 		p.Kind, p.Message = "checkpoint", err.Error()
 		return p
 	}
-	switch {
-	case pin.set():
+	if pin.set() {
 		p.Message = fmt.Sprintf("not signed by the expected key %s or a key it announced: the log was signed under another key", pin)
-	case len(signers) > 0:
-		p.Message = fmt.Sprintf("signed by a key agent %s never announced under %s (%s): another agent may be using the ID %q",
-			lg.Agent, lg.r.Locate(publog.KeysDir), strings.Join(signers, ", "), lg.Agent)
-	default:
-		p.Message = fmt.Sprintf("signed by a key agent %s never announced under %s: another agent may be using the ID %q", lg.Agent, lg.r.Locate(publog.KeysDir), lg.Agent)
+		return p
 	}
+	by := ""
+	if len(signers) > 0 {
+		by = " (" + strings.Join(signers, ", ") + ")"
+	}
+	p.Message = fmt.Sprintf("signed by a key agent %s never announced under %s%s: another agent may be using the ID %q", lg.Agent, lg.r.Locate(publog.KeysDir), by, lg.Agent)
 	return p
 }
 
 func (lg *Log) problem(p Problem) { lg.Problems = append(lg.Problems, p) }
 
-// trust checks a key history (keys and announcements by key ID): every
-// announcement must be signed by both keys it names, and every key but
-// the first must be announced by a trusted one. It returns the keys to
-// trust: all of them or, with a pin, those a chain of announcements leads
-// to from the pinned key. where says where the keys are published; at
-// locates a key.
-func trust(keys map[string]string, anns map[string][]byte, pin Pin, where string, at func(id string) string, add func(Problem)) note.Verifiers {
-	announced := map[string]bool{}
-	var msgs [][]byte
-	for _, id := range slices.Sorted(maps.Keys(anns)) {
-		a, err := ledger.OpenAnnouncement(anns[id])
-		if err != nil {
-			add(Problem{Kind: "key", Key: at(id), Message: fmt.Sprintf("announcement of key %s: %v", id, err)})
-			continue
-		}
-		announced[a.New] = true
-		msgs = append(msgs, anns[id])
-	}
+// trust checks the key history: once the agent has rotated with
+// announcements (each signed by both keys it names, checked when read),
+// every key but the first must be announced by a trusted one. It returns
+// the keys to trust: all of them or, with a pin, those a chain of
+// announcements leads to from the pinned key.
+func (lg *Log) trust(pin Pin) note.Verifiers {
+	msgs := slices.Collect(maps.Values(lg.Announcements))
 	var first []string
-	for _, k := range keys {
-		if !announced[k] {
+	for id, k := range lg.Keys {
+		if _, ok := lg.Announcements[id]; !ok {
 			first = append(first, k)
 		}
 	}
-	if len(anns) > 0 && len(first) != 1 {
-		add(Problem{Kind: "identity", Message: fmt.Sprintf("%d keys published in %s are not announced by an earlier key; exactly one (the first) may be: another agent may be using this agent's ID", len(first), where)})
-	} else if len(anns) > 0 {
+	if len(msgs) > 0 && len(first) != 1 {
+		lg.problem(Problem{Kind: "identity", Message: fmt.Sprintf("%d keys published in %s are not announced by an earlier key; exactly one (the first) may be: another agent may be using the ID %q", len(first), lg.r.Where(), lg.Agent)})
+	} else if len(msgs) > 0 {
 		_, errs := ledger.TrustedKeys(first[0], msgs)
 		for _, err := range errs {
-			add(Problem{Kind: "key", Message: err.Error()})
+			lg.problem(Problem{Kind: "key", Message: err.Error()})
 		}
 	}
-	trusted := slices.Collect(maps.Values(keys))
-	if pinned := cmp.Or(pin.Key, keys[pin.KeyID]); pinned != "" {
+	trusted := slices.Collect(maps.Values(lg.Keys))
+	if pinned := cmp.Or(pin.Key, lg.Keys[pin.KeyID]); pinned != "" {
 		trusted, _ = ledger.TrustedKeys(pinned, msgs)
 	} else if pin.set() {
-		add(Problem{Kind: "identity", Key: at(pin.KeyID), Message: fmt.Sprintf("the expected key %s is not published in %s: the log was signed under another key", pin, where)})
+		lg.problem(Problem{Kind: "identity", Key: lg.r.Locate(publog.KeyPath(pin.KeyID)), Message: fmt.Sprintf("the expected key %s is not published in %s: the log was signed under another key", pin, lg.r.Where())})
 		trusted = nil
 	}
 	var vs []note.Verifier
@@ -331,7 +314,7 @@ func trust(keys map[string]string, anns map[string][]byte, pin Pin, where string
 		if v, err := note.NewVerifier(strings.TrimSpace(k)); err == nil {
 			vs = append(vs, v)
 		} else {
-			add(Problem{Kind: "key", Message: "bad public key: " + err.Error()})
+			lg.problem(Problem{Kind: "key", Message: "bad public key: " + err.Error()})
 		}
 	}
 	return note.VerifierList(vs...)
