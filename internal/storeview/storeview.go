@@ -78,40 +78,17 @@ func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
 	return fr, nil
 }
 
-// VerifyAgent checks one agent's published log and evidence.
+// VerifyAgent checks one agent's published log and evidence (see
+// verify.Published).
 func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verify.Report, error) {
-	conc := v.Concurrency
-	if conc <= 0 {
-		conc = 8
-	}
 	rep := &verify.Report{Agent: agent}
 	rp := verify.NewReporter(rep, o.MaxProblems)
-	add := rp.Add
-	lg, err := v.OpenLog(ctx, agent)
+	lg, err := verify.Published(ctx, agent, verify.Options{Bucket: v.Bucket, Concurrency: v.Concurrency, Pin: v.Pin, TSARoots: o.TSARoots, SkipBodies: o.SkipBodies}, rep, rp.Add)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range lg.Problems {
-		add(p)
-	}
-	lg.CheckHeads(ctx, rep, o.TSARoots, add)
-	lg.StrayTiles(ctx, add)
-	bodies := verify.NewEvidence(ctx, v.Bucket, agent, conc, "evidence object", "evidence object missing", add)
-	var walkErr error
-	complete, size := lg.Latest != nil, int64(0)
-	if lg.Latest != nil {
-		size = lg.Latest.Size
-		walkErr = lg.Entries(ctx, func(e verify.Entry) error {
-			if rep.Records++; o.SkipBodies {
-				return nil
-			}
-			return bodies.Record(e.Seq, e.Record, nil, nil, true)
-		}, func(p verify.Problem) { complete = false; add(p) })
-	}
-	// Stray objects only over a complete walk: a record the log could not
-	// serve would make its objects look stray.
-	if err := bodies.Finish(rep, size, !o.SkipBodies && complete, walkErr); err != nil {
-		return nil, err
+	if lg.Latest == nil {
+		rp.Add(verify.Problem{Kind: "checkpoint", Message: "no verifiable checkpoint published in " + v.Bucket.Log(agent).Where()})
 	}
 	return rp.Done(0), nil
 }

@@ -472,25 +472,9 @@ func (lg *Log) Entries(ctx context.Context, fn func(Entry) error, bad func(Probl
 	return nil
 }
 
-// CheckHeads checks what binds the log's checkpoints together: every
-// checkpoint's RFC 3161 token (listing those without one when roots are
-// given or any token exists), and that every checkpoint is a prefix of the
-// latest (one log, not a fork). It adds to rep.
-func (lg *Log) CheckHeads(ctx context.Context, rep *Report, roots *x509.CertPool, add func(Problem)) {
-	rep.StoreCheckpoints = len(lg.Checkpoints)
-	stamps(lg.Checkpoints, lg.Tokens, roots, rep, func(c *ledger.Checkpoint, err error) {
-		add(Problem{Kind: "checkpoint", Size: c.Size, Key: lg.r.Locate(publog.TokenPath(c.Size)), Message: "timestamp token: " + err.Error()})
-	})
-	if lg.Latest == nil {
-		add(Problem{Kind: "checkpoint", Message: "no verifiable checkpoint published in " + lg.r.Where()})
-		return
-	}
-	rep.TreeSize = lg.Latest.Size
-	rep.Root = fmt.Sprintf("%x", lg.Latest.Root[:])
-	hr, err := lg.Hashes(ctx)
-	if err != nil {
-		return
-	}
+// forks reports every checkpoint that is not a prefix of the latest: the
+// log forked (two agents writing as one, or a rewritten log).
+func (lg *Log) forks(hr tlog.HashReader, add func(Problem)) {
 	for _, c := range lg.Checkpoints[:len(lg.Checkpoints)-1] {
 		h, err := tlog.TreeHash(c.Size, hr)
 		if err != nil || h != c.Root {

@@ -153,7 +153,10 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 		return nil, err
 	}
 	want := map[int64][]checkpointRef{}
-	adopt(own, "ledger copy", want, rp)
+	for _, p := range own.Problems {
+		rp.Add(copyOf("ledger copy", p))
+	}
+	roots(want, own, "ledger copy")
 	rep.Checkpoints = len(own.Checkpoints)
 	stamps(own.Checkpoints, own.Tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
 		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Message: "timestamp token: " + err.Error()})
@@ -292,41 +295,43 @@ func checkHeader(rp *Reporter, seq uint64, data []byte, agent string) {
 	}
 }
 
-// adopt adds lg's problems (those of a checkpoint or of its signer as
-// where's) and its checkpoints to the roots the records must match.
-func adopt(lg *Log, where string, want map[int64][]checkpointRef, rp *Reporter) {
-	for _, p := range lg.Problems {
-		if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
-			p.Kind, p.Message = "checkpoint", where+": "+p.Message
-		}
-		rp.Add(p)
+// copyOf names a problem of the ledger's or the store's copy of the log
+// (where), as a problem of a checkpoint if it is one of a checkpoint or of
+// its signer.
+func copyOf(where string, p Problem) Problem {
+	if p.Message = where + ": " + p.Message; p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
+		p.Kind = "checkpoint"
 	}
+	return p
+}
+
+// roots adds lg's checkpoints to the roots the records must match.
+func roots(want map[int64][]checkpointRef, lg *Log, where string) {
 	for _, c := range lg.Checkpoints {
 		want[c.Size] = append(want[c.Size], checkpointRef{root: c.Root, where: where, key: lg.r.Locate(publog.CheckpointPath(c.Size))})
 	}
 }
 
-// storeCopy checks the ledger's published log in o.Bucket: its keys are
-// the ledger's, its checkpoints (signed by a key the ledger trusts) join
-// want, it holds every checkpoint the ledger published, and its tiles and
-// entry bundles are those of its latest checkpoint.
+// storeCopy checks the ledger's published log in o.Bucket as the bucket
+// alone shows it (Published, bodies aside: the ledger's walk re-hashes
+// them) and against the ledger: its keys are the ledger's, its checkpoints
+// (signed by a key the ledger trusts) join want, and it holds every
+// checkpoint the ledger published.
 func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, own *Log, want map[int64][]checkpointRef, rep *Report, rp *Reporter) error {
-	agent := l.Agent()
-	r := o.Bucket.Log(agent)
-	lg, err := OpenLog(ctx, r, agent, Pin{trusted: own.trusted})
+	agent, r := l.Agent(), o.Bucket.Log(l.Agent())
+	var srep Report
+	lg, err := Published(ctx, agent, Options{Bucket: o.Bucket, Pin: Pin{trusted: own.trusted}, TSARoots: o.TSARoots, SkipBodies: true}, &srep,
+		func(p Problem) { rp.Add(copyOf("store copy", p)) })
 	if err != nil {
 		return err
 	}
-	adopt(lg, "store copy", want, rp)
+	rep.StoreCheckpoints = srep.StoreCheckpoints
+	roots(want, lg, "store copy")
 	for id, vk := range lg.Keys {
 		if own.Keys[id] != vk {
 			rp.Add(Problem{Kind: "key", Key: r.Locate(publog.KeyPath(id)), Message: fmt.Sprintf("public key %q is published for agent %s but this agent never held it: another agent may be using the same agent ID", vk, agent)})
 		}
 	}
-	rep.StoreCheckpoints = len(lg.Checkpoints)
-	stamps(lg.Checkpoints, lg.Tokens, o.TSARoots, &Report{}, func(c *ledger.Checkpoint, err error) {
-		rp.Add(Problem{Kind: "checkpoint", Size: c.Size, Key: r.Locate(publog.TokenPath(c.Size)), Message: "store copy of the timestamp token: " + err.Error()})
-	})
 	published, err := l.Published()
 	if err != nil {
 		return err
@@ -339,15 +344,49 @@ func storeCopy(ctx context.Context, l *ledger.Ledger, o Options, own *Log, want 
 		rp.Add(Problem{Kind: "checkpoint", Size: published, Key: r.Locate(publog.CheckpointPath(published)),
 			Message: fmt.Sprintf("this ledger published checkpoint %d but the store's latest valid checkpoint is %s: the published log was rolled back or deleted", published, latest)})
 	}
-	lg.StrayTiles(ctx, rp.Add)
-	if lg.Latest == nil {
-		return nil
+	return nil
+}
+
+// Published checks agent's log in o.Bucket as the bucket alone shows it:
+// its keys and checkpoints, each one's RFC 3161 token (listing those
+// without one when roots are given or any token exists), that every
+// checkpoint is a prefix of the latest (one log, not a fork), the tiles
+// no checkpoint covers, and every entry against the latest checkpoint,
+// whose bodies are re-hashed (unless SkipBodies) and, after a complete
+// walk, the objects no record names reported. It adds to rep and add and
+// returns the log.
+func Published(ctx context.Context, agent string, o Options, rep *Report, add func(Problem)) (*Log, error) {
+	lg, err := OpenLog(ctx, o.Bucket.Log(agent), agent, o.Pin)
+	if err != nil {
+		return nil, err
 	}
-	// Every tile and bundle authenticated by the latest store checkpoint,
-	// whose root matches the ledger's (want): the published copy is the
-	// ledger's records.
-	return lg.Entries(ctx, func(Entry) error { return nil }, func(p Problem) {
-		p.Message = "published copy: " + p.Message
-		rp.Add(p)
+	for _, p := range lg.Problems {
+		add(p)
+	}
+	rep.StoreCheckpoints = len(lg.Checkpoints)
+	stamps(lg.Checkpoints, lg.Tokens, o.TSARoots, rep, func(c *ledger.Checkpoint, err error) {
+		add(Problem{Kind: "checkpoint", Size: c.Size, Key: lg.r.Locate(publog.TokenPath(c.Size)), Message: "timestamp token: " + err.Error()})
 	})
+	lg.StrayTiles(ctx, add)
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	bodies := NewEvidence(ctx, o.Bucket, agent, o.Concurrency, "evidence object", "evidence object missing", add)
+	var walkErr error
+	complete, size := lg.Latest != nil, int64(0)
+	if lg.Latest != nil {
+		size, rep.TreeSize, rep.Root = lg.Latest.Size, lg.Latest.Size, fmt.Sprintf("%x", lg.Latest.Root[:])
+		if hr, err := lg.Hashes(ctx); err == nil {
+			lg.forks(hr, add)
+		}
+		walkErr = lg.Entries(ctx, func(e Entry) error {
+			if rep.Records++; o.SkipBodies {
+				return nil
+			}
+			return bodies.Record(e.Seq, e.Record, nil, nil, true)
+		}, func(p Problem) { complete = false; add(p) })
+	}
+	// Stray objects only over a complete walk: a record the log could not
+	// serve would make its objects look stray.
+	return lg, bodies.Finish(rep, size, !o.SkipBodies && complete, walkErr)
 }

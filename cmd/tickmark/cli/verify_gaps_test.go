@@ -110,7 +110,7 @@ func TestVerifyGaps(t *testing.T) {
 		if err := os.WriteFile(p, b[:len(b)-32], 0o600); err != nil {
 			t.Fatal(err)
 		}
-		expectFailure(t, []string{"verify", "--config", cfg}, "published copy: hash tile", "log/test-agent/tile/0/000.p/40: 1248 bytes, want 1280 (truncated")
+		expectFailure(t, []string{"verify", "--config", cfg}, "store copy: hash tile", "log/test-agent/tile/0/000.p/40: 1248 bytes, want 1280 (truncated")
 		expectFailure(t, []string{"verify", "--from-store", "--config", cfg}, "log/test-agent/tile/0/000.p/40: 1248 bytes, want 1280")
 	})
 	t.Run("interior stored hash flipped", func(t *testing.T) {
