@@ -171,11 +171,11 @@ func (v *verifier) checkComplete(lg *verify.Log, man *Manifest, order []string, 
 				v.fail(name, "not selected: the signed log has no record that the package's controls and window file here (an evidence file under a control its record does not name, or outside the window)")
 			}
 		case strings.HasPrefix(name, "records/"):
-			if seq, ok := seqOf(name, "records/", ".json"); ok && !selected[seq] {
+			if seq, ok := seqOf(name, RecordFile); ok && !selected[seq] {
 				v.fail(name, "not selected: record %d is not one the package's controls and window select in the signed log", seq)
 			}
 		case strings.HasPrefix(name, "proofs/"):
-			if seq, ok := seqOf(name, "proofs/", ".tlog-proof"); ok && !selected[seq] {
+			if seq, ok := seqOf(name, ProofFile); ok && !selected[seq] {
 				v.fail(name, "not selected: record %d is not one the package's controls and window select in the signed log", seq)
 			}
 		case strings.HasPrefix(name, publog.TilesDir):

@@ -105,14 +105,7 @@ func (v *verifier) read(name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, nil
+	return io.ReadAll(rc) // no more than the declared size, which open bounds
 }
 
 // VerifyPackage checks a package with nothing but its own content: every
@@ -309,7 +302,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 		if !strings.HasPrefix(name, "records/") {
 			continue
 		}
-		seq, ok := seqOf(name, "records/", ".json")
+		seq, ok := seqOf(name, RecordFile)
 		if !ok {
 			v.fail(name, "not a record file name")
 			continue
@@ -358,7 +351,7 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	}
 	for _, name := range order {
 		if strings.HasPrefix(name, "proofs/") {
-			if seq, ok := seqOf(name, "proofs/", ".tlog-proof"); !ok || !v.has(RecordFile(seq)) {
+			if seq, ok := seqOf(name, ProofFile); !ok || !v.has(RecordFile(seq)) {
 				v.fail(name, "a proof without its record")
 			}
 		}
@@ -441,12 +434,9 @@ func VerifyPackageWith(r io.ReaderAt, size int64, o VerifyOptions) (*Report, err
 	}
 	// 5. Completeness: the log's entry bundles say which records and
 	// files the package holds; the indexes and manifest are regenerated.
-	switch cp, ok := checkpoints[man.Checkpoint.Size]; {
-	case !ok:
-		v.fail("manifest.json", "cannot prove the package complete without its signed checkpoint")
-	case lg.Latest != nil && lg.Latest.Size != cp.Size:
-		v.fail("manifest.json", "names checkpoint %d, but the package's latest signed checkpoint is %d", cp.Size, lg.Latest.Size)
-	default:
+	if lg.Latest == nil || lg.Latest.Size != man.Checkpoint.Size {
+		v.fail("manifest.json", "cannot prove the package complete: it names checkpoint %d, not the package's latest validly signed checkpoint", man.Checkpoint.Size)
+	} else {
 		v.checkComplete(lg, &man, order, rep.Keys)
 	}
 	rep.OK = len(rep.Problems) == 0
@@ -482,17 +472,10 @@ func (p pkgLog) Locate(name string) string { return name }
 
 func (v *verifier) has(name string) bool { _, ok := v.files[name]; return ok }
 
-func seqOf(name, prefix, suffix string) (uint64, bool) {
-	s, ok := strings.CutPrefix(name, prefix)
-	if !ok {
-		return 0, false
-	}
-	s, ok = strings.CutSuffix(s, suffix)
-	if !ok || len(s) != 12 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil
+// seqOf parses the name file gives record seq (RecordFile, ProofFile).
+func seqOf(name string, file func(uint64) string) (uint64, bool) {
+	seq, err := strconv.ParseUint(strings.TrimFunc(name, func(r rune) bool { return r < '0' || r > '9' }), 10, 64)
+	return seq, err == nil && file(seq) == name
 }
 
 // unsafeName says why a zip entry name could escape the folder it is

@@ -1,13 +1,8 @@
 // Package storeview reads the bucket alone, across every agent of a fleet:
-// no agent disk, read-only credentials. It lists the agents under log/,
-// reads each one's announced keys, signed checkpoints, C2SP tlog-tiles
-// hash tiles and entry bundles, authenticates every record against the
-// agent's latest checkpoint (every tile is checked against the signed root
-// with tlog.TileHashReader), checks that every other checkpoint is
-// consistent with it, and re-hashes the evidence objects filed under each
-// control. A second agent writing under the same ID shows up as a
-// checkpoint signed by a key that was never announced, or as checkpoints
-// that do not belong to one log (a fork).
+// no agent disk, read-only credentials. Each agent's log is checked by
+// verify.Published (keys, checkpoints, tiles, every record, the evidence
+// objects filed under each control); `ledger restore` rebuilds a ledger
+// from a log that verifies.
 package storeview
 
 import (
@@ -63,7 +58,7 @@ func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
 			return nil, err
 		}
 	}
-	fr := &FleetReport{OK: true}
+	fr := &FleetReport{OK: len(agents) > 0}
 	for _, a := range agents {
 		rep, err := v.VerifyAgent(ctx, a, o)
 		if err != nil {
@@ -71,9 +66,6 @@ func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
 		}
 		fr.Agents = append(fr.Agents, rep)
 		fr.OK = fr.OK && rep.OK
-	}
-	if len(agents) == 0 {
-		fr.OK = false
 	}
 	return fr, nil
 }
