@@ -56,7 +56,8 @@ func NewEvidence(ctx context.Context, b *store.Bucket, agent string, conc int, n
 	return e
 }
 
-// Record queues record seq (rec, or if nil the record data holds): the
+// Record queues record seq (rec, or if nil the record data holds, whose
+// header the caller checked: checkHeader): the
 // objects it files under its controls are named and, with read, their
 // bodies re-hashed; spool, if not nil, opens its body in the local spool
 // instead. It returns ctx's error if ctx ends first.
@@ -88,12 +89,6 @@ func (e *Evidence) check(j rehashJob) {
 		if rec, err = evidence.Decode(j.data); err != nil {
 			e.add(Problem{Kind: "record", Seq: &j.seq, Message: "not a valid record: " + err.Error()})
 			return
-		}
-		if rec.Seq != j.seq {
-			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
-		}
-		if rec.Agent != e.agent {
-			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, e.agent)})
 		}
 	}
 	if j.spool != nil {
