@@ -101,7 +101,7 @@ func (v *View) latestState(ctx context.Context, agent string, size int64) (*ledg
 	var keys []string
 	lg := v.Bucket.Log(agent)
 	if err := lg.List(ctx, publog.StateDir, func(k string) error {
-		if strings.HasSuffix(k, ".json") {
+		if publog.Parse(k).Kind == publog.State {
 			keys = append(keys, k)
 		}
 		return nil
