@@ -60,7 +60,7 @@ func (v *View) Restore(ctx context.Context, l *ledger.Ledger) (*RestoreReport, e
 	if !found {
 		return nil, fmt.Errorf("agent %s has no checkpoint in %s: nothing to restore (check agent.id and store.prefix)", agent, v.Bucket.Describe())
 	}
-	rep, err := v.VerifyAgent(ctx, agent, Options{SkipBodies: true})
+	rep, err := v.VerifyAgent(ctx, agent, verify.Options{SkipBodies: true})
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ package storeview
 
 import (
 	"context"
-	"crypto/x509"
 
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/verify"
@@ -33,26 +32,17 @@ func (v *View) OpenLog(ctx context.Context, agent string) (*verify.Log, error) {
 	return verify.OpenLog(ctx, v.Bucket.Log(agent), agent, v.Pin)
 }
 
-// Options tune Verify.
-type Options struct {
-	Agent       string // only this agent ("" for all)
-	SkipBodies  bool
-	MaxProblems int // per agent (default 1000)
-	// TSARoots, when a timestamp authority is configured, checks every
-	// published RFC 3161 token and lists the checkpoints without one.
-	TSARoots *x509.CertPool
-}
-
 // FleetReport is Verify's result: one report per agent.
 type FleetReport struct {
 	Agents []*verify.Report `json:"agents"`
 	OK     bool             `json:"ok"`
 }
 
-// Verify checks every agent's log in the bucket (or one agent's).
-func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
-	agents := []string{o.Agent}
-	if o.Agent == "" {
+// Verify checks every agent's log in the bucket (or, agent not "", one
+// agent's) with o's SkipBodies, MaxProblems (per agent) and TSARoots.
+func (v *View) Verify(ctx context.Context, agent string, o verify.Options) (*FleetReport, error) {
+	agents := []string{agent}
+	if agent == "" {
 		var err error
 		if agents, err = v.Agents(ctx); err != nil {
 			return nil, err
@@ -72,10 +62,11 @@ func (v *View) Verify(ctx context.Context, o Options) (*FleetReport, error) {
 
 // VerifyAgent checks one agent's published log and evidence (see
 // verify.Published).
-func (v *View) VerifyAgent(ctx context.Context, agent string, o Options) (*verify.Report, error) {
+func (v *View) VerifyAgent(ctx context.Context, agent string, o verify.Options) (*verify.Report, error) {
 	rep := &verify.Report{Agent: agent}
 	rp := verify.NewReporter(rep, o.MaxProblems)
-	lg, err := verify.Published(ctx, agent, verify.Options{Bucket: v.Bucket, Concurrency: v.Concurrency, Pin: v.Pin, TSARoots: o.TSARoots, SkipBodies: o.SkipBodies}, rep, rp.Add)
+	o.Bucket, o.Concurrency, o.Pin = v.Bucket, v.Concurrency, v.Pin
+	lg, err := verify.Published(ctx, agent, o, rep, rp.Add)
 	if err != nil {
 		return nil, err
 	}

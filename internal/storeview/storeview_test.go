@@ -128,7 +128,7 @@ func TestVerifyAcrossAgentsAndFind(t *testing.T) {
 	b.commit(t, 4, 50)
 	b.push(t, v.Bucket.Store())
 	ctx := context.Background()
-	fr, err := v.Verify(ctx, storeview.Options{})
+	fr, err := v.Verify(ctx, "", verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestVerifyNamesTamperedObjects(t *testing.T) {
 	})
 	body := v.Bucket.EvidenceObject("CC7.2", rec3)
 	rewrite(t, v, body, func(b []byte) []byte { return append(b, ' ') })
-	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{})
+	r, err := v.VerifyAgent(context.Background(), "prod-1", verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestVerifyDetectsTwoAgentsWritingOneID(t *testing.T) {
 	// its log has other records at other sizes.
 	b.commit(t, 5, 31)
 	b.push(t, v.Bucket.Store())
-	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{SkipBodies: true})
+	r, err := v.VerifyAgent(context.Background(), "prod-1", verify.Options{SkipBodies: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestVerifyDetectsTwoAgentsWritingOneID(t *testing.T) {
 	if err := v.Bucket.PutLog(context.Background(), "prod-1", publog.CheckpointPath(7), msg); err != nil {
 		t.Fatal(err)
 	}
-	r, err = v.VerifyAgent(context.Background(), "prod-1", storeview.Options{SkipBodies: true})
+	r, err = v.VerifyAgent(context.Background(), "prod-1", verify.Options{SkipBodies: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestS3OutageMidPushThenEachObjectOnce(t *testing.T) {
 		}
 	}
 	v := &storeview.View{Bucket: lay}
-	r, err := v.VerifyAgent(context.Background(), "prod-1", storeview.Options{})
+	r, err := v.VerifyAgent(context.Background(), "prod-1", verify.Options{})
 	if err != nil || !r.OK || r.BodiesChecked != 80 {
 		t.Fatalf("verify from the bucket: %v %+v\n%s", err, r, problems(r))
 	}

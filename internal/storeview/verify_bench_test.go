@@ -15,6 +15,7 @@ import (
 	"github.com/tickmark-dev/tickmark/internal/s3test"
 	"github.com/tickmark-dev/tickmark/internal/store"
 	"github.com/tickmark-dev/tickmark/internal/storeview"
+	"github.com/tickmark-dev/tickmark/internal/verify"
 )
 
 // BenchmarkS3VerifyFromStore20k measures `verify --from-store` over the
@@ -72,7 +73,7 @@ func BenchmarkS3VerifyFromStore20k(b *testing.B) {
 		plain += n / time.Since(start).Seconds()
 
 		start = time.Now()
-		rep, err := v.VerifyAgent(ctx, "bench", storeview.Options{})
+		rep, err := v.VerifyAgent(ctx, "bench", verify.Options{})
 		if err != nil || !rep.OK || rep.BodiesChecked != n {
 			b.Fatalf("verify: %v, %d bodies, %s", err, rep.BodiesChecked, problems(rep))
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"sync"
 
@@ -23,7 +24,8 @@ type Evidence struct {
 	agent   string
 	noun    string // "body", "evidence object": how problems name what was read
 	missing string // what an error opening an object means
-	named   *Named
+	seed    maphash.Seed
+	named   map[uint64]struct{} // hashes of the object keys records name (under mu)
 	add     func(Problem)
 	jobs    chan rehashJob
 	wg      sync.WaitGroup
@@ -43,7 +45,7 @@ type rehashJob struct {
 // NewEvidence starts conc readers of agent's bodies in b reporting to add;
 // noun and missing say how problems name a body and a missing one.
 func NewEvidence(ctx context.Context, b *store.Bucket, agent string, conc int, noun, missing string, add func(Problem)) *Evidence {
-	e := &Evidence{ctx: ctx, b: b, agent: agent, noun: noun, missing: missing, named: NewNamed(), add: add, jobs: make(chan rehashJob, 256)}
+	e := &Evidence{ctx: ctx, b: b, agent: agent, noun: noun, missing: missing, seed: maphash.MakeSeed(), named: map[uint64]struct{}{}, add: add, jobs: make(chan rehashJob, 256)}
 	for range conc {
 		e.wg.Add(1)
 		go func() {
@@ -56,7 +58,8 @@ func NewEvidence(ctx context.Context, b *store.Bucket, agent string, conc int, n
 	return e
 }
 
-// Record queues record seq (rec, or if nil the record data holds): the
+// Record queues record seq (rec, or if nil the record data holds, whose
+// header the caller checked: checkHeader): the
 // objects it files under its controls are named and, with read, their
 // bodies re-hashed; spool, if not nil, opens its body in the local spool
 // instead. It returns ctx's error if ctx ends first.
@@ -77,7 +80,7 @@ func (e *Evidence) Finish(rep *Report, size int64, complete bool, walkErr error)
 	e.wg.Wait()
 	rep.BodiesChecked, rep.BodiesInSpool = e.checked, e.spooled
 	if walkErr == nil && complete && e.b != nil {
-		StrayObjects(e.ctx, e.b, e.agent, size, e.named, e.add)
+		e.strays(size)
 	}
 	return walkErr
 }
@@ -89,12 +92,6 @@ func (e *Evidence) check(j rehashJob) {
 			e.add(Problem{Kind: "record", Seq: &j.seq, Message: "not a valid record: " + err.Error()})
 			return
 		}
-		if rec.Seq != j.seq {
-			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("stored at %d but says seq %d", j.seq, rec.Seq)})
-		}
-		if rec.Agent != e.agent {
-			e.add(Problem{Kind: "record", Seq: &j.seq, Type: rec.Type, Message: fmt.Sprintf("names agent %q, not %q", rec.Agent, e.agent)})
-		}
 	}
 	if j.spool != nil {
 		e.hash(j.seq, rec, "", "body not yet pushed and missing from the spool", j.spool)
@@ -104,7 +101,9 @@ func (e *Evidence) check(j rehashJob) {
 			break
 		}
 		key := e.b.EvidenceObject(c, rec)
-		e.named.Add(key)
+		e.mu.Lock()
+		e.named[maphash.String(e.seed, key)] = struct{}{}
+		e.mu.Unlock()
 		if j.read && j.spool == nil {
 			e.hash(j.seq, rec, key, e.missing, func() (io.ReadCloser, error) { return e.b.Store().Get(e.ctx, key) })
 		}

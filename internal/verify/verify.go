@@ -73,7 +73,7 @@ type Options struct {
 	Bucket *store.Bucket
 	// SkipBodies skips reading bodies (structure and signatures only).
 	SkipBodies bool
-	// Concurrency of body reads (default 4).
+	// Concurrency of body reads (default 4 for a ledger, 8 for a bucket).
 	Concurrency int
 	// MaxProblems stops collecting after this many (default 1000).
 	MaxProblems int
@@ -214,10 +214,11 @@ func Ledger(ctx context.Context, l *ledger.Ledger, o Options) (*Report, error) {
 			}
 			fr.Add(h, interior)
 			checkRoots(rp, &fr, want)
+			// The leaf hash already proves the bytes are those committed:
+			// their header is checked cheaply, the rest decoded with the
+			// bodies.
+			checkHeader(rp, seq, data, agent)
 			if o.SkipBodies {
-				// Structure only: the leaf hash already proves the bytes
-				// are those committed; check the header cheaply.
-				checkHeader(rp, seq, data, agent)
 				return nil
 			}
 			// Decoded by the evidence readers, whose spool or store body is

@@ -53,13 +53,13 @@ func (e *env) verifyFromStore(agent string, asJSON, skipBodies bool, pf *pinFlag
 	if v.Pin, err = pf.pin(cfg); err != nil {
 		return err
 	}
-	opts := storeview.Options{Agent: agent, SkipBodies: skipBodies}
+	opts := verify.Options{SkipBodies: skipBodies}
 	if t := cfg.TimestampAuthority; t != nil {
 		if opts.TSARoots, err = t.Roots(); err != nil {
 			return usageErr(err, "")
 		}
 	}
-	fr, err := v.Verify(e.ctx, opts)
+	fr, err := v.Verify(e.ctx, agent, opts)
 	if err != nil {
 		return failErr(err, "")
 	}
