@@ -33,7 +33,11 @@ import (
 
 // Transport is a rate-limit-aware, retrying http.RoundTripper.
 type Transport struct {
-	// Base performs the requests; nil means http.DefaultTransport.
+	// Base performs the requests; nil means a shared transport with
+	// http.DefaultTransport's settings that keeps up to 32 idle
+	// connections per host (DefaultTransport keeps 2, so a collector with
+	// more requests in flight would re-dial, and re-handshake TLS, for
+	// each request beyond the second).
 	Base http.RoundTripper
 	// Scope maps a request to its rate-limit budget; nil means the host.
 	Scope func(*http.Request) string
@@ -182,6 +186,17 @@ func (t *Transport) scope(r *http.Request) *budget {
 	return b
 }
 
+// pooled is the Base of Transports without one.
+var pooled = sync.OnceValue(func() http.RoundTripper {
+	tr, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	tr = tr.Clone()
+	tr.MaxIdleConnsPerHost = 32
+	return tr
+})
+
 // ErrRateLimited is wrapped by errors returned when a wait would exceed MaxWait.
 var ErrRateLimited = errors.New("rate limited")
 
@@ -189,7 +204,7 @@ var ErrRateLimited = errors.New("rate limited")
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
-		base = http.DefaultTransport
+		base = pooled()
 	}
 	ctx := req.Context()
 	b := t.scope(req)

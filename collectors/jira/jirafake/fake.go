@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -583,7 +584,12 @@ func (f *Fake) searchLocked(sp *searchParams, jqlAPI bool) (any, int) {
 	if ordered {
 		all = nil
 	}
-	for _, is := range f.sorted(ordered) {
+	inOrder := f.sorted(ordered)
+	if floor, ok := updatedFloor(q.where); ok && ordered {
+		// the issues updated before the window's start cannot match
+		inOrder = inOrder[sort.Search(len(inOrder), func(i int) bool { return !inOrder[i].Updated.Before(floor) }):]
+	}
+	for _, is := range inOrder {
 		if len(f.hidden) > 0 && f.hidden[is.Key] {
 			continue // not in the search index yet
 		}

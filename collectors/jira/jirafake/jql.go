@@ -99,6 +99,36 @@ type orNode struct{ l, r node }
 func (n andNode) match(is *Issue) bool { return n.l.match(is) && n.r.match(is) }
 func (n orNode) match(is *Issue) bool  { return n.l.match(is) || n.r.match(is) }
 
+// updatedFloor is a time no match of n was updated before, if n has one
+// (an updated >= or > comparison that every match must satisfy).
+func updatedFloor(n node) (time.Time, bool) {
+	switch n := n.(type) {
+	case cmpNode:
+		if n.field == "updated" && (n.op == ">=" || n.op == ">") {
+			return n.at, true
+		}
+	case andNode:
+		l, lok := updatedFloor(n.l)
+		r, rok := updatedFloor(n.r)
+		switch {
+		case lok && rok:
+			return maxTime(l, r), true
+		case lok:
+			return l, true
+		case rok:
+			return r, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 type cmpNode struct {
 	field, op, value string
 	at               time.Time
