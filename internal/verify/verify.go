@@ -45,7 +45,8 @@ func (p Problem) String() string {
 	case p.Kind == "checkpoint":
 		s = fmt.Sprintf("checkpoint %d", p.Size)
 	}
-	if s += ": " + p.Message; p.Key != "" {
+	s += ": " + p.Message
+	if p.Key != "" {
 		s += " [" + p.Key + "]"
 	}
 	return s
@@ -300,7 +301,8 @@ func checkHeader(rp *Reporter, seq uint64, data []byte, agent string) {
 // (where), as a problem of a checkpoint if it is one of a checkpoint or of
 // its signer.
 func copyOf(where string, p Problem) Problem {
-	if p.Message = where + ": " + p.Message; p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
+	p.Message = where + ": " + p.Message
+	if p.Kind == "checkpoint" && p.Size != 0 || p.Kind == "identity" {
 		p.Kind = "checkpoint"
 	}
 	return p
