@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -382,19 +383,12 @@ func (f *Fake) comments(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	q := r.URL.Query()
-	start, _ := strconv.Atoi(q.Get("startAt"))
-	max := 5000
-	if v := q.Get("maxResults"); v != "" {
-		max, _ = strconv.Atoi(v)
-	}
-	if max <= 0 || max > 5000 {
-		max = 5000
-	}
+	start, max := pageOf(q, "startAt", "maxResults", 5000, 5000)
 	cs := append([]Comment(nil), is.Comments...)
 	if q.Get("orderBy") == "-created" {
 		slices.Reverse(cs)
 	}
-	start = min(max0(start), len(cs))
+	start = min(start, len(cs))
 	end := min(start+max, len(cs))
 	vals := make([]any, 0, end-start)
 	for _, c := range cs[start:end] {
@@ -404,7 +398,20 @@ func (f *Fake) comments(w http.ResponseWriter, r *http.Request, key string) {
 	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": max, "total": len(vals), "comments": vals})
 }
 
-func max0(n int) int { return max(n, 0) }
+// pageOf reads a paged request's offset and page size (named as the
+// endpoint names them): a negative offset is 0; a missing, invalid or
+// too large size is def, or at most limit.
+func pageOf(q url.Values, offsetName, sizeName string, def, limit int) (start, size int) {
+	start, _ = strconv.Atoi(q.Get(offsetName))
+	size = def
+	if v := q.Get(sizeName); v != "" {
+		size, _ = strconv.Atoi(v)
+	}
+	if size <= 0 || size > limit {
+		size = def
+	}
+	return max(start, 0), size
+}
 
 // ---- Jira Service Management ----
 
@@ -435,16 +442,8 @@ func (f *Fake) serviceDesk(w http.ResponseWriter, r *http.Request, rest string) 
 		jsmError(w, http.StatusNotFound, "The request could not be found. It may have been deleted or you may not have permission to view it.")
 		return
 	}
-	q := r.URL.Query()
-	start, _ := strconv.Atoi(q.Get("start"))
-	limit := 50
-	if v := q.Get("limit"); v != "" {
-		limit, _ = strconv.Atoi(v)
-	}
-	if limit <= 0 || limit > 100 {
-		limit = 50
-	}
-	start = min(max0(start), len(is.Approvals))
+	start, limit := pageOf(r.URL.Query(), "start", "limit", 50, 100)
+	start = min(start, len(is.Approvals))
 	end := min(start+limit, len(is.Approvals))
 	vals := make([]any, 0, end-start)
 	for _, a := range is.Approvals[start:end] {

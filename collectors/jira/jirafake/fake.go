@@ -698,22 +698,9 @@ func (f *Fake) changelog(w http.ResponseWriter, r *http.Request, key string) {
 	if is == nil {
 		return
 	}
-	q := r.URL.Query()
-	start, _ := strconv.Atoi(q.Get("startAt"))
-	max := 100
-	if v := q.Get("maxResults"); v != "" {
-		max, _ = strconv.Atoi(v)
-	}
-	if max <= 0 || max > 100 {
-		max = 100
-	}
+	start, max := pageOf(r.URL.Query(), "startAt", "maxResults", 100, 100)
 	total := len(is.Histories)
-	if start < 0 {
-		start = 0
-	}
-	if start > total {
-		start = total
-	}
+	start = min(start, total)
 	end := min(start+max, total)
 	vals := make([]any, 0, end-start)
 	for _, h := range is.Histories[start:end] {
