@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -62,8 +63,14 @@ func (c *Checks) WindowOrDefault() collectors.Duration {
 	return c.Window
 }
 
+// checkSetMu serialises CheckSet: the daemon's concurrent runs ask for
+// the set at the same time.
+var checkSetMu sync.Mutex
+
 // CheckSet compiles the configured checks (once).
 func (c *Config) CheckSet() (*checks.Set, error) {
+	checkSetMu.Lock()
+	defer checkSetMu.Unlock()
 	if c.Checks.set != nil {
 		return c.Checks.set, nil
 	}
